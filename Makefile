@@ -1,0 +1,59 @@
+# Porteiro — one virtualenv for the whole repository; every target runs from it.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+SERVICES := audiosocket-gw speech concierge directory dialer
+GENERATED := libs/porteiro-common/src/porteiro
+PROTOS := $(shell find protos -name '*.proto')
+STAMP := $(VENV)/.installed
+
+.PHONY: setup protos protos-check run demo test lint bench images clean
+
+setup: $(STAMP)
+
+$(STAMP): constraints.txt requirements-dev.txt libs/porteiro-common/pyproject.toml $(wildcard services/*/pyproject.toml) sim/pyproject.toml
+	@if [ "$$(id -u)" = 0 ] && ! command -v espeak-ng >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng sox; fi
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -c constraints.txt -r requirements-dev.txt \
+		-e libs/porteiro-common $(addprefix -e services/,$(SERVICES)) -e sim
+	$(PY) -m porteiro_speech.model_assets --assemble
+	touch $(STAMP)
+
+# Regenerate the Python code of every proto into the shared package.
+protos: $(STAMP)
+	bash scripts/gen-protos.sh $(PY) libs/porteiro-common/src
+
+# Fails when the committed generated code differs from what `make protos` gives.
+protos-check: $(STAMP)
+	bash scripts/check-protos.sh $(PY)
+
+# All services on the offline defaults, one supervisor; Ctrl-C stops them all.
+run: $(STAMP)
+	$(VENV)/bin/honcho -f Procfile start
+
+# The whole stack plus visitor and PBX simulators; one scripted call.
+SCENARIO ?= delivery
+demo: $(STAMP)
+	$(PY) -m porteiro_sim.demo --scenario $(SCENARIO)
+
+test: $(STAMP) protos-check
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check libs services sim tests bench
+	$(VENV)/bin/mypy libs/porteiro-common/src/porteiro_common
+
+bench: $(STAMP)
+	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+IMAGE_PREFIX ?= porteiro
+IMAGE_TAG ?= dev
+images:
+	@for s in $(SERVICES); do \
+		docker build -f services/$$s/Dockerfile -t $(IMAGE_PREFIX)/$$s:$(IMAGE_TAG) $(DOCKER_BUILD_ARGS) . || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

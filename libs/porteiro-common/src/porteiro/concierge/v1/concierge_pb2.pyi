@@ -1,0 +1,154 @@
+from porteiro.common.v1 import common_pb2 as _common_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class LegEndReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    LEG_END_REASON_UNSPECIFIED: _ClassVar[LegEndReason]
+    LEG_END_REASON_CALLER_HANGUP: _ClassVar[LegEndReason]
+    LEG_END_REASON_CONNECTION_ERROR: _ClassVar[LegEndReason]
+    LEG_END_REASON_PROTOCOL_ERROR: _ClassVar[LegEndReason]
+    LEG_END_REASON_MAX_DURATION: _ClassVar[LegEndReason]
+    LEG_END_REASON_SHUTDOWN: _ClassVar[LegEndReason]
+    LEG_END_REASON_HANGUP_REQUESTED: _ClassVar[LegEndReason]
+    LEG_END_REASON_DEPENDENCY_FAILURE: _ClassVar[LegEndReason]
+LEG_END_REASON_UNSPECIFIED: LegEndReason
+LEG_END_REASON_CALLER_HANGUP: LegEndReason
+LEG_END_REASON_CONNECTION_ERROR: LegEndReason
+LEG_END_REASON_PROTOCOL_ERROR: LegEndReason
+LEG_END_REASON_MAX_DURATION: LegEndReason
+LEG_END_REASON_SHUTDOWN: LegEndReason
+LEG_END_REASON_HANGUP_REQUESTED: LegEndReason
+LEG_END_REASON_DEPENDENCY_FAILURE: LegEndReason
+
+class LegEvent(_message.Message):
+    __slots__ = ("leg_started", "utterance", "dtmf", "playback_finished", "barge_in", "leg_ended", "speech_started")
+    LEG_STARTED_FIELD_NUMBER: _ClassVar[int]
+    UTTERANCE_FIELD_NUMBER: _ClassVar[int]
+    DTMF_FIELD_NUMBER: _ClassVar[int]
+    PLAYBACK_FINISHED_FIELD_NUMBER: _ClassVar[int]
+    BARGE_IN_FIELD_NUMBER: _ClassVar[int]
+    LEG_ENDED_FIELD_NUMBER: _ClassVar[int]
+    SPEECH_STARTED_FIELD_NUMBER: _ClassVar[int]
+    leg_started: LegStarted
+    utterance: Utterance
+    dtmf: Dtmf
+    playback_finished: PlaybackFinished
+    barge_in: BargeIn
+    leg_ended: LegEnded
+    speech_started: SpeechStarted
+    def __init__(self, leg_started: _Optional[_Union[LegStarted, _Mapping]] = ..., utterance: _Optional[_Union[Utterance, _Mapping]] = ..., dtmf: _Optional[_Union[Dtmf, _Mapping]] = ..., playback_finished: _Optional[_Union[PlaybackFinished, _Mapping]] = ..., barge_in: _Optional[_Union[BargeIn, _Mapping]] = ..., leg_ended: _Optional[_Union[LegEnded, _Mapping]] = ..., speech_started: _Optional[_Union[SpeechStarted, _Mapping]] = ...) -> None: ...
+
+class LegStarted(_message.Message):
+    __slots__ = ("session_id", "leg", "sample_rate_hz")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    LEG_FIELD_NUMBER: _ClassVar[int]
+    SAMPLE_RATE_HZ_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    leg: _common_pb2.Leg
+    sample_rate_hz: int
+    def __init__(self, session_id: _Optional[str] = ..., leg: _Optional[_Union[_common_pb2.Leg, str]] = ..., sample_rate_hz: _Optional[int] = ...) -> None: ...
+
+class SpeechStarted(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class Utterance(_message.Message):
+    __slots__ = ("text", "confidence", "audio_seconds", "recognition_seconds")
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
+    AUDIO_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    RECOGNITION_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    confidence: float
+    audio_seconds: float
+    recognition_seconds: float
+    def __init__(self, text: _Optional[str] = ..., confidence: _Optional[float] = ..., audio_seconds: _Optional[float] = ..., recognition_seconds: _Optional[float] = ...) -> None: ...
+
+class Dtmf(_message.Message):
+    __slots__ = ("digit",)
+    DIGIT_FIELD_NUMBER: _ClassVar[int]
+    digit: str
+    def __init__(self, digit: _Optional[str] = ...) -> None: ...
+
+class PlaybackFinished(_message.Message):
+    __slots__ = ("say_id", "interrupted", "played_seconds")
+    SAY_ID_FIELD_NUMBER: _ClassVar[int]
+    INTERRUPTED_FIELD_NUMBER: _ClassVar[int]
+    PLAYED_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    say_id: str
+    interrupted: bool
+    played_seconds: float
+    def __init__(self, say_id: _Optional[str] = ..., interrupted: _Optional[bool] = ..., played_seconds: _Optional[float] = ...) -> None: ...
+
+class BargeIn(_message.Message):
+    __slots__ = ("say_id", "played_seconds")
+    SAY_ID_FIELD_NUMBER: _ClassVar[int]
+    PLAYED_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    say_id: str
+    played_seconds: float
+    def __init__(self, say_id: _Optional[str] = ..., played_seconds: _Optional[float] = ...) -> None: ...
+
+class LegEnded(_message.Message):
+    __slots__ = ("reason", "detail")
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    reason: LegEndReason
+    detail: str
+    def __init__(self, reason: _Optional[_Union[LegEndReason, str]] = ..., detail: _Optional[str] = ...) -> None: ...
+
+class LegAction(_message.Message):
+    __slots__ = ("accepted", "say", "stop_playback", "hang_up", "recognition")
+    ACCEPTED_FIELD_NUMBER: _ClassVar[int]
+    SAY_FIELD_NUMBER: _ClassVar[int]
+    STOP_PLAYBACK_FIELD_NUMBER: _ClassVar[int]
+    HANG_UP_FIELD_NUMBER: _ClassVar[int]
+    RECOGNITION_FIELD_NUMBER: _ClassVar[int]
+    accepted: LegAccepted
+    say: Say
+    stop_playback: StopPlayback
+    hang_up: HangUp
+    recognition: RecognitionContext
+    def __init__(self, accepted: _Optional[_Union[LegAccepted, _Mapping]] = ..., say: _Optional[_Union[Say, _Mapping]] = ..., stop_playback: _Optional[_Union[StopPlayback, _Mapping]] = ..., hang_up: _Optional[_Union[HangUp, _Mapping]] = ..., recognition: _Optional[_Union[RecognitionContext, _Mapping]] = ...) -> None: ...
+
+class LegAccepted(_message.Message):
+    __slots__ = ("traceparent",)
+    TRACEPARENT_FIELD_NUMBER: _ClassVar[int]
+    traceparent: str
+    def __init__(self, traceparent: _Optional[str] = ...) -> None: ...
+
+class Say(_message.Message):
+    __slots__ = ("say_id", "text", "allow_barge_in", "voice")
+    SAY_ID_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    ALLOW_BARGE_IN_FIELD_NUMBER: _ClassVar[int]
+    VOICE_FIELD_NUMBER: _ClassVar[int]
+    say_id: str
+    text: str
+    allow_barge_in: bool
+    voice: str
+    def __init__(self, say_id: _Optional[str] = ..., text: _Optional[str] = ..., allow_barge_in: _Optional[bool] = ..., voice: _Optional[str] = ...) -> None: ...
+
+class StopPlayback(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class HangUp(_message.Message):
+    __slots__ = ("after_playback",)
+    AFTER_PLAYBACK_FIELD_NUMBER: _ClassVar[int]
+    after_playback: bool
+    def __init__(self, after_playback: _Optional[bool] = ...) -> None: ...
+
+class RecognitionContext(_message.Message):
+    __slots__ = ("hints", "language")
+    HINTS_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    hints: _containers.RepeatedScalarFieldContainer[str]
+    language: str
+    def __init__(self, hints: _Optional[_Iterable[str]] = ..., language: _Optional[str] = ...) -> None: ...

@@ -1,0 +1,2 @@
+"""Runtime shared by every Porteiro service: settings, gRPC server bootstrap,
+health, metrics, tracing, JSON logs and client channels."""

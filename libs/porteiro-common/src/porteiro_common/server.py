@@ -1,0 +1,146 @@
+"""gRPC server bootstrap shared by every service.
+
+`build_server` assembles a `grpc.aio` server (tracing interceptor, the
+library health servicer starting NOT_SERVING, reflection) and binds it;
+`serve` runs it with a /metrics endpoint until SIGTERM/SIGINT, then turns
+health NOT_SERVING, waits `shutdown_delay_seconds` so load balancers notice,
+and stops with the grace period. `run_service` is what each service's
+``__main__`` calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+import grpc
+from grpc_health.v1 import health, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from opentelemetry.instrumentation.grpc import aio_server_interceptor, filters
+
+from porteiro_common.health import HealthReporter
+from porteiro_common.logs import configure_logging
+from porteiro_common.metrics import MetricsEndpoint
+from porteiro_common.settings import ObservabilitySettings, ServiceSettings, load_settings
+from porteiro_common.tracing import configure_tracing
+
+log = logging.getLogger(__name__)
+
+S = TypeVar("S", bound=ServiceSettings)
+
+
+class ServiceApp(Generic[S]):
+    """What a service plugs into the runtime. Override what you need.
+
+    `start` runs after the server is listening; it readies dependencies and
+    reports health (the default reports SERVING at once). `stop` runs after
+    SIGTERM, while in-flight RPCs get their grace period.
+    """
+
+    #: Fully-qualified gRPC service names, e.g. "porteiro.directory.v1.DirectoryService".
+    service_names: Sequence[str] = ()
+
+    def __init__(self, settings: S) -> None:
+        self.settings = settings
+
+    def register(self, server: grpc.aio.Server) -> None:
+        """Add the service's servicers to the server."""
+
+    async def start(self, health_reporter: HealthReporter) -> None:
+        await health_reporter.set_serving(True)
+
+    async def stop(self, grace_seconds: float) -> None:
+        """Release resources; may take up to `grace_seconds`."""
+
+
+@dataclass
+class BoundServer:
+    server: grpc.aio.Server
+    port: int
+    health: HealthReporter
+
+
+def build_server(app: ServiceApp, host: str, port: int) -> BoundServer:
+    """Create the aio server for `app` and bind it (port 0 picks a free port)."""
+    # Health probes and reflection are not traced: they are noise, and the OTel
+    # aio interceptor cannot wrap the health servicer's Watch stream.
+    untraced = filters.any_of(
+        filters.service_prefix(health.SERVICE_NAME), filters.service_prefix("grpc.reflection")
+    )
+    server = grpc.aio.server(interceptors=[aio_server_interceptor(filter_=filters.negate(untraced))])
+    app.register(server)
+    reporter = HealthReporter(list(app.service_names))
+    health_pb2_grpc.add_HealthServicer_to_server(reporter.servicer, server)
+    reflection.enable_server_reflection(
+        [*app.service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
+    )
+    bound_port = server.add_insecure_port(f"{host}:{port}")
+    if bound_port == 0:
+        raise OSError(f"cannot bind gRPC server to {host}:{port}")
+    return BoundServer(server, bound_port, reporter)
+
+
+def _stop_event() -> asyncio.Event:
+    event = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, event.set)
+    return event
+
+
+async def serve(app: ServiceApp, settings: ServiceSettings, shutdown_delay_seconds: float) -> None:
+    bound = build_server(app, settings.grpc_host, settings.grpc_port)
+    metrics = MetricsEndpoint(settings.metrics_host, settings.metrics_port)
+    stop_requested = _stop_event()
+    await bound.server.start()
+    log.info("grpc listening", extra={"port": bound.port, "metrics_port": metrics.port})
+    try:
+        start = asyncio.create_task(app.start(bound.health))
+        stopper = asyncio.create_task(stop_requested.wait())
+        await asyncio.wait({start, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if start.done():
+            start.result()
+            await stopper
+        else:
+            start.cancel()
+        log.info("stopping", extra={"grace_seconds": settings.grace_period_seconds})
+        await bound.health.set_serving(False)
+        await asyncio.sleep(shutdown_delay_seconds)
+        await bound.health.shutdown()
+        await asyncio.gather(
+            bound.server.stop(settings.grace_period_seconds),
+            app.stop(settings.grace_period_seconds),
+        )
+    finally:
+        metrics.close()
+        log.info("stopped")
+
+
+def run_service(
+    service_name: str,
+    settings_cls: type[S],
+    app_factory: Callable[[S], ServiceApp],
+    shutdown_delay_seconds: float | None = None,
+) -> None:
+    """Entry point of every service's ``python -m``: settings, logs, tracing, serve."""
+    settings = load_settings(settings_cls)
+    observability = load_settings(ObservabilitySettings)
+    configure_logging(service_name, observability)
+    provider = configure_tracing(service_name, observability)
+    delay = shutdown_delay_seconds
+    if delay is None:
+        delay = float(getattr(settings, "shutdown_delay_seconds", 1.0))
+    try:
+        import uvloop
+
+        runner = uvloop.run
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
+        runner = asyncio.run
+    try:
+        runner(serve(app_factory(settings), settings, delay))
+    finally:
+        provider.shutdown()

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Usage: gen-protos.sh PYTHON OUT_DIR — generate *_pb2.py, *_pb2_grpc.py and *.pyi for every proto.
+set -euo pipefail
+py=$1; out=$2
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+rm -rf "$out/porteiro"
+mkdir -p "$out"
+mapfile -t files < <(find protos -name '*.proto' | sort)
+"$py" -m grpc_tools.protoc -Iprotos --python_out="$out" --grpc_python_out="$out" --pyi_out="$out" "${files[@]}"
+# Packages for every generated folder (protoc creates none).
+find "$out/porteiro" -type d -exec touch {}/__init__.py \;

@@ -1,0 +1,1 @@
+"""Porteiro dialer service."""

@@ -1,0 +1,1 @@
+"""Simulators of Asterisk (visitor side) and of the PBX (resident side)."""

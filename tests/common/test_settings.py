@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import pytest
+from pydantic_settings import SettingsConfigDict
+
+from porteiro_common.ids import canonical_session_id, session_id_from_bytes
+from porteiro_common.redaction import REDACTED, Redactor
+from porteiro_common.settings import ServiceSettings, load_settings
+
+
+class ExampleSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="PORTEIRO_EXAMPLE_", extra="ignore")
+    required_url: str
+
+
+def test_missing_required_setting_names_the_variable(monkeypatch, capsys):
+    monkeypatch.delenv("PORTEIRO_EXAMPLE_REQUIRED_URL", raising=False)
+    with pytest.raises(SystemExit) as stopped:
+        load_settings(ExampleSettings)
+    assert stopped.value.code == 2
+    assert "PORTEIRO_EXAMPLE_REQUIRED_URL" in capsys.readouterr().err
+
+
+def test_settings_read_with_their_prefix(monkeypatch):
+    monkeypatch.setenv("PORTEIRO_EXAMPLE_REQUIRED_URL", "amqp://broker")
+    monkeypatch.setenv("PORTEIRO_EXAMPLE_GRPC_PORT", "6000")
+    settings = load_settings(ExampleSettings)
+    assert settings.grpc_port == 6000 and settings.required_url == "amqp://broker"
+
+
+def test_session_ids_are_canonical():
+    raw = bytes(range(16))
+    text = session_id_from_bytes(raw)
+    assert text == "00010203-0405-0607-0809-0a0b0c0d0e0f"
+    assert canonical_session_id(text.upper()) == text
+    with pytest.raises(ValueError):
+        canonical_session_id("not-a-uuid")
+
+
+def test_redactor_hides_personal_data_unless_enabled():
+    assert Redactor(False)("Renata Oliveira") == REDACTED
+    assert Redactor(True)("Renata Oliveira") == "Renata Oliveira"
+    assert Redactor(False)("") == ""
