@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import start_http_server
+from prometheus_client import Gauge, start_http_server
 
 # Seconds; from a few ms (directory lookups) to several seconds (recognition).
 VOICE_LATENCY_BUCKETS = (
@@ -23,3 +23,8 @@ class MetricsEndpoint:
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+# 1 while a dependency (broker, Redis, another service) answers, else 0.
+DEPENDENCY_UP = Gauge(
+    "porteiro_dependency_up", "Whether a dependency of this service is reachable", ["dependency"]
+)
