@@ -1,0 +1,1 @@
+"""Slot extraction from what the visitor says: one interface, two implementations."""
