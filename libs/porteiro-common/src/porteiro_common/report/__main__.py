@@ -1,0 +1,5 @@
+import sys
+
+from porteiro_common.report.cli import main
+
+sys.exit(main())

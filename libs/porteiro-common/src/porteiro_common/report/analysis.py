@@ -1,0 +1,191 @@
+"""From spans to call reports and the aggregate summary."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from porteiro_common.report.spans import SpanRecord
+
+SESSION_ATTRIBUTE = "porteiro.session_id"
+# Span events whose `duration_ms` is a figure of its own (VAD), as in the prototype.
+MEASURED_EVENTS = ("SPEECH_ENDED", "SILENCE_DETECTED")
+
+
+def percentile(sorted_values: list[float], fraction: float) -> float:
+    """Linear-interpolated percentile of already sorted values."""
+    if not sorted_values:
+        return 0.0
+    position = (len(sorted_values) - 1) * fraction
+    low, high = math.floor(position), math.ceil(position)
+    if low == high:
+        return sorted_values[low]
+    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (position - low)
+
+
+def statistics(values: list[float]) -> dict[str, float]:
+    """min/max/avg/median/p90/p95/p99 in the unit of the values, plus the count."""
+    ordered = sorted(values)
+    if not ordered:
+        return {"count": 0, "min": 0.0, "max": 0.0, "avg": 0.0, "median": 0.0, "p90": 0.0, "p95": 0.0, "p99": 0.0}
+    return {
+        "count": len(ordered),
+        "min": ordered[0],
+        "max": ordered[-1],
+        "avg": sum(ordered) / len(ordered),
+        "median": percentile(ordered, 0.5),
+        "p90": percentile(ordered, 0.9),
+        "p95": percentile(ordered, 0.95),
+        "p99": percentile(ordered, 0.99),
+    }
+
+
+def is_stage(span: SpanRecord) -> bool:
+    """Stage spans carry the prototype vocabulary: upper-case names (TRANSCRIPTION, TURN...)."""
+    return span.name.isupper()
+
+
+@dataclass
+class CallReport:
+    call_id: str
+    trace_id: str
+    session_id: str | None
+    services: list[str]
+    call_duration_ms: float
+    outcome: str | None
+    span_count: int
+    stage_values: dict[str, list[float]] = field(default_factory=dict)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "call_id": self.call_id,
+            "trace_id": self.trace_id,
+            "session_id": self.session_id,
+            "services": self.services,
+            "call_duration_ms": self.call_duration_ms,
+            "outcome": self.outcome,
+            "span_count": self.span_count,
+            "stages": {name: statistics(values) for name, values in sorted(self.stage_values.items())},
+            "errors": self.errors,
+        }
+
+
+def _stage_key(span: SpanRecord, services_by_name: dict[str, set[str]]) -> str:
+    # The same stage name measured by two services (client and server side) stays apart.
+    if len(services_by_name[span.name]) > 1:
+        return f"{span.name} ({span.service})"
+    return span.name
+
+
+def _stage_values(spans: list[SpanRecord]) -> dict[str, list[float]]:
+    services_by_name: dict[str, set[str]] = defaultdict(set)
+    for span in spans:
+        if is_stage(span):
+            services_by_name[span.name].add(span.service)
+    values: dict[str, list[float]] = defaultdict(list)
+    for span in sorted(spans, key=lambda s: s.start_ns):
+        if is_stage(span):
+            values[_stage_key(span, services_by_name)].append(span.duration_ms)
+        for name, value in span.attributes.items():
+            if name.endswith("_latency_ms") and isinstance(value, (int, float)):
+                values[name.removesuffix("_ms").upper()].append(float(value))
+        for event in span.events:
+            duration = event.attributes.get("duration_ms")
+            if event.name in MEASURED_EVENTS and isinstance(duration, (int, float)):
+                values[event.name].append(float(duration))
+    return dict(values)
+
+
+def _errors(spans: list[SpanRecord], call_start_ns: int) -> list[dict[str, Any]]:
+    errors = []
+    for span in spans:
+        error_events = [event for event in span.events if event.name == "ERROR"]
+        for event in error_events:
+            errors.append(
+                {
+                    "at_ms": round((event.time_ns - call_start_ns) / 1e6, 3),
+                    "service": span.service,
+                    "span": span.name,
+                    "error_type": str(event.attributes.get("error_type", "error")),
+                    "message": str(event.attributes.get("message", "")),
+                }
+            )
+        if span.status == "ERROR" and not error_events:
+            errors.append(
+                {
+                    "at_ms": round((span.end_ns - call_start_ns) / 1e6, 3),
+                    "service": span.service,
+                    "span": span.name,
+                    "error_type": "status",
+                    "message": span.status_message,
+                }
+            )
+    return sorted(errors, key=lambda error: error["at_ms"])
+
+
+def _outcome(spans: list[SpanRecord]) -> str | None:
+    for span in spans:
+        for event in span.events:
+            if event.name == "CALL_ENDED" and event.attributes.get("outcome"):
+                return str(event.attributes["outcome"])
+    return None
+
+
+def _call_duration_ms(spans: list[SpanRecord]) -> float:
+    roots = [span for span in spans if span.name == "CALL"] or [
+        span for span in spans if not span.parent_span_id
+    ]
+    if roots:
+        return max(root.duration_ms for root in roots)
+    return (max(s.end_ns for s in spans) - min(s.start_ns for s in spans)) / 1e6
+
+
+def build_call_report(trace_id: str, spans: list[SpanRecord]) -> CallReport:
+    session_id = next(
+        (str(span.attributes[SESSION_ATTRIBUTE]) for span in spans if span.attributes.get(SESSION_ATTRIBUTE)), None
+    )
+    start_ns = min(span.start_ns for span in spans)
+    return CallReport(
+        call_id=session_id or trace_id,
+        trace_id=trace_id,
+        session_id=session_id,
+        services=sorted({span.service for span in spans if span.service}),
+        call_duration_ms=_call_duration_ms(spans),
+        outcome=_outcome(spans),
+        span_count=len(spans),
+        stage_values=_stage_values(spans),
+        errors=_errors(spans, start_ns),
+    )
+
+
+def build_call_reports(spans: list[SpanRecord]) -> list[CallReport]:
+    """One report per trace (= per call), oldest first."""
+    by_trace: dict[str, list[SpanRecord]] = defaultdict(list)
+    for span in spans:
+        by_trace[span.trace_id].append(span)
+    reports = [build_call_report(trace_id, trace_spans) for trace_id, trace_spans in by_trace.items()]
+    first_start = {trace_id: min(s.start_ns for s in trace_spans) for trace_id, trace_spans in by_trace.items()}
+    return sorted(reports, key=lambda report: first_start[report.trace_id])
+
+
+def find_call(reports: list[CallReport], call_id: str) -> CallReport | None:
+    wanted = call_id.strip().lower()
+    return next((r for r in reports if wanted in (r.trace_id.lower(), (r.session_id or "").lower())), None)
+
+
+def summarize(reports: list[CallReport]) -> dict[str, Any]:
+    """Aggregate over calls: every stage's values pooled, outcomes counted."""
+    pooled: dict[str, list[float]] = defaultdict(list)
+    for report in reports:
+        for name, values in report.stage_values.items():
+            pooled[name].extend(values)
+    return {
+        "calls": len(reports),
+        "errors": sum(len(report.errors) for report in reports),
+        "outcomes": dict(Counter(report.outcome or "unknown" for report in reports)),
+        "call_duration_ms": statistics([report.call_duration_ms for report in reports]),
+        "stages": {name: statistics(values) for name, values in sorted(pooled.items())},
+    }

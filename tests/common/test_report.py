@@ -1,0 +1,198 @@
+"""porteiro-report on known spans: per-call and summary figures, sources, errors."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.trace import set_span_in_context
+
+from porteiro_common.report.analysis import percentile, statistics
+from porteiro_common.report.cli import main
+from porteiro_common.report.spans import ReportError, read_span_file
+from porteiro_common.spanfile import JsonLinesSpanExporter
+
+MS = 1_000_000
+CALL_A = "11111111-2222-3333-4444-555555555555"
+CALL_B = "66666666-7777-8888-9999-000000000000"
+
+
+def span(trace, span_id, name, start_ms, end_ms, parent=None, service="audiosocket-gw", **extra):
+    record = {
+        "trace_id": trace, "span_id": span_id, "parent_span_id": parent, "name": name, "service": service,
+        "start_ns": start_ms * MS, "end_ns": end_ms * MS, "status": extra.pop("status", "UNSET"),
+        "attributes": extra.pop("attributes", {}), "events": extra.pop("events", []),
+    }
+    return record
+
+
+def known_spans() -> list[dict]:
+    a, b = "a" * 32, "b" * 32
+    return [
+        span(a, "a1", "CALL", 0, 20_000, attributes={"porteiro.session_id": CALL_A},
+             events=[{"name": "SPEECH_ENDED", "time_ns": 2_000 * MS, "attributes": {"duration_ms": 1500}}]),
+        span(a, "a2", "TURN", 1_000, 4_000, "a1", attributes={"turn_latency_ms": 900}),
+        span(a, "a3", "TRANSCRIPTION", 2_000, 2_100, "a2", service="speech"),
+        span(a, "a4", "TRANSCRIPTION", 5_000, 5_300, "a1", service="speech"),
+        span(a, "a5", "AI_PROCESSING", 2_100, 2_150, "a2", service="concierge",
+             events=[{"name": "CALL_ENDED", "time_ns": 19_000 * MS, "attributes": {"outcome": "authorized"}}]),
+        span(a, "a6", "Converse", 0, 20_000, "a1", service="concierge"),
+        span(b, "b1", "CALL", 30_000, 40_000, attributes={"porteiro.session_id": CALL_B}),
+        span(b, "b2", "TRANSCRIPTION", 31_000, 31_200, "b1", service="speech"),
+        span(b, "b3", "CALL_MORADOR", 32_000, 32_010, "b1", service="dialer", status="ERROR",
+             events=[{"name": "ERROR", "time_ns": 32_010 * MS,
+                      "attributes": {"error_type": "UNAVAILABLE", "message": "broker down"}}]),
+    ]
+
+
+@pytest.fixture
+def span_file(tmp_path):
+    path = tmp_path / "spans.jsonl"
+    path.write_text("".join(json.dumps(record) + "\n" for record in known_spans()))
+    return path
+
+
+def run(*argv) -> tuple[int, str]:
+    out = io.StringIO()
+    code = main(list(argv), out=out)
+    return code, out.getvalue()
+
+
+def test_statistics_match_hand_computed_figures():
+    assert percentile([100.0, 200.0, 300.0], 0.5) == 200.0
+    assert percentile([100.0, 300.0], 0.9) == pytest.approx(280.0)
+    stats = statistics([100.0, 300.0, 200.0])
+    assert (stats["min"], stats["max"], stats["avg"], stats["median"]) == (100.0, 300.0, 200.0, 200.0)
+    assert stats["p99"] == pytest.approx(298.0)
+    assert statistics([])["count"] == 0
+
+
+def test_one_call_by_session_id(span_file):
+    code, text = run("--span-file", str(span_file), "--call-id", CALL_A, "--json")
+    assert code == 0
+    report = json.loads(text)
+    assert report["trace_id"] == "a" * 32 and report["outcome"] == "authorized"
+    assert report["call_duration_ms"] == 20_000
+    assert report["stages"]["TRANSCRIPTION"]["count"] == 2
+    assert report["stages"]["TRANSCRIPTION"]["avg"] == pytest.approx(200.0)
+    assert report["stages"]["TURN_LATENCY"]["max"] == 900
+    assert report["stages"]["SPEECH_ENDED"]["avg"] == 1500
+    assert "Converse" not in report["stages"]  # only vocabulary stages are figures
+    assert report["errors"] == []
+
+
+def test_all_calls_summary_pools_every_call(span_file, tmp_path):
+    output = tmp_path / "report.json"
+    code, text = run("--span-file", str(span_file), "--all", "--summary", "--output", str(output))
+    assert code == 0 and "SUMMARY OF ALL CALLS" in text
+    summary = json.loads(output.read_text())["summary"]
+    assert summary["calls"] == 2 and summary["errors"] == 1
+    assert summary["outcomes"] == {"authorized": 1, "unknown": 1}
+    transcription = summary["stages"]["TRANSCRIPTION"]
+    assert transcription["count"] == 3
+    assert (transcription["min"], transcription["median"], transcription["max"]) == (100.0, 200.0, 300.0)
+    assert summary["call_duration_ms"]["avg"] == pytest.approx(15_000)
+
+
+def test_errors_are_listed_with_their_time(span_file):
+    code, text = run("--span-file", str(span_file), "--call-id", "b" * 32)
+    assert code == 0
+    assert "dialer/CALL_MORADOR UNAVAILABLE: broker down" in text
+    assert "+2010 ms" in text
+
+
+def test_malformed_file_gives_a_clear_error(tmp_path, capsys):
+    bad = tmp_path / "spans.jsonl"
+    bad.write_text(json.dumps(known_spans()[0]) + "\n{not json\n")
+    assert run("--span-file", str(bad), "--all")[0] == 2
+    assert f"{bad}:2: not valid JSON" in capsys.readouterr().err
+    bad.write_text(json.dumps({"name": "CALL"}) + "\n")
+    with pytest.raises(ReportError, match="span without trace_id"):
+        read_span_file(bad)
+    assert run("--span-file", str(tmp_path / "missing.jsonl"), "--all")[0] == 2
+    assert "cannot read span file" in capsys.readouterr().err
+
+
+def test_unknown_call_id_is_an_error(span_file, capsys):
+    assert run("--span-file", str(span_file), "--call-id", "nope")[0] == 2
+    assert "no call nope" in capsys.readouterr().err
+
+
+def test_span_file_written_by_the_exporter_reads_back(tmp_path):
+    path = tmp_path / "spans.jsonl"
+    provider = TracerProvider(resource=Resource.create({"service.name": "speech"}))
+    provider.add_span_processor(SimpleSpanProcessor(JsonLinesSpanExporter(path)))
+    tracer = provider.get_tracer("test")
+    root = tracer.start_span("CALL", start_time=1_000 * MS, attributes={"porteiro.session_id": CALL_A})
+    child = tracer.start_span("SYNTHESIS", context=set_span_in_context(root), start_time=1_100 * MS)
+    child.add_event("SYNTHESIS_COMPLETE", {"duration_ms": 250.0}, timestamp=1_350 * MS)
+    child.end(end_time=1_350 * MS)
+    root.end(end_time=3_000 * MS)
+    code, text = run("--span-file", str(path), "--call-id", CALL_A, "--json")
+    report = json.loads(text)
+    assert code == 0 and report["services"] == ["speech"]
+    assert report["stages"]["SYNTHESIS"]["avg"] == pytest.approx(250.0)
+    assert report["call_duration_ms"] == pytest.approx(2_000.0)
+
+
+def jaeger_payload() -> dict:
+    return {"data": [{
+        "traceID": "c" * 32,
+        "processes": {"p1": {"serviceName": "audiosocket-gw"}, "p2": {"serviceName": "speech"}},
+        "spans": [
+            {"traceID": "c" * 32, "spanID": "c1", "operationName": "CALL", "references": [],
+             "startTime": 1_000_000, "duration": 5_000_000, "processID": "p1",
+             "tags": [{"key": "porteiro.session_id", "type": "string", "value": CALL_B}], "logs": []},
+            {"traceID": "c" * 32, "spanID": "c2", "operationName": "TRANSCRIPTION",
+             "references": [{"refType": "CHILD_OF", "traceID": "c" * 32, "spanID": "c1"}],
+             "startTime": 2_000_000, "duration": 400_000, "processID": "p2",
+             "tags": [{"key": "error", "type": "bool", "value": True}],
+             "logs": [{"timestamp": 2_400_000, "fields": [
+                 {"key": "event", "value": "ERROR"}, {"key": "error_type", "value": "UNAVAILABLE"},
+                 {"key": "message", "value": "whisper failed"}]}]},
+        ],
+    }]}
+
+
+@pytest.fixture
+def jaeger():
+    requests: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server naming
+            requests.append(self.path)
+            body = json.dumps(jaeger_payload()).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", requests
+    server.shutdown()
+
+
+def test_jaeger_query_api_source(jaeger):
+    url, requests = jaeger
+    code, text = run("--jaeger", url, "--call-id", CALL_B, "--json")
+    report = json.loads(text)
+    assert code == 0 and report["call_duration_ms"] == pytest.approx(5_000.0)
+    assert report["stages"]["TRANSCRIPTION"]["avg"] == pytest.approx(400.0)
+    assert report["errors"][0]["message"] == "whisper failed"
+    assert requests and requests[0].startswith("/api/traces?") and "porteiro.session_id" in requests[0]
+
+
+def test_jaeger_unreachable_is_a_clear_error(capsys):
+    assert run("--jaeger", "http://127.0.0.1:9", "--all")[0] == 2
+    assert "cannot reach Jaeger" in capsys.readouterr().err
