@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 import grpc
+import uvloop
 from grpc_health.v1 import health, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from opentelemetry.instrumentation.grpc import aio_server_interceptor, filters
@@ -92,7 +93,7 @@ def _stop_event() -> asyncio.Event:
     return event
 
 
-async def serve(app: ServiceApp, settings: ServiceSettings, shutdown_delay_seconds: float) -> None:
+async def serve(app: ServiceApp, settings: ServiceSettings) -> None:
     bound = build_server(app, settings.grpc_host, settings.grpc_port)
     metrics = MetricsEndpoint(settings.metrics_host, settings.metrics_port)
     stop_requested = _stop_event()
@@ -109,7 +110,7 @@ async def serve(app: ServiceApp, settings: ServiceSettings, shutdown_delay_secon
             start.cancel()
         log.info("stopping", extra={"grace_seconds": settings.grace_period_seconds})
         await bound.health.set_serving(False)
-        await asyncio.sleep(shutdown_delay_seconds)
+        await asyncio.sleep(settings.shutdown_delay_seconds)
         await bound.health.shutdown()
         await asyncio.gather(
             bound.server.stop(settings.grace_period_seconds),
@@ -120,27 +121,13 @@ async def serve(app: ServiceApp, settings: ServiceSettings, shutdown_delay_secon
         log.info("stopped")
 
 
-def run_service(
-    service_name: str,
-    settings_cls: type[S],
-    app_factory: Callable[[S], ServiceApp],
-    shutdown_delay_seconds: float | None = None,
-) -> None:
+def run_service(service_name: str, settings_cls: type[S], app_factory: Callable[[S], ServiceApp]) -> None:
     """Entry point of every service's ``python -m``: settings, logs, tracing, serve."""
     settings = load_settings(settings_cls)
     observability = load_settings(ObservabilitySettings)
     configure_logging(service_name, observability)
     provider = configure_tracing(service_name, observability)
-    delay = shutdown_delay_seconds
-    if delay is None:
-        delay = float(getattr(settings, "shutdown_delay_seconds", 1.0))
     try:
-        import uvloop
-
-        runner = uvloop.run
-    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
-        runner = asyncio.run
-    try:
-        runner(serve(app_factory(settings), settings, delay))
+        uvloop.run(serve(app_factory(settings), settings))
     finally:
         provider.shutdown()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -64,7 +64,7 @@ def describe_validation_error(settings_cls: type[BaseSettings], error: Validatio
     return "invalid configuration: " + "; ".join(problems)
 
 
-def load_settings(settings_cls: type[T], **overrides: object) -> T:
+def load_settings(settings_cls: type[T], **overrides: Any) -> T:
     """Read settings from the environment or exit(2) naming the bad variable."""
     try:
         return settings_cls(**overrides)

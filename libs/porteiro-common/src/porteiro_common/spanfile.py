@@ -17,7 +17,8 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 
 def span_to_record(span: ReadableSpan) -> dict:
-    context = span.get_span_context()
+    context = span.context
+    assert context is not None, "a finished span always has a context"
     parent = span.parent
     return {
         "trace_id": format(context.trace_id, "032x"),

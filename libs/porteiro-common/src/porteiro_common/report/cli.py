@@ -78,7 +78,7 @@ def print_summary(out: TextIO, summary: dict[str, Any]) -> None:
         _print_stats(out, name, stats)
 
 
-def build_document(args: argparse.Namespace, spans: list[SpanRecord]) -> dict[str, Any] | list[dict[str, Any]]:
+def build_document(args: argparse.Namespace, spans: list[SpanRecord]) -> dict[str, Any]:
     reports = build_call_reports(spans)
     if args.call_id:
         report = find_call(reports, args.call_id)

@@ -127,7 +127,7 @@ def _jaeger_span(span: dict, processes: dict) -> SpanRecord:
 
 
 def spans_from_jaeger_payload(payload: dict) -> list[SpanRecord]:
-    spans = []
+    spans: list[SpanRecord] = []
     for trace in payload.get("data") or []:
         processes = trace.get("processes") or {}
         spans.extend(_jaeger_span(span, processes) for span in trace.get("spans") or [])
