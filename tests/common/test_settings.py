@@ -41,3 +41,16 @@ def test_redactor_hides_personal_data_unless_enabled():
     assert Redactor(False)("Renata Oliveira") == REDACTED
     assert Redactor(True)("Renata Oliveira") == "Renata Oliveira"
     assert Redactor(False)("") == ""
+
+
+class SecretSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="PORTEIRO_EXAMPLE_", extra="ignore")
+    amqp_url: int = 0  # an int so that any URL fails validation
+
+
+def test_invalid_secret_setting_is_named_but_never_echoed(monkeypatch, capsys):
+    monkeypatch.setenv("PORTEIRO_EXAMPLE_AMQP_URL", "amqp://user:hunter2@broker/")
+    with pytest.raises(SystemExit):
+        load_settings(SecretSettings)
+    err = capsys.readouterr().err
+    assert "PORTEIRO_EXAMPLE_AMQP_URL" in err and "hunter2" not in err

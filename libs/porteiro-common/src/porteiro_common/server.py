@@ -97,6 +97,8 @@ async def serve(app: ServiceApp, settings: ServiceSettings) -> None:
     bound = build_server(app, settings.grpc_host, settings.grpc_port)
     metrics = MetricsEndpoint(settings.metrics_host, settings.metrics_port)
     stop_requested = _stop_event()
+    # The library servicer starts with the overall status SERVING; not yet.
+    await bound.health.set_serving(False)
     await bound.server.start()
     log.info("grpc listening", extra={"port": bound.port, "metrics_port": metrics.port})
     try:

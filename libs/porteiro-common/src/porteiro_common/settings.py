@@ -56,11 +56,20 @@ def env_name(settings_cls: type[BaseSettings], field: str) -> str:
     return f"{prefix}{field}".upper()
 
 
+_SECRET_HINTS = ("url", "key", "password", "secret", "token", "credential")
+
+
+def _may_echo(field: str) -> bool:
+    """Values of fields that may hold credentials (URLs with passwords, keys) are never printed."""
+    return not any(hint in field.lower() for hint in _SECRET_HINTS)
+
+
 def describe_validation_error(settings_cls: type[BaseSettings], error: ValidationError) -> str:
     problems = []
     for item in error.errors():
         field = str(item["loc"][0]) if item["loc"] else "?"
-        problems.append(f"{env_name(settings_cls, field)}: {item['msg']} (got {item.get('input')!r})")
+        shown = f" (got {item.get('input')!r})" if _may_echo(field) else ""
+        problems.append(f"{env_name(settings_cls, field)}: {item['msg']}{shown}")
     return "invalid configuration: " + "; ".join(problems)
 
 

@@ -1,0 +1,189 @@
+"""PlaceCall's logic: validate, deduplicate per (session, attempt), publish, observe.
+
+The lookup-then-publish for a (session, attempt) runs as its own task, shielded
+from the caller: if the caller's deadline ends first, the publish still finishes
+and is remembered, so a retry of the same pair answers `duplicate` instead of
+calling the resident twice. Concurrent requests for the same pair wait on the
+one task in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Protocol
+
+from opentelemetry import trace
+
+from porteiro_common.ids import canonical_session_id
+from porteiro_common.redaction import Redactor
+from porteiro_common.stages import stage_span
+from porteiro_dialer import metrics
+from porteiro_dialer.errors import BrokerUnavailable, InvalidCallRequest, PublishRejected
+from porteiro_dialer.idempotency import CallKey, IdempotencyStore, PublishedCommand
+from porteiro_dialer.payload import PayloadConfig, build_clicktocall, encode
+
+log = logging.getLogger(__name__)
+
+CALL_MORADOR = "CALL_MORADOR"
+
+
+class Publisher(Protocol):
+    def submit(self, body: bytes, timeout_seconds: float) -> Future: ...
+
+    def report_stalled(self, reason: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class CallRequest:
+    session_id: str
+    destination: str
+    attempt: int
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class PlacedCall:
+    command_id: str
+    duplicate: bool
+    published_at: float  # unix seconds of the broker's confirm
+
+
+def validate(request: CallRequest) -> CallRequest:
+    """The request with a canonical session id and trimmed destination, or InvalidCallRequest."""
+    try:
+        session_id = canonical_session_id(request.session_id)
+    except ValueError as error:
+        raise InvalidCallRequest(f"session_id: {error}") from None
+    destination = request.destination.strip()
+    if not destination:
+        raise InvalidCallRequest("destination must not be empty")
+    if request.attempt < 1:
+        raise InvalidCallRequest("attempt must be 1 or more")
+    return CallRequest(session_id, destination, request.attempt, request.note)
+
+
+class CallPlacer:
+    def __init__(
+        self,
+        publisher: Publisher,
+        store: IdempotencyStore,
+        payload_config: PayloadConfig,
+        publish_timeout_seconds: float,
+        redactor: Redactor,
+        tracer: trace.Tracer | None = None,
+    ) -> None:
+        self._publisher = publisher
+        self._store = store
+        self._payload_config = payload_config
+        self._publish_timeout = publish_timeout_seconds
+        self._redact = redactor
+        self._tracer = tracer or trace.get_tracer("porteiro.dialer")
+        self._in_flight: dict[CallKey, asyncio.Task[tuple[PublishedCommand, bool]]] = {}
+        self._background: set[asyncio.Future] = set()
+
+    async def place_call(self, request: CallRequest, timeout_seconds: float | None = None) -> PlacedCall:
+        """Publish once per (session, attempt); raises InvalidCallRequest or BrokerUnavailable."""
+        try:
+            request = validate(request)
+        except InvalidCallRequest:
+            metrics.PUBLISHES.labels("invalid").inc()
+            raise
+        wait = self._publish_timeout if timeout_seconds is None else min(timeout_seconds, self._publish_timeout)
+        attributes = {
+            "porteiro.session_id": request.session_id,
+            "attempt": request.attempt,
+            "destination": self._redact(request.destination),
+        }
+        with stage_span(self._tracer, CALL_MORADOR, attributes) as span:
+            outcome = "unavailable"
+            try:
+                placed = await self._place_once(request, max(wait, 0.0))
+                outcome = "duplicate" if placed.duplicate else "confirmed"
+                span.set_attribute("porteiro.command_id", placed.command_id)
+                return placed
+            except PublishRejected:
+                outcome = "rejected"
+                raise
+            except asyncio.CancelledError:
+                outcome = "cancelled"
+                raise
+            except TimeoutError:
+                outcome = "timeout"
+                raise BrokerUnavailable(f"publish not confirmed within {wait:.3f} s") from None
+            finally:
+                span.set_attribute("outcome", outcome)
+                metrics.PUBLISHES.labels(outcome).inc()
+
+    async def _place_once(self, request: CallRequest, wait: float) -> PlacedCall:
+        key = (request.session_id, request.attempt)
+        task = self._in_flight.get(key)
+        joined = task is not None
+        if task is None:
+            # Registered before the first await, so a concurrent twin always finds it.
+            task = asyncio.create_task(self._lookup_or_publish(key, request))
+            self._in_flight[key] = task
+            task.add_done_callback(lambda finished: self._forget(key, finished))
+        command, already_published = await asyncio.wait_for(asyncio.shield(task), wait)
+        return PlacedCall(command.command_id, joined or already_published, command.published_at)
+
+    async def _lookup_or_publish(self, key: CallKey, request: CallRequest) -> tuple[PublishedCommand, bool]:
+        """The remembered command (True), or a new one once the broker confirmed it (False)."""
+        done = await self._store.get(key)
+        if done is not None:
+            return done, True
+        return await self._publish(key, request), False
+
+    def _forget(self, key: CallKey, task: asyncio.Task) -> None:
+        self._in_flight.pop(key, None)
+        if not task.cancelled():
+            task.exception()  # retrieved here so a failure nobody waited for is not logged as lost
+
+    async def _publish(self, key: CallKey, request: CallRequest) -> PublishedCommand:
+        payload = build_clicktocall(
+            self._payload_config,
+            session_id=request.session_id,
+            destination=request.destination,
+            attempt=request.attempt,
+            note=request.note,
+            timestamp=int(time.time()),
+        )
+        cid = payload["operation"]["guid"]
+        began = time.perf_counter()
+        confirm = self._publisher.submit(encode(payload), self._publish_timeout)
+        # Remember a confirm even if it arrives after everyone stopped waiting.
+        self._remember_when_confirmed(key, cid, confirm)
+        try:
+            published_at = await asyncio.wait_for(asyncio.wrap_future(confirm), self._publish_timeout)
+        except TimeoutError:
+            reason = f"broker did not confirm within {self._publish_timeout:.3f} s"
+            self._publisher.report_stalled(reason)
+            raise BrokerUnavailable(reason) from None
+        metrics.PUBLISH_SECONDS.observe(time.perf_counter() - began)
+        command = PublishedCommand(cid, published_at)
+        await self._store.put(key, command)
+        log.info("click-to-call %s confirmed (attempt %d)", cid, request.attempt)
+        return command
+
+    def _remember_when_confirmed(self, key: CallKey, cid: str, confirm: Future) -> None:
+        loop = asyncio.get_running_loop()
+
+        def on_done(future: Future) -> None:
+            if future.cancelled() or future.exception() is not None:
+                return
+            command = PublishedCommand(cid, future.result())
+            try:
+                loop.call_soon_threadsafe(self._store_later, key, command)
+            except RuntimeError:  # loop already closed: the process is exiting
+                pass
+
+        confirm.add_done_callback(on_done)
+
+    def _store_later(self, key: CallKey, command: PublishedCommand) -> None:
+        stored = asyncio.ensure_future(self._store.put(key, command))
+        self._background.add(stored)
+        stored.add_done_callback(self._background.discard)
+
