@@ -54,3 +54,19 @@ def test_invalid_secret_setting_is_named_but_never_echoed(monkeypatch, capsys):
         load_settings(SecretSettings)
     err = capsys.readouterr().err
     assert "PORTEIRO_EXAMPLE_AMQP_URL" in err and "hunter2" not in err
+
+
+def test_llm_library_logs_are_redacted_unless_personal_data_enabled(capsys):
+    import logging
+
+    from porteiro_common.logs import configure_logging
+    from porteiro_common.settings import ObservabilitySettings
+
+    configure_logging("test", ObservabilitySettings(log_format="text"))
+    logging.getLogger("openai._base_client").error("call failed: input_value='Renata Oliveira'")
+    logging.getLogger("porteiro_concierge").warning("turn done")
+    err = capsys.readouterr().err
+    assert "Renata" not in err and "details redacted" in err and "turn done" in err
+    configure_logging("test", ObservabilitySettings(log_format="text", trace_personal_data=True))
+    logging.getLogger("openai._base_client").error("call failed: input_value='Renata Oliveira'")
+    assert "Renata" in capsys.readouterr().err

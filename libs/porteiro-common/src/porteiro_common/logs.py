@@ -20,6 +20,22 @@ class TraceContextFilter(logging.Filter):
         return True
 
 
+# Libraries that log request/response bodies (the visitor's words) on errors.
+LLM_LOGGERS = ("crewai", "LiteLLM", "litellm", "openai", "httpx", "httpcore", "instructor")
+
+
+class LlmPayloadFilter(logging.Filter):
+    """Replaces LLM libraries' messages, which may quote personal data, with a neutral line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.split(".")[0] in LLM_LOGGERS:
+            record.msg = f"{record.name} reported a {record.levelname.lower()} (details redacted)"
+            record.args = ()
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
 def configure_logging(service_name: str, settings: ObservabilitySettings) -> None:
     handler = logging.StreamHandler(sys.stderr)
     if settings.log_format == "json":
@@ -33,6 +49,8 @@ def configure_logging(service_name: str, settings: ObservabilitySettings) -> Non
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(TraceContextFilter())
+    if not settings.trace_personal_data:
+        handler.addFilter(LlmPayloadFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level)
