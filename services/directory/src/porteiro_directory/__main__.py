@@ -1,7 +1,6 @@
 """`python -m porteiro_directory`: run the directory service."""
 
 from porteiro_common.server import run_service
-
 from porteiro_directory.app import DirectoryApp
 from porteiro_directory.settings import DirectorySettings
 
