@@ -36,6 +36,14 @@ class LlmPayloadFilter(logging.Filter):
         return True
 
 
+class DetachNoiseFilter(logging.Filter):
+    """OTel logs "Failed to detach context" when gRPC finishes a cancelled stream's
+    handler in another context (client gone mid-Synthesize). Harmless; dropped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.name == "opentelemetry.context" and "detach" in str(record.msg))
+
+
 def configure_logging(service_name: str, settings: ObservabilitySettings) -> None:
     handler = logging.StreamHandler(sys.stderr)
     if settings.log_format == "json":
@@ -49,6 +57,7 @@ def configure_logging(service_name: str, settings: ObservabilitySettings) -> Non
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(TraceContextFilter())
+    handler.addFilter(DetachNoiseFilter())
     if not settings.trace_personal_data:
         handler.addFilter(LlmPayloadFilter())
     root = logging.getLogger()

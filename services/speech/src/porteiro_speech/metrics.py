@@ -1,0 +1,38 @@
+"""Prometheus metrics of the speech service (labels: backend names, operations; never session ids)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+from porteiro_common.metrics import VOICE_LATENCY_BUCKETS
+
+REAL_TIME_FACTOR_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
+
+STT_PROCESSING_SECONDS = Histogram(
+    "porteiro_speech_stt_processing_seconds",
+    "Time from the end of the caller's audio to the transcript (queue wait included)",
+    ["backend"],
+    buckets=VOICE_LATENCY_BUCKETS,
+)
+STT_REAL_TIME_FACTOR = Histogram(
+    "porteiro_speech_stt_real_time_factor",
+    "Processing seconds per second of audio",
+    ["backend"],
+    buckets=REAL_TIME_FACTOR_BUCKETS,
+)
+TTS_FIRST_CHUNK_SECONDS = Histogram(
+    "porteiro_speech_tts_first_chunk_seconds",
+    "Time from a Synthesize request to its first audio chunk",
+    ["backend", "cached"],
+    buckets=VOICE_LATENCY_BUCKETS,
+)
+ERRORS = Counter(
+    "porteiro_speech_errors_total",
+    "Backend failures (answered UNAVAILABLE, or a failed warm-up sentence)",
+    ["backend", "operation"],
+)
+REJECTIONS = Counter(
+    "porteiro_speech_rejections_total",
+    "Requests refused before reaching a backend: invalid input or recognizer pool full",
+    ["operation", "reason"],
+)

@@ -1,0 +1,1 @@
+"""Offline backends: faster-whisper (recognition) and espeak-ng (synthesis)."""

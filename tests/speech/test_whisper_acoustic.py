@@ -1,0 +1,115 @@
+"""The real offline stack as a process: faster-whisper (bundled base model) and espeak-ng.
+
+One service process per module, so the model loads once. Speech is made by
+espeak-ng (`synthesize_slin`), padded with the silence a gateway's pre-roll and
+endpointing leave around an utterance. Whisper base mishears espeak pt-BR
+sentences of more than a few words, so the pt-BR phrases are short, spoken
+slowly, and biased with hints, and texts are compared normalised and fuzzily.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+import urllib.request
+
+import grpc
+import numpy as np
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from rapidfuzz import fuzz
+
+from porteiro.speech.v1 import speech_pb2, speech_pb2_grpc
+from porteiro_speech.offline.espeak import synthesize_slin
+from tests.speech.conftest import transcribe_messages
+from tests.support.processes import start_service
+
+pytestmark = [pytest.mark.slow, pytest.mark.acoustic]
+
+HINTS = ["entrega", "visita", "apartamento", "sim", "não", "pode subir", "Maria Silva", "101"]
+
+
+def normalised(text: str) -> str:
+    without_accents = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return " ".join("".join(c if c.isalnum() else " " for c in without_accents.lower()).split())
+
+
+def similar(heard: str, said: str) -> float:
+    return fuzz.ratio(normalised(heard), normalised(said))
+
+
+def padded(audio: bytes, rate_hz: int) -> bytes:
+    silence = b"\x00\x00" * (rate_hz * 3 // 10)
+    return silence + audio + silence
+
+
+@pytest.fixture(scope="module")
+def speech_process(tmp_path_factory):
+    service = start_service("porteiro_speech", "PORTEIRO_SPEECH_", tmp_path_factory.mktemp("speech-logs"))
+    try:
+        service.wait_serving(timeout=90)
+        yield service
+    finally:
+        service.terminate()
+
+
+@pytest.fixture(scope="module")
+def stub(speech_process):
+    with grpc.insecure_channel(speech_process.target) as channel:
+        yield speech_pb2_grpc.SpeechServiceStub(channel)
+
+
+def transcribe(stub, audio: bytes, **config) -> speech_pb2.TranscribeResponse:
+    return stub.Transcribe(iter(transcribe_messages(audio, **config)), timeout=60)
+
+
+def test_english_control_sentence_is_transcribed(stub):
+    said = "Hello, how are you today?"
+    audio = padded(synthesize_slin(said, voice="en", rate_hz=8000, speed=150), 8000)
+    response = transcribe(stub, audio, language="en")
+    assert similar(response.text, said) >= 80, response.text
+    assert response.backend == "whisper" and response.language == "en"
+    assert 0 < response.confidence <= 1 and response.processing_seconds > 0
+    assert response.audio_duration_seconds == pytest.approx(len(audio) / 16000)
+
+
+@pytest.mark.parametrize("said", ["Sim, pode subir.", "Entrega.", "Não."])
+def test_short_pt_br_phrases_are_transcribed_with_hints(stub, said):
+    audio = padded(synthesize_slin(said, voice="pt-br", rate_hz=8000, speed=130), 8000)
+    response = transcribe(stub, audio, hints=HINTS, session_id="0f8fad5b-d9cb-469f-a165-70867728950e")
+    assert similar(response.text, said) >= 80, response.text
+    assert response.language == "pt-BR"
+
+
+def test_loud_noise_is_not_heard_as_a_hint(stub):
+    noise = np.random.default_rng(1).normal(0, 3000, 16000).astype("<i2").tobytes()  # 2 s at 8 kHz
+    response = transcribe(stub, noise, hints=HINTS)
+    assert response.text == "" and not response.HasField("confidence")
+
+
+def test_16khz_audio_is_accepted_and_transcribed(stub):
+    said = "Sim, pode subir."
+    audio = padded(synthesize_slin(said, voice="pt-br", rate_hz=16000, speed=130), 16000)
+    response = transcribe(stub, audio, sample_rate_hz=16000, hints=HINTS)
+    assert similar(response.text, said) >= 80, response.text
+
+
+def test_fixed_prompts_were_cached_before_serving_and_metrics_are_exported(stub, speech_process):
+    greeting = "Condomínio Apoena, em que posso ajudar?"  # from the shipped prompts file
+    chunks = list(stub.Synthesize(speech_pb2.SynthesizeRequest(text=greeting), timeout=10))
+    assert chunks and all(chunk.cached for chunk in chunks)
+    url = f"http://127.0.0.1:{speech_process.metrics_port}/metrics"
+    with urllib.request.urlopen(url, timeout=5) as answer:
+        families = {family.name: family for family in text_string_to_metric_families(answer.read().decode())}
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for name in (
+            "porteiro_speech_stt_processing_seconds",
+            "porteiro_speech_stt_real_time_factor",
+            "porteiro_speech_tts_first_chunk_seconds",
+        )
+        for sample in families[name].samples
+    }
+    assert samples[("porteiro_speech_stt_processing_seconds_count", (("backend", "whisper"),))] >= 1
+    assert samples[("porteiro_speech_stt_real_time_factor_count", (("backend", "whisper"),))] >= 1
+    cached_key = ("porteiro_speech_tts_first_chunk_seconds_count", (("backend", "espeak"), ("cached", "true")))
+    assert samples[cached_key] >= 1
