@@ -1,9 +1,63 @@
 """Wires the concierge service into the shared runtime."""
 
-from porteiro_common.server import ServiceApp
+from __future__ import annotations
 
+import asyncio
+import logging
+
+import grpc
+
+from porteiro.concierge.v1 import concierge_pb2_grpc
+from porteiro_common.health import HealthReporter
+from porteiro_common.redaction import Redactor
+from porteiro_common.server import ServiceApp
+from porteiro_common.settings import ObservabilitySettings
+from porteiro_concierge.dependencies import DialerClient, DirectoryClient
+from porteiro_concierge.engine import CallEngine
+from porteiro_concierge.extraction.factory import build_extractors
+from porteiro_concierge.flow import Conversation
+from porteiro_concierge.prompts import Prompts
+from porteiro_concierge.service import ConciergeServicer
 from porteiro_concierge.settings import ConciergeSettings
+from porteiro_concierge.store import build_store
+
+log = logging.getLogger(__name__)
 
 
 class ConciergeApp(ServiceApp[ConciergeSettings]):
     service_names = ("porteiro.concierge.v1.ConciergeService",)
+
+    def __init__(self, settings: ConciergeSettings, observability: ObservabilitySettings | None = None) -> None:
+        super().__init__(settings)
+        observability = observability or ObservabilitySettings()
+        self.prompts = Prompts(settings.prompts_file)
+        self.store = build_store(settings.redis_url, settings.session_ttl_seconds)
+        self.directory = DirectoryClient(settings.directory_target, settings.dependency_timeout_seconds)
+        self.dialer = DialerClient(settings.dialer_target, settings.dependency_timeout_seconds)
+        extractor, fallback = build_extractors(settings, self.directory)
+        self.conversation = Conversation(
+            settings,
+            self.prompts,
+            self.directory,
+            self.dialer,
+            extractor,
+            fallback,
+            Redactor(observability.trace_personal_data),
+        )
+        self.engine = CallEngine(self.store, self.conversation)
+
+    def register(self, server: grpc.aio.Server) -> None:
+        servicer = ConciergeServicer(self.engine, self.store, self.settings.timer_poll_seconds)
+        concierge_pb2_grpc.add_ConciergeServiceServicer_to_server(servicer, server)
+
+    async def start(self, health_reporter: HealthReporter) -> None:
+        # Sessions are the one hard dependency; directory and dialer being down
+        # only degrades calls (spoken apologies), so they do not gate health.
+        while not await self.store.ping():
+            log.warning("session store unreachable, retrying")
+            await asyncio.sleep(1.0)
+        await health_reporter.set_serving(True)
+
+    async def stop(self, grace_seconds: float) -> None:
+        await asyncio.gather(self.directory.close(), self.dialer.close(), return_exceptions=True)
+        await self.store.close()

@@ -1,12 +1,56 @@
 """Settings of the concierge service (environment prefix ``PORTEIRO_CONCIERGE_``)."""
 
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
 from porteiro_common.settings import ServiceSettings
 
 
 class ConciergeSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="PORTEIRO_CONCIERGE_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="PORTEIRO_CONCIERGE_", extra="ignore", populate_by_name=True)
 
     grpc_port: int = 50052
     metrics_port: int = 9102
+
+    directory_target: str = Field("127.0.0.1:50053", description="host:port of the directory service")
+    dialer_target: str = Field("127.0.0.1:50054", description="host:port of the dialer service")
+    dependency_timeout_seconds: float = Field(
+        3.0, gt=0, le=60, description="Deadline of each call to directory and dialer"
+    )
+    prompts_file: Path | None = Field(
+        None,
+        validation_alias=AliasChoices("PORTEIRO_CONCIERGE_PROMPTS_FILE", "PORTEIRO_PROMPTS_FILE", "prompts_file"),
+        description="YAML file of sentences; unset = the pt-BR defaults shipped with porteiro-common",
+    )
+    redis_url: str | None = Field(
+        None,
+        validation_alias=AliasChoices("PORTEIRO_CONCIERGE_REDIS_URL", "REDIS_URL", "redis_url"),
+        description="Redis for shared sessions; unset = sessions in this process's memory",
+    )
+    session_ttl_seconds: int = Field(900, ge=10, description="Lifetime of a session without activity")
+    resident_connect_timeout_seconds: float = Field(
+        10.0, gt=0, description="Time for the resident leg to connect after each call attempt"
+    )
+    max_call_attempts: int = Field(2, ge=1, le=5, description="Call attempts before giving up")
+    resident_reply_timeout_seconds: float = Field(
+        8.0, gt=0, description="Silence allowed to the resident after a question (re-prompted once)"
+    )
+    visitor_reply_timeout_seconds: float = Field(
+        15.0, gt=0, description="Silence allowed to the visitor after a question (re-asked once)"
+    )
+    playback_allowance_seconds: float = Field(
+        20.0, gt=0, description="Upper bound for a question to play before silence timers start anyway"
+    )
+    max_validation_failures: int = Field(
+        2, ge=1, description="Directory misses before the keypad is offered for the apartment"
+    )
+    max_directory_errors: int = Field(2, ge=1, description="Directory outages tolerated per call")
+    timer_poll_seconds: float = Field(
+        0.2, gt=0, le=5, description="How often a leg re-reads the session's deadline"
+    )
+    llm_model: str | None = Field(None, description="litellm model string; set = CrewAI extractor")
+    llm_api_key: str | None = Field(None, description="API key for the LLM")
+    llm_base_url: str | None = Field(None, description="Base URL of an OpenAI-compatible LLM endpoint")
+    llm_timeout_seconds: float = Field(6.0, gt=0, description="Per-sentence budget of the CrewAI extractor")

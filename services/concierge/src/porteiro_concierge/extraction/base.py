@@ -9,11 +9,11 @@ resident leg's decision does, in the flow).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Protocol
 
 
-class Intent(str, Enum):
+class Intent(StrEnum):
     DELIVERY = "delivery"
     VISIT = "visit"
 

@@ -1,0 +1,79 @@
+"""Spans with the prototype's event names, slot values redacted; bad streams refused; visitor silence."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from prometheus_client import REGISTRY
+
+from porteiro.concierge.v1 import concierge_pb2, concierge_pb2_grpc
+from tests.concierge.test_conversation import collect_delivery
+
+
+@pytest.fixture(scope="module")
+def spans():
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        provider = TracerProvider()
+        trace.set_tracer_provider(provider)
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return exporter
+
+
+async def test_stage_spans_and_events_with_redacted_slots(spans, fake_concierge, fakes, session_id):
+    concierge = fake_concierge
+    spans.clear()
+    visitor, _ = await collect_delivery(concierge, fakes, session_id)
+    resident = concierge.leg(session_id, "resident")
+    await resident.start()
+    await resident.utter("pode subir")
+    await visitor.expect_hangup()
+    await resident.expect_hangup()
+    finished = spans.get_finished_spans()
+    names = {span.name for span in finished}
+    assert {"AI_PROCESSING", "INTENT_EXTRACTION", "FUZZY_VALIDATION", "CALL_MORADOR"} <= names
+    events = [event.name for span in finished for event in span.events]
+    for event in ("INTENT_EXTRACTION_START", "INTENT_EXTRACTION_COMPLETE", "STATE_CHANGE", "MORADOR_CONNECTED",
+                  "CALL_ENDED"):
+        assert event in events
+    extraction = next(span for span in finished if span.name == "INTENT_EXTRACTION")
+    assert extraction.attributes["porteiro.slot.visitor_name"] == "[redacted]"
+    assert extraction.attributes["porteiro.slot.intent"] == "delivery"
+    recorded = repr([(span.attributes, [event.attributes for event in span.events]) for span in finished])
+    assert "João" not in recorded and "Renata" not in recorded
+    assert REGISTRY.get_sample_value("porteiro_concierge_extraction_seconds_count", {"extractor": "deterministic"})
+    assert REGISTRY.get_sample_value("porteiro_concierge_turns_total", {"leg": "resident", "outcome": "decision"})
+
+
+async def test_first_event_must_be_leg_started(fake_concierge):
+    stub = concierge_pb2_grpc.ConciergeServiceStub(fake_concierge.channel)
+
+    async def events():
+        yield concierge_pb2.LegEvent(utterance=concierge_pb2.Utterance(text="oi"))
+
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        async for _ in stub.Converse(events()):
+            pass
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_malformed_session_id_is_refused(fake_concierge):
+    visitor = fake_concierge.leg("not-a-uuid", "visitor")
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await visitor.start()
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_silent_visitor_is_asked_again_then_the_call_ends(concierge_factory, session_id):
+    concierge = await concierge_factory(visitor_reply_timeout_seconds=0.5)
+    visitor = concierge.leg(session_id, "visitor")
+    await visitor.start()
+    await visitor.expect("em que posso ajudar")
+    await visitor.expect("entrega ou uma visita", timeout=3)
+    await visitor.expect("Não ouvi a sua resposta", timeout=3)
+    await visitor.expect_hangup()
