@@ -43,6 +43,8 @@ def test_health_serving_through_a_real_stub(started):
         if spec.grpc_service:
             named = stub.Check(health_pb2.HealthCheckRequest(service=spec.grpc_service), timeout=2)
             assert named.status == health_pb2.HealthCheckResponse.SERVING
+        liveness = stub.Check(health_pb2.HealthCheckRequest(service="liveness"), timeout=2)
+        assert liveness.status == health_pb2.HealthCheckResponse.SERVING
 
 
 def test_grpcurl_lists_service_health_and_reflection(started):

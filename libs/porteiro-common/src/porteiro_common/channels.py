@@ -5,7 +5,9 @@ from __future__ import annotations
 import grpc
 from opentelemetry.instrumentation.grpc import aio_client_interceptors
 
-_KEEPALIVE_OPTIONS = [
+_CHANNEL_OPTIONS = [
+    # Spread calls over every replica a (headless) Service name resolves to.
+    ("grpc.lb_policy_name", "round_robin"),
     ("grpc.keepalive_time_ms", 20_000),
     ("grpc.keepalive_timeout_ms", 5_000),
     ("grpc.keepalive_permit_without_calls", 1),
@@ -55,4 +57,4 @@ def create_channel(target: str, default_timeout_seconds: float = 5.0) -> grpc.ai
         _UnaryStreamDeadline(default_timeout_seconds),
         _StreamUnaryDeadline(default_timeout_seconds),
     ]
-    return grpc.aio.insecure_channel(target, interceptors=interceptors, options=_KEEPALIVE_OPTIONS)
+    return grpc.aio.insecure_channel(target, interceptors=interceptors, options=_CHANNEL_OPTIONS)

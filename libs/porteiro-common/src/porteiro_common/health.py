@@ -8,13 +8,24 @@ SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
 
+# Health name for Kubernetes liveness: SERVING while the process runs, whatever its
+# dependencies do, so a broker outage makes a pod unready, never restarted.
+LIVENESS = "liveness"
+
+
 class HealthReporter:
-    """Sets the same status for the overall server ("") and each named service."""
+    """Sets the same status for the overall server ("") and each named service.
+
+    The overall status is readiness; `LIVENESS` is reported separately.
+    """
 
     def __init__(self, service_names: list[str]) -> None:
         self.servicer = health.aio.HealthServicer()
         self._names = ["", *service_names]
         self.serving = False
+
+    async def set_alive(self) -> None:
+        await self.servicer.set(LIVENESS, SERVING)
 
     async def set_serving(self, serving: bool) -> None:
         self.serving = serving

@@ -99,6 +99,7 @@ async def serve(app: ServiceApp, settings: ServiceSettings) -> None:
     stop_requested = _stop_event()
     # The library servicer starts with the overall status SERVING; not yet.
     await bound.health.set_serving(False)
+    await bound.health.set_alive()
     await bound.server.start()
     log.info("grpc listening", extra={"port": bound.port, "metrics_port": metrics.port})
     try:

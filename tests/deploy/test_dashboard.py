@@ -1,0 +1,146 @@
+"""The Grafana dashboard: valid JSON, the panels issue 10 asks for, only Porteiro metrics."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from tests.deploy.chart import CHART_DIR, REPO
+
+DASHBOARD = CHART_DIR / "dashboards" / "porteiro.json"
+REPO_COPY = REPO / "deploy" / "grafana" / "porteiro-dashboard.json"
+# Words PromQL uses that look like metric names.
+PROMQL_WORDS = {
+    "sum",
+    "min",
+    "max",
+    "avg",
+    "count",
+    "by",
+    "without",
+    "rate",
+    "increase",
+    "histogram_quantile",
+    "vector",
+    "or",
+    "and",
+    "unless",
+    "le",
+    "on",
+    "ignoring",
+    "group_left",
+    "group_right",
+    "offset",
+    "bool",
+}
+
+
+@pytest.fixture(scope="module")
+def dashboard() -> dict[str, Any]:
+    return json.loads(DASHBOARD.read_text(encoding="utf-8"))
+
+
+def expressions(dashboard: dict[str, Any]) -> list[str]:
+    return [target["expr"] for panel in dashboard["panels"] for target in panel.get("targets", [])]
+
+
+def metric_names(expr: str) -> set[str]:
+    """Identifiers used as metrics: not label names, label values, functions or keywords."""
+    without_strings = re.sub(r'"[^"]*"|\'[^\']*\'', '""', expr)
+    without_matchers = re.sub(r"\{[^}]*\}", "{}", without_strings)
+    without_groupings = re.sub(r"\b(by|without|on|ignoring)\s*\([^)]*\)", "", without_matchers)
+    without_ranges = re.sub(r"\[[^\]]*\]", "", without_groupings)
+    names = set(re.findall(r"[A-Za-z_:][A-Za-z0-9_:]*", without_ranges))
+    return {name for name in names if name not in PROMQL_WORDS}
+
+
+def test_the_repository_copy_is_the_chart_copy():
+    assert REPO_COPY.read_bytes() == DASHBOARD.read_bytes()
+
+
+def test_every_expression_queries_porteiro_metrics_or_up(dashboard):
+    exprs = expressions(dashboard)
+    assert len(exprs) >= 20
+    for expr in exprs:
+        names = metric_names(expr)
+        assert names, expr
+        for name in names:
+            assert name.startswith("porteiro_") or name == "up", f"{name!r} in {expr}"
+
+
+def test_metric_name_extraction_ignores_labels_and_functions():
+    expr = 'histogram_quantile(0.95, sum by (le, backend) (rate(porteiro_x_seconds_bucket{a="b"}[5m]))) or vector(0)'
+    assert metric_names(expr) == {"porteiro_x_seconds_bucket"}
+
+
+def test_issue_panels_are_present(dashboard):
+    exprs = "\n".join(expressions(dashboard))
+    for quantile in ("0.5", "0.95", "0.99"):
+        assert (
+            f"histogram_quantile({quantile}, sum by (le) (rate(porteiro_gateway_turn_latency_seconds_bucket"
+            in exprs
+        )
+    stages = (
+        "porteiro_gateway_endpointing_seconds",
+        "porteiro_speech_stt_processing_seconds",
+        "porteiro_concierge_extraction_seconds",
+        "porteiro_directory_resolve_seconds",
+        "porteiro_speech_tts_first_chunk_seconds",
+        "porteiro_dialer_publish_seconds",
+    )
+    for stage in stages:
+        assert f"{stage}_bucket" in exprs, stage
+    for metric in (
+        "porteiro_gateway_active_legs",
+        "porteiro_concierge_call_outcomes_total",
+        "porteiro_speech_errors_total",
+        "porteiro_gateway_fallbacks_total",
+        "porteiro_gateway_refusals_total",
+        "porteiro_directory_reloads_total",
+        "porteiro_dependency_up",
+        "up{",
+    ):
+        assert metric in exprs, metric
+    assert 'porteiro_dialer_publishes_total{namespace=~"$namespace", outcome!="confirmed"}' in exprs
+
+
+def test_panels_use_the_datasource_variable_and_fit_the_grid(dashboard):
+    variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+    assert variables["datasource"]["type"] == "datasource"
+    assert variables["datasource"]["query"] == "prometheus"
+    ids = [panel["id"] for panel in dashboard["panels"]]
+    assert len(ids) == len(set(ids))
+    for panel in dashboard["panels"]:
+        grid = panel["gridPos"]
+        assert grid["x"] + grid["w"] <= 24, panel["title"]
+        if panel["type"] != "row":
+            assert panel["datasource"]["uid"] == "${datasource}", panel["title"]
+            for target in panel["targets"]:
+                assert target["datasource"]["uid"] == "${datasource}"
+    assert dashboard["uid"] and dashboard["title"] == "Porteiro"
+
+
+def defined_metrics() -> set[str]:
+    """Metric names the services' code declares (prometheus_client appends _total to counters)."""
+    sources = [
+        *REPO.glob("services/*/src/**/*.py"),
+        *REPO.glob("libs/porteiro-common/src/porteiro_common/**/*.py"),
+    ]
+    names: set[str] = set()
+    for source in sources:
+        names.update(re.findall(r"\"(porteiro_[a-z0-9_]+)\"", source.read_text(encoding="utf-8")))
+    return names
+
+
+def test_every_dashboard_metric_is_one_the_services_export(dashboard):
+    defined = defined_metrics()
+    used = {name for expr in expressions(dashboard) for name in metric_names(expr)} - {"up"}
+    missing = set()
+    for name in used:
+        base = re.sub(r"_(bucket|sum|count)$", "", name)
+        if base not in defined and base.removesuffix("_total") not in defined:
+            missing.add(name)
+    assert not missing, f"dashboard queries metrics no service declares: {sorted(missing)}"
