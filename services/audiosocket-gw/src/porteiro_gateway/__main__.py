@@ -1,7 +1,6 @@
 """`python -m porteiro_gateway`: run the gateway service."""
 
 from porteiro_common.server import run_service
-
 from porteiro_gateway.app import GatewayApp
 from porteiro_gateway.settings import GatewaySettings
 

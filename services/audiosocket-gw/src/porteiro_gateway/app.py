@@ -1,9 +1,94 @@
-"""Wires the gateway service into the shared runtime."""
+"""Wires the gateway service into the shared runtime.
 
+The gRPC server carries only health and reflection: the gateway's real
+traffic is AudioSocket over TCP. It is SERVING once both listeners accept
+connections; speech and concierge being down does not stop that (calls then
+hear the fallback).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from opentelemetry import trace
+
+from porteiro.common.v1 import common_pb2
+from porteiro.concierge.v1 import concierge_pb2_grpc
+from porteiro_common.channels import create_channel
+from porteiro_common.health import HealthReporter
+from porteiro_common.redaction import Redactor
 from porteiro_common.server import ServiceApp
-
+from porteiro_common.settings import ObservabilitySettings
+from porteiro_gateway.fallback import FallbackAudio, fallback_text
+from porteiro_gateway.leg import LegDeps
+from porteiro_gateway.listener import LegListener, LegRegistry
+from porteiro_gateway.playback import PlaybackClock
 from porteiro_gateway.settings import GatewaySettings
+from porteiro_gateway.speech import SpeechClient
+
+log = logging.getLogger(__name__)
 
 
 class GatewayApp(ServiceApp[GatewaySettings]):
     service_names = ()  # media edge: serves only health and reflection over gRPC
+
+    def __init__(
+        self,
+        settings: GatewaySettings,
+        observability: ObservabilitySettings | None = None,
+        tracer: trace.Tracer | None = None,
+    ) -> None:
+        super().__init__(settings)
+        self._tracer = tracer or trace.get_tracer("porteiro.audiosocket-gw")
+        self._observability = observability or ObservabilitySettings()
+        self.registry = LegRegistry(settings.max_legs)
+        self.visitor: LegListener | None = None
+        self.resident: LegListener | None = None
+        self.fallback: FallbackAudio | None = None
+        self._channels = []
+        self._fallback_task: asyncio.Task | None = None
+        self.clock = PlaybackClock(settings.playback_resync_ms)
+        self._clock_task: asyncio.Task | None = None
+
+    async def start(self, health_reporter: HealthReporter) -> None:
+        settings = self.settings
+        speech_channel = create_channel(settings.speech_target, settings.rpc_timeout_seconds)
+        concierge_channel = create_channel(settings.concierge_target, settings.rpc_timeout_seconds)
+        self._channels = [speech_channel, concierge_channel]
+        speech = SpeechClient(speech_channel, settings.rpc_timeout_seconds, settings.recognition_timeout_seconds)
+        self.fallback = FallbackAudio(
+            fallback_text(settings.prompts_file), speech.synthesize_all, settings.fallback_retry_seconds
+        )
+        self._fallback_task = asyncio.create_task(self.fallback.keep_trying())
+        self._clock_task = asyncio.create_task(self.clock.run())
+        deps = LegDeps(
+            settings=settings,
+            speech=speech,
+            concierge=concierge_pb2_grpc.ConciergeServiceStub(concierge_channel),
+            fallback=self.fallback,
+            redactor=Redactor(self._observability.trace_personal_data),
+            tracer=self._tracer,
+            clock=self.clock,
+        )
+        networks = settings.networks()
+        self.visitor = LegListener(
+            common_pb2.LEG_VISITOR, settings.visitor_host, settings.visitor_port, deps, self.registry, networks
+        )
+        self.resident = LegListener(
+            common_pb2.LEG_RESIDENT, settings.resident_host, settings.resident_port, deps, self.registry, networks
+        )
+        await self.visitor.start()
+        await self.resident.start()
+        await health_reporter.set_serving(True)
+
+    async def stop(self, grace_seconds: float) -> None:
+        for listener in (self.visitor, self.resident):
+            if listener is not None:
+                listener.stop_accepting()
+        await self.registry.drain(grace_seconds)
+        for task in (self._fallback_task, self._clock_task):
+            if task is not None:
+                task.cancel()
+        for channel in self._channels:
+            await channel.close()

@@ -1,9 +1,20 @@
 """Settings of the gateway service (environment prefix ``PORTEIRO_GATEWAY_``)."""
 
-from pydantic import Field
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from porteiro_common.settings import ServiceSettings
+
+# Loopback and private ranges: where a PBX normally sits.
+DEFAULT_ALLOWED_NETWORKS = (
+    "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10,fc00::/7"
+)
 
 
 class GatewaySettings(ServiceSettings):
@@ -14,8 +25,67 @@ class GatewaySettings(ServiceSettings):
 
     # AudioSocket listeners (Asterisk connects here).
     visitor_host: str = "0.0.0.0"
-    visitor_port: int = 8080
+    visitor_port: int = Field(8080, ge=0, le=65535)
     resident_host: str = "0.0.0.0"
-    resident_port: int = 8081
+    resident_port: int = Field(8081, ge=0, le=65535)
     # Long enough for calls in progress to finish on SIGTERM.
     grace_period_seconds: float = Field(30.0, gt=0, le=3600)
+
+    # Other Porteiro services.
+    speech_target: str = Field("127.0.0.1:50051", description="host:port of the speech service")
+    concierge_target: str = Field("127.0.0.1:50052", description="host:port of the concierge service")
+    rpc_timeout_seconds: float = Field(5.0, gt=0, description="Deadline of Synthesize calls")
+    recognition_timeout_seconds: float = Field(
+        10.0, gt=0, description="Deadline of a Transcribe call, counted from the end of speech"
+    )
+
+    # Limits.
+    allowed_networks: str = Field(
+        DEFAULT_ALLOWED_NETWORKS, description="Comma-separated CIDRs allowed to connect"
+    )
+    max_legs: int = Field(300, ge=1, description="Concurrent legs; beyond it connections are refused")
+    max_call_seconds: float = Field(600.0, gt=0, description="A leg is ended after this long")
+    max_frame_bytes: int = Field(
+        8192, ge=16, le=65535, description="Largest accepted frame payload (192 kHz x 20 ms = 7680)"
+    )
+    uuid_timeout_seconds: float = Field(2.0, gt=0, description="Time the first (UUID) frame may take")
+
+    # Endpointing (webrtcvad).
+    vad_aggressiveness: int = Field(2, ge=0, le=3)
+    vad_frame_ms: Literal[10, 20, 30] = 20
+    speech_onset_ms: int = Field(60, ge=10, description="Voiced audio that starts an utterance")
+    end_of_speech_silence_ms: int = Field(600, ge=100, le=5000)
+    pre_roll_ms: int = Field(300, ge=0, le=2000)
+    min_speech_ms: int = Field(250, ge=0, description="Shorter utterances are dropped")
+    max_utterance_seconds: float = Field(15.0, gt=0)
+
+    # Playback.
+    idle_silence: bool = Field(True, description="Send silence frames when nothing plays")
+    playback_resync_ms: int = Field(
+        60, ge=20, description="Lateness after which the schedule is rebased instead of bursting"
+    )
+
+    # Barge-in.
+    barge_in_enabled: bool = True
+    barge_in_min_speech_ms: int = Field(60, ge=10, description="Voiced audio that counts as barge-in")
+    echo_guard_ms: int = Field(300, ge=0, description="Ignore caller speech this long after a Say starts")
+    barge_in_min_rms: float = Field(300.0, ge=0, description="Energy floor (int16 RMS) for barge-in")
+
+    # Failures of speech/concierge.
+    prompts_file: Path | None = Field(None, description="YAML prompts (the `fallback` key is used)")
+    on_dependency_failure: Literal["hangup", "retry"] = "hangup"
+    max_dependency_failures: int = Field(2, ge=1, description="With retry: failures before hanging up")
+    fallback_retry_seconds: float = Field(5.0, gt=0, description="Retry period of the fallback synthesis")
+
+    @field_validator("allowed_networks")
+    @classmethod
+    def _valid_networks(cls, value: str) -> str:
+        parse_networks(value)
+        return value
+
+    def networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        return parse_networks(self.allowed_networks)
+
+
+def parse_networks(value: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    return [ipaddress.ip_network(part.strip(), strict=False) for part in value.split(",") if part.strip()]

@@ -1,0 +1,92 @@
+"""The leg's bidirectional Converse stream to the concierge.
+
+gRPC aio streams take one writer at a time, so events go through an outbox
+drained by a single sender task; actions are read by one reader task. Both
+tasks are created by the leg (it owns them) through `pump`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import grpc
+
+from porteiro.concierge.v1 import concierge_pb2, concierge_pb2_grpc
+
+LegEvent = concierge_pb2.LegEvent
+LegAction = concierge_pb2.LegAction
+
+
+class ConciergeGone(Exception):
+    """The stream failed or ended without the leg asking for it."""
+
+
+class ConciergeLink:
+    def __init__(self, stub: concierge_pb2_grpc.ConciergeServiceStub, deadline_seconds: float) -> None:
+        self._stub = stub
+        self._deadline = deadline_seconds
+        self._call: grpc.aio.StreamStreamCall | None = None
+        self._outbox: asyncio.Queue[LegEvent | None] = asyncio.Queue()
+        self.alive = False
+        self.closing = False
+
+    def open(self, started: concierge_pb2.LegStarted) -> None:
+        """Open the stream (in the caller's trace context) and queue LegStarted."""
+        self._call = self._stub.Converse(timeout=self._deadline)
+        self._outbox = asyncio.Queue()
+        self.alive = True
+        self.closing = False
+        self.send(LegEvent(leg_started=started))
+
+    def send(self, event: LegEvent) -> None:
+        if self.alive and not self.closing:
+            self._outbox.put_nowait(event)
+
+    async def pump_out(self) -> None:
+        """Write queued events in order, until `finish`; raises ConciergeGone when writing fails."""
+        call = self._call
+        assert call is not None
+        try:
+            while (event := await self._outbox.get()) is not None:
+                await call.write(event)
+            await call.done_writing()
+        except (grpc.aio.AioRpcError, asyncio.InvalidStateError, grpc.aio.UsageError) as error:
+            raise ConciergeGone(describe(error)) from None
+
+    async def pump_in(self, on_action: Callable[[LegAction], None]) -> None:
+        """Deliver actions until the stream ends; raises ConciergeGone on an unexpected end."""
+        call = self._call
+        assert call is not None
+        while True:
+            try:
+                action = await call.read()
+            except grpc.aio.AioRpcError as error:
+                if self.closing:
+                    return
+                raise ConciergeGone(describe(error)) from None
+            if action is grpc.aio.EOF:
+                if self.closing:
+                    return
+                raise ConciergeGone("concierge ended the stream")
+            on_action(action)
+
+    def finish(self, ended: concierge_pb2.LegEnded) -> None:
+        """Queue LegEnded and the half-close after the pending events."""
+        if self.alive and not self.closing:
+            self.closing = True
+            self._outbox.put_nowait(LegEvent(leg_ended=ended))
+            self._outbox.put_nowait(None)
+
+    def abandon(self) -> None:
+        """Drop a failed stream without talking to it."""
+        self.alive = False
+        if self._call is not None:
+            self._call.cancel()
+            self._call = None
+
+
+def describe(error: BaseException) -> str:
+    if isinstance(error, grpc.aio.AioRpcError):
+        return f"{error.code().name}: {error.details()}"
+    return f"{type(error).__name__}: {error}"

@@ -1,0 +1,133 @@
+"""Finding where an utterance starts and ends in the caller's audio (webrtcvad).
+
+Audio arrives in frames of any size; it is re-chunked into 10/20/30 ms VAD
+frames. An utterance starts after `onset_ms` of consecutive voiced audio and
+carries the `pre_roll_ms` before it, so the first syllable is kept. It ends
+after `end_silence_ms` of unvoiced audio, or at `max_utterance_ms`.
+Utterances with less than `min_speech_ms` of voiced audio are dropped.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import webrtcvad
+
+VAD_RATES = (8000, 16000, 32000, 48000)
+
+
+@dataclass(frozen=True)
+class EndpointingConfig:
+    aggressiveness: int = 2
+    frame_ms: int = 20
+    onset_ms: int = 60
+    end_silence_ms: int = 600
+    pre_roll_ms: int = 300
+    min_speech_ms: int = 250
+    max_utterance_ms: int = 15000
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechStarted:
+    audio: bytes  # pre-roll plus the voiced onset
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechAudio:
+    audio: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechEnded:
+    reason: str  # "silence" or "max_length"
+    speech_ms: int  # voiced audio in the utterance
+    silence_ms: int  # trailing silence that ended it
+    utterance_ms: int  # everything sent for recognition, pre-roll included
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechDropped:
+    speech_ms: int
+
+
+Event = SpeechStarted | SpeechAudio | SpeechEnded | SpeechDropped
+
+
+class Endpointer:
+    def __init__(self, sample_rate: int, config: EndpointingConfig) -> None:
+        if sample_rate not in VAD_RATES:
+            raise ValueError(f"webrtcvad cannot handle {sample_rate} Hz")
+        if config.frame_ms not in (10, 20, 30):
+            raise ValueError("VAD frames must be 10, 20 or 30 ms")
+        self.sample_rate = sample_rate
+        self.config = config
+        self._vad = webrtcvad.Vad(config.aggressiveness)
+        self._frame_bytes = sample_rate * config.frame_ms // 1000 * 2
+        self._pending = bytearray()
+        # Holds the pre-roll plus the onset frames while waiting for speech.
+        window = (config.pre_roll_ms + config.onset_ms) // config.frame_ms + 1
+        self._pre_roll: deque[bytes] = deque(maxlen=window)
+        self.speaking = False
+        self.voiced_run_ms = 0  # consecutive voiced audio up to the last frame
+        self._speech_ms = 0
+        self._silence_ms = 0
+        self._utterance_ms = 0
+
+    @property
+    def frame_ms(self) -> int:
+        return self.config.frame_ms
+
+    def feed(self, pcm: bytes) -> list[Event]:
+        """Consume caller audio; return what happened, in order."""
+        events: list[Event] = []
+        size = self._frame_bytes
+        if not self._pending and len(pcm) == size:  # the common case: one whole VAD frame
+            self._classify(pcm, events)
+            return events
+        self._pending += pcm
+        while len(self._pending) >= size:
+            frame = bytes(self._pending[:size])
+            del self._pending[:size]
+            self._classify(frame, events)
+        return events
+
+    def _classify(self, frame: bytes, events: list[Event]) -> None:
+        voiced = self._vad.is_speech(frame, self.sample_rate)
+        self.voiced_run_ms = self.voiced_run_ms + self.frame_ms if voiced else 0
+        if self.speaking:
+            self._continue(frame, voiced, events)
+        else:
+            self._wait_for_onset(frame, events)
+
+    def _wait_for_onset(self, frame: bytes, events: list[Event]) -> None:
+        self._pre_roll.append(frame)
+        if self.voiced_run_ms < self.config.onset_ms:
+            return
+        kept = list(self._pre_roll)
+        self._pre_roll.clear()
+        self.speaking = True
+        self._speech_ms = self.voiced_run_ms
+        self._silence_ms = 0
+        self._utterance_ms = len(kept) * self.frame_ms
+        events.append(SpeechStarted(b"".join(kept)))
+
+    def _continue(self, frame: bytes, voiced: bool, events: list[Event]) -> None:
+        self._utterance_ms += self.frame_ms
+        events.append(SpeechAudio(frame))
+        if voiced:
+            self._speech_ms += self.frame_ms
+            self._silence_ms = 0
+        else:
+            self._silence_ms += self.frame_ms
+        if self._silence_ms >= self.config.end_silence_ms:
+            self._finish("silence", events)
+        elif self._utterance_ms >= self.config.max_utterance_ms:
+            self._finish("max_length", events)
+
+    def _finish(self, reason: str, events: list[Event]) -> None:
+        self.speaking = False
+        if self._speech_ms < self.config.min_speech_ms:
+            events.append(SpeechDropped(self._speech_ms))
+        else:
+            events.append(SpeechEnded(reason, self._speech_ms, self._silence_ms, self._utterance_ms))

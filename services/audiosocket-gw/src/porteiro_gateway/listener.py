@@ -1,0 +1,131 @@
+"""The AudioSocket TCP listeners (visitor and resident) and the set of live legs.
+
+A connection is refused before any leg exists when its source address is not
+in the allowlist (closed without a word), when the gateway already carries
+`max_legs` legs or is shutting down (a hangup frame, then close: the dialplan
+continues).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import socket
+from collections.abc import Sequence
+
+from porteiro.concierge.v1 import concierge_pb2
+from porteiro_gateway import metrics
+from porteiro_gateway.frames import HANGUP_FRAME
+from porteiro_gateway.leg import LEG_NAMES, Leg, LegDeps
+
+log = logging.getLogger(__name__)
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class LegRegistry:
+    """Every live leg of the process, across both listeners."""
+
+    def __init__(self, max_legs: int) -> None:
+        self.max_legs = max_legs
+        self.legs: set[Leg] = set()
+        self.accepting = True
+        self._empty = asyncio.Event()
+        self._empty.set()
+
+    def refusal(self) -> str | None:
+        if not self.accepting:
+            return "shutting_down"
+        if len(self.legs) >= self.max_legs:
+            return "max_legs"
+        return None
+
+    def add(self, leg: Leg) -> None:
+        self.legs.add(leg)
+        self._empty.clear()
+
+    def remove(self, leg: Leg) -> None:
+        self.legs.discard(leg)
+        if not self.legs:
+            self._empty.set()
+
+    async def drain(self, grace_seconds: float) -> None:
+        """Let legs finish for the grace period, then end the rest (SHUTDOWN)."""
+        self.accepting = False
+        try:
+            async with asyncio.timeout(grace_seconds):
+                await self._empty.wait()
+                return
+        except TimeoutError:
+            pass
+        for leg in list(self.legs):
+            leg.end(concierge_pb2.LEG_END_REASON_SHUTDOWN, "gateway shutting down")
+        try:
+            async with asyncio.timeout(5.0):
+                await self._empty.wait()
+        except TimeoutError:
+            log.warning("legs still open after shutdown", extra={"legs": len(self.legs)})
+
+
+def is_allowed(host: str, networks: Sequence[Network]) -> bool:
+    try:
+        address = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return any(address in network for network in networks)
+
+
+class LegListener:
+    def __init__(
+        self,
+        leg: int,
+        host: str,
+        port: int,
+        deps: LegDeps,
+        registry: LegRegistry,
+        networks: Sequence[Network],
+    ) -> None:
+        self.leg = leg
+        self.host = host
+        self.port = port
+        self._deps = deps
+        self._registry = registry
+        self._networks = list(networks)
+        self._server: asyncio.Server | None = None
+        self._handlers: set[asyncio.Task] = set()
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._handle, self.host, self.port, reuse_address=True)
+        self.port = self._server.sockets[0].getsockname()[1]
+        log.info("audiosocket listening", extra={"leg": LEG_NAMES[self.leg], "port": self.port})
+
+    def stop_accepting(self) -> None:
+        if self._server is not None:
+            self._server.close()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername") or ("", 0)
+        sock = writer.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if not is_allowed(str(peer[0]), self._networks):
+            metrics.REFUSALS.labels("not_allowed").inc()
+            log.warning("connection from a network not allowed", extra={"peer": str(peer[0])})
+            writer.transport.abort()
+            return
+        reason = self._registry.refusal()
+        if reason is not None:
+            metrics.REFUSALS.labels(reason).inc()
+            log.warning("connection refused", extra={"reason": reason})
+            writer.write(HANGUP_FRAME)
+            writer.close()
+            return
+        leg = Leg(self._deps, self.leg, reader, writer)
+        self._registry.add(leg)
+        try:
+            await leg.run()
+        finally:
+            self._registry.remove(leg)

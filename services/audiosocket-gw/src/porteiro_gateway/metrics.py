@@ -1,0 +1,47 @@
+"""Prometheus metrics of the gateway (names relied on by the dashboard)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+from porteiro_common.metrics import VOICE_LATENCY_BUCKETS
+
+ACTIVE_LEGS = Gauge("porteiro_gateway_active_legs", "AudioSocket legs connected now", ["leg"])
+FRAMES = Counter(
+    "porteiro_gateway_frames_total", "AudioSocket frames received (in) and sent (out)", ["direction", "leg"]
+)
+PLAYBACK_LATENESS = Histogram(
+    "porteiro_gateway_playback_lateness_seconds",
+    "How late each outgoing 20 ms frame left, against its absolute schedule",
+    buckets=VOICE_LATENCY_BUCKETS,
+)
+ENDPOINTING = Histogram(
+    "porteiro_gateway_endpointing_seconds",
+    "From the last voiced audio to the end-of-speech decision",
+    buckets=VOICE_LATENCY_BUCKETS,
+)
+TURN_LATENCY = Histogram(
+    "porteiro_gateway_turn_latency_seconds",
+    "From the end of the caller's speech to the first reply frame on the wire",
+    buckets=VOICE_LATENCY_BUCKETS,
+)
+BARGE_INS = Counter("porteiro_gateway_barge_ins_total", "Playback interrupted by the caller speaking")
+REFUSALS = Counter(
+    "porteiro_gateway_refusals_total", "Connections refused (max_legs, not_allowed, shutting_down)", ["reason"]
+)
+FALLBACKS = Counter(
+    "porteiro_gateway_fallbacks_total", "Fallback sentence played (speech, concierge)", ["reason"]
+)
+PROTOCOL_ERRORS = Counter(
+    "porteiro_gateway_protocol_errors_total", "Malformed or unexpected AudioSocket input", ["error"]
+)
+EMPTY_TRANSCRIPTS = Counter(
+    "porteiro_gateway_empty_transcripts_total", "Utterances recognised as empty text (not forwarded)"
+)
+DROPPED_UTTERANCES = Counter(
+    "porteiro_gateway_dropped_utterances_total", "Speech shorter than the minimum, not recognised"
+)
+PLAYBACK_RESYNCS = Counter(
+    "porteiro_gateway_playback_resyncs_total", "Playback schedule rebased after the loop stalled"
+)
+LEGS_ENDED = Counter("porteiro_gateway_legs_ended_total", "Legs ended, by reason", ["leg", "reason"])

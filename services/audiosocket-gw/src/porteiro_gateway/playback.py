@@ -1,0 +1,204 @@
+"""Real-time playback: one 20 ms frame per tick on an absolute monotonic schedule.
+
+Asterisk does not pace what it receives, so the gateway must: tick n happens
+at start + n x 20 ms (never "sleep 20 ms after each write", which drifts), and
+every leg's player sends exactly one frame per tick. One process-wide
+`PlaybackClock` drives all players, so 300 legs cost one timer wake-up per
+20 ms, not 300. If the event loop stalls for longer than `resync_ms`, the
+schedule is rebased rather than catching up in a burst. When nothing plays,
+silence frames keep the line alive (Asterisk hangs up after 2 s without traffic).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from porteiro_gateway import metrics
+from porteiro_gateway.frames import encode_audio, frame_bytes
+
+log = logging.getLogger(__name__)
+
+FRAME_MS = 20
+FRAME_SECONDS = FRAME_MS / 1000
+
+
+@dataclass(eq=False)
+class SayItem:
+    """A sentence to play; its audio is filled in by synthesis while it plays."""
+
+    say_id: str
+    allow_barge_in: bool
+    sample_rate: int = 8000
+    buffer: bytearray = field(default_factory=bytearray)
+    synthesis_done: bool = False
+    error: BaseException | None = None
+    played_bytes: int = 0
+    started_at: float | None = None
+    queued_at: float = field(default_factory=time.monotonic)
+    is_fallback: bool = False
+
+    @property
+    def played_seconds(self) -> float:
+        return self.played_bytes / (2 * self.sample_rate)
+
+    def add_audio(self, pcm: bytes) -> None:
+        self.buffer += pcm
+
+    def finish_synthesis(self, error: BaseException | None = None) -> None:
+        self.synthesis_done = True
+        self.error = error
+
+
+class PlaybackSink:
+    """What the player reports to (the leg)."""
+
+    def on_say_started(self, item: SayItem) -> None: ...
+
+    def on_say_finished(self, item: SayItem, interrupted: bool) -> None: ...
+
+    def on_say_failed(self, item: SayItem) -> None: ...
+
+    def on_player_error(self, error: Exception) -> None: ...
+
+
+class Player:
+    def __init__(
+        self,
+        send: Callable[[bytes], None],
+        sink: PlaybackSink,
+        sample_rate: int = 8000,
+        idle_silence: bool = True,
+    ) -> None:
+        self._send = send
+        self.sink = sink
+        self._sink = sink
+        self.sample_rate = sample_rate
+        self.idle_silence = idle_silence
+        self._frame_bytes = frame_bytes(sample_rate, FRAME_MS)
+        self._silence = encode_audio(bytes(self._frame_bytes), sample_rate)
+        self._queue: deque[SayItem] = deque()
+        self.current: SayItem | None = None
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self.frames_sent = 0
+
+    @property
+    def busy(self) -> bool:
+        return self.current is not None or bool(self._queue)
+
+    def enqueue(self, item: SayItem) -> None:
+        self._queue.append(item)
+        self._idle.clear()
+
+    def stop(self) -> list[SayItem]:
+        """Stop what plays and drop the queue; each dropped Say is reported interrupted."""
+        stopped = [item for item in (self.current, *self._queue) if item is not None]
+        self.current = None
+        self._queue.clear()
+        self._idle.set()
+        for item in stopped:
+            self._sink.on_say_finished(item, True)
+        return stopped
+
+    async def wait_idle(self) -> None:
+        await self._idle.wait()
+
+    def tick(self) -> None:
+        """Send this tick's frame: audio of the current Say, or silence."""
+        frame = self._next_frame()
+        if frame is not None:
+            self._send(frame)
+            self.frames_sent += 1
+
+    def _next_frame(self) -> bytes | None:
+        while True:
+            item = self.current
+            if item is None:
+                if not self._queue:
+                    self._idle.set()
+                    return self._silence if self.idle_silence else None
+                item = self.current = self._queue.popleft()
+            if item.error is not None:
+                self.current = None
+                self._sink.on_say_failed(item)
+                continue
+            chunk = self._take(item)
+            if chunk is not None:
+                return chunk
+            if not item.synthesis_done:
+                return self._silence  # synthesis is behind: keep the line alive
+            self.current = None
+            self._sink.on_say_finished(item, False)
+
+    def _take(self, item: SayItem) -> bytes | None:
+        size = self._frame_bytes
+        buffer = item.buffer
+        if len(buffer) < size and not (item.synthesis_done and buffer):
+            return None
+        pcm = bytes(buffer[:size])
+        del buffer[:size]
+        if len(pcm) < size:
+            pcm += bytes(size - len(pcm))
+        if item.started_at is None:
+            item.started_at = time.monotonic()
+            self._sink.on_say_started(item)
+        item.played_bytes += len(pcm)
+        return encode_audio(pcm, self.sample_rate)
+
+
+class PlaybackClock:
+    """Drives every player: one frame per player per 20 ms, on an absolute schedule.
+
+    The 20 ms period is split into `phases` slots (2 ms each by default);
+    each player lives in one slot (the least busy when it joins) and ticks at
+    start + n x 20 ms + slot x 2 ms. Spreading the legs keeps the last player
+    of a tick from waiting on hundreds of others' socket writes.
+    """
+
+    def __init__(self, resync_ms: int = 60, phases: int = 10) -> None:
+        self._resync = resync_ms / 1000
+        self._phase_seconds = FRAME_SECONDS / phases
+        self._slots: list[dict[Player, None]] = [{} for _ in range(phases)]  # insertion-ordered sets
+        self._slot_of: dict[Player, int] = {}
+
+    def add(self, player: Player) -> None:
+        if player in self._slot_of:
+            return
+        slot = min(range(len(self._slots)), key=lambda index: len(self._slots[index]))
+        self._slots[slot][player] = None
+        self._slot_of[player] = slot
+
+    def discard(self, player: Player) -> None:
+        slot = self._slot_of.pop(player, None)
+        if slot is not None:
+            self._slots[slot].pop(player, None)
+
+    async def run(self) -> None:
+        start = time.monotonic()
+        step = 0
+        phases = len(self._slots)
+        observe = metrics.PLAYBACK_LATENESS.observe
+        while True:
+            deadline = start + step * self._phase_seconds
+            delay = deadline - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            lateness = time.monotonic() - deadline
+            if lateness > self._resync:
+                metrics.PLAYBACK_RESYNCS.inc()
+                start += lateness
+                deadline += lateness
+            for player in list(self._slots[step % phases]):
+                try:
+                    player.tick()
+                except Exception as error:  # noqa: BLE001 - one broken leg must not stop the others
+                    log.exception("player failed")
+                    self.discard(player)
+                    player.sink.on_player_error(error)
+                observe(max(0.0, time.monotonic() - deadline))
+            step += 1
