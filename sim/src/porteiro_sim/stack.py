@@ -1,0 +1,218 @@
+"""The five Porteiro services as local processes on free ports, wired to each other.
+
+Used by `make demo`, the end-to-end tests and the end-to-end benchmark. Every
+service runs as ``python -m <package>`` with its settings from the environment,
+exactly as in production; only ports and targets are chosen here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+SERVING = health_pb2.HealthCheckResponse.SERVING
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class ServiceProcess:
+    name: str
+    module: str
+    prefix: str
+    env: dict[str, str]
+    log_path: Path
+    grpc_port: int = field(default_factory=free_port)
+    metrics_port: int = field(default_factory=free_port)
+    process: subprocess.Popen | None = None
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.grpc_port}"
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.metrics_port}/metrics"
+
+    def start(self, cwd: Path) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PORTEIRO_", "OTEL_")) and k != "REDIS_URL"}
+        env.update({
+            f"{self.prefix}GRPC_HOST": "127.0.0.1",
+            f"{self.prefix}GRPC_PORT": str(self.grpc_port),
+            f"{self.prefix}METRICS_HOST": "127.0.0.1",
+            f"{self.prefix}METRICS_PORT": str(self.metrics_port),
+            "CREWAI_DISABLE_TELEMETRY": "true",
+        })
+        env.update(self.env)
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log_file:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", self.module], env=env, cwd=cwd,
+                stdout=log_file, stderr=subprocess.STDOUT,
+            )
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def logs(self, tail: int = 4000) -> str:
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return text[-tail:]
+
+    async def wait_serving(self, wait_seconds: float) -> None:
+        deadline = time.monotonic() + wait_seconds
+        async with grpc.aio.insecure_channel(self.target) as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            while time.monotonic() < deadline:
+                if not self.running:
+                    raise RuntimeError(f"{self.name} exited ({self.process.returncode}):\n{self.logs()}")
+                with contextlib.suppress(grpc.RpcError):
+                    reply = await stub.Check(health_pb2.HealthCheckRequest(), timeout=1.0)
+                    if reply.status == SERVING:
+                        return
+                await asyncio.sleep(0.2)
+        raise TimeoutError(f"{self.name} not SERVING after {wait_seconds:.0f} s:\n{self.logs()}")
+
+    def terminate(self) -> None:
+        if self.running:
+            self.process.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        if self.running:
+            self.process.kill()
+
+    async def wait_exit(self, wait_seconds: float) -> int | None:
+        if self.process is None:
+            return None
+        try:
+            return await asyncio.wait_for(asyncio.to_thread(self.process.wait), wait_seconds)
+        except TimeoutError:
+            self.process.kill()
+            return await asyncio.to_thread(self.process.wait)
+
+
+@dataclass
+class StackConfig:
+    """What differs between the demo, the tests and the bench."""
+
+    work_dir: Path  # logs and the span file go here
+    queue: str = "voip1-in"
+    amqp_url: str | None = None  # None = the dialer's default (local broker)
+    redis_url: str | None = None  # None = sessions in the concierge's memory
+    speech_target: str | None = None  # None = start the real speech service
+    span_file: Path | None = None
+    trace_personal_data: bool = False
+    concierges: int = 1
+    # Per-service extra environment, by service name ("gateway", "concierge", ...).
+    env: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+class Stack:
+    """Starts, wires, watches and stops the services."""
+
+    def __init__(self, config: StackConfig, cwd: Path | None = None) -> None:
+        self.config = config
+        self.cwd = cwd or Path.cwd()
+        self.visitor_port, self.resident_port = free_port(), free_port()
+        logs = config.work_dir / "logs"
+        common = self._common_env()
+        self.directory = self._service("directory", "porteiro_directory", "PORTEIRO_DIRECTORY_", logs, common)
+        self.dialer = self._service("dialer", "porteiro_dialer", "PORTEIRO_DIALER_", logs, common, {
+            "PORTEIRO_DIALER_QUEUE": config.queue,
+            **({"PORTEIRO_DIALER_AMQP_URL": config.amqp_url} if config.amqp_url else {}),
+        })
+        self.speech = None if config.speech_target else self._service(
+            "speech", "porteiro_speech", "PORTEIRO_SPEECH_", logs, common)
+        self.concierges = [
+            self._service(f"concierge-{index + 1}" if config.concierges > 1 else "concierge",
+                          "porteiro_concierge", "PORTEIRO_CONCIERGE_", logs, common, {
+                              "PORTEIRO_CONCIERGE_DIRECTORY_TARGET": self.directory.target,
+                              "PORTEIRO_CONCIERGE_DIALER_TARGET": self.dialer.target,
+                              **({"PORTEIRO_CONCIERGE_REDIS_URL": config.redis_url} if config.redis_url else {}),
+                          }, key="concierge")
+            for index in range(config.concierges)
+        ]
+        self.gateway = self._service("gateway", "porteiro_gateway", "PORTEIRO_GATEWAY_", logs, common, {
+            "PORTEIRO_GATEWAY_SPEECH_TARGET": self.speech_target,
+            "PORTEIRO_GATEWAY_CONCIERGE_TARGET": self.concierge_target,
+            "PORTEIRO_GATEWAY_VISITOR_HOST": "127.0.0.1",
+            "PORTEIRO_GATEWAY_VISITOR_PORT": str(self.visitor_port),
+            "PORTEIRO_GATEWAY_RESIDENT_HOST": "127.0.0.1",
+            "PORTEIRO_GATEWAY_RESIDENT_PORT": str(self.resident_port),
+        })
+
+    @property
+    def speech_target(self) -> str:
+        return self.config.speech_target or self.speech.target  # type: ignore[union-attr]
+
+    @property
+    def concierge_target(self) -> str:
+        """One concierge, or all of them as one gRPC target (pick_first fails over to the next)."""
+        if len(self.concierges) == 1:
+            return self.concierges[0].target
+        return "ipv4:" + ",".join(concierge.target for concierge in self.concierges)
+
+    @property
+    def concierge(self) -> ServiceProcess:
+        return self.concierges[0]
+
+    @property
+    def services(self) -> list[ServiceProcess]:
+        optional = [self.speech] if self.speech else []
+        return [self.directory, self.dialer, *optional, *self.concierges, self.gateway]
+
+    def _common_env(self) -> dict[str, str]:
+        env = {"PORTEIRO_LOG_FORMAT": "text",
+               "PORTEIRO_TRACE_PERSONAL_DATA": "true" if self.config.trace_personal_data else "false"}
+        if self.config.span_file:
+            env["PORTEIRO_SPAN_FILE"] = str(self.config.span_file)
+        return env
+
+    def _service(self, name: str, module: str, prefix: str, logs: Path, common: dict[str, str],
+                 wiring: dict[str, str] | None = None, key: str | None = None) -> ServiceProcess:
+        env = {**common, f"{prefix}SHUTDOWN_DELAY_SECONDS": "0.2", **(wiring or {}),
+               **self.config.env.get(key or name, {})}
+        return ServiceProcess(name, module, prefix, env, logs / f"{name}.log")
+
+    async def start(self, wait_seconds: float = 120.0) -> None:
+        """Start everything and wait until every service reports SERVING."""
+        for service in self.services:
+            service.start(self.cwd)
+        try:
+            await asyncio.gather(*(service.wait_serving(wait_seconds) for service in self.services))
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def stop(self, wait_seconds: float = 20.0) -> dict[str, int | None]:
+        """SIGTERM the gateway first (calls end before their backends go), then the rest together."""
+        self.gateway.terminate()
+        codes: dict[str, int | None] = {"gateway": await self.gateway.wait_exit(wait_seconds)}
+        rest = [service for service in self.services if service is not self.gateway]
+        for service in rest:
+            service.terminate()
+        results = await asyncio.gather(*(service.wait_exit(wait_seconds) for service in rest))
+        codes.update({service.name: code for service, code in zip(rest, results, strict=True)})
+        return codes
+
+    async def __aenter__(self) -> Stack:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
