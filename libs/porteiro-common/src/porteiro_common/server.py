@@ -65,6 +65,15 @@ class BoundServer:
     health: HealthReporter
 
 
+# Accept the keepalive pings client channels (porteiro_common.channels) send on idle
+# connections; gRPC's defaults would answer them with GOAWAY "too_many_pings".
+SERVER_OPTIONS = [
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+    ("grpc.http2.max_ping_strikes", 0),
+]
+
+
 def build_server(app: ServiceApp, host: str, port: int) -> BoundServer:
     """Create the aio server for `app` and bind it (port 0 picks a free port)."""
     # Health probes and reflection are not traced: they are noise, and the OTel
@@ -72,7 +81,9 @@ def build_server(app: ServiceApp, host: str, port: int) -> BoundServer:
     untraced = filters.any_of(
         filters.service_prefix(health.SERVICE_NAME), filters.service_prefix("grpc.reflection")
     )
-    server = grpc.aio.server(interceptors=[aio_server_interceptor(filter_=filters.negate(untraced))])
+    server = grpc.aio.server(
+        interceptors=[aio_server_interceptor(filter_=filters.negate(untraced))], options=SERVER_OPTIONS
+    )
     app.register(server)
     reporter = HealthReporter(list(app.service_names))
     health_pb2_grpc.add_HealthServicer_to_server(reporter.servicer, server)
