@@ -129,13 +129,17 @@ def test_ports_are_named_for_the_services(rendered_docs):
 
 
 def test_service_env_uses_the_settings_names(rendered_docs):
+    # Headless Services by default: clients resolve every ready pod (round_robin).
+    def target(service: str, port: int) -> str:
+        return f"dns:///porteiro-{service}.porteiro.svc.cluster.local:{port}"
+
     gateway = env_of(main_container(rendered_docs, "gateway"))
-    assert gateway["PORTEIRO_GATEWAY_SPEECH_TARGET"]["value"] == "porteiro-speech:50051"
-    assert gateway["PORTEIRO_GATEWAY_CONCIERGE_TARGET"]["value"] == "porteiro-concierge:50052"
+    assert gateway["PORTEIRO_GATEWAY_SPEECH_TARGET"]["value"] == target("speech", 50051)
+    assert gateway["PORTEIRO_GATEWAY_CONCIERGE_TARGET"]["value"] == target("concierge", 50052)
     assert gateway["PORTEIRO_GATEWAY_VISITOR_PORT"]["value"] == "8080"
     concierge = env_of(main_container(rendered_docs, "concierge"))
-    assert concierge["PORTEIRO_CONCIERGE_DIRECTORY_TARGET"]["value"] == "porteiro-directory:50053"
-    assert concierge["PORTEIRO_CONCIERGE_DIALER_TARGET"]["value"] == "porteiro-dialer:50054"
+    assert concierge["PORTEIRO_CONCIERGE_DIRECTORY_TARGET"]["value"] == target("directory", 50053)
+    assert concierge["PORTEIRO_CONCIERGE_DIALER_TARGET"]["value"] == target("dialer", 50054)
     for component in COMPONENTS:
         env = env_of(main_container(rendered_docs, component))
         prefix = f"PORTEIRO_{component.upper()}_"
