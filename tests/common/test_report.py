@@ -100,6 +100,13 @@ def test_all_calls_summary_pools_every_call(span_file, tmp_path):
     assert summary["call_duration_ms"]["avg"] == pytest.approx(15_000)
 
 
+def test_traces_that_are_not_calls_are_left_out(span_file):
+    with span_file.open("a") as handle:  # e.g. the gateway's start-up synthesis of its fallback
+        handle.write(json.dumps(span("d" * 32, "d1", "SYNTHESIS", 0, 500, service="speech")) + "\n")
+    code, text = run("--span-file", str(span_file), "--all", "--json")
+    assert code == 0 and json.loads(text)["summary"]["calls"] == 2
+
+
 def test_errors_are_listed_with_their_time(span_file):
     code, text = run("--span-file", str(span_file), "--call-id", "b" * 32)
     assert code == 0

@@ -161,11 +161,17 @@ def build_call_report(trace_id: str, spans: list[SpanRecord]) -> CallReport:
     )
 
 
+def is_call_trace(spans: list[SpanRecord]) -> bool:
+    """A call's trace has the gateway's CALL root or a session id (not, e.g., start-up warm-up)."""
+    return any(span.name == "CALL" or span.attributes.get(SESSION_ATTRIBUTE) for span in spans)
+
+
 def build_call_reports(spans: list[SpanRecord]) -> list[CallReport]:
-    """One report per trace (= per call), oldest first."""
+    """One report per call trace, oldest first."""
     by_trace: dict[str, list[SpanRecord]] = defaultdict(list)
     for span in spans:
         by_trace[span.trace_id].append(span)
+    by_trace = {trace_id: trace_spans for trace_id, trace_spans in by_trace.items() if is_call_trace(trace_spans)}
     reports = [build_call_report(trace_id, trace_spans) for trace_id, trace_spans in by_trace.items()]
     first_start = {trace_id: min(s.start_ns for s in trace_spans) for trace_id, trace_spans in by_trace.items()}
     return sorted(reports, key=lambda report: first_start[report.trace_id])
