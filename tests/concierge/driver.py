@@ -89,6 +89,10 @@ class LegDriver:
         utterance = concierge_pb2.Utterance(text=text, confidence=0.9, audio_seconds=1.0, recognition_seconds=0.5)
         self._events.put_nowait(concierge_pb2.LegEvent(utterance=utterance))
 
+    async def noise(self) -> None:
+        """VAD onset with no recognisable speech (the gateway drops empty transcripts)."""
+        self._events.put_nowait(concierge_pb2.LegEvent(speech_started=concierge_pb2.SpeechStarted()))
+
     async def press(self, keys: str) -> None:
         for key in keys:
             self._events.put_nowait(concierge_pb2.LegEvent(dtmf=concierge_pb2.Dtmf(digit=key)))

@@ -63,3 +63,82 @@ def test_bare_name_never_raises(text):
                                                  ("sim", None), ("501", None)])
 def test_bare_name(text, expected):
     assert bare_name(text) == expected
+
+
+# ---- against the real directory (sample condominium) ----
+
+@pytest.fixture
+async def real_extractor(real_directory):
+    client = DirectoryClient(real_directory, 5.0)
+    yield DeterministicExtractor(client)
+    await client.close()
+
+
+VISITOR_KNOWN = Slots(intent=Intent.DELIVERY, visitor_name="Pedro")
+DELIVERY, VISIT = Intent.DELIVERY, Intent.VISIT
+
+# A sentence with an apartment and a resident's name, in any order, with or without a cue.
+APARTMENT_AND_RESIDENT = [
+    ("Apartamento 501, Renata Oliveira.", None, "501", "Renata Oliveira"),
+    ("Renata Oliveira, apartamento 501.", None, "501", "Renata Oliveira"),
+    ("501, Renata", None, "501", "Renata"),
+    ("Renata, 501", None, "501", "Renata"),
+    ("Entrega para a Renata do 501", DELIVERY, "501", "Renata"),
+    ("é pro Carlos Oliveira, apartamento cento e dois", None, "102", "Carlos Oliveira"),
+    ("Quinhentos e um, Renata Oliveira", None, "501", "Renata Oliveira"),
+    ("Renata Oliveira do quinhentos e um", None, "501", "Renata Oliveira"),
+    ("Para a Renata quinhentos e um", None, "501", "Renata"),
+    ("Para o 302, Lucas Martins", None, "302", "Lucas Martins"),
+    ("Lucas Martins 302", None, "302", "Lucas Martins"),
+    ("Apartamento 102 do Carlos", None, "102", "Carlos"),
+    ("Vim ver a Renata do 501", VISIT, "501", "Renata"),
+    ("Entrega do iFood pra Renata Oliveira, 501", DELIVERY, "501", "Renata Oliveira"),
+    ("A encomenda é pro apartamento 501, da Renata", DELIVERY, "501", "Renata"),
+]
+
+
+@pytest.mark.parametrize("known", [Slots(), VISITOR_KNOWN], ids=["visitor-unknown", "visitor-known"])
+@pytest.mark.parametrize(("sentence", "intent", "apartment", "resident"), APARTMENT_AND_RESIDENT)
+async def test_apartment_and_resident_in_one_sentence(real_extractor, known, sentence, intent, apartment, resident):
+    extraction = await real_extractor.extract(sentence, known, [])
+    assert (extraction.intent, extraction.apartment, extraction.resident_name) == (intent, apartment, resident)
+    assert extraction.visitor_name is None
+
+
+@pytest.mark.parametrize(
+    ("sentence", "known", "expected"),
+    [
+        # Once the visitor's name is known, a name alone is the resident's.
+        ("Renata Oliveira.", VISITOR_KNOWN, {"resident_name": "Renata Oliveira"}),
+        # Before that it may be the visitor's own name: left to the flow, which knows what it asked.
+        ("Renata Oliveira.", Slots(), {}),
+        # João lives in 101, not 501: here it is more likely the visitor's own name.
+        ("João, apartamento 501", Slots(), {"apartment": "501"}),
+        # Not a resident: only the apartment (Resolve then reports what is wrong).
+        ("Apartamento 909, Washington Pereira.", VISITOR_KNOWN, {"apartment": "909"}),
+        ("Apartamento 501, por favor, obrigado", VISITOR_KNOWN, {"apartment": "501"}),
+        ("Aqui é o João Pedro, apartamento 501", Slots(), {"visitor_name": "João Pedro", "apartment": "501"}),
+    ],
+)
+async def test_bare_names_need_evidence(real_extractor, sentence, known, expected):
+    assert (await real_extractor.extract(sentence, known, [])).mentioned() == expected
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        ("Visita.", {"intent": VISIT}),
+        ("É uma visita", {"intent": VISIT}),
+        ("vim visitar", {"intent": VISIT}),
+        ("Vim fazer uma visita", {"intent": VISIT}),
+        ("vim ver a Renata", {"intent": VISIT, "resident_name": "Renata"}),
+        ("Entrega.", {"intent": DELIVERY}),
+    ],
+)
+async def test_intent_alone(real_extractor, sentence, expected):
+    assert (await real_extractor.extract(sentence, Slots(), [])).mentioned() == expected
+
+
+@pytest.mark.parametrize("filler", ["Hein? Como assim?", "Hum", "Alô?", "Quem?", "Desculpa, o quê?"])
+def test_fillers_are_not_names(filler):
+    assert bare_name(filler) is None

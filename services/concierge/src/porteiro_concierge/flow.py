@@ -5,6 +5,13 @@ waiting for the resident -> finished. Every handler receives the session
 (already loaded under its lock) and an `Effects` to which it adds what each
 leg must hear; the engine saves the session and delivers the effects.
 
+Nothing repeats forever: consecutive visitor turns that add nothing change the
+question after `not_understood_before_fallback` (keypad for the apartment, or
+going on without the visitor's name) and end the call after
+`not_understood_before_end`; directory misses, silences, unclear resident
+answers and call attempts have their own limits, and `max_visitor_turns` caps
+the whole collection.
+
 Safety: the only code that sets the outcome AUTHORIZED is
 `_resident_decided`, and it is reached only from the resident leg's speech
 or keys. Nothing the visitor says and nothing an extractor returns gets there.
@@ -37,6 +44,8 @@ log = logging.getLogger(__name__)
 BASE_VISITOR_HINTS = ["entrega", "encomenda", "visita", "apartamento", "morador", "meu nome é"]
 RESIDENT_HINTS = ["sim", "não", "pode subir", "pode", "libera", "autorizo", "não conheço", "deixa na portaria"]
 SLOT_ORDER = ("intent", "visitor_name", "apartment", "resident_name")
+# Directory misses allowed once the keypad has been offered, before the call ends.
+KEYPAD_TRIES = 2
 # Outcome -> (sentence for the visitor, sentence for the resident).
 FINAL_SENTENCES = {
     Outcome.DENIED: ("visitor_denied", "resident_ack_denied"),
@@ -133,6 +142,8 @@ class Conversation:
         session.remember(VISITOR, text)
         session.visitor_reprompted = False
         if session.state == FlowState.COLLECTING:
+            if self._turns_spent(session, fx):
+                return
             with stage_span(tracer, "AI_PROCESSING", {"porteiro.leg": VISITOR}) as span:
                 await self._collect(session, text, fx)
                 span.set_attribute("outcome", fx.turn_outcome)
@@ -149,15 +160,29 @@ class Conversation:
         if key == "*":
             session.keypad_digits = ""
         elif key == "#":
-            digits, session.keypad_digits = session.keypad_digits, ""
-            if digits:
-                session.slots.apartment = digits
-                session.apartment_typed = True
-                fx.turn_outcome = "progress"
-                await self._advance(session, fx, progressed=True)
+            await self._typed_apartment(session, fx)
         elif key.isdigit():
             session.keypad_digits = (session.keypad_digits + key)[-6:]
-            session.deadline = None  # typing: no silence timeout meanwhile
+            # Typing: the silence timer restarts with each key (digits left without "#" are taken then).
+            self._arm(session, "visitor_reply", self.settings.visitor_reply_timeout_seconds)
+
+    async def _typed_apartment(self, session: Session, fx: Effects) -> None:
+        digits, session.keypad_digits = session.keypad_digits, ""
+        if not digits or self._turns_spent(session, fx):
+            return
+        session.slots.apartment = digits
+        session.apartment_typed = True
+        fx.turn_outcome = "progress"
+        await self._advance(session, fx, progressed=True)
+
+    def _turns_spent(self, session: Session, fx: Effects) -> bool:
+        """Count a visitor turn; past `max_visitor_turns` the call ends (a backstop against any loop)."""
+        session.visitor_turns += 1
+        if session.visitor_turns <= self.settings.max_visitor_turns:
+            return False
+        fx.turn_outcome = "no_progress"
+        self._finish(session, fx, Outcome.FAILED, "visitor_failed", None)
+        return True
 
     async def _collect(self, session: Session, text: str, fx: Effects) -> None:
         extraction = await self._extract(session, text)
@@ -214,19 +239,58 @@ class Conversation:
             session.target = None
         return progressed
 
-    async def _advance(self, session: Session, fx: Effects, progressed: bool) -> None:
+    def _ready(self, session: Session) -> bool:
         slots = session.slots
-        ready = (
+        return (
             slots.intent is not None
-            and slots.visitor_name is not None
+            and (slots.visitor_name is not None or session.visitor_name_skipped)
             and (slots.resident_name is not None or session.apartment_typed)
         )
-        if ready and progressed:
+
+    async def _advance(self, session: Session, fx: Effects, progressed: bool) -> None:
+        # After "could not reach the directory, please repeat", the same sentence again is a retry.
+        retry = session.asking == "repeat" and self._ready(session)
+        if not (progressed or retry):
+            await self._not_understood(session, fx)
+            return
+        session.unproductive_turns = 0
+        if self._ready(session):
             await self._validate(session, fx)
             return
-        if not progressed:
-            fx.say(VISITOR, self.prompts["not_understood"])
         self._ask_next(session, fx)
+
+    async def _not_understood(self, session: Session, fx: Effects) -> None:
+        """A turn that added nothing: say so and ask again, change the question, or give up."""
+        session.unproductive_turns += 1
+        if session.unproductive_turns >= self.settings.not_understood_before_end:
+            self._finish(session, fx, Outcome.FAILED, "visitor_failed", None)
+            return
+        self._say_visitor(session, fx, self.prompts["not_understood"])
+        if session.unproductive_turns >= self.settings.not_understood_before_fallback:
+            self._fall_back(session)
+            if self._ready(session):
+                await self._validate(session, fx)
+                return
+        self._ask_next(session, fx)
+
+    def _fall_back(self, session: Session) -> None:
+        """Stop repeating a question whose answers are not understood.
+
+        The intent has no alternative (it is asked until the limit). A name that is
+        not understood is left out: the resident hears "Um visitante". For whom to
+        call (apartment or resident missing) the keypad is offered: a typed
+        apartment is trusted even without a resident's name.
+        """
+        slots = session.slots
+        if slots.intent is None:
+            return
+        if slots.visitor_name is None and not session.visitor_name_skipped:
+            session.visitor_name_skipped = True
+            session.unproductive_turns = 0  # a new question starts its own count
+            return
+        session.keypad_offered = True
+        slots.apartment = None
+        session.apartment_typed = False
 
     def _ask_next(self, session: Session, fx: Effects) -> None:
         slots = session.slots
@@ -234,7 +298,7 @@ class Conversation:
             key, asking = "offer_keypad", "apartment"
         elif slots.intent is None:
             key, asking = "ask_intent", "intent"
-        elif slots.visitor_name is None:
+        elif slots.visitor_name is None and not session.visitor_name_skipped:
             key, asking = "ask_visitor_name", "visitor_name"
         elif slots.apartment is None and slots.resident_name is None:
             key, asking = "ask_apartment_and_resident", "resident_name"
@@ -275,6 +339,7 @@ class Conversation:
         if session.directory_errors >= self.settings.max_directory_errors:
             self._finish(session, fx, Outcome.FAILED, "visitor_failed", None)
         else:
+            session.asking = "repeat"
             self._say_visitor(session, fx, self.prompts["directory_unavailable"])
 
     def _ask_which(self, session: Session, fx: Effects, response) -> None:
@@ -292,12 +357,12 @@ class Conversation:
         slots = session.slots
         session.validation_failures += 1
         heard_apartment = response.normalized_apartment or slots.apartment or ""
+        if session.validation_failures >= self.settings.max_validation_failures + KEYPAD_TRIES:
+            self._finish(session, fx, Outcome.FAILED, "visitor_failed", None)
+            return
         if session.apartment_typed:
             slots.apartment = None
             session.apartment_typed = False
-            if session.validation_failures >= self.settings.max_validation_failures + 2:
-                self._finish(session, fx, Outcome.FAILED, "visitor_failed", None)
-                return
             session.asking = "apartment"
             self._say_visitor(session, fx, self.prompts.text("keypad_no_apartment", apartment=heard_apartment))
             return
@@ -314,6 +379,7 @@ class Conversation:
             session.keypad_offered = True
             slots.apartment = None
             session.asking = "apartment"
+            self._say_visitor(session, fx, self.prompts["not_found"])
             self._say_visitor(session, fx, self.prompts["offer_keypad"])
             return
         self._say_visitor(session, fx, self.prompts.text(key, **values))
@@ -326,6 +392,8 @@ class Conversation:
         session.ambiguous = []
         self._change_state(session, FlowState.VALIDATED)
         key = "confirm_delivery" if session.slots.intent == Intent.DELIVERY else "confirm_visit"
+        if session.slots.visitor_name is None:
+            key += "_no_name"
         fx.say(VISITOR, self.prompts.text(key, **self._values(session)))
         await self._place_call(session, fx)
 
@@ -391,9 +459,12 @@ class Conversation:
             self._arm(session, "resident_reply", self.settings.resident_reply_timeout_seconds)
 
     def speech_started(self, session: Session, leg: str) -> None:
+        """Give the caller time to finish and be recognised, once per question (noise cannot stall it)."""
         kind = "visitor_reply" if leg == VISITOR else "resident_reply"
-        if session.deadline is not None and session.deadline.kind == kind:
-            self._arm(session, kind, self.settings.playback_allowance_seconds)
+        deadline = session.deadline
+        if deadline is not None and deadline.kind == kind and not deadline.extended:
+            at = max(deadline.at, self.clock() + self.settings.playback_allowance_seconds)
+            session.deadline = Deadline(kind, at, extended=True)
 
     async def deadline_passed(self, session: Session, fx: Effects) -> None:
         deadline = session.deadline
@@ -414,7 +485,9 @@ class Conversation:
             else:
                 self._finish(session, fx, Outcome.NO_ANSWER, "visitor_no_answer", "resident_no_answer")
         elif deadline.kind == "visitor_reply" and session.state == FlowState.COLLECTING:
-            if not session.visitor_reprompted:
+            if session.keypad_digits:  # typed without "#": take what was typed
+                await self._typed_apartment(session, fx)
+            elif not session.visitor_reprompted:
                 session.visitor_reprompted = True
                 self._ask_next(session, fx)
             else:

@@ -22,11 +22,11 @@ from porteiro.common.v1 import common_pb2
 from porteiro.concierge.v1 import concierge_pb2
 from porteiro_common.ids import canonical_session_id
 from porteiro_common.stages import record_error
-from porteiro_common.tracing import current_traceparent
+from porteiro_common.tracing import context_from_traceparent, current_traceparent
 from porteiro_concierge.engine import CallEngine
 from porteiro_concierge.session import RESIDENT, VISITOR
 from porteiro_concierge.store import Command, SessionStore
-from porteiro_concierge.telemetry import ACTIVE_SESSIONS, TURNS
+from porteiro_concierge.telemetry import ACTIVE_SESSIONS, RESIDENT_LEG_SPAN, TURNS, tracer
 
 log = logging.getLogger(__name__)
 
@@ -58,28 +58,34 @@ class LegHandler:
         self.leg = ""
         self.unplayed: set[str] = set()
         self.ended = False
+        self.call_span: trace.Span | None = None  # resident leg: its work in the call's trace
 
     async def converse(
         self, events: AsyncIterator[concierge_pb2.LegEvent], context: grpc.aio.ServicerContext
     ) -> AsyncIterator[concierge_pb2.LegAction]:
         first = await self._first_event(events, context)
         self.session_id, self.leg = first
-        span = trace.get_current_span()
-        span.set_attribute("porteiro.session_id", self.session_id)
-        span.set_attribute("porteiro.leg", self.leg)
+        stream_span = trace.get_current_span()
+        stream_span.set_attribute("porteiro.leg", self.leg)
         mailbox = await self.store.open_mailbox(self.session_id, self.leg)
+        if self.leg == RESIDENT:
+            self.call_span = await self._join_call_trace(stream_span)
+        # The session id tags a span of the call's trace, so a search by it finds that one trace.
+        (self.call_span or stream_span).set_attribute("porteiro.session_id", self.session_id)
         if self.leg == VISITOR:
             ACTIVE_SESSIONS.inc()
         reader = timer = None
         try:
             try:
-                traceparent = await self.engine.leg_started(self.session_id, self.leg, current_traceparent())
+                with self._in_call_trace():
+                    traceparent = await self.engine.leg_started(self.session_id, self.leg, current_traceparent())
             except Exception as error:  # the session store is unreachable: the gateway plays its fallback
                 log.exception("leg not attached", extra={"session_id": self.session_id, "leg": self.leg})
                 await context.abort(grpc.StatusCode.UNAVAILABLE, f"session store unavailable: {error}")
             yield concierge_pb2.LegAction(accepted=concierge_pb2.LegAccepted(traceparent=traceparent))
-            reader = asyncio.create_task(self._read(events))
-            timer = asyncio.create_task(self._watch_deadline())
+            with self._in_call_trace():  # the tasks keep the context they are created in
+                reader = asyncio.create_task(self._read(events))
+                timer = asyncio.create_task(self._watch_deadline())
             while True:
                 command = asyncio.ensure_future(mailbox.get())
                 await asyncio.wait({command, reader}, return_when=asyncio.FIRST_COMPLETED)
@@ -99,6 +105,33 @@ class LegHandler:
             await self.store.close_mailbox(self.session_id, self.leg, mailbox)
             if self.leg == VISITOR:
                 ACTIVE_SESSIONS.dec()
+            if self.call_span is not None:
+                self.call_span.end()
+
+    async def _join_call_trace(self, stream_span: trace.Span) -> trace.Span | None:
+        """A span in the call's trace for the resident leg (None for an unknown session).
+
+        The gateway opens the resident leg's stream before it can know the call's trace (it
+        learns it from LegAccepted), so the stream's own span starts a trace of its own; the
+        leg's events and stages go to this span instead, linked to the stream's span.
+        """
+        try:
+            session = await self.store.load(self.session_id)
+        except Exception:  # the store is unreachable: leg_started reports it
+            return None
+        if session is None or not session.traceparent:
+            return None
+        return tracer.start_span(
+            RESIDENT_LEG_SPAN,
+            context=context_from_traceparent(session.traceparent),
+            links=[trace.Link(stream_span.get_span_context())],
+            attributes={"porteiro.leg": self.leg},
+        )
+
+    def _in_call_trace(self) -> contextlib.AbstractContextManager:
+        if self.call_span is None:
+            return contextlib.nullcontext()
+        return trace.use_span(self.call_span, end_on_exit=False)
 
     async def _first_event(self, events, context) -> tuple[str, str]:
         try:

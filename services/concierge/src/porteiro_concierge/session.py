@@ -46,6 +46,8 @@ class Target:
 class Deadline:
     kind: str  # "visitor_reply", "resident_connect", "resident_reply"
     at: float  # epoch seconds
+    # Pushed back once because the caller started speaking (never again: noise cannot hold it off).
+    extended: bool = False
 
 
 @dataclass
@@ -57,6 +59,12 @@ class Session:
     # Which question the visitor was last asked ("intent", "visitor_name", ...).
     asking: str | None = None
     validation_failures: int = 0
+    # Consecutive visitor turns that added nothing ("Desculpe, não entendi").
+    unproductive_turns: int = 0
+    # Visitor sentences (and typed apartments) while collecting.
+    visitor_turns: int = 0
+    # The visitor's name was not understood after repeated tries: the call goes on without it.
+    visitor_name_skipped: bool = False
     directory_errors: int = 0
     keypad_offered: bool = False
     keypad_digits: str = ""

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from porteiro_common.settings import ServiceSettings
@@ -47,6 +47,18 @@ class ConciergeSettings(ServiceSettings):
         2, ge=1, description="Directory misses before the keypad is offered for the apartment"
     )
     max_directory_errors: int = Field(2, ge=1, description="Directory outages tolerated per call")
+    not_understood_before_fallback: int = Field(
+        2,
+        ge=1,
+        description="Consecutive visitor turns that add nothing before the question changes: the keypad for "
+        "the apartment (apartment/resident missing) or going on without the visitor's name",
+    )
+    not_understood_before_end: int = Field(
+        4, ge=2, description="Consecutive visitor turns that add nothing before the call ends (failed)"
+    )
+    max_visitor_turns: int = Field(
+        12, ge=3, description="Visitor sentences and typed apartments while collecting before the call ends (failed)"
+    )
     timer_poll_seconds: float = Field(
         0.2, gt=0, le=5, description="How often a leg re-reads the session's deadline"
     )
@@ -54,3 +66,9 @@ class ConciergeSettings(ServiceSettings):
     llm_api_key: str | None = Field(None, description="API key for the LLM")
     llm_base_url: str | None = Field(None, description="Base URL of an OpenAI-compatible LLM endpoint")
     llm_timeout_seconds: float = Field(6.0, gt=0, description="Per-sentence budget of the CrewAI extractor")
+
+    @model_validator(mode="after")
+    def _fallback_before_end(self) -> "ConciergeSettings":
+        if self.not_understood_before_end <= self.not_understood_before_fallback:
+            raise ValueError("not_understood_before_end must be greater than not_understood_before_fallback")
+        return self

@@ -8,6 +8,8 @@ from prometheus_client import Counter, Gauge, Histogram
 from porteiro_common.metrics import VOICE_LATENCY_BUCKETS
 
 tracer = trace.get_tracer("porteiro.concierge")
+# The resident leg's span in the call's trace (lower case: a leg, not a stage of the report).
+RESIDENT_LEG_SPAN = "concierge.resident_leg"
 
 TURNS = Counter(
     "porteiro_concierge_turns_total", "Caller turns (utterances, key presses) handled, by result", ["leg", "outcome"]

@@ -2,7 +2,10 @@
 
 Numbers ("quinhentos e um", "cinco zero dois") are understood by the
 directory's ParseApartment; resident names are checked with its SearchByName.
-When the directory is down it falls back to digits and to the name as heard,
+A resident's name is found after a cue ("para a Renata", "da Renata", "vim ver
+o Carlos") or, without one ("501, Renata", "Apartamento 501, Renata Oliveira"),
+as a name-like run of words the directory knows (see `_resident_without_cue`).
+When the directory is down it falls back to digits and to a cued name as heard,
 and it never raises for any text.
 """
 
@@ -40,8 +43,15 @@ RESIDENT_CUES = re.compile(
 CORRECTION_RESIDENT_CUE = re.compile(r"^(?:nao|na verdade)[, ]+e(?: a| o)?\s+")
 FALLBACK_APARTMENT = re.compile(r"\b(?:apartamento|apto|ap)\s*(\d{1,5})\b|\b(\d{2,5})\b")
 
+# Spoken numbers end a name: "a Renata quinhentos e um" is "Renata" and apartment 501.
+NUMBER_WORDS = frozenset(
+    "zero um uma dois duas tres quatro cinco seis meia sete oito nove dez onze doze treze catorze quatorze "
+    "quinze dezesseis dezessete dezoito dezenove vinte trinta quarenta cinquenta sessenta setenta oitenta "
+    "noventa cem cento duzentos trezentos quatrocentos quinhentos seiscentos setecentos oitocentos novecentos "
+    "mil".split()
+)
 # Words that end a name ("sou o João DA entrega") or cannot start one.
-NAME_STOPWORDS = frozenset(
+NAME_STOPWORDS = NUMBER_WORDS | frozenset(
     "e da do de das dos para pra pro com na no nas nos vim venho estou to tenho trouxe trazendo quero queria "
     "aqui entrega entregar encomenda pacote visita visitar apartamento apto ap morador moradora bloco torre "
     "que pois porque mas por favor ai la oi ola bom boa dia tarde noite tudo bem obrigado obrigada "
@@ -51,9 +61,14 @@ NOT_A_NAME = frozenset(
     "entregador entregadora motoboy motorista visitante porteiro porteira amigo amiga cara rapaz moco moca "
     "funcionario funcionaria tecnico tecnica carteiro carteira prestador ifood correios mercado livre sedex "
     "rappi loggi amazon shopee magalu delivery pedido portaria eu ele ela voce senhor senhora dona seu "
-    "apartamento entrega encomenda visita pizza".split()
+    "apartamento entrega encomenda visita pizza "
+    # Fillers and questions a misheard or puzzled caller says: never a name.
+    "hum hm hmm humm ahn an ah eh hein ue opa alo como quem qual onde quando pronto certo ok isso beleza "
+    "desculpa desculpe oque".split()
 )
 MAX_NAME_WORDS = 3
+# Name-like runs without a cue checked with the directory per sentence (one SearchByName each).
+MAX_UNCUED_NAMES = 3
 
 
 class NameDirectory(Protocol):
@@ -101,6 +116,19 @@ class _Words:
                 break
         return title_name(words) if words else None
 
+    def name_runs(self) -> list[str]:
+        """Every name-like run of words, wherever it is: "501, Renata Oliveira" -> ["Renata Oliveira"]."""
+        runs: list[str] = []
+        index = 0
+        while index < len(self.folded_words):
+            name = self.name_after(self.starts[index]) if len(self.folded_words[index]) > 1 else None
+            if name:
+                runs.append(name)
+                index += len(name.split())
+            else:
+                index += 1
+        return runs
+
 
 def find_intent(folded: str) -> Intent | None:
     delivery = DELIVERY_PATTERN.search(folded)
@@ -146,6 +174,8 @@ class DeterministicExtractor:
         extraction.visitor_name = find_visitor_name(words)
         extraction.apartment = await self._apartment(sentence, folded)
         extraction.resident_name = await self._resident(words, correction, extraction.visitor_name)
+        if extraction.resident_name is None:
+            extraction.resident_name = await self._resident_without_cue(words, extraction, known)
         return extraction
 
     async def _apartment(self, sentence: str, folded: str) -> str | None:
@@ -171,6 +201,34 @@ class DeterministicExtractor:
             if found.candidates:
                 return phrase
         return None
+
+    async def _resident_without_cue(self, words: _Words, extraction: Extraction, known: Slots) -> str | None:
+        """A resident named with no cue word: "501, Renata", "Apartamento 501, Renata Oliveira".
+
+        A bare name could be the visitor's own, so it is taken as the resident only
+        when the directory knows it and either the visitor's name is already known
+        or the resident lives in the apartment said in the same sentence.
+        """
+        visitor_known = bool(known.visitor_name or extraction.visitor_name)
+        if not (visitor_known or extraction.apartment):
+            return None
+        visitor_names = {known.visitor_name, extraction.visitor_name}
+        runs = [run for run in words.name_runs() if run not in visitor_names]
+        for run in runs[:MAX_UNCUED_NAMES]:
+            try:
+                found = await self._directory.search_by_name(run, 5)
+            except Exception as error:  # without the directory a bare word is too weak a clue
+                log.info("search_by_name unavailable", extra={"error": str(error)})
+                return None
+            if found.candidates and (
+                visitor_known or any(_same_apartment(c.apartment, extraction.apartment) for c in found.candidates)
+            ):
+                return run
+        return None
+
+
+def _same_apartment(first: str, second: str | None) -> bool:
+    return second is not None and first.lstrip("0") == second.lstrip("0")
 
 
 def bare_name(sentence: str) -> str | None:

@@ -1,0 +1,202 @@
+"""Nothing repeats forever: answers not understood, noise, wrong apartments, endless turns."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from pydantic import ValidationError
+
+from porteiro_concierge.settings import ConciergeSettings
+from tests.concierge.driver import fold
+from tests.concierge.test_conversation import destination, outcomes
+
+# What a recogniser may make of a reply it did not get: no slot in it, not a name.
+MISHEARD = "Hein? Como assim?"
+
+
+def count(said: list[str], fragment: str) -> int:
+    return sum(fold(fragment) in fold(text) for text in said)
+
+
+async def visitor_asked_for_whom(concierge, session_id):
+    """A visitor whose intent and name are known, asked for the apartment and the resident."""
+    visitor = concierge.leg(session_id, "visitor")
+    await visitor.start()
+    await visitor.utter("Boa tarde, é uma entrega, meu nome é João")
+    await visitor.expect("apartamento e qual o nome do morador")
+    return visitor
+
+
+async def test_not_understood_offers_the_keypad_then_ends_the_call(concierge, fakes, session_id):
+    before = outcomes("failed")
+    visitor = await visitor_asked_for_whom(concierge, session_id)
+    await visitor.utter(MISHEARD)
+    await visitor.expect("não entendi")
+    await visitor.expect("apartamento e qual o nome do morador")
+    await visitor.utter(MISHEARD)  # the second in a row: the keypad instead of the same question
+    await visitor.expect("não entendi")
+    await visitor.expect("digite o número do apartamento", "jogo da velha")
+    await visitor.utter(MISHEARD)
+    await visitor.expect("digite o número do apartamento")
+    await visitor.utter(MISHEARD)  # the fourth in a row: the call ends politely
+    await visitor.expect("não consegui concluir o atendimento")
+    await visitor.expect_hangup()
+    assert count(visitor.said, "não entendi") == 3
+    assert outcomes("failed") == before + 1
+    assert fakes.dialer.requests == []
+
+
+async def test_keypad_after_not_understood_calls_the_typed_apartment(concierge, fakes, session_id):
+    visitor = await visitor_asked_for_whom(concierge, session_id)
+    for _ in range(2):
+        await visitor.utter(MISHEARD)
+    await visitor.expect("jogo da velha")
+    await visitor.press("501#")  # no resident's name was understood: the typed apartment is trusted
+    await visitor.expect("entrega para", "apartamento 501", "aguarde")
+    assert (await fakes.dialer.next_call()).destination == await destination(concierge, "501")
+
+
+async def test_progress_resets_the_count(concierge, fakes, session_id):
+    visitor = concierge.leg(session_id, "visitor")
+    await visitor.start()
+    for sentence in (MISHEARD, "É uma entrega", MISHEARD, "Meu nome é João", MISHEARD,
+                     "Apartamento 501, Renata Oliveira."):
+        await visitor.utter(sentence)
+    await visitor.expect("Certo, João, entrega para Renata Oliveira, apartamento 501")
+    assert count(visitor.said, "não entendi") == 3 and count(visitor.said, "digite") == 0
+    await fakes.dialer.next_call()
+
+
+async def test_intent_not_understood_ends_the_call(concierge, fakes, session_id):
+    visitor = concierge.leg(session_id, "visitor")
+    await visitor.start()
+    await visitor.expect("em que posso ajudar")
+    for _ in range(3):
+        await visitor.utter(MISHEARD)
+        await visitor.expect("não entendi")
+        await visitor.expect("entrega ou uma visita")
+    await visitor.utter(MISHEARD)
+    await visitor.expect("não consegui concluir o atendimento")
+    await visitor.expect_hangup()
+
+
+async def test_visitor_name_not_understood_goes_on_without_it(concierge, fakes, session_id):
+    visitor = concierge.leg(session_id, "visitor")
+    await visitor.start()
+    await visitor.utter("É uma entrega")
+    await visitor.expect("Qual é o seu nome")
+    await visitor.utter(MISHEARD)
+    await visitor.expect("não entendi")
+    await visitor.expect("Qual é o seu nome")
+    await visitor.utter(MISHEARD)
+    await visitor.expect("não entendi")
+    await visitor.expect("apartamento e qual o nome do morador")  # the name is not asked a third time
+    await visitor.utter("Apartamento 501, Renata Oliveira.")
+    await visitor.expect("Certo, entrega para Renata Oliveira, apartamento 501")
+    await fakes.dialer.next_call()
+    resident = concierge.leg(session_id, "resident")
+    await resident.start()
+    await resident.expect("Um visitante", "entrega", "501")
+    await resident.press("2")
+    await visitor.expect("não autorizou")
+
+
+async def test_name_not_understood_with_everything_else_known_calls_at_once(concierge, fakes, session_id):
+    visitor = concierge.leg(session_id, "visitor")
+    await visitor.start()
+    await visitor.utter("Entrega para a Renata do 501")
+    await visitor.expect("Qual é o seu nome")
+    await visitor.utter(MISHEARD)
+    await visitor.utter(MISHEARD)
+    await visitor.expect("Certo, entrega para Renata Oliveira, apartamento 501")
+    await fakes.dialer.next_call()
+
+
+async def test_spoken_apartments_after_the_keypad_offer_end_the_call(concierge, fakes, session_id):
+    visitor = concierge.leg(session_id, "visitor")
+    await visitor.start()
+    await visitor.utter("Sou o João, entrega do iFood para a Renata do apartamento 909")
+    await visitor.expect("Não encontrei o apartamento 909")
+    await visitor.utter("É o 808")
+    await visitor.expect("digite o número do apartamento")
+    await visitor.utter("É o 707")  # spoken, not typed: still a miss
+    await visitor.expect("digite o número do apartamento")
+    await visitor.utter("É o 606")
+    await visitor.expect("não consegui concluir o atendimento")
+    await visitor.expect_hangup()
+    assert fakes.dialer.requests == []
+
+
+async def test_every_call_has_a_turn_budget(concierge_factory, fakes, session_id):
+    concierge = await concierge_factory(max_visitor_turns=3)
+    visitor = concierge.leg(session_id, "visitor")
+    await visitor.start()
+    # Each sentence changes something, so none is "not understood"; the budget still ends it.
+    for sentence in ("É uma entrega", "Meu nome é João", "Meu nome é Pedro", "Meu nome é Paulo"):
+        await visitor.utter(sentence)
+    await visitor.expect("não consegui concluir o atendimento")
+    await visitor.expect_hangup()
+
+
+async def test_digits_typed_without_hash_are_taken_after_the_silence(concierge_factory, fakes, session_id):
+    concierge = await concierge_factory(visitor_reply_timeout_seconds=0.5)
+    visitor = await visitor_asked_for_whom(concierge, session_id)
+    await visitor.utter(MISHEARD)
+    await visitor.utter(MISHEARD)
+    await visitor.expect("jogo da velha")
+    await visitor.press("501")
+    await visitor.expect("entrega para", "apartamento 501", timeout=5)
+    await fakes.dialer.next_call()
+
+
+async def keep_making_noise(leg, seconds: float) -> None:
+    for _ in range(int(seconds / 0.1)):
+        await leg.noise()
+        await asyncio.sleep(0.1)
+
+
+async def test_noise_cannot_hold_off_the_visitor_silence_timer(concierge_factory, session_id):
+    concierge = await concierge_factory(visitor_reply_timeout_seconds=0.3, playback_allowance_seconds=0.6)
+    visitor = concierge.leg(session_id, "visitor")
+    await visitor.start()
+    noise = asyncio.create_task(keep_making_noise(visitor, 8))
+    await visitor.expect("entrega ou uma visita", timeout=5)
+    await visitor.expect("Não ouvi a sua resposta", timeout=5)
+    await visitor.expect_hangup()
+    noise.cancel()
+
+
+async def test_noise_cannot_hold_off_the_resident_silence_timer(concierge_factory, fakes, session_id):
+    concierge = await concierge_factory(resident_reply_timeout_seconds=0.3, playback_allowance_seconds=0.6)
+    visitor = concierge.leg(session_id, "visitor")
+    await visitor.start()
+    await visitor.utter("Aqui é o João, entrega para a Renata do 501")
+    await fakes.dialer.next_call()
+    resident = concierge.leg(session_id, "resident")
+    await resident.start()
+    noise = asyncio.create_task(keep_making_noise(resident, 8))
+    await resident.expect("Está me ouvindo", timeout=5)
+    await resident.expect("Vou encerrar", timeout=5)
+    await visitor.expect("Não consegui falar com o morador")
+    await resident.expect_hangup()
+    noise.cancel()
+
+
+def test_the_end_limit_must_come_after_the_fallback():
+    with pytest.raises(ValidationError, match="not_understood_before_end"):
+        ConciergeSettings(not_understood_before_fallback=3, not_understood_before_end=3)
+
+
+async def test_the_same_sentence_after_a_directory_outage_is_a_retry(fake_concierge, fakes, session_id):
+    concierge = fake_concierge
+    fakes.directory.down = True
+    visitor = concierge.leg(session_id, "visitor")
+    await visitor.start()
+    await visitor.utter("Aqui é o João, entrega para a Renata do 501")
+    await visitor.expect("não consegui consultar", "Pode repetir")
+    fakes.directory.down = False
+    await visitor.utter("Aqui é o João, entrega para a Renata do 501")  # nothing new, but asked to repeat
+    await visitor.expect("entrega para Renata Oliveira, apartamento 501")
+    assert count(visitor.said, "não entendi") == 0
+    await fakes.dialer.next_call()
