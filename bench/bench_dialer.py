@@ -25,7 +25,7 @@ from porteiro_common.settings import ObservabilitySettings  # noqa: E402
 from porteiro_dialer.app import DialerApp  # noqa: E402
 from porteiro_dialer.settings import DialerSettings  # noqa: E402
 from tests.dialer.conftest import BrokerQueue, broker_address, url_via_port  # noqa: E402
-from tests.dialer.tcp_proxy import TcpProxy  # noqa: E402
+from tests.support.tcp_proxy import TcpProxy  # noqa: E402
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 

@@ -12,8 +12,8 @@ from prometheus_client import REGISTRY
 
 from porteiro.dialer.v1 import dialer_pb2
 from tests.dialer.conftest import NOT_SERVING, SERVING, broker_address, url_via_port
-from tests.dialer.tcp_proxy import TcpProxy
 from tests.support.processes import free_port
+from tests.support.tcp_proxy import TcpProxy
 
 
 @pytest.fixture

@@ -11,16 +11,15 @@ import contextlib
 import time
 from dataclasses import dataclass, field
 
-from porteiro_sim import audio
-from porteiro_sim.frames import (
+from porteiro_common.audiosocket import (
     FRAME_SECONDS,
-    KIND_DTMF,
-    KIND_HANGUP,
-    KIND_SLIN,
-    audio_frame,
-    hangup_frame,
+    HANGUP_FRAME,
+    SILENCE_FRAME,
+    Kind,
+    encode_audio,
     read_frame,
 )
+from porteiro_sim import audio
 
 
 @dataclass
@@ -81,17 +80,17 @@ class AudioSocketBot:
             if frame is None:
                 call.ended_by = "eof"
                 return
-            if frame.kind == KIND_HANGUP:
+            if frame.kind == Kind.HANGUP:
                 call.ended_by = "hangup-frame"
                 return
-            if frame.kind == KIND_DTMF:
+            if frame.kind == Kind.DTMF:
                 call.dtmf.append(frame.payload.decode())
                 if frame.payload == b"9":
-                    writer.write(hangup_frame())
+                    writer.write(HANGUP_FRAME)
                     await writer.drain()
                     call.ended_by = "bot-hangup"
                     return
-            if frame.kind == KIND_SLIN:
+            if frame.kind == Kind.AUDIO_8K:
                 call.audio_arrivals.append(now)
                 call.frame_sizes.add(len(frame.payload))
                 if audio.is_speech(frame.payload):
@@ -110,11 +109,10 @@ class AudioSocketBot:
     async def _play(self, writer: asyncio.StreamWriter, outgoing: asyncio.Queue[bytes]) -> None:
         start = time.monotonic()
         tick = 0
-        silence = bytes(320)
         with contextlib.suppress(ConnectionError, OSError):
             while True:
-                frame = silence if outgoing.empty() else outgoing.get_nowait()
-                writer.write(audio_frame(frame))
+                frame = SILENCE_FRAME if outgoing.empty() else outgoing.get_nowait()
+                writer.write(encode_audio(frame))
                 await writer.drain()
                 tick += 1
                 await asyncio.sleep(max(0.0, start + tick * FRAME_SECONDS - time.monotonic()))

@@ -11,7 +11,7 @@ from porteiro_sim.scenarios import SCENARIOS, VISITOR_OUTCOMES, caller_lines, vi
 from porteiro_sim.script import AwaitEvent, AwaitHangUp, AwaitReply, Converse, Speak
 from porteiro_sim.visitor import place_call
 from tests.e2e.conftest import start_e2e, stop_e2e
-from tests.e2e.tcp_proxy import TcpProxy
+from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -42,18 +42,17 @@ async def test_speech_stopped_mid_call_plays_the_fallback_and_ends_the_call(e2e_
 
 async def test_broker_unreachable_the_visitor_is_told_the_resident_cannot_be_called(e2e_dir):
     # Never stop the machine's RabbitMQ (others use it): the dialer reaches it through a proxy we cut.
-    proxy = TcpProxy(5672)
-    await proxy.start()
+    proxy = TcpProxy(("127.0.0.1", 5672)).start()
     e2e = await start_e2e(e2e_dir, amqp_url=f"amqp://guest:guest@127.0.0.1:{proxy.port}/%2F")
     try:
-        await proxy.cut()
+        proxy.close()
         result = await e2e.call("delivery")
         assert result.visitor_outcome == "visitor_dialer_unavailable", e2e.explain(result)
         assert result.commands == [] and result.residents == []
         assert result.visitor.client.close_reason in ("hangup-frame", "eof")
     finally:
         await stop_e2e(e2e)
-        await proxy.cut()
+        proxy.close()
 
 
 async def test_concierge_killed_mid_call_a_second_one_carries_it_on(e2e_dir):

@@ -9,9 +9,9 @@ import uuid
 import pika
 import pytest
 
+from porteiro_common.audiosocket import Kind
 from porteiro_sim import audio
 from porteiro_sim.audiosocket_client import AudioSocketClient
-from porteiro_sim.frames import KIND_UUID
 from porteiro_sim.pbx import Pbx, PbxSettings, Resident, resident_says
 from porteiro_sim.script import AwaitHangUp, AwaitReply, Keys, LegRecord, ScriptRunner, Speak
 from porteiro_sim.sentences import Sentence, SentenceMatcher
@@ -41,7 +41,7 @@ async def test_uuid_first_then_paced_frames_then_eof(bot):
     await client.hang_up()
     await asyncio.sleep(0.1)
     call = bot.calls[0]
-    assert call.first_kind == KIND_UUID and call.uuid_payload == uuid.UUID(session).bytes
+    assert call.first_kind == Kind.UUID and call.uuid_payload == uuid.UUID(session).bytes
     assert call.frame_sizes == {320}
     arrivals = call.audio_arrivals
     assert 45 <= len(arrivals) <= 53  # 50 frames a second, no burst

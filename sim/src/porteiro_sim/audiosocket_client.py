@@ -23,22 +23,19 @@ from pathlib import Path
 
 import numpy as np
 
-from porteiro_sim import audio
-from porteiro_sim.frames import (
+from porteiro_common.audiosocket import (
     FRAME_BYTES,
     FRAME_SECONDS,
-    KIND_DTMF,
-    KIND_ERROR,
-    KIND_HANGUP,
-    KIND_SLIN,
-    SAMPLE_RATE,
+    HANGUP_FRAME,
     SILENCE_FRAME,
-    audio_frame,
-    dtmf_frame,
-    hangup_frame,
+    SLIN_RATE,
+    Kind,
+    encode_audio,
+    encode_dtmf,
+    encode_uuid,
     read_frame,
-    uuid_frame,
 )
+from porteiro_sim import audio
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +157,7 @@ class AudioSocketClient:
         sock = self._writer.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._writer.write(uuid_frame(self.session_id))
+        self._writer.write(encode_uuid(self.session_id))
         self.uuid_sent_at = time.monotonic()
         await self._writer.drain()
         self._sending = True
@@ -183,7 +180,7 @@ class AudioSocketClient:
             return
         with contextlib.suppress(ConnectionError, OSError):
             if send_hangup_frame:
-                self._writer.write(hangup_frame())
+                self._writer.write(HANGUP_FRAME)
                 await self._writer.drain()
             self._writer.write_eof()
         self._mark_closed("local")
@@ -240,7 +237,7 @@ class AudioSocketClient:
             if index:
                 await asyncio.sleep(gap_seconds)
             done: asyncio.Future[float] = asyncio.get_running_loop().create_future()
-            self._controls.append((dtmf_frame(digit), done))
+            self._controls.append((encode_dtmf(digit), done))
             sent_at = await done
         return sent_at
 
@@ -274,7 +271,7 @@ class AudioSocketClient:
                 done.set_result(now)
         frame = self._next_audio_frame(now)
         if frame is not None:
-            self._writer.write(audio_frame(frame))
+            self._writer.write(encode_audio(frame))
             self.sent_frames += 1
         await self._writer.drain()
 
@@ -315,22 +312,22 @@ class AudioSocketClient:
                 await self._finish("eof")
                 return
             now = time.monotonic()
-            if frame.kind == KIND_HANGUP:
+            if frame.kind == Kind.HANGUP:
                 await self._finish("hangup-frame")
                 return
-            if frame.kind == KIND_ERROR:
+            if frame.kind == Kind.ERROR:
                 self.error_payloads.append(frame.payload)
                 await self._finish("error-frame")
                 return
-            if frame.kind == KIND_SLIN:
+            if frame.kind == Kind.AUDIO_8K:
                 await self._on_audio(frame.payload, now)
-            elif frame.kind == KIND_DTMF:
+            elif frame.kind == Kind.DTMF:
                 log.debug("server sent DTMF %r", frame.payload)
 
     async def _on_audio(self, pcm: bytes, arrival: float) -> None:
         if self.first_frame_at is None:
             self.first_frame_at = arrival
-        offset = len(self.received_pcm) / 2 / SAMPLE_RATE
+        offset = len(self.received_pcm) / 2 / SLIN_RATE
         self.received_pcm.extend(pcm)
         self.received_frames += 1
         segment = self._tracker.feed(pcm, arrival, offset)
@@ -422,7 +419,7 @@ class AudioSocketClient:
         """Stereo WAV on one time axis: left = what we sent (voiced frames), right = what we received."""
         start = sent_start or self.uuid_sent_at or 0.0
         end = max([self.closed_at or 0.0, time.monotonic() if not self.closed else 0.0])
-        total = int((end - start) * SAMPLE_RATE) + SAMPLE_RATE
+        total = int((end - start) * SLIN_RATE) + SLIN_RATE
         left = np.zeros(total, dtype="<i2")
         for sent_at, frame in self.sent_log:
             _place(left, frame, sent_at - FRAME_SECONDS - start)
@@ -435,7 +432,7 @@ class AudioSocketClient:
 
 def _place(track: np.ndarray, pcm: bytes, at_seconds: float) -> None:
     samples = np.frombuffer(pcm, dtype="<i2")
-    first = max(0, int(at_seconds * SAMPLE_RATE))
+    first = max(0, int(at_seconds * SLIN_RATE))
     last = min(len(track), first + len(samples))
     if last > first:
         track[first:last] = samples[: last - first]

@@ -15,8 +15,8 @@ import contextlib
 import sys
 from typing import Any
 
+from porteiro_common.audiosocket import FRAME_BYTES, SLIN_RATE
 from porteiro_sim.audiosocket_client import AudioSocketClient
-from porteiro_sim.frames import FRAME_BYTES, SAMPLE_RATE
 
 INSTALL_HINT = (
     "the microphone client needs PyAudio: `.venv/bin/pip install -e 'sim[microphone]'` "
@@ -39,9 +39,9 @@ class MicrophoneCall:
         self.client = client
         self._audio = pyaudio_module.PyAudio()
         fmt = pyaudio_module.paInt16
-        self._input = self._audio.open(format=fmt, channels=1, rate=SAMPLE_RATE, input=True,
+        self._input = self._audio.open(format=fmt, channels=1, rate=SLIN_RATE, input=True,
                                        frames_per_buffer=FRAME_BYTES // 2)
-        self._output = self._audio.open(format=fmt, channels=1, rate=SAMPLE_RATE, output=True)
+        self._output = self._audio.open(format=fmt, channels=1, rate=SLIN_RATE, output=True)
         self._played = 0
 
     async def run(self) -> None:

@@ -15,8 +15,8 @@ from typing import Protocol
 import grpc
 
 from porteiro.speech.v1 import speech_pb2, speech_pb2_grpc
+from porteiro_common.audiosocket import FRAME_BYTES, SLIN_RATE
 from porteiro_sim import audio
-from porteiro_sim.frames import FRAME_BYTES, SAMPLE_RATE
 
 
 class Voice(Protocol):
@@ -75,7 +75,7 @@ class SpeechServiceVoice:
     async def speak(self, text: str) -> bytes:
         if text not in self._cache:
             chunks = []
-            request = speech_pb2.SynthesizeRequest(text=text, voice=self.voice, sample_rate_hz=SAMPLE_RATE)
+            request = speech_pb2.SynthesizeRequest(text=text, voice=self.voice, sample_rate_hz=SLIN_RATE)
             async for response in self._stub.Synthesize(request, timeout=self.timeout_seconds):
                 chunks.append(response.audio)
             self._cache[text] = audio.trim_silence(b"".join(chunks))
@@ -98,7 +98,7 @@ class SpeechServiceRecogniser:
             return ""
 
         async def requests():
-            config = speech_pb2.TranscriptionConfig(sample_rate_hz=SAMPLE_RATE, language="pt-BR", hints=self.hints)
+            config = speech_pb2.TranscriptionConfig(sample_rate_hz=SLIN_RATE, language="pt-BR", hints=self.hints)
             yield speech_pb2.TranscribeRequest(config=config)
             # Half a second of silence either side helps the recogniser with clipped edges.
             padded = audio.silence(0.3) + pcm + audio.silence(0.3)

@@ -1,10 +1,12 @@
-"""A small TCP forwarder that lets a test take "the broker" away without stopping RabbitMQ.
+"""A small TCP forwarder that lets a test take a dependency away without stopping it.
 
-Other suites share the machine's RabbitMQ, so the dialer under test connects
+Other suites share the machine's RabbitMQ, so a dialer under test connects
 through this proxy instead: `close()` drops the listener and every forwarded
 connection (the broker "went away"), `reopen()` listens again on the same port
 (it "came back"), and `freeze()` keeps connections open but stops forwarding
 (a broker that hangs without closing anything) until `thaw()`.
+
+It forwards on threads, so sync and asyncio tests alike can use it.
 """
 
 from __future__ import annotations
