@@ -3,45 +3,46 @@
 from __future__ import annotations
 
 import asyncio
-import io
-import shutil
-import struct
-import subprocess
+import socket
+import threading
 import time
 import uuid
-import wave
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
-import soxr
 import webrtcvad
 
+from porteiro_common.audiosocket import (
+    AUDIO_RATES,
+    FRAME_SECONDS,
+    MAX_LENGTH,
+    SILENCE_FRAME,
+    FrameParser,
+    Kind,
+    encode,
+    encode_audio,
+    encode_uuid,
+)
 from porteiro_common.health import HealthReporter
 from porteiro_common.server import BoundServer
 from porteiro_gateway.app import GatewayApp
 from porteiro_gateway.settings import GatewaySettings
+from porteiro_sim import audio
 from tests.audiosocket_gw.fakes import FakeConcierge, FakeSpeech, serve_concierge, serve_speech
 
 RATE = 8000
 FRAME = 320  # 20 ms at 8 kHz
-HEADER = struct.Struct(">BH")
+ESPEAK_DEFAULT_WPM = 175  # espeak-ng's own speed, the one these tests were tuned with
 
 
 @lru_cache(maxsize=8)
 def spoken(text: str, rate: int = RATE) -> bytes:
-    """Real speech: espeak-ng pt-BR, resampled with soxr, leading/trailing silence trimmed."""
-    espeak = shutil.which("espeak-ng")
-    assert espeak, "espeak-ng is required (Debian package espeak-ng)"
-    wav = subprocess.run([espeak, "-v", "pt-br", "--stdout", text], capture_output=True, check=True).stdout
-    with wave.open(io.BytesIO(wav)) as reader:
-        source_rate = reader.getframerate()
-        samples = np.frombuffer(reader.readframes(reader.getnframes()), dtype="<i2")
-    audio = soxr.resample(samples.astype(np.float32) / 32768, source_rate, rate)
-    audio = audio / max(1e-6, float(np.max(np.abs(audio)))) * 0.7
-    loud = np.nonzero(np.abs(audio) > 0.02)[0]
-    audio = audio[loud[0] : loud[-1] + 1]
-    return (audio * 32767).astype("<i2").tobytes()
+    """Real speech: the simulators' espeak-ng pt-BR voice, silence trimmed, peaks at 0.7 of full scale."""
+    pcm = audio.espeak_pcm(text, words_per_minute=ESPEAK_DEFAULT_WPM, rate=rate)
+    samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768
+    samples = samples / max(1e-6, float(np.max(np.abs(samples)))) * 0.7
+    return (samples * 32767).astype("<i2").tobytes()
 
 
 def silence(seconds: float, rate: int = RATE) -> bytes:
@@ -53,10 +54,6 @@ def voiced_frames(pcm: bytes, aggressiveness: int = 2, rate: int = RATE) -> list
     vad = webrtcvad.Vad(aggressiveness)
     size = rate // 50 * 2
     return [i for i in range(len(pcm) // size) if vad.is_speech(pcm[i * size : (i + 1) * size], rate)]
-
-
-def frame(kind: int, payload: bytes = b"") -> bytes:
-    return HEADER.pack(kind, len(payload)) + payload
 
 
 @dataclass
@@ -88,29 +85,23 @@ class AsteriskClient:
         client = cls(reader, writer, session_id or str(uuid.uuid4()))
         client._task = asyncio.create_task(client._receive())
         if send_uuid:
-            writer.write(frame(0x01, uuid.UUID(client.session_id).bytes))
+            writer.write(encode_uuid(client.session_id))
         return client
 
     async def _receive(self) -> None:
-        buffer = b""
+        parser = FrameParser(max_payload=MAX_LENGTH)
         try:
             while data := await self.reader.read(65536):
                 now = time.monotonic()
-                buffer += data
-                while len(buffer) >= 3:
-                    kind, length = HEADER.unpack_from(buffer)
-                    if len(buffer) < 3 + length:
-                        break
-                    self.received.append(Received(now, kind, buffer[3 : 3 + length]))
-                    buffer = buffer[3 + length :]
+                self.received += [Received(now, frame.kind, frame.payload) for frame in parser.feed(data)]
         except ConnectionError:
             pass
         finally:
             self.closed.set()
 
-    async def play(self, pcm: bytes, frame_bytes: int = FRAME, kind: int = 0x10) -> None:
+    async def play(self, pcm: bytes, frame_bytes: int = FRAME, kind: int = Kind.AUDIO_8K) -> None:
         """Send audio in real time, frame n at start + n x frame duration."""
-        frame_seconds = frame_bytes / 2 / {0x10: 8000, 0x12: 16000}[kind]
+        frame_seconds = frame_bytes / 2 / AUDIO_RATES[kind]
         start = time.monotonic()
         for n, offset in enumerate(range(0, len(pcm), frame_bytes)):
             delay = start + n * frame_seconds - time.monotonic()
@@ -119,13 +110,13 @@ class AsteriskClient:
             if self.writer.is_closing():
                 return
             self.sent_at.append(time.monotonic())
-            self.writer.write(frame(kind, pcm[offset : offset + frame_bytes]))
+            self.writer.write(encode(kind, pcm[offset : offset + frame_bytes]))
 
     def send(self, data: bytes) -> None:
         self.writer.write(data)
 
     def audio_since(self, since: float = 0.0) -> bytes:
-        return b"".join(r.payload for r in self.received if r.kind == 0x10 and r.at >= since)
+        return b"".join(r.payload for r in self.received if r.kind == Kind.AUDIO_8K and r.at >= since)
 
     def kinds(self) -> list[int]:
         return [r.kind for r in self.received]
@@ -139,7 +130,7 @@ class AsteriskClient:
         async with asyncio.timeout(within):
             while True:
                 for item in self.received:
-                    if item.kind == 0x10 and not item.silent:
+                    if item.kind == Kind.AUDIO_8K and not item.silent:
                         return item.at
                 await asyncio.sleep(0.01)
 
@@ -151,6 +142,63 @@ class AsteriskClient:
                     await self._task
             except TimeoutError:
                 self._task.cancel()
+
+
+class BlockingCaller:
+    """Asterisk's side on blocking sockets in threads, so timestamps do not wait on an event loop.
+
+    Sends the UUID, then a 20 ms silence frame every 20 ms on an absolute schedule,
+    and records (arrival time, kind, payload) of every frame received.
+    """
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.frames: list[tuple[float, int, bytes]] = []
+        self.stop = threading.Event()
+        self.sock.sendall(encode_uuid(str(uuid.uuid4())))
+        self._sender = threading.Thread(target=self._send_silence, daemon=True)
+        self._receiver = threading.Thread(target=self._receive, daemon=True)
+        self._sender.start()
+        self._receiver.start()
+
+    @property
+    def arrivals(self) -> list[float]:
+        return [at for at, _, _ in self.frames]
+
+    @property
+    def kinds(self) -> set[int]:
+        return {kind for _, kind, _ in self.frames}
+
+    def is_alive(self) -> bool:
+        """Still sending: the gateway has not closed the connection."""
+        return self._sender.is_alive()
+
+    def _receive(self) -> None:
+        parser = FrameParser(max_payload=MAX_LENGTH)
+        while not self.stop.is_set():
+            try:
+                data = self.sock.recv(65536)
+            except OSError:  # closed by close()
+                return
+            if not data:
+                return
+            now = time.monotonic()
+            self.frames += [(now, frame.kind, frame.payload) for frame in parser.feed(data)]
+
+    def _send_silence(self) -> None:
+        start, n = time.monotonic(), 0
+        while not self.stop.is_set():
+            time.sleep(max(0.0, start + n * FRAME_SECONDS - time.monotonic()))
+            try:
+                self.sock.sendall(encode_audio(SILENCE_FRAME))
+            except OSError:
+                return
+            n += 1
+
+    def close(self) -> None:
+        self.stop.set()
+        self.sock.close()
 
 
 @dataclass

@@ -17,10 +17,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.audiosocket_gw.support import Stack, frame, start_stack
+from porteiro_common.audiosocket import encode
+from tests.audiosocket_gw.support import BlockingCaller, Stack, start_stack
 
 pytestmark = pytest.mark.slow
-UUID_FRAME = frame(0x01, uuid.uuid4().bytes)
+UUID_FRAME = encode(0x01, uuid.uuid4().bytes)
 KNOWN = [0x00, 0x01, 0x03, 0x10, 0x11, 0x12, 0x18, 0xFF]
 
 
@@ -40,53 +41,12 @@ class BackgroundStack:
         self.thread.join(5)
 
 
-class HealthyCall(threading.Thread):
-    """A well-behaved caller: UUID, then 20 ms audio frames, counting what comes back."""
-
-    def __init__(self, port: int) -> None:
-        super().__init__(daemon=True)
-        self.sock = socket.create_connection(("127.0.0.1", port))
-        self.sock.sendall(frame(0x01, uuid.uuid4().bytes))
-        self.stop = threading.Event()
-        self.arrivals: list[float] = []
-        self.kinds: set[int] = set()
-        self.receiver = threading.Thread(target=self._receive, daemon=True)
-        self.receiver.start()
-
-    def run(self) -> None:
-        start, n = time.monotonic(), 0
-        while not self.stop.is_set():
-            time.sleep(max(0.0, start + n * 0.02 - time.monotonic()))
-            try:
-                self.sock.sendall(frame(0x10, bytes(320)))
-            except OSError:
-                return
-            n += 1
-
-    def _recv(self) -> bytes:
-        try:
-            return self.sock.recv(65536)
-        except OSError:  # closed by the fixture at teardown
-            return b""
-
-    def _receive(self) -> None:
-        buffer = b""
-        while data := self._recv():
-            buffer += data
-            while len(buffer) >= 3 and len(buffer) >= 3 + int.from_bytes(buffer[1:3], "big"):
-                self.kinds.add(buffer[0])
-                self.arrivals.append(time.monotonic())
-                buffer = buffer[3 + int.from_bytes(buffer[1:3], "big") :]
-
-
 @pytest.fixture(scope="module")
 def background():
     stack = BackgroundStack()
-    call = HealthyCall(stack.stack.visitor_port)
-    call.start()
+    call = BlockingCaller(stack.stack.visitor_port)  # a healthy call streaming alongside the fuzzing
     yield stack, call
-    call.stop.set()
-    call.sock.close()
+    call.close()
     stack.close()
 
 
@@ -117,7 +77,7 @@ def attack(port: int, payload: bytes, half_close: bool) -> bool:
 
 
 frames = st.builds(
-    lambda kind, payload: frame(kind, payload),
+    encode,
     st.sampled_from(KNOWN) | st.integers(0, 255),
     st.binary(max_size=400),
 )
@@ -141,7 +101,7 @@ def test_anything_but_uuid_first_is_closed_within_a_second(background, payload):
 @FUZZ
 @given(
     body=st.lists(frames, max_size=8),
-    poison=st.sampled_from([frame(0x42, b"x"), frame(0x10, b"\x00" * 3), b"\x10\xff\xff", frame(0x01, b"short")]),
+    poison=st.sampled_from([encode(0x42, b"x"), encode(0x10, b"\x00" * 3), b"\x10\xff\xff", encode(0x01, b"short")]),
 )
 def test_uuid_then_frames_then_a_bad_frame_is_closed_within_a_second(background, body, poison):
     stack, _ = background

@@ -12,11 +12,11 @@ import pytest
 
 from porteiro.common.v1 import common_pb2
 from porteiro.concierge.v1 import concierge_pb2
+from porteiro_common.audiosocket import encode
 from porteiro_gateway import metrics
 from porteiro_gateway.fallback import busy_tone
 from tests.audiosocket_gw.support import (
     AsteriskClient,
-    frame,
     silence,
     spoken,
     start_stack,
@@ -55,7 +55,7 @@ async def test_leg_started_carries_the_uuid_and_dtmf_is_forwarded(stack):
     assert leg.started.session_id == client.session_id
     assert leg.started.leg == common_pb2.LEG_VISITOR
     assert leg.started.sample_rate_hz == 8000
-    client.send(frame(0x03, b"1") + frame(0x03, b"#"))
+    client.send(encode(0x03, b"1") + encode(0x03, b"#"))
     assert (await leg.next_event("dtmf")).digit == "1"
     assert (await leg.next_event("dtmf")).digit == "#"
     await client.close()
@@ -168,7 +168,7 @@ async def test_caller_eof_ends_the_leg_and_tells_the_concierge(stack):
 
 async def test_connection_reset_ends_the_leg(stack):
     sock = socket.create_connection(("127.0.0.1", stack.visitor_port))
-    sock.sendall(frame(0x01, uuid.uuid4().bytes))
+    sock.sendall(encode(0x01, uuid.uuid4().bytes))
     leg = await asyncio.wait_for(stack.concierge.legs.get(), 5)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     sock.close()  # RST, what Asterisk's hang-up often looks like
@@ -179,7 +179,7 @@ async def test_connection_reset_ends_the_leg(stack):
 
 async def test_hangup_frame_from_the_caller(stack):
     client, leg = await connect(stack)
-    client.send(frame(0x00))
+    client.send(encode(0x00))
     assert (await leg.next_event("leg_ended")).reason == Reason.LEG_END_REASON_CALLER_HANGUP
     await client.wait_closed()
 
@@ -187,7 +187,7 @@ async def test_hangup_frame_from_the_caller(stack):
 async def test_unknown_kind_closes_the_leg_cleanly(stack):
     before = metrics.PROTOCOL_ERRORS.labels("unknown_kind")._value.get()
     client, leg = await connect(stack)
-    client.send(frame(0x42, b"??"))
+    client.send(encode(0x42, b"??"))
     assert (await leg.next_event("leg_ended")).reason == Reason.LEG_END_REASON_PROTOCOL_ERROR
     await client.wait_closed(1.0)
     assert client.received[-1].kind == 0x00

@@ -3,64 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import socket
-import struct
-import threading
-import time
 import urllib.request
-import uuid
 
 import numpy as np
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.audiosocket_gw.fakes import FakeConcierge, FakeSpeech, serve_concierge, serve_speech, tone
-from tests.audiosocket_gw.support import frame
+from tests.audiosocket_gw.support import BlockingCaller
 
 pytestmark = pytest.mark.slow
-HEADER = struct.Struct(">BH")
-
-
-class ThreadClient:
-    """Asterisk's side on blocking sockets in threads, so timestamps do not wait on an event loop."""
-
-    def __init__(self, port: int) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port))
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.frames: list[tuple[float, int, bytes]] = []
-        self.stop = threading.Event()
-        self.sock.sendall(frame(0x01, uuid.uuid4().bytes))
-        self.threads = [threading.Thread(target=self._receive, daemon=True),
-                        threading.Thread(target=self._send_silence, daemon=True)]
-        for thread in self.threads:
-            thread.start()
-
-    def _receive(self) -> None:
-        buffer = b""
-        while not self.stop.is_set():
-            data = self.sock.recv(65536)
-            if not data:
-                return
-            now = time.monotonic()
-            buffer += data
-            while len(buffer) >= 3 and len(buffer) >= 3 + HEADER.unpack_from(buffer)[1]:
-                kind, length = HEADER.unpack_from(buffer)
-                self.frames.append((now, kind, buffer[3 : 3 + length]))
-                buffer = buffer[3 + length :]
-
-    def _send_silence(self) -> None:
-        start, n = time.monotonic(), 0
-        while not self.stop.is_set():
-            time.sleep(max(0.0, start + n * 0.02 - time.monotonic()))
-            try:
-                self.sock.sendall(frame(0x10, bytes(320)))
-            except OSError:
-                return
-            n += 1
-
-    def close(self) -> None:
-        self.stop.set()
-        self.sock.close()
 
 
 def gateway_pacing(metrics_port: int) -> tuple[float, int]:
@@ -107,7 +59,7 @@ async def test_ten_seconds_of_playback_keep_the_20ms_schedule(run_service):
     )
     try:
         await asyncio.to_thread(gateway.wait_serving, 60)
-        client = ThreadClient(gateway.extra_ports["VISITOR_PORT"])
+        client = BlockingCaller(gateway.extra_ports["VISITOR_PORT"])
         leg = await asyncio.wait_for(concierge.legs.get(), 10)
         leg.say("long", "dez segundos", allow_barge_in=False)
         finished = await leg.next_event("playback_finished", within=20)

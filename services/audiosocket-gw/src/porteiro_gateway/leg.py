@@ -24,6 +24,15 @@ from opentelemetry.trace import Span
 from porteiro.common.v1 import common_pb2
 from porteiro.concierge.v1 import concierge_pb2, concierge_pb2_grpc
 from porteiro_common import stages
+from porteiro_common.audiosocket import (
+    AUDIO_RATES,
+    HANGUP_FRAME,
+    Frame,
+    FrameParser,
+    Kind,
+    ProtocolError,
+    check_frame,
+)
 from porteiro_common.ids import session_id_from_bytes
 from porteiro_common.metrics import DEPENDENCY_UP
 from porteiro_common.redaction import Redactor
@@ -39,7 +48,6 @@ from porteiro_gateway.endpointing import (
     SpeechStarted,
 )
 from porteiro_gateway.fallback import FallbackAudio
-from porteiro_gateway.frames import HANGUP_FRAME, Frame, FrameParser, Kind, ProtocolError, check_frame
 from porteiro_gateway.playback import PlaybackClock, PlaybackSink, Player, SayItem
 from porteiro_gateway.settings import GatewaySettings
 from porteiro_gateway.speech import PLAYBACK_RATE, SpeechClient, Transcription
@@ -57,7 +65,7 @@ REASONS_WITH_HANGUP_FRAME = {
     Reason.LEG_END_REASON_DEPENDENCY_FAILURE,
 }
 MAX_UNSENT_BYTES = 64 * 1024  # ~4 s of audio the peer has not read: it is gone
-READ_SIZE = 64 * 1024
+COUNT_FLUSH_FRAMES = 50  # frame counters reach Prometheus once a second per leg, not per frame
 
 
 @dataclass
@@ -85,16 +93,47 @@ class LegDeps:
         )
 
 
+class FrameCount:
+    """A per-leg frame counter: a plain int, added to the Prometheus child every `every` frames.
+
+    The child's lock costs more than the rest of a frame's bookkeeping.
+    """
+
+    __slots__ = ("_child", "_every", "_count")
+
+    def __init__(self, child: Any, every: int = COUNT_FLUSH_FRAMES) -> None:
+        self._child = child
+        self._every = every
+        self._count = 0
+
+    def add(self) -> None:
+        self._count += 1
+        if self._count >= self._every:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._count:
+            self._child.inc(self._count)
+            self._count = 0
+
+
 class Leg(PlaybackSink):
-    def __init__(
-        self, deps: LegDeps, leg: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
+    """One AudioSocket connection.
+
+    The listener's protocol feeds it bytes (`data_received`, `eof_received`,
+    `connection_lost`) straight from the event loop's read callback: no reader
+    task, no stream buffer, no wake-up per frame.
+    """
+
+    def __init__(self, deps: LegDeps, leg: int, transport: asyncio.Transport) -> None:
         self.deps = deps
         self.settings = deps.settings
         self.leg = leg
         self.leg_name = LEG_NAMES[leg]
-        self._reader = reader
-        self._writer = writer
+        self._transport = transport
+        # What arrives before run() has its TaskGroup: bytes, and maybe the end of the connection.
+        self._early: bytearray | None = bytearray()
+        self._early_end: tuple[Exception | None] | None = None  # (the connection's error,)
         self.session_id = ""
         self.end_reason: int | None = None
         self._end_detail = ""
@@ -102,8 +141,8 @@ class Leg(PlaybackSink):
         self._tasks: set[asyncio.Task] = set()
         self._link_tasks: set[asyncio.Task] = set()  # allowed to finish after the leg ends
         self._group: asyncio.TaskGroup | None = None
-        self._frames_in = metrics.FRAMES.labels("in", self.leg_name)
-        self._frames_out = metrics.FRAMES.labels("out", self.leg_name)
+        self._frames_in = FrameCount(metrics.FRAMES.labels("in", self.leg_name))
+        self._frames_out = FrameCount(metrics.FRAMES.labels("out", self.leg_name))
         self.player = Player(self._send_frame, self, PLAYBACK_RATE, self.settings.idle_silence)
         self._parser = FrameParser(self.settings.max_frame_bytes)
         # The stream lives as long as the leg; its deadline only backs up MAX_CALL_SECONDS.
@@ -119,6 +158,7 @@ class Leg(PlaybackSink):
         # Turns.
         self._turn = 0
         self._turn_span: Span | None = None
+        self._awaiting_reply: Span | None = None  # the last turn, until the reply starts
         self._transcription: Transcription | None = None
         self._speech_ended_at: float | None = None
         self._hints: list[str] = []
@@ -129,7 +169,6 @@ class Leg(PlaybackSink):
         self._hanging_up = False
         self._failures = 0
         self._in_fallback = False
-        self._backlog: list[Frame] = []
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -139,8 +178,13 @@ class Leg(PlaybackSink):
             async with asyncio.TaskGroup() as group:
                 self._group = group
                 self.deps.clock.add(self.player)  # start sending at once (asterisk issue 2089)
-                self._spawn(self._serve_socket())
+                self._spawn(self._expect_uuid())
                 self._spawn(self._limit_duration())
+                early, self._early = self._early, None
+                if early:
+                    self.data_received(bytes(early))
+                if self._early_end is not None:
+                    self._connection_ended(self._early_end[0])
                 await self._ended.wait()
                 await self._wind_down()
         finally:
@@ -197,11 +241,11 @@ class Leg(PlaybackSink):
         return self.end_reason or Reason.LEG_END_REASON_CONNECTION_ERROR
 
     def _close_socket(self) -> None:
-        writer = self._writer
+        transport = self._transport
         try:
-            if self._reason() in REASONS_WITH_HANGUP_FRAME and not writer.transport.is_closing():
-                writer.write(HANGUP_FRAME)
-            writer.close()
+            if self._reason() in REASONS_WITH_HANGUP_FRAME and not transport.is_closing():
+                transport.write(HANGUP_FRAME)
+            transport.close()
         except (OSError, RuntimeError):
             pass
 
@@ -209,10 +253,13 @@ class Leg(PlaybackSink):
         reason = self._reason()
         reason_name = Reason.Name(reason).removeprefix("LEG_END_REASON_").lower()
         metrics.LEGS_ENDED.labels(self.leg_name, reason_name).inc()
+        self._frames_in.flush()
+        self._frames_out.flush()
         self.deps.clock.discard(self.player)
         self._close_socket()
         self._link.abandon()
         self._end_turn("leg_ended")
+        self._end_awaited_turn()
         if self.session_id:
             self._ensure_span()
         self._span.add_event(stages.CALL_ENDED, {"reason": reason_name, "detail": self._end_detail})
@@ -231,55 +278,69 @@ class Leg(PlaybackSink):
 
     # ---- socket in ---------------------------------------------------------------------------
 
-    async def _serve_socket(self) -> None:
+    def data_received(self, data: bytes) -> None:
+        """Bytes from Asterisk: every complete frame is handled at once, in order."""
+        if self.end_reason is not None:  # ended (cheaper than the event, per read)
+            return
+        if self._early is not None:
+            self._early += data
+            return
         try:
-            try:
-                async with asyncio.timeout(self.settings.uuid_timeout_seconds):
-                    first = await self._first_frame()
-            except TimeoutError:
-                raise ProtocolError("uuid_timeout", "no UUID frame in time") from None
-            if first is None:
-                self.end(Reason.LEG_END_REASON_CALLER_HANGUP, "EOF before UUID")
-                return
-            if first.kind != Kind.UUID:
-                raise ProtocolError("no_uuid_first", f"first frame kind 0x{first.kind:02x}, not UUID")
-            check_frame(first)
-            self._begin(session_id_from_bytes(first.payload))
-            frames = self._backlog
-            while True:
-                for frame in frames:
-                    self._on_frame(frame)
-                    if self._ended.is_set():
-                        return
-                data = await self._reader.read(READ_SIZE)
-                if not data:
-                    self.end(Reason.LEG_END_REASON_CALLER_HANGUP, "EOF")
+            for frame in self._parser.feed(data):
+                self._on_frame(frame)
+                if self.end_reason is not None:
                     return
-                frames = self._parser.feed(data)
         except ProtocolError as error:
-            metrics.PROTOCOL_ERRORS.labels(error.code).inc()
-            log.warning("protocol error: %s", error, extra={"session_id": self.session_id, "error": str(error)})
-            self.end(Reason.LEG_END_REASON_PROTOCOL_ERROR, str(error))
-        except (ConnectionError, OSError) as error:
-            self.end(Reason.LEG_END_REASON_CONNECTION_ERROR, f"{type(error).__name__}: {error}")
+            self._protocol_error(error)
+        except Exception as error:  # noqa: BLE001 - a bug in one leg must end it, not the process
+            log.exception("leg failed on a frame", extra={"session_id": self.session_id})
+            stages.record_error(self._span, error)
+            self.end(Reason.LEG_END_REASON_CONNECTION_ERROR, f"internal error: {type(error).__name__}")
 
-    async def _first_frame(self) -> Frame | None:
-        while True:
-            data = await self._reader.read(READ_SIZE)
-            if not data:
-                return None
-            frames = self._parser.feed(data)
-            if frames:
-                self._backlog = frames[1:]
-                return frames[0]
+    def eof_received(self) -> None:
+        self._connection_ended(None)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        self._connection_ended(error)
+
+    def _connection_ended(self, error: Exception | None) -> None:
+        if self._early is not None:  # run() has not started: it ends the leg after the early bytes
+            if self._early_end is None:
+                self._early_end = (error,)
+            return
+        if error is None:
+            reason, detail = Reason.LEG_END_REASON_CALLER_HANGUP, "EOF" if self.session_id else "EOF before UUID"
+        else:
+            reason, detail = Reason.LEG_END_REASON_CONNECTION_ERROR, f"{type(error).__name__}: {error}"
+        self.end(reason, detail)
+
+    def _protocol_error(self, error: ProtocolError) -> None:
+        metrics.PROTOCOL_ERRORS.labels(error.code).inc()
+        log.warning("protocol error: %s", error, extra={"session_id": self.session_id, "error": str(error)})
+        self.end(Reason.LEG_END_REASON_PROTOCOL_ERROR, str(error))
+
+    async def _expect_uuid(self) -> None:
+        await asyncio.sleep(self.settings.uuid_timeout_seconds)
+        if not self.session_id:
+            self._protocol_error(ProtocolError("uuid_timeout", "no UUID frame in time"))
 
     def _on_frame(self, frame: Frame) -> None:
-        check_frame(frame)
         kind = frame.kind
-        if frame.is_audio:
-            self._frames_in.inc()
-            self._on_audio(frame.payload, frame.sample_rate)
-        elif kind == Kind.DTMF:
+        rate = AUDIO_RATES.get(kind)
+        if rate is not None and self.session_id:  # the hot path: caller audio
+            if len(frame.payload) & 1:
+                raise ProtocolError("odd_audio", f"audio frame with odd length {len(frame.payload)}")
+            self._frames_in.add()
+            self._on_audio(frame.payload, rate)
+            return
+        if not self.session_id:
+            if kind != Kind.UUID:
+                raise ProtocolError("no_uuid_first", f"first frame kind 0x{kind:02x}, not UUID")
+            check_frame(frame)
+            self._begin(session_id_from_bytes(frame.payload))
+            return
+        check_frame(frame)
+        if kind == Kind.DTMF:
             self._link.send(LegEvent(dtmf=concierge_pb2.Dtmf(digit=chr(frame.payload[0]))))
             self._span.add_event("DTMF")
         elif kind == Kind.HANGUP:
@@ -405,6 +466,7 @@ class Leg(PlaybackSink):
         now = time.monotonic()
         if self._speech_ended_at is not None and item.queued_at >= self._speech_ended_at:
             metrics.TURN_LATENCY.observe(now - self._speech_ended_at)
+            self._end_awaited_turn(round((now - self._speech_ended_at) * 1000, 1))
             self._speech_ended_at = None
         if not self._greeted and self.leg == common_pb2.LEG_VISITOR:
             self._greeted = True
@@ -433,15 +495,15 @@ class Leg(PlaybackSink):
     # ---- socket out --------------------------------------------------------------------------
 
     def _send_frame(self, frame: bytes) -> None:
-        transport = self._writer.transport
+        transport = self._transport
         if transport.is_closing():
             self.end(Reason.LEG_END_REASON_CONNECTION_ERROR, "socket closed")
             return
         if transport.get_write_buffer_size() > MAX_UNSENT_BYTES:
             self.end(Reason.LEG_END_REASON_CONNECTION_ERROR, "peer stopped reading")
             return
-        self._writer.write(frame)
-        self._frames_out.inc()
+        transport.write(frame)
+        self._frames_out.add()
 
     # ---- caller audio ------------------------------------------------------------------------
 
@@ -503,6 +565,7 @@ class Leg(PlaybackSink):
             self._idle_state()
 
     def _on_speech_started(self, event: SpeechStarted, rate: int) -> None:
+        self._end_awaited_turn()
         self._turn += 1
         context = trace.set_span_in_context(self._span)
         self._turn_span = self.deps.tracer.start_span(
@@ -531,7 +594,8 @@ class Leg(PlaybackSink):
                 self._turn_span.add_event(stages.SILENCE_DETECTED, {"duration_ms": event.silence_ms})
             self._turn_span.add_event(
                 stages.SPEECH_ENDED,
-                {"speech_ms": event.speech_ms, "utterance_ms": event.utterance_ms, "reason": event.reason},
+                {"duration_ms": event.utterance_ms, "speech_ms": event.speech_ms,
+                 "utterance_ms": event.utterance_ms, "reason": event.reason},
             )
         transcription, self._transcription = self._transcription, None
         self._idle_state()
@@ -579,7 +643,19 @@ class Leg(PlaybackSink):
             if span is not None:
                 span.set_attribute("outcome", outcome)
                 span.set_attribute("audio_bytes", transcription.audio_bytes)
-                span.end()
+                if outcome == "utterance":  # the turn lasts until the reply starts (turn_latency_ms)
+                    self._end_awaited_turn()
+                    self._awaiting_reply = span
+                else:
+                    span.end()
+
+    def _end_awaited_turn(self, turn_latency_ms: float | None = None) -> None:
+        """End the turn waiting for its reply, with the reply's latency when it came."""
+        span, self._awaiting_reply = self._awaiting_reply, None
+        if span is not None:
+            if turn_latency_ms is not None:
+                span.set_attribute("turn_latency_ms", turn_latency_ms)
+            span.end()
 
     def _end_turn(self, outcome: str) -> None:
         span, self._turn_span = self._turn_span, None

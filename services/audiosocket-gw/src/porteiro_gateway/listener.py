@@ -1,5 +1,8 @@
 """The AudioSocket TCP listeners (visitor and resident) and the set of live legs.
 
+Connections are read with an asyncio Protocol: the loop hands each read to the
+leg's frame parser directly (no StreamReader, no reader task woken per frame).
+
 A connection is refused before any leg exists when its source address is not
 in the allowlist (closed without a word), when the gateway already carries
 `max_legs` legs or is shutting down (a hangup frame, then close: the dialplan
@@ -13,10 +16,11 @@ import ipaddress
 import logging
 import socket
 from collections.abc import Sequence
+from typing import cast
 
 from porteiro.concierge.v1 import concierge_pb2
+from porteiro_common.audiosocket import HANGUP_FRAME
 from porteiro_gateway import metrics
-from porteiro_gateway.frames import HANGUP_FRAME
 from porteiro_gateway.leg import LEG_NAMES, Leg, LegDeps
 
 log = logging.getLogger(__name__)
@@ -98,7 +102,10 @@ class LegListener:
         self._handlers: set[asyncio.Task] = set()
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._handle, self.host, self.port, reuse_address=True)
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: AudioSocketProtocol(self), self.host, self.port, reuse_address=True
+        )
         self.port = self._server.sockets[0].getsockname()[1]
         log.info("audiosocket listening", extra={"leg": LEG_NAMES[self.leg], "port": self.port})
 
@@ -106,26 +113,57 @@ class LegListener:
         if self._server is not None:
             self._server.close()
 
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        peer = writer.get_extra_info("peername") or ("", 0)
-        sock = writer.get_extra_info("socket")
+    def accept(self, transport: asyncio.Transport) -> Leg | None:
+        """A new connection: refuse it, or start its leg (run in a task until the leg ends)."""
+        peer = transport.get_extra_info("peername") or ("", 0)
+        sock = transport.get_extra_info("socket")
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if not is_allowed(str(peer[0]), self._networks):
             metrics.REFUSALS.labels("not_allowed").inc()
             log.warning("connection from a network not allowed", extra={"peer": str(peer[0])})
-            writer.transport.abort()
-            return
+            transport.abort()
+            return None
         reason = self._registry.refusal()
         if reason is not None:
             metrics.REFUSALS.labels(reason).inc()
             log.warning("connection refused", extra={"reason": reason})
-            writer.write(HANGUP_FRAME)
-            writer.close()
-            return
-        leg = Leg(self._deps, self.leg, reader, writer)
+            transport.write(HANGUP_FRAME)
+            transport.close()
+            return None
+        leg = Leg(self._deps, self.leg, transport)
         self._registry.add(leg)
+        task = asyncio.get_running_loop().create_task(self._run(leg))
+        self._handlers.add(task)
+        task.add_done_callback(self._handlers.discard)
+        return leg
+
+    async def _run(self, leg: Leg) -> None:
         try:
             await leg.run()
         finally:
             self._registry.remove(leg)
+
+
+class AudioSocketProtocol(asyncio.Protocol):
+    """One TCP connection: passes the loop's callbacks to its leg."""
+
+    def __init__(self, listener: LegListener) -> None:
+        self._listener = listener
+        self._leg: Leg | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._leg = self._listener.accept(cast(asyncio.Transport, transport))  # uvloop's is no subclass
+
+    def data_received(self, data: bytes) -> None:
+        if self._leg is not None:
+            self._leg.data_received(data)
+
+    def eof_received(self) -> bool:
+        if self._leg is not None:
+            self._leg.eof_received()
+        return False  # close our side too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._leg is not None:
+            self._leg.connection_lost(exc)

@@ -18,8 +18,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from porteiro_common.audiosocket import encode_audio, frame_bytes
 from porteiro_gateway import metrics
-from porteiro_gateway.frames import encode_audio, frame_bytes
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +81,7 @@ class Player:
         self.idle_silence = idle_silence
         self._frame_bytes = frame_bytes(sample_rate, FRAME_MS)
         self._silence = encode_audio(bytes(self._frame_bytes), sample_rate)
+        self._header = self._silence[:3]  # kind + length of every frame this player sends
         self._queue: deque[SayItem] = deque()
         self.current: SayItem | None = None
         self._idle = asyncio.Event()
@@ -140,15 +141,15 @@ class Player:
         buffer = item.buffer
         if len(buffer) < size and not (item.synthesis_done and buffer):
             return None
-        pcm = bytes(buffer[:size])
+        if len(buffer) < size:  # the last piece of a Say: pad it to a whole frame
+            buffer += bytes(size - len(buffer))
+        frame = self._header + buffer[:size]
         del buffer[:size]
-        if len(pcm) < size:
-            pcm += bytes(size - len(pcm))
         if item.started_at is None:
             item.started_at = time.monotonic()
             self._sink.on_say_started(item)
-        item.played_bytes += len(pcm)
-        return encode_audio(pcm, self.sample_rate)
+        item.played_bytes += size
+        return frame
 
 
 class PlaybackClock:
