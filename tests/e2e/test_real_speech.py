@@ -10,7 +10,9 @@ import dataclasses
 
 import pytest
 
-from porteiro_sim.scenarios import SCENARIOS
+from porteiro_sim.call import run_call
+from porteiro_sim.scenarios import CALLER_VOICE, CALLER_WORDS_PER_MINUTE, SCENARIOS
+from porteiro_sim.speech import EspeakVoice
 from tests.e2e.conftest import start_e2e, stop_e2e
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.acoustic]
@@ -29,5 +31,25 @@ async def test_delivery_with_the_real_recogniser_and_synthesiser(e2e_dir):
         assert "resident_ack_authorized" in result.residents[0].heard_keys
         # The greeting and the outcome were identified on the wire, so the real synthesis reached the caller.
         assert result.visitor.heard_keys[0] == "greeting"
+    finally:
+        await stop_e2e(e2e)
+
+
+async def test_visit_denied_with_the_real_recogniser_and_synthesiser(e2e_dir):
+    """The visit intent by voice: espeak-ng's "Visita." is never recognised, "Eu sou amiga." is.
+
+    The callers speak with the demo's caller voice (another espeak-ng variant and pace);
+    the resident refuses by voice ("Não, não conheço.") and presses 2 if asked again.
+    """
+    e2e = await start_e2e(e2e_dir, fake=False)
+    scenario = dataclasses.replace(SCENARIOS["denied"], spoken_apartment=False)
+    callers = EspeakVoice(CALLER_VOICE, CALLER_WORDS_PER_MINUTE)
+    try:
+        result = await run_call(scenario, visitor_port=e2e.stack.visitor_port,
+                                resident_port=e2e.stack.resident_port, voice=callers, matcher=e2e.matcher,
+                                queue=e2e.queue, ring_seconds=0.3, final_timeout=40.0)
+        assert result.visitor_outcome == "visitor_denied", e2e.explain(result)
+        assert "ask_visitor_name" in result.visitor.heard_keys  # the visit intent was understood by voice
+        assert "resident_ack_denied" in result.residents[0].heard_keys
     finally:
         await stop_e2e(e2e)

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from porteiro_sim.call import CallResult, candidate_matcher, delete_queue_async, run_call
 from porteiro_sim.report import call_spans, format_stage_table, leg_transcripts, read_spans
-from porteiro_sim.scenarios import SCENARIOS, Scenario
-from porteiro_sim.speech import SpeechServiceRecogniser, SpeechServiceVoice, WavVoice
+from porteiro_sim.scenarios import CALLER_VOICE, CALLER_WORDS_PER_MINUTE, SCENARIOS, Scenario
+from porteiro_sim.speech import EspeakVoice, SpeechServiceRecogniser, SpeechServiceVoice, Voice, WavVoice
 from porteiro_sim.stack import Stack, StackConfig
 from porteiro_sim.timeline import describe_replies, describe_turns, format_timeline, turn_latencies
 
@@ -31,7 +31,8 @@ def say(message: str) -> None:
     print(message, flush=True)
 
 
-async def demo(scenario: Scenario, work_dir: Path, transcribe: bool, wav_dir: Path | None = None) -> int:
+async def demo(scenario: Scenario, work_dir: Path, transcribe: bool, wav_dir: Path | None = None,
+               caller_voice: Voice | None = None) -> int:
     run_id = time.strftime("%Y%m%d-%H%M%S")
     work = work_dir / f"demo-{run_id}"
     queue = f"porteiro-demo-{uuid.uuid4().hex[:8]}"
@@ -50,7 +51,8 @@ async def demo(scenario: Scenario, work_dir: Path, transcribe: bool, wav_dir: Pa
         f"(visitor port {stack.visitor_port}, resident port {stack.resident_port})")
     voice = SpeechServiceVoice(stack.speech_target)
     # Recorded human sentences, when given, speak for the callers; the system's voice stays the service's.
-    callers = WavVoice(wav_dir, fallback=voice) if wav_dir else voice
+    synthetic_callers = caller_voice or voice
+    callers = WavVoice(wav_dir, fallback=synthetic_callers) if wav_dir else synthetic_callers
     recogniser = SpeechServiceRecogniser(stack.speech_target, hints=["Renata Oliveira", "501", "entrega", "sim"])
     try:
         matcher = await candidate_matcher(voice)
@@ -128,13 +130,19 @@ def main(argv: list[str] | None = None) -> int:
                              "rarely understands espeak-ng's numbers)")
     parser.add_argument("--wav-dir", type=Path, default=None,
                         help="recorded caller sentences (<slug of the sentence>.wav, any rate, 16-bit); "
-                             "sentences without a recording use the speech service's voice")
+                             "sentences without a recording use --caller-voice")
+    parser.add_argument("--caller-voice", default=CALLER_VOICE,
+                        help="espeak-ng voice of the simulated visitor and resident ('service': the speech "
+                             "service's own voice and pace)")
+    parser.add_argument("--caller-wpm", type=int, default=CALLER_WORDS_PER_MINUTE,
+                        help="speaking rate of --caller-voice, words per minute")
     parser.add_argument("--no-transcripts", action="store_true",
                         help="skip transcribing the callers' audio and unidentified replies")
     args = parser.parse_args(argv)
     try:
         scenario = dataclasses.replace(SCENARIOS[args.scenario], spoken_apartment=args.spoken_apartment)
-        return asyncio.run(demo(scenario, args.work_dir, not args.no_transcripts, args.wav_dir))
+        callers = None if args.caller_voice == "service" else EspeakVoice(args.caller_voice, args.caller_wpm)
+        return asyncio.run(demo(scenario, args.work_dir, not args.no_transcripts, args.wav_dir, callers))
     except KeyboardInterrupt:
         return 130
 
