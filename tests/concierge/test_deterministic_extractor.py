@@ -8,7 +8,14 @@ from hypothesis import strategies as st
 
 from porteiro_concierge.dependencies import DirectoryClient
 from porteiro_concierge.extraction.base import Intent, Slots
-from porteiro_concierge.extraction.deterministic import DeterministicExtractor, bare_name
+from porteiro_concierge.extraction.deterministic import (
+    DeterministicExtractor,
+    _Words,
+    bare_name,
+    find_intent,
+    find_visitor_name,
+    fold,
+)
 
 
 @pytest.fixture
@@ -142,3 +149,13 @@ async def test_intent_alone(real_extractor, sentence, expected):
 @pytest.mark.parametrize("filler", ["Hein? Como assim?", "Hum", "Alô?", "Quem?", "Desculpa, o quê?"])
 def test_fillers_are_not_names(filler):
     assert bare_name(filler) is None
+
+
+@pytest.mark.parametrize(
+    ("sentence", "visitor_name"),
+    [("Eu sou a amiga.", None), ("Sou uma amiga dela.", None), ("Eu sou a Maria, amiga da Renata.", "Maria")],
+)
+def test_friend_phrasings_are_visits_and_never_names(sentence, visitor_name):
+    folded = fold(sentence)
+    assert find_intent(folded) is Intent.VISIT
+    assert find_visitor_name(_Words(sentence)) == visitor_name

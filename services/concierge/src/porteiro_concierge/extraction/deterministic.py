@@ -26,8 +26,8 @@ DELIVERY_PATTERN = re.compile(
 )
 VISIT_PATTERN = re.compile(
     r"\b(visita\w*|vim ver|vim falar|vim encontrar|quero falar|queria falar|falar com|vim conversar|"
-    r"sou (?:amig[oa]|parente|filh[oa]|irma[oa]?|namorad[oa]|prim[oa]|convidad[oa])|convidad[oa]|"
-    r"vim buscar|marcad[oa] com)\b"
+    r"sou (?:(?:o|a|um|uma) )?(?:amig[oa]|parente|filh[oa]|irma[oa]?|namorad[oa]|prim[oa]|convidad[oa])|convidad[oa]|"
+    r"amig[oa] d[aoe]|vim buscar|marcad[oa] com)\b"
 )
 CORRECTION_PATTERN = re.compile(r"^(nao|nao nao|negativo)\b|\b(na verdade|quer dizer|corrigindo|errei|me enganei)\b")
 
@@ -109,8 +109,8 @@ class _Words:
         for original, folded in zip(self.original[index:], self.folded_words[index:], strict=False):
             if folded in NAME_STOPWORDS or folded.isdigit() or any(ch.isdigit() for ch in folded):
                 break
-            if not words and folded in NOT_A_NAME:
-                return None
+            if folded in NOT_A_NAME:  # "sou a Maria, amiga da Renata": the name ends before "amiga"
+                break
             words.append(original)
             if len(words) == MAX_NAME_WORDS:
                 break
