@@ -124,6 +124,20 @@ class LegDriver:
         except TimeoutError:
             raise AssertionError(f"{self.leg} never heard {fragments!r}; heard {heard!r}") from None
 
+    def hints_before(self, fragment: str) -> list[str] | None:
+        """The hints in force (last RecognitionContext) when the first Say containing `fragment` came."""
+        hints: list[str] | None = None
+        for action in self.actions:
+            kind = action.WhichOneof("action")
+            if kind == "recognition":
+                hints = list(action.recognition.hints)
+            elif kind == "say" and fold(fragment) in fold(action.say.text):
+                return hints
+        raise AssertionError(f"{self.leg} never heard {fragment!r}")
+
+    def recognition_count(self) -> int:
+        return sum(action.WhichOneof("action") == "recognition" for action in self.actions)
+
     async def expect_hangup(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109 - test helper
         await asyncio.wait_for(self.hung_up.wait(), timeout)
         await asyncio.wait_for(self.closed.wait(), timeout)

@@ -33,6 +33,7 @@ from porteiro_concierge.decision import Decision, decide_from_key, decide_from_t
 from porteiro_concierge.dependencies import DependencyError
 from porteiro_concierge.extraction.base import Extraction, Extractor, Intent
 from porteiro_concierge.extraction.deterministic import bare_name
+from porteiro_concierge.hints import Vocabulary, decision_hints, options_hints
 from porteiro_concierge.prompts import Prompts
 from porteiro_concierge.session import RESIDENT, VISITOR, Deadline, FlowState, Outcome, Session, Target
 from porteiro_concierge.settings import ConciergeSettings
@@ -41,8 +42,6 @@ from porteiro_concierge.telemetry import CALL_OUTCOMES, EXTRACTION_SECONDS, trac
 
 log = logging.getLogger(__name__)
 
-BASE_VISITOR_HINTS = ["entrega", "encomenda", "visita", "apartamento", "morador", "meu nome é"]
-RESIDENT_HINTS = ["sim", "não", "pode subir", "pode", "libera", "autorizo", "não conheço", "deixa na portaria"]
 SLOT_ORDER = ("intent", "visitor_name", "apartment", "resident_name")
 # Directory misses allowed once the keypad has been offered, before the call ends.
 KEYPAD_TRIES = 2
@@ -90,19 +89,20 @@ class Conversation:
         self.fallback_extractor = fallback_extractor
         self.redact = redact
         self.clock = clock
+        self.vocabulary = Vocabulary(directory)
 
     # ---- legs attaching ----
 
     async def visitor_started(self, session: Session | None, session_id: str, traceparent: str, fx: Effects) -> Session:
         if session is not None:  # the visitor's stream came back (e.g. after a concierge restart)
             session.legs[VISITOR] = True
+            session.hints.pop(VISITOR, None)  # a new stream starts without hints
+            await self.vocabulary.refresh()
             self._resume_visitor(session, fx)
             return session
         session = Session(session_id=session_id, traceparent=traceparent)
         session.legs[VISITOR] = True
-        fx.hints(VISITOR, await self._visitor_hints())
-        self._say_visitor(session, fx, self.prompts["greeting"])
-        session.asking = "intent"
+        self._ask(session, fx, "intent", self.prompts["greeting"])
         self._arm(session, "visitor_reply", self.settings.playback_allowance_seconds)
         return session
 
@@ -127,7 +127,8 @@ class Conversation:
         if session.state == FlowState.CALLING_RESIDENT:
             self._change_state(session, FlowState.WAITING_RESIDENT)
             self._say_visitor(session, fx, self.prompts["resident_answered"])
-        fx.hints(RESIDENT, RESIDENT_HINTS)
+        session.hints.pop(RESIDENT, None)
+        self._hint(session, fx, RESIDENT, decision_hints())
         fx.say(RESIDENT, self._resident_brief(session))
         self._arm(session, "resident_reply", self.settings.playback_allowance_seconds)
         return session
@@ -170,6 +171,7 @@ class Conversation:
         digits, session.keypad_digits = session.keypad_digits, ""
         if not digits or self._turns_spent(session, fx):
             return
+        await self.vocabulary.refresh()
         session.slots.apartment = digits
         session.apartment_typed = True
         fx.turn_outcome = "progress"
@@ -185,7 +187,8 @@ class Conversation:
         return True
 
     async def _collect(self, session: Session, text: str, fx: Effects) -> None:
-        extraction = await self._extract(session, text)
+        # The vocabulary (for the next question's hints) is refreshed while the sentence is read.
+        extraction, _ = await asyncio.gather(self._extract(session, text), self.vocabulary.refresh())
         progressed = self._apply(session, extraction, text)
         fx.turn_outcome = "progress" if progressed else "no_progress"
         await self._advance(session, fx, progressed)
@@ -294,6 +297,7 @@ class Conversation:
 
     def _ask_next(self, session: Session, fx: Effects) -> None:
         slots = session.slots
+        question = None
         if session.keypad_offered and slots.apartment is None:
             key, asking = "offer_keypad", "apartment"
         elif slots.intent is None:
@@ -301,13 +305,12 @@ class Conversation:
         elif slots.visitor_name is None and not session.visitor_name_skipped:
             key, asking = "ask_visitor_name", "visitor_name"
         elif slots.apartment is None and slots.resident_name is None:
-            key, asking = "ask_apartment_and_resident", "resident_name"
+            key, asking, question = "ask_apartment_and_resident", "resident_name", "apartment_and_resident"
         elif slots.resident_name is None:
             key, asking = "ask_resident", "resident_name"
         else:
             key, asking = "ask_apartment", "apartment"
-        session.asking = asking
-        self._say_visitor(session, fx, self.prompts[key])
+        self._ask(session, fx, asking, self.prompts[key], question)
 
     # ---- validation and the call ----
 
@@ -349,8 +352,10 @@ class Conversation:
             self.prompts.text("ambiguous_option", resident_name=item.resident_name, apartment=item.apartment)
             for item in session.ambiguous
         )
-        session.asking = "resident_name"
-        self._say_visitor(session, fx, self.prompts.text("ambiguous_resident", options=options))
+        hints = options_hints(
+            (item.resident_name for item in session.ambiguous), (item.apartment for item in session.ambiguous)
+        )
+        self._ask(session, fx, "resident_name", self.prompts.text("ambiguous_resident", options=options), hints=hints)
 
     def _not_found(self, session: Session, fx: Effects, response) -> None:
         fx.turn_outcome = "rejected"
@@ -363,26 +368,23 @@ class Conversation:
         if session.apartment_typed:
             slots.apartment = None
             session.apartment_typed = False
-            session.asking = "apartment"
-            self._say_visitor(session, fx, self.prompts.text("keypad_no_apartment", apartment=heard_apartment))
+            self._ask(session, fx, "apartment", self.prompts.text("keypad_no_apartment", apartment=heard_apartment))
             return
         if response.status == directory_pb2.RESOLVE_STATUS_NO_APARTMENT:
-            key, values = "no_apartment", {"apartment": heard_apartment}
+            key, values, asking = "no_apartment", {"apartment": heard_apartment}, "apartment"
             slots.apartment = None
-            session.asking = "apartment"
         else:
             # Keep both slots: the next sentence may correct either ("não, é o 501").
             values = {"resident_name": slots.resident_name or "", "apartment": heard_apartment}
             key = "no_resident" if slots.apartment else "no_resident_anywhere"
-            session.asking = "resident_name"
+            asking = "resident_name"
         if session.validation_failures >= self.settings.max_validation_failures:
             session.keypad_offered = True
             slots.apartment = None
-            session.asking = "apartment"
             self._say_visitor(session, fx, self.prompts["not_found"])
-            self._say_visitor(session, fx, self.prompts["offer_keypad"])
+            self._ask(session, fx, "apartment", self.prompts["offer_keypad"])
             return
-        self._say_visitor(session, fx, self.prompts.text(key, **values))
+        self._ask(session, fx, asking, self.prompts.text(key, **values))
 
     async def _call_resident(self, session: Session, fx: Effects, target: Target) -> None:
         fx.turn_outcome = "validated"
@@ -485,6 +487,7 @@ class Conversation:
             else:
                 self._finish(session, fx, Outcome.NO_ANSWER, "visitor_no_answer", "resident_no_answer")
         elif deadline.kind == "visitor_reply" and session.state == FlowState.COLLECTING:
+            await self.vocabulary.refresh()
             if session.keypad_digits:  # typed without "#": take what was typed
                 await self._typed_apartment(session, fx)
             elif not session.visitor_reprompted:
@@ -526,6 +529,33 @@ class Conversation:
 
     # ---- helpers ----
 
+    def _ask(
+        self,
+        session: Session,
+        fx: Effects,
+        asking: str,
+        text: str,
+        question: str | None = None,
+        hints: list[str] | None = None,
+    ) -> None:
+        """Ask the visitor a question, preceded by recognition hints for its answer.
+
+        `asking` is the slot a bare answer fills; `question` picks the hints when it
+        differs (the apartment-and-resident question); `hints` overrides both.
+        """
+        session.asking = asking
+        if hints is None:
+            hints = self.vocabulary.for_question(question or asking)
+        self._hint(session, fx, VISITOR, hints)
+        self._say_visitor(session, fx, text)
+
+    def _hint(self, session: Session, fx: Effects, leg: str, hints: list[str] | None) -> None:
+        """Send `hints` to `leg` unless they are already in force there."""
+        if hints is None or session.hints.get(leg) == hints:
+            return
+        session.hints[leg] = hints
+        fx.hints(leg, hints)
+
     def _say_visitor(self, session: Session, fx: Effects, text: str) -> None:
         session.remember("porteiro", text)
         fx.say(VISITOR, text)
@@ -543,13 +573,6 @@ class Conversation:
             "resident_name": target.resident_name if target else (slots.resident_name or ""),
             "apartment": target.apartment if target else (slots.apartment or ""),
         }
-
-    async def _visitor_hints(self) -> list[str]:
-        try:
-            vocabulary = await self.directory.vocabulary()
-        except DependencyError:
-            return list(BASE_VISITOR_HINTS)
-        return [*BASE_VISITOR_HINTS, *vocabulary.resident_names, *vocabulary.apartment_numbers][:200]
 
 
 def _target(candidate: directory_pb2.Candidate) -> Target:

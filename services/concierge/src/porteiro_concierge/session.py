@@ -79,6 +79,8 @@ class Session:
     resident_reprompted: bool = False
     # Which legs are on the line (attached to some concierge process).
     legs: dict[str, bool] = field(default_factory=dict)
+    # The recognition hints last sent to each leg (sent again only when they change).
+    hints: dict[str, list[str]] = field(default_factory=dict)
     outcome: Outcome | None = None
     traceparent: str = ""
     created_at: float = field(default_factory=time.time)

@@ -1,0 +1,93 @@
+"""Recognition hints suited to each question, through the real Converse stream."""
+
+from __future__ import annotations
+
+from porteiro_concierge.hints import (
+    APARTMENT_WORD,
+    DECISION_HINTS,
+    INTENT_HINTS,
+    MAX_HINT_CHARS,
+    NAME_ANSWER_HINTS,
+    capped,
+)
+
+
+def every_hint_list_is_short(driver) -> None:
+    for action in driver.actions:
+        if action.WhichOneof("action") == "recognition":
+            hints = list(action.recognition.hints)
+            assert sum(len(hint) + 2 for hint in hints) <= MAX_HINT_CHARS, hints
+
+
+async def test_each_question_brings_its_own_hints(concierge, fakes, session_id):
+    visitor = concierge.leg(session_id, "visitor")
+    await visitor.start()
+    await visitor.expect("em que posso ajudar")
+    assert visitor.hints_before("em que posso ajudar") == list(INTENT_HINTS)
+
+    await visitor.utter("Boa tarde")
+    await visitor.expect("entrega ou uma visita")
+    assert visitor.recognition_count() == 1  # the same question again: the hints stand
+
+    await visitor.utter("Vim fazer uma visita")
+    await visitor.expect("Qual é o seu nome")
+    assert visitor.hints_before("Qual é o seu nome") == list(NAME_ANSWER_HINTS)  # no resident names
+
+    await visitor.utter("Meu nome é Pedro Santos")
+    await visitor.expect("apartamento e qual o nome do morador")
+    both = visitor.hints_before("apartamento e qual o nome do morador")
+    assert both[0] == APARTMENT_WORD and {"102", "501", "Carlos Oliveira"} <= set(both)
+
+    await visitor.utter("apartamento 102")
+    await visitor.expect("nome do morador")
+    names = visitor.hints_before("Qual é o nome do morador")
+    assert "Carlos Oliveira" in names and "102" not in names and APARTMENT_WORD not in names
+
+    await visitor.utter("Carlos")
+    await visitor.expect("visita para Carlos Oliveira", "102")
+    await fakes.dialer.next_call()
+    assert visitor.recognition_count() == 4
+    every_hint_list_is_short(visitor)
+
+    resident = concierge.leg(session_id, "resident")
+    await resident.start()
+    await resident.expect("Pedro Santos", "visita")
+    assert resident.hints_before("Pedro Santos") == list(DECISION_HINTS)
+    await resident.utter("Não conheço.")
+    await visitor.expect("não autorizou")
+    await resident.expect_hangup()
+    assert resident.recognition_count() == 1
+
+
+async def test_apartment_questions_hint_apartment_numbers_only(concierge, fakes, session_id):
+    visitor = concierge.leg(session_id, "visitor")
+    await visitor.start()
+    await visitor.utter("Sou o João, entrega do iFood para a Renata do apartamento 909")
+    await visitor.expect("Qual é o número do apartamento")
+    apartments = visitor.hints_before("Qual é o número do apartamento")
+    assert apartments[0] == APARTMENT_WORD and {"101", "501"} <= set(apartments)
+    assert not any("Renata" in hint for hint in apartments)
+
+    await visitor.utter("É o 808")
+    await visitor.expect("jogo da velha")  # the keypad offer keeps the apartment numbers
+    assert visitor.recognition_count() == 2
+    await visitor.press("501#")
+    await visitor.expect("entrega para Renata Oliveira, apartamento 501")
+    every_hint_list_is_short(visitor)
+
+
+async def test_which_resident_hints_only_the_options(concierge, fakes, session_id):
+    visitor = concierge.leg(session_id, "visitor")
+    await visitor.start()
+    await visitor.utter("Boa noite, meu nome é Pedro, vim visitar o senhor Oliveira")
+    await visitor.expect("mais de um morador")
+    options = visitor.hints_before("mais de um morador")
+    assert {"Renata Oliveira", "Carlos Oliveira", "501", "102"} <= set(options)
+    assert "Lucas Martins" not in options
+
+
+def test_hint_lists_are_capped_and_distinct():
+    names = [f"Morador Número {index}" for index in range(100)]
+    kept = capped(["apartamento", "apartamento", " ", *names])
+    assert kept[:2] == ["apartamento", "Morador Número 0"]
+    assert sum(len(hint) + 2 for hint in kept) <= MAX_HINT_CHARS < sum(len(hint) + 2 for hint in names)
