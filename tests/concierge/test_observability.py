@@ -4,25 +4,16 @@ from __future__ import annotations
 
 import grpc
 import pytest
-from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import REGISTRY
 
 from porteiro.concierge.v1 import concierge_pb2, concierge_pb2_grpc
 from tests.concierge.test_conversation import collect_delivery
+from tests.support.tracing import recording_spans
 
 
 @pytest.fixture(scope="module")
 def spans():
-    provider = trace.get_tracer_provider()
-    if not isinstance(provider, TracerProvider):
-        provider = TracerProvider()
-        trace.set_tracer_provider(provider)
-    exporter = InMemorySpanExporter()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    return exporter
+    return recording_spans()
 
 
 async def test_stage_spans_and_events_with_redacted_slots(spans, fake_concierge, fakes, session_id):

@@ -4,25 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
-from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from porteiro_concierge.telemetry import RESIDENT_LEG_SPAN
 from tests.concierge.test_conversation import collect_delivery
+from tests.support.tracing import recording_spans
 
 CONVERSE = "/porteiro.concierge.v1.ConciergeService/Converse"
-
-
-def recording_spans() -> InMemorySpanExporter:
-    provider = trace.get_tracer_provider()
-    if not isinstance(provider, TracerProvider):
-        provider = TracerProvider()
-        trace.set_tracer_provider(provider)
-    exporter = InMemorySpanExporter()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    return exporter
 
 
 async def finished_span(spans: InMemorySpanExporter, name: str, timeout: float = 5.0):  # noqa: ASYNC109
