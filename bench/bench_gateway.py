@@ -1,7 +1,7 @@
 """Gateway figures: N concurrent simulated calls against one gateway process.
 
-Run from the repository root: `.venv/bin/python bench/bench_gateway.py [--calls 100] [--seconds 20]`
-(`--calls 300` for the target load). The gateway runs as a real process
+Run from the repository root: `.venv/bin/python bench/bench_gateway.py [--calls 300] [--seconds 20] [--pin]`
+(300 calls is the target load: p99 playback lateness <= 5 ms on one core). The gateway runs as a real process
 (`python -m porteiro_gateway`, uvloop); this script plays Asterisk with real
 AudioSocket clients sending real 20 ms frames at 50/s (espeak-ng speech
 alternating with silence, so VAD, endpointing and Transcribe calls happen),
@@ -52,6 +52,7 @@ from tests.support.processes import start_service  # noqa: E402
 
 HEADER = struct.Struct(">BH")
 FRAME_BYTES = 320
+TARGET_CALLS = 300
 
 
 class CallProtocol(asyncio.Protocol):
@@ -299,6 +300,8 @@ async def bench(calls_wanted: int, seconds: float, pinned: bool) -> None:
         print(f"playback lateness (gateway histogram): p50 <= {p50 * 1000:g} ms, p99 <= {p99 * 1000:g} ms "
               f"(bucket bounds); sent within 5 ms of their slot: {on_time:.2%} of {frames:.0f} frames; "
               f"schedule rebases: {resyncs:.0f}")
+        verdict = "met" if p99 <= 0.005 and connected >= TARGET_CALLS * 0.99 else "not met"
+        print(f"target ({TARGET_CALLS} calls, p99 lateness <= 5 ms): {verdict} at {connected:.0f} calls")
         timed = sum(call.timed for call in calls)
         print(f"client-side ({timed} calls): arrival delay vs the call's best frame of the past second "
               f"{client_lateness(calls, began)}; arrival gaps {jitter(calls, began)}")
@@ -324,7 +327,7 @@ async def bench(calls_wanted: int, seconds: float, pinned: bool) -> None:
 def main() -> None:
     logging.getLogger("opentelemetry.context").setLevel(logging.CRITICAL)  # fake servers' teardown noise
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calls", type=int, default=100, help="concurrent calls (300 for the target)")
+    parser.add_argument("--calls", type=int, default=TARGET_CALLS, help="concurrent calls (300: the target load)")
     parser.add_argument("--seconds", type=float, default=20.0, help="measurement window")
     parser.add_argument("--pin", action="store_true",
                         help="pin the gateway to CPU 0 and the clients and fake servers to the others")

@@ -6,6 +6,11 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from porteiro_common.metrics import VOICE_LATENCY_BUCKETS
 
+# Seconds; a frame is meant to leave on its 20 ms slot, so the interesting range is 0-20 ms.
+PLAYBACK_LATENESS_BUCKETS = (
+    0.0005, 0.001, 0.002, 0.003, 0.004, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.25,
+)
+
 ACTIVE_LEGS = Gauge("porteiro_gateway_active_legs", "AudioSocket legs connected now", ["leg"])
 FRAMES = Counter(
     "porteiro_gateway_frames_total", "AudioSocket frames received (in) and sent (out)", ["direction", "leg"]
@@ -13,7 +18,7 @@ FRAMES = Counter(
 PLAYBACK_LATENESS = Histogram(
     "porteiro_gateway_playback_lateness_seconds",
     "How late each outgoing 20 ms frame left, against its absolute schedule",
-    buckets=VOICE_LATENCY_BUCKETS,
+    buckets=PLAYBACK_LATENESS_BUCKETS,
 )
 ENDPOINTING = Histogram(
     "porteiro_gateway_endpointing_seconds",
