@@ -135,6 +135,15 @@ class FakeDirectory(directory_pb2_grpc.DirectoryServiceServicer):
             number=number, destination=destination, residents=[directory_pb2.Resident(name=n) for n in residents]
         )
 
+    async def ListApartments(self, request, context):  # noqa: N802
+        await self._check(context, "ListApartments")
+        return directory_pb2.ListApartmentsResponse(apartments=[
+            directory_pb2.Apartment(
+                number=number, destination=destination, residents=[directory_pb2.Resident(name=n) for n in residents]
+            )
+            for number, (residents, destination) in SAMPLE_APARTMENTS.items()
+        ])
+
     async def ListVocabulary(self, request, context):  # noqa: N802
         await self._check(context, "ListVocabulary")
         names = [name for residents, _ in SAMPLE_APARTMENTS.values() for name in residents]

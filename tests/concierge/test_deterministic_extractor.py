@@ -125,6 +125,10 @@ async def test_apartment_and_resident_in_one_sentence(real_extractor, known, sen
         ("Apartamento 909, Washington Pereira.", VISITOR_KNOWN, {"apartment": "909"}),
         ("Apartamento 501, por favor, obrigado", VISITOR_KNOWN, {"apartment": "501"}),
         ("Aqui é o João Pedro, apartamento 501", Slots(), {"visitor_name": "João Pedro", "apartment": "501"}),
+        # "Sou" fuzzily matches Souza (501): the words of a name cue are never a name.
+        ("Sou o Pedro, vim visitar o apartamento 501", Slots(),
+         {"intent": Intent.VISIT, "visitor_name": "Pedro", "apartment": "501"}),
+        ("Meu nome é Pedro, apartamento 501", Slots(), {"visitor_name": "Pedro", "apartment": "501"}),
     ],
 )
 async def test_bare_names_need_evidence(real_extractor, sentence, known, expected):

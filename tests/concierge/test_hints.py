@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from porteiro.directory.v1 import directory_pb2
 from porteiro_concierge.hints import (
     APARTMENT_WORD,
     DECISION_HINTS,
     INTENT_HINTS,
     MAX_HINT_CHARS,
     NAME_ANSWER_HINTS,
+    Vocabulary,
     capped,
+    residents_by_apartment,
 )
 
 
@@ -40,8 +43,7 @@ async def test_each_question_brings_its_own_hints(concierge, fakes, session_id):
 
     await visitor.utter("apartamento 102")
     await visitor.expect("nome do morador")
-    names = visitor.hints_before("Qual é o nome do morador")
-    assert "Carlos Oliveira" in names and "102" not in names and APARTMENT_WORD not in names
+    assert visitor.hints_before("Qual é o nome do morador") == ["Carlos Oliveira"]  # apartment 102's only
 
     await visitor.utter("Carlos")
     await visitor.expect("visita para Carlos Oliveira", "102")
@@ -74,6 +76,39 @@ async def test_apartment_questions_hint_apartment_numbers_only(concierge, fakes,
     await visitor.press("501#")
     await visitor.expect("entrega para Renata Oliveira, apartamento 501")
     every_hint_list_is_short(visitor)
+
+
+async def test_who_hints_the_residents_of_the_apartment_heard(concierge, fakes, session_id):
+    visitor = concierge.leg(session_id, "visitor")
+    await visitor.start()
+    await visitor.utter("Sou o Pedro, vim visitar o apartamento 501")
+    await visitor.expect("Qual é o nome do morador")
+    names = set(visitor.hints_before("Qual é o nome do morador"))
+    assert {"Renata Oliveira", "Daner dos Reis"} <= names  # and their aliases, in the real directory
+    assert not names & {"Carlos Oliveira", "Vinícius Barros", "Lucas Martins", "Ana Beatriz Silva"}
+
+
+async def test_not_found_in_the_apartment_hints_its_residents_first(concierge, fakes, session_id):
+    visitor = concierge.leg(session_id, "visitor")
+    await visitor.start()
+    await visitor.utter("Meu nome é João, vim entregar uma encomenda para a Renata do 502")
+    await visitor.expect("Não encontrei Renata no apartamento 502")
+    again = visitor.hints_before("Não encontrei Renata")
+    assert again[:3] == [APARTMENT_WORD, "Vinícius Barros", "Marina Barros"]  # 502's residents first
+    assert {"501", "Renata Oliveira"} <= set(again)  # the apartment may have been misheard too
+
+
+def test_resident_hints_without_a_known_apartment_are_everyone():
+    vocabulary = Vocabulary(directory=None)
+    vocabulary.residents = ["Ana", "Bruno", "Carla"]
+    vocabulary.residents_of = residents_by_apartment([
+        directory_pb2.Apartment(number="12", residents=[directory_pb2.Resident(name="Ana", aliases=["Aninha"])]),
+        directory_pb2.Apartment(number="12", block="B", residents=[directory_pb2.Resident(name="Bruno")]),
+    ])
+    assert vocabulary.for_question("resident_name", "12") == ["Ana", "Aninha", "Bruno"]  # both blocks' 12
+    assert vocabulary.for_question("resident_name", "99") == ["Ana", "Bruno", "Carla"]
+    assert vocabulary.for_question("resident_name", None) == ["Ana", "Bruno", "Carla"]
+    assert vocabulary.for_question("apartment_and_resident", "12")[:4] == ["apartamento", "Ana", "Aninha", "Bruno"]
 
 
 async def test_which_resident_hints_only_the_options(concierge, fakes, session_id):

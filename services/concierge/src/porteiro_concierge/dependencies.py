@@ -74,6 +74,9 @@ class DirectoryClient:
     async def vocabulary(self) -> directory_pb2.ListVocabularyResponse:
         return await _call("directory", self._stub.ListVocabulary, directory_pb2.ListVocabularyRequest(), self._timeout)
 
+    async def apartments(self) -> directory_pb2.ListApartmentsResponse:
+        return await _call("directory", self._stub.ListApartments, directory_pb2.ListApartmentsRequest(), self._timeout)
+
     async def close(self) -> None:
         await self._channel.close()
 

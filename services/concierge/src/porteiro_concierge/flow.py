@@ -371,20 +371,20 @@ class Conversation:
             self._ask(session, fx, "apartment", self.prompts.text("keypad_no_apartment", apartment=heard_apartment))
             return
         if response.status == directory_pb2.RESOLVE_STATUS_NO_APARTMENT:
-            key, values, asking = "no_apartment", {"apartment": heard_apartment}, "apartment"
+            key, values, asking, question = "no_apartment", {"apartment": heard_apartment}, "apartment", None
             slots.apartment = None
         else:
             # Keep both slots: the next sentence may correct either ("não, é o 501").
             values = {"resident_name": slots.resident_name or "", "apartment": heard_apartment}
             key = "no_resident" if slots.apartment else "no_resident_anywhere"
-            asking = "resident_name"
+            asking, question = "resident_name", "apartment_and_resident"
         if session.validation_failures >= self.settings.max_validation_failures:
             session.keypad_offered = True
             slots.apartment = None
             self._say_visitor(session, fx, self.prompts["not_found"])
             self._ask(session, fx, "apartment", self.prompts["offer_keypad"])
             return
-        self._ask(session, fx, asking, self.prompts.text(key, **values))
+        self._ask(session, fx, asking, self.prompts.text(key, **values), question)
 
     async def _call_resident(self, session: Session, fx: Effects, target: Target) -> None:
         fx.turn_outcome = "validated"
@@ -545,7 +545,7 @@ class Conversation:
         """
         session.asking = asking
         if hints is None:
-            hints = self.vocabulary.for_question(question or asking)
+            hints = self.vocabulary.for_question(question or asking, session.slots.apartment)
         self._hint(session, fx, VISITOR, hints)
         self._say_visitor(session, fx, text)
 

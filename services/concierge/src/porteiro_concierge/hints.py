@@ -4,12 +4,14 @@ Measured with faster-whisper base on espeak-ng pt-BR audio: hints that match the
 expected answer help a lot ("É visita." went from 0/6 to 5/6 with the intent
 phrases), while resident names in the hints pull short answers toward names. So
 each question gets its own short list, and only questions about whom to call
-carry the directory's vocabulary. Whisper's initial prompt is small: every list
-is capped at `MAX_HINT_CHARS`.
+carry the directory's vocabulary, and once the apartment is known only its own
+residents. Whisper's initial prompt is small: every list is capped at
+`MAX_HINT_CHARS`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Iterable
@@ -49,6 +51,8 @@ class Vocabulary:
         self.clock = clock
         self.apartments: list[str] = []
         self.residents: list[str] = []
+        # Apartment number -> its residents' names and aliases (every block's, when numbers repeat).
+        self.residents_of: dict[str, list[str]] = {}
         self._next_fetch = 0.0
 
     async def refresh(self) -> None:
@@ -56,28 +60,43 @@ class Vocabulary:
         if self.clock() < self._next_fetch:
             return
         try:
-            response = await self.directory.vocabulary()
+            vocabulary, listing = await asyncio.gather(self.directory.vocabulary(), self.directory.apartments())
         except Exception as error:  # noqa: BLE001 - whatever went wrong, the call goes on without them
             log.warning("directory vocabulary unavailable", extra={"error": str(error)})
             self._next_fetch = self.clock() + VOCABULARY_RETRY_SECONDS
             return
-        self.apartments = list(response.apartment_numbers)
-        self.residents = list(response.resident_names)
+        self.apartments = list(vocabulary.apartment_numbers)
+        self.residents = list(vocabulary.resident_names)
+        self.residents_of = residents_by_apartment(listing.apartments)
         self._next_fetch = self.clock() + VOCABULARY_TTL_SECONDS
 
-    def for_question(self, question: str) -> list[str] | None:
-        """Hints for the visitor's answer to `question`; None keeps the current ones."""
+    def for_question(self, question: str, apartment: str | None = None) -> list[str] | None:
+        """Hints for the visitor's answer to `question`; None keeps the current ones.
+
+        `apartment`, when known, narrows "who?" to that apartment's residents.
+        """
         if question == "intent":
             return capped(INTENT_HINTS)
         if question == "visitor_name":
             return capped(NAME_ANSWER_HINTS)
         if question == "apartment":
             return capped([APARTMENT_WORD, *self.apartments])
+        own = self.residents_of.get(apartment or "", [])
         if question == "resident_name":
-            return capped(self.residents)
-        if question == "apartment_and_resident":
-            return capped([APARTMENT_WORD, *self.apartments, *self.residents])
+            return capped(own or self.residents)
+        if question == "apartment_and_resident":  # the apartment heard may be right: its residents first
+            return capped([APARTMENT_WORD, *own, *self.apartments, *self.residents])
         return None
+
+
+def residents_by_apartment(apartments: Iterable) -> dict[str, list[str]]:
+    """Apartment number -> names and aliases of its residents, from directory Apartment messages."""
+    names: dict[str, dict[str, None]] = {}
+    for apartment in apartments:
+        known = names.setdefault(apartment.number, {})
+        for resident in apartment.residents:
+            known.update(dict.fromkeys([resident.name, *resident.aliases]))
+    return {number: list(known) for number, known in names.items()}
 
 
 def options_hints(names: Iterable[str], apartments: Iterable[str]) -> list[str]:

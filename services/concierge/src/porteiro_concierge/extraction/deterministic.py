@@ -64,7 +64,9 @@ NOT_A_NAME = frozenset(
     "apartamento entrega encomenda visita pizza "
     # Fillers and questions a misheard or puzzled caller says: never a name.
     "hum hm hmm humm ahn an ah eh hein ue opa alo como quem qual onde quando pronto certo ok isso beleza "
-    "desculpa desculpe oque".split()
+    "desculpa desculpe oque "
+    # The words of "sou o", "meu nome é", "me chamo": a sentence's first word is often one of them.
+    "sou meu minha nome chamo me fala".split()
 )
 MAX_NAME_WORDS = 3
 # Name-like runs without a cue checked with the directory per sentence (one SearchByName each).
