@@ -53,7 +53,7 @@ IMAGE_PREFIX ?= porteiro
 IMAGE_TAG ?= dev
 images:
 	@for s in $(SERVICES); do \
-		docker build -f services/$$s/Dockerfile -t $(IMAGE_PREFIX)/$$s:$(IMAGE_TAG) $(DOCKER_BUILD_ARGS) . || exit 1; done
+		docker build -f services/Dockerfile --target $$s -t $(IMAGE_PREFIX)/$$s:$(IMAGE_TAG) $(DOCKER_BUILD_ARGS) . || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

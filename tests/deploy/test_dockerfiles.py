@@ -1,4 +1,4 @@
-"""The service images' Dockerfiles: pinned base, multi-stage, non-root, one service each.
+"""services/Dockerfile: one target per service image; pinned base, multi-stage, non-root.
 
 There is no Docker engine here; these checks read the files the way `docker build` would.
 """
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +26,9 @@ SERVICES = {
 }
 
 
+DOCKERFILE = REPO / "services" / "Dockerfile"
+
+
 def instructions(path: Path) -> list[tuple[str, str]]:
     """(INSTRUCTION, arguments) pairs, continuation lines joined, comments dropped."""
     text = re.sub(r"\\\n", " ", path.read_text())
@@ -37,39 +41,78 @@ def instructions(path: Path) -> list[tuple[str, str]]:
     return result
 
 
-@pytest.mark.parametrize(("service", "package"), list(SERVICES.items()))
-def test_dockerfile_builds_one_service_as_non_root(service, package):
-    dockerfile = REPO / "services" / service / "Dockerfile"
-    steps = instructions(dockerfile)
-    args = dict(a.split("=", 1) for k, a in steps if k == "ARG" and "=" in a)
+def stages(path: Path = DOCKERFILE) -> dict[str, tuple[str, list[tuple[str, str]]]]:
+    """Stage name -> (what it is FROM, its instructions)."""
+    result: dict[str, tuple[str, list[tuple[str, str]]]] = {}
+    current: list[tuple[str, str]] = []
+    for keyword, rest in instructions(path):
+        if keyword == "FROM":
+            base, _, name = rest.partition(" AS ")
+            current = []
+            result[name.strip()] = (base.strip(), current)
+        else:
+            current.append((keyword, rest))
+    return result
+
+
+def test_base_image_is_pinned_by_tag():
+    args = dict(a.split("=", 1) for k, a in instructions(DOCKERFILE) if k == "ARG" and "=" in a)
     base = args["PYTHON_IMAGE"]
     assert re.fullmatch(r"python:3\.11\.\d+-slim-bookworm(@sha256:[0-9a-f]{64})?", base), base
-    stages = [a for k, a in steps if k == "FROM"]
-    assert stages == ["${PYTHON_IMAGE} AS builder", "${PYTHON_IMAGE} AS runtime"]
-    installs = [a for k, a in steps if k == "RUN" and "pip install" in a]
-    assert installs == [f"pip install -c constraints.txt ./libs/porteiro-common ./services/{service}"]
-    copies = [a for k, a in steps if k == "COPY"]
-    assert f"services/{service} ./services/{service}" in copies
-    assert not any(f"services/{other} " in c for c in copies for other in SERVICES if other != service)
-    runtime = steps[[i for i, (k, _) in enumerate(steps) if k == "FROM"][1] :]
-    env = " ".join(a for k, a in runtime if k == "ENV")
-    assert "PYTHONUNBUFFERED=1" in env
-    users = [a for k, a in runtime if k == "USER"]
-    assert users and users[-1].split(":")[0] not in ("0", "root")
-    assert users[-1].split(":")[0].isdigit(), "numeric uid lets Kubernetes verify runAsNonRoot"
-    assert steps[-1] == ("ENTRYPOINT", f'["python", "-m", "{package}"]')
+    found = stages()
+    assert found["build"][0] == found["runtime"][0] == "${PYTHON_IMAGE}"
+
+
+@pytest.mark.parametrize(("service", "package"), list(SERVICES.items()))
+def test_each_target_holds_one_service_and_runs_it_as_non_root(service, package):
+    found = stages()
+    base, build = found[f"build-{service}"]
+    assert base == "build"
+    assert ("COPY", f"services/{service} ./services/{service}") in build
+    installs = [a for k, a in build if k == "RUN" and "pip install" in a]
+    assert installs == [f"pip install -c constraints.txt ./services/{service}"]
+    assert not any(f"services/{other}" in a for k, a in found["build"][1] for other in SERVICES)
+
+    base, target = found[service]
+    assert base == "runtime"
+    assert ("COPY", f"--from=build-{service} /opt/venv /opt/venv") in target
+    runtime_env = " ".join(a for k, a in found["runtime"][1] if k == "ENV")
+    assert "PYTHONUNBUFFERED=1" in runtime_env
+    users = [a for k, a in target if k == "USER"]
+    assert users and users[-1] == "10001:10001", "numeric uid lets Kubernetes verify runAsNonRoot"
+    assert target[-2:] == [("USER", "10001:10001"), ("ENTRYPOINT", f'["python", "-m", "{package}"]')]
     assert (REPO / "services" / service / "src" / package / "__main__.py").exists()
 
 
+def test_the_common_library_is_installed_once_for_every_service():
+    build = stages()["build"][1]
+    assert ("RUN", "pip install -c constraints.txt ./libs/porteiro-common") in build
+
+
+def test_make_images_builds_every_target():
+    makefile = (REPO / "Makefile").read_text()
+    listed = re.search(r"^SERVICES\s*[:?]?=\s*(.+)$", makefile, re.MULTILINE)
+    assert listed and set(listed.group(1).split()) == set(SERVICES)
+    assert "--target $$s" in makefile and "-f services/Dockerfile" in makefile
+
+
+def test_hadolint_finds_nothing():
+    hadolint = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")
+    result = subprocess.run([hadolint, "--no-color", str(DOCKERFILE)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_speech_image_can_bake_the_model():
-    steps = instructions(REPO / "services" / "speech" / "Dockerfile")
-    assert ("ARG", "BAKE_MODEL=true") in steps
-    bake = next(a for k, a in steps if k == "RUN" and "model_assets" in a)
+    found = stages()
+    build = found["build-speech"][1]
+    assert ("ARG", "BAKE_MODEL=true") in build
+    bake = next(a for k, a in build if k == "RUN" and "model_assets" in a)
     assert "--assemble --dest /models/whisper-base" in bake
     assert 'if [ "$BAKE_MODEL" = "true" ]' in bake
-    runtime_env = " ".join(a for k, a in steps if k == "ENV")
-    assert "PORTEIRO_MODEL_CACHE=/models" in runtime_env
-    assert any(k == "RUN" and "espeak-ng" in a for k, a in steps)
+    speech = found["speech"][1]
+    assert ("COPY", "--from=build-speech --chown=10001:10001 /models /models") in speech
+    assert "PORTEIRO_MODEL_CACHE=/models" in " ".join(a for k, a in speech if k == "ENV")
+    assert any(k == "RUN" and "espeak-ng" in a for k, a in speech)
 
 
 def test_the_model_cache_variable_points_the_service_at_the_baked_model():
