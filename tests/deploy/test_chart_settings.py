@@ -47,7 +47,7 @@ def accepted_names(cls: type[BaseSettings]) -> set[str]:
 def production_like_docs() -> list[dict[str, Any]]:
     values = values_with_inline_secrets()
     values["concierge"]["replicas"] = 2
-    values["gateway"] = {"allowedNetworks": "10.20.0.0/24"}
+    values["gateway"] = {"allowedNetworks": "10.20.0.0/24", "maxLegs": 120, "maxCallSeconds": 300}
     return manifests(render(values))
 
 
@@ -87,3 +87,14 @@ def test_composed_urls_carry_the_secret_stand_ins(production_like_docs):
     assert (
         concierge["PORTEIRO_CONCIERGE_REDIS_URL"] == "redis://:stand-in-redis-password@redis.data.svc:6379/0"
     )
+
+
+def test_gateway_limits_reach_its_settings(production_like_docs, monkeypatch):
+    env = kubelet_env(main_container(production_like_docs, "gateway"))
+    for name in list(os.environ):
+        if name.startswith("PORTEIRO_"):
+            monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    settings = settings_class("gateway")()
+    assert (settings.max_legs, settings.max_call_seconds) == (120, 300)
