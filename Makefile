@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
-SERVICES := audiosocket-gw speech concierge directory dialer
+SERVICES := gateway speech concierge directory dialer
 GENERATED := libs/porteiro-common/src/porteiro
 PROTOS := $(shell find protos -name '*.proto')
 STAMP := $(VENV)/.installed
@@ -44,6 +44,7 @@ test: $(STAMP) protos-check
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check libs services sim tests bench
+	$(VENV)/bin/ruff format --check libs services sim tests bench
 	$(VENV)/bin/mypy libs/porteiro-common/src/porteiro_common
 
 bench: $(STAMP)

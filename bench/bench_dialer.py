@@ -62,8 +62,12 @@ async def run(calls: int, concurrency: int) -> None:
     queue = BrokerQueue(f"porteiro-bench-dialer-{uuid.uuid4().hex[:12]}")
     proxy = TcpProxy(broker_address()).start()
     settings = DialerSettings(
-        grpc_host="127.0.0.1", grpc_port=0, queue=queue.name, amqp_url=url_via_port(proxy.port),
-        reconnect_initial_seconds=0.1, reconnect_max_seconds=1.0,
+        grpc_host="127.0.0.1",
+        grpc_port=0,
+        queue=queue.name,
+        amqp_url=url_via_port(proxy.port),
+        reconnect_initial_seconds=0.1,
+        reconnect_max_seconds=1.0,
     )
     app = DialerApp(settings, ObservabilitySettings())
     bound = build_server(app, settings.grpc_host, settings.grpc_port)
@@ -72,22 +76,32 @@ async def run(calls: int, concurrency: int) -> None:
     await app.start(bound.health)
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{bound.port}")
     try:
-        print(f"start → SERVING: {(await wait_status(channel, True)) + 0:.3f} s "
-              f"(from app.start: {time.perf_counter() - began:.3f} s)")
+        print(
+            f"start → SERVING: {(await wait_status(channel, True)) + 0:.3f} s "
+            f"(from app.start: {time.perf_counter() - began:.3f} s)"
+        )
         stub = dialer_pb2_grpc.DialerServiceStub(channel)
         sessions = [str(uuid.uuid4()) for _ in range(calls)]
         await timed_calls(stub, sessions[:5], attempt=9)  # warm-up
-        print(f"PlaceCall, new (session, attempt), sequential x{calls}: {percentiles(await timed_calls(stub, sessions))}")
-        print(f"PlaceCall, duplicate, sequential x{calls}:             "
-              f"{percentiles(await timed_calls(stub, sessions))}")
+        print(
+            f"PlaceCall, new (session, attempt), sequential x{calls}: {percentiles(await timed_calls(stub, sessions))}"
+        )
+        print(
+            f"PlaceCall, duplicate, sequential x{calls}:             "
+            f"{percentiles(await timed_calls(stub, sessions))}"
+        )
 
         burst = [str(uuid.uuid4()) for _ in range(calls)]
         began = time.perf_counter()
         for start in range(0, calls, concurrency):
-            await asyncio.gather(*(
-                stub.PlaceCall(dialer_pb2.PlaceCallRequest(session_id=s, destination="1001", attempt=1), timeout=10)
-                for s in burst[start:start + concurrency]
-            ))
+            await asyncio.gather(
+                *(
+                    stub.PlaceCall(
+                        dialer_pb2.PlaceCallRequest(session_id=s, destination="1001", attempt=1), timeout=10
+                    )
+                    for s in burst[start : start + concurrency]
+                )
+            )
         elapsed = time.perf_counter() - began
         print(f"PlaceCall throughput, {concurrency} concurrent: {calls / elapsed:7.1f} calls/s")
 
@@ -95,14 +109,19 @@ async def run(calls: int, concurrency: int) -> None:
         print(f"broker gone → NOT_SERVING: {await wait_status(channel, False):.3f} s")
         refused = time.perf_counter()
         try:
-            await stub.PlaceCall(dialer_pb2.PlaceCallRequest(session_id=sessions[0], destination="1", attempt=2),
-                                 timeout=2)
+            await stub.PlaceCall(
+                dialer_pb2.PlaceCallRequest(session_id=sessions[0], destination="1", attempt=2), timeout=2
+            )
         except grpc.aio.AioRpcError as error:
-            print(f"PlaceCall while down: {error.code().name} in {(time.perf_counter() - refused) * 1000:.2f} ms")
+            print(
+                f"PlaceCall while down: {error.code().name} in {(time.perf_counter() - refused) * 1000:.2f} ms"
+            )
         await asyncio.sleep(2.0)  # let the backoff grow to its ceiling
         proxy.reopen()
-        print(f"broker back → SERVING: {await wait_status(channel, True):.3f} s "
-              f"(reconnect backoff ceiling {settings.reconnect_max_seconds} s)")
+        print(
+            f"broker back → SERVING: {await wait_status(channel, True):.3f} s "
+            f"(reconnect backoff ceiling {settings.reconnect_max_seconds} s)"
+        )
         published = len(queue.drain())
         print(f"messages on the queue: {published} (expected {2 * calls + 5})")
     finally:

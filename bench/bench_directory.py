@@ -63,10 +63,14 @@ def synthetic_condominium(residents: int, seed: int = 7) -> list[dict]:
                     first, last = rng.choice(FIRST_NAMES), rng.choice(SURNAMES)
                     names.append({"name": f"{first} {rng.choice(SURNAMES)} {last}", "aliases": []})
                 count += len(names)
-                apartments.append({
-                    "number": f"{floor}{unit:02d}", "tower": str(tower),
-                    "destination": f"sip:{tower}-{floor}{unit:02d}@condominio.test", "residents": names,
-                })
+                apartments.append(
+                    {
+                        "number": f"{floor}{unit:02d}",
+                        "tower": str(tower),
+                        "destination": f"sip:{tower}-{floor}{unit:02d}@condominio.test",
+                        "residents": names,
+                    }
+                )
     return apartments
 
 
@@ -127,11 +131,16 @@ def free_port() -> int:
 def start_server(data_file: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PORTEIRO_", "OTEL_"))}
-    env.update({
-        "PORTEIRO_DIRECTORY_GRPC_HOST": "127.0.0.1", "PORTEIRO_DIRECTORY_GRPC_PORT": str(port),
-        "PORTEIRO_DIRECTORY_METRICS_HOST": "127.0.0.1", "PORTEIRO_DIRECTORY_METRICS_PORT": str(free_port()),
-        "PORTEIRO_DIRECTORY_DATA_FILE": str(data_file), "PORTEIRO_LOG_LEVEL": "WARNING",
-    })
+    env.update(
+        {
+            "PORTEIRO_DIRECTORY_GRPC_HOST": "127.0.0.1",
+            "PORTEIRO_DIRECTORY_GRPC_PORT": str(port),
+            "PORTEIRO_DIRECTORY_METRICS_HOST": "127.0.0.1",
+            "PORTEIRO_DIRECTORY_METRICS_PORT": str(free_port()),
+            "PORTEIRO_DIRECTORY_DATA_FILE": str(data_file),
+            "PORTEIRO_LOG_LEVEL": "WARNING",
+        }
+    )
     process = subprocess.Popen([sys.executable, "-m", "porteiro_directory"], env=env)
     target = f"127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -171,9 +180,11 @@ def main() -> None:
     began = time.perf_counter()
     directory = Directory(parse_apartments(data))
     gc.freeze()  # as the service does after a load: the index is long-lived
-    print(f"{directory.resident_count} residents in {len(data)} apartments, "
-          f"indexed in {(time.perf_counter() - began) * 1000:.0f} ms; "
-          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print(
+        f"{directory.resident_count} residents in {len(data)} apartments, "
+        f"indexed in {(time.perf_counter() - began) * 1000:.0f} ms; "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+    )
     with_apartment, name_only = requests(data, args.requests)
     print(f"in-process  apartment + name : {percentiles(time_in_process(directory, with_apartment))}")
     print(f"in-process  name only        : {percentiles(time_in_process(directory, name_only))}")

@@ -46,8 +46,12 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 def snapshot(stack: Stack) -> dict[str, dict]:
-    services = {"gateway": stack.gateway, "speech": stack.speech, "concierge": stack.concierge,
-                "directory": stack.directory}
+    services = {
+        "gateway": stack.gateway,
+        "speech": stack.speech,
+        "concierge": stack.concierge,
+        "directory": stack.directory,
+    }
     return {name: scrape(service.metrics_url) for name, service in services.items() if service is not None}
 
 
@@ -75,8 +79,14 @@ async def bench(calls: int, scenario_name: str) -> int:
         matcher = await candidate_matcher(voice)
         before = snapshot(stack)
         for number in range(1, calls + 1):
-            result = await run_call(scenario, visitor_port=stack.visitor_port,
-                                    resident_port=stack.resident_port, voice=voice, matcher=matcher, queue=queue)
+            result = await run_call(
+                scenario,
+                visitor_port=stack.visitor_port,
+                resident_port=stack.resident_port,
+                voice=voice,
+                matcher=matcher,
+                queue=queue,
+            )
             succeeded += result.succeeded
             latencies = turn_latencies(result.visitor)
             turn_values += latencies
@@ -84,8 +94,12 @@ async def bench(calls: int, scenario_name: str) -> int:
                 first_frames.append(result.visitor.greeting_latency)
             if result.visitor.greeting_speech_latency is not None:
                 greeting_speech.append(result.visitor.greeting_speech_latency)
-            print(f"call {number}: {'ok' if result.succeeded else 'FAILED'}; turn latencies "
-                  + ", ".join(f"{v * 1000:.0f}" for v in latencies) + " ms", flush=True)
+            print(
+                f"call {number}: {'ok' if result.succeeded else 'FAILED'}; turn latencies "
+                + ", ".join(f"{v * 1000:.0f}" for v in latencies)
+                + " ms",
+                flush=True,
+            )
         after = snapshot(stack)
     finally:
         await voice.close()
@@ -93,11 +107,15 @@ async def bench(calls: int, scenario_name: str) -> int:
         await delete_queue_async(queue)
     print(f"\n{succeeded}/{calls} calls reached the expected outcome ({scenario_name}); logs in {work}")
     if turn_values:
-        print(f"visitor turn latency on the wire: p50 {percentile(turn_values, 0.5) * 1000:.0f} ms, "
-              f"p95 {percentile(turn_values, 0.95) * 1000:.0f} ms over {len(turn_values)} turns")
+        print(
+            f"visitor turn latency on the wire: p50 {percentile(turn_values, 0.5) * 1000:.0f} ms, "
+            f"p95 {percentile(turn_values, 0.95) * 1000:.0f} ms over {len(turn_values)} turns"
+        )
     if first_frames:
-        print(f"first frame after the UUID frame: p50 {percentile(first_frames, 0.5) * 1000:.1f} ms, "
-              f"p95 {percentile(first_frames, 0.95) * 1000:.1f} ms (target <= 100 ms)")
+        print(
+            f"first frame after the UUID frame: p50 {percentile(first_frames, 0.5) * 1000:.1f} ms, "
+            f"p95 {percentile(first_frames, 0.95) * 1000:.1f} ms (target <= 100 ms)"
+        )
     if greeting_speech:
         print(f"greeting speech after the UUID frame: p50 {percentile(greeting_speech, 0.5) * 1000:.0f} ms")
     means = stage_means(before, after)
@@ -105,15 +123,22 @@ async def bench(calls: int, scenario_name: str) -> int:
     for label, mean in means.items():
         print(f"  {label:<40} {'n/a' if mean is None else f'{mean * 1000:8.1f} ms'}")
     stt, tts = means["recognition (STT)"], means["synthesis to first chunk"]
-    gateway_turn, endpointing = means["gateway turn latency (its own clock)"], means["end-of-speech detection"]
+    gateway_turn, endpointing = (
+        means["gateway turn latency (its own clock)"],
+        means["end-of-speech detection"],
+    )
     if None not in (stt, tts, gateway_turn):
         overhead = gateway_turn - stt - tts  # type: ignore[operator]
-        print(f"  {'gateway+gRPC+concierge+directory':<40} {overhead * 1000:8.1f} ms "
-              "(gateway turn latency minus STT and TTS first chunk; target p95 <= 150 ms)")
+        print(
+            f"  {'gateway+gRPC+concierge+directory':<40} {overhead * 1000:8.1f} ms "
+            "(gateway turn latency minus STT and TTS first chunk; target p95 <= 150 ms)"
+        )
     if turn_values and None not in (endpointing, gateway_turn):
         unaccounted = statistics.mean(turn_values) - endpointing - gateway_turn  # type: ignore[operator]
-        print(f"  {'wire minus endpointing minus gateway':<40} {unaccounted * 1000:8.1f} ms "
-              "(VAD frame granularity, sockets, simulator clock)")
+        print(
+            f"  {'wire minus endpointing minus gateway':<40} {unaccounted * 1000:8.1f} ms "
+            "(VAD frame granularity, sockets, simulator clock)"
+        )
     return 0 if succeeded == calls else 1
 
 

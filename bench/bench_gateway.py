@@ -39,7 +39,7 @@ import logging  # noqa: E402
 import numpy as np  # noqa: E402
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 
-from tests.audiosocket_gw.fakes import (  # noqa: E402
+from tests.gateway.fakes import (  # noqa: E402
     FakeConcierge,
     FakeLeg,
     FakeSpeech,
@@ -47,7 +47,7 @@ from tests.audiosocket_gw.fakes import (  # noqa: E402
     serve_speech,
     tone,
 )
-from tests.audiosocket_gw.support import silence, spoken  # noqa: E402
+from tests.gateway.support import silence, spoken  # noqa: E402
 from tests.support.processes import start_service  # noqa: E402
 
 HEADER = struct.Struct(">BH")
@@ -113,8 +113,10 @@ async def send_audio(calls: list[CallProtocol], audio: bytes, stop: asyncio.Even
     Calls are spread over `groups` phases of the 20 ms period, as calls that
     started at different moments are on a real PBX.
     """
-    frames = [HEADER.pack(0x10, FRAME_BYTES) + audio[i : i + FRAME_BYTES]
-              for i in range(0, len(audio) - FRAME_BYTES + 1, FRAME_BYTES)]
+    frames = [
+        HEADER.pack(0x10, FRAME_BYTES) + audio[i : i + FRAME_BYTES]
+        for i in range(0, len(audio) - FRAME_BYTES + 1, FRAME_BYTES)
+    ]
     offsets = [(index * 37) % len(frames) for index in range(len(calls))]
     phase = 0.02 / groups
     start, step = time.monotonic(), 0
@@ -210,8 +212,9 @@ def client_lateness(calls: list[CallProtocol], since: float) -> str:
 
 def jitter(calls: list[CallProtocol], since: float) -> str:
     """Client-side: spread of inter-arrival gaps of audio frames (includes this process's own delays)."""
-    gaps = sorted(b - a for call in calls for a, b in zip(call.arrivals, call.arrivals[1:], strict=False)
-                  if a >= since)
+    gaps = sorted(
+        b - a for call in calls for a, b in zip(call.arrivals, call.arrivals[1:], strict=False) if a >= since
+    )
     if not gaps:
         return "no frames"
     pick = lambda q: gaps[min(len(gaps) - 1, int(q * len(gaps)))] * 1000  # noqa: E731
@@ -251,11 +254,17 @@ async def bench(calls_wanted: int, seconds: float, pinned: bool) -> None:
     fakes.start()
     speech_port, concierge_port = await asyncio.to_thread(ports.recv)
     gateway = start_service(
-        "porteiro_gateway", "PORTEIRO_GATEWAY_", Path("/tmp/porteiro-bench-gateway"),
-        {"PORTEIRO_GATEWAY_VISITOR_HOST": "127.0.0.1", "PORTEIRO_GATEWAY_RESIDENT_HOST": "127.0.0.1",
-         "PORTEIRO_GATEWAY_SPEECH_TARGET": f"127.0.0.1:{speech_port}",
-         "PORTEIRO_GATEWAY_CONCIERGE_TARGET": f"127.0.0.1:{concierge_port}",
-         "PORTEIRO_GATEWAY_MAX_LEGS": str(calls_wanted + 10), "PORTEIRO_LOG_LEVEL": "WARNING"},
+        "porteiro_gateway",
+        "PORTEIRO_GATEWAY_",
+        Path("/tmp/porteiro-bench-gateway"),
+        {
+            "PORTEIRO_GATEWAY_VISITOR_HOST": "127.0.0.1",
+            "PORTEIRO_GATEWAY_RESIDENT_HOST": "127.0.0.1",
+            "PORTEIRO_GATEWAY_SPEECH_TARGET": f"127.0.0.1:{speech_port}",
+            "PORTEIRO_GATEWAY_CONCIERGE_TARGET": f"127.0.0.1:{concierge_port}",
+            "PORTEIRO_GATEWAY_MAX_LEGS": str(calls_wanted + 10),
+            "PORTEIRO_LOG_LEVEL": "WARNING",
+        },
         ("VISITOR_PORT", "RESIDENT_PORT"),
     )
     stop = asyncio.Event()
@@ -269,9 +278,15 @@ async def bench(calls_wanted: int, seconds: float, pinned: bool) -> None:
         timed_every = max(1, calls_wanted // 30)  # about 30 calls measure arrival jitter
         for index in range(calls_wanted):
             timed = index % timed_every == 0
-            _, protocol = await loop.create_connection(lambda timed=timed: CallProtocol(timed), "127.0.0.1", port)
+            _, protocol = await loop.create_connection(
+                lambda timed=timed: CallProtocol(timed), "127.0.0.1", port
+            )
             calls.append(protocol)
-        audio = silence(1.0) + spoken("eu vim entregar uma encomenda para o apartamento cento e dois") + silence(2.0)
+        audio = (
+            silence(1.0)
+            + spoken("eu vim entregar uma encomenda para o apartamento cento e dois")
+            + silence(2.0)
+        )
         sender = asyncio.create_task(send_audio(calls, audio, stop))
         await asyncio.sleep(3.0)  # warm-up: every leg connected, first prompts playing
         before = scrape(gateway.metrics_port)
@@ -288,28 +303,42 @@ async def bench(calls_wanted: int, seconds: float, pinned: bool) -> None:
         stop.set()
         await sender
         frames, on_time, p50, p99 = lateness_figures(
-            before["porteiro_gateway_playback_lateness_seconds"], after["porteiro_gateway_playback_lateness_seconds"]
+            before["porteiro_gateway_playback_lateness_seconds"],
+            after["porteiro_gateway_playback_lateness_seconds"],
         )
-        resyncs = sum(s.value for s in after["porteiro_gateway_playback_resyncs"] if s.name.endswith("_total"))
+        resyncs = sum(
+            s.value for s in after["porteiro_gateway_playback_resyncs"] if s.name.endswith("_total")
+        )
         alive = sum(not call.closed for call in calls)
         print(f"calls: {calls_wanted} ({alive} still connected)  window: {elapsed:.1f} s")
-        print(f"gateway CPU: {cpu_used / elapsed:.1%} of one core (user {user_used / elapsed:.1%}, "
-              f"system {system_used / elapsed:.1%}); "
-              f"{cpu_used / elapsed / max(connected, 1) * 1000:.2f} ms CPU per call-second "
-              f"({connected:.0f} calls connected on average)")
-        print(f"playback lateness (gateway histogram): p50 <= {p50 * 1000:g} ms, p99 <= {p99 * 1000:g} ms "
-              f"(bucket bounds); sent within 5 ms of their slot: {on_time:.2%} of {frames:.0f} frames; "
-              f"schedule rebases: {resyncs:.0f}")
+        print(
+            f"gateway CPU: {cpu_used / elapsed:.1%} of one core (user {user_used / elapsed:.1%}, "
+            f"system {system_used / elapsed:.1%}); "
+            f"{cpu_used / elapsed / max(connected, 1) * 1000:.2f} ms CPU per call-second "
+            f"({connected:.0f} calls connected on average)"
+        )
+        print(
+            f"playback lateness (gateway histogram): p50 <= {p50 * 1000:g} ms, p99 <= {p99 * 1000:g} ms "
+            f"(bucket bounds); sent within 5 ms of their slot: {on_time:.2%} of {frames:.0f} frames; "
+            f"schedule rebases: {resyncs:.0f}"
+        )
         verdict = "met" if p99 <= 0.005 and connected >= TARGET_CALLS * 0.99 else "not met"
         print(f"target ({TARGET_CALLS} calls, p99 lateness <= 5 ms): {verdict} at {connected:.0f} calls")
         timed = sum(call.timed for call in calls)
-        print(f"client-side ({timed} calls): arrival delay vs the call's best frame of the past second "
-              f"{client_lateness(calls, began)}; arrival gaps {jitter(calls, began)}")
-        placement = (f"gateway pinned to CPU {sorted(gateway_cpus)}, clients and fakes to {sorted(client_cpus)}"
-                     if gateway_cpus and client_cpus else "not pinned")
-        print(f"context: {placement}; this client process used {own_used / elapsed:.0%} of a core; "
-              f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores (at the end of the window); "
-              f"the gateway's loop thread waited {waited / elapsed * 1000:.0f} ms per second for a CPU")
+        print(
+            f"client-side ({timed} calls): arrival delay vs the call's best frame of the past second "
+            f"{client_lateness(calls, began)}; arrival gaps {jitter(calls, began)}"
+        )
+        placement = (
+            f"gateway pinned to CPU {sorted(gateway_cpus)}, clients and fakes to {sorted(client_cpus)}"
+            if gateway_cpus and client_cpus
+            else "not pinned"
+        )
+        print(
+            f"context: {placement}; this client process used {own_used / elapsed:.0%} of a core; "
+            f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores (at the end of the window); "
+            f"the gateway's loop thread waited {waited / elapsed * 1000:.0f} ms per second for a CPU"
+        )
         fallbacks = sum(s.value for s in after["porteiro_gateway_fallbacks"] if s.name.endswith("_total"))
         print(f"fallbacks played (a fake dependency too slow): {fallbacks:.0f}")
         for call in calls:
@@ -327,10 +356,15 @@ async def bench(calls_wanted: int, seconds: float, pinned: bool) -> None:
 def main() -> None:
     logging.getLogger("opentelemetry.context").setLevel(logging.CRITICAL)  # fake servers' teardown noise
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calls", type=int, default=TARGET_CALLS, help="concurrent calls (300: the target load)")
+    parser.add_argument(
+        "--calls", type=int, default=TARGET_CALLS, help="concurrent calls (300: the target load)"
+    )
     parser.add_argument("--seconds", type=float, default=20.0, help="measurement window")
-    parser.add_argument("--pin", action="store_true",
-                        help="pin the gateway to CPU 0 and the clients and fake servers to the others")
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="pin the gateway to CPU 0 and the clients and fake servers to the others",
+    )
     args = parser.parse_args()
     print(f"load average before start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
     try:

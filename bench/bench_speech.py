@@ -72,7 +72,9 @@ async def bench_transcription(stub, repeats: int) -> None:
 
 
 async def bench_synthesis(stub, repeats: int) -> None:
-    texts = [f"Apartamento {100 + n}, um momento por favor, estou chamando o morador." for n in range(repeats * 5)]
+    texts = [
+        f"Apartamento {100 + n}, um momento por favor, estou chamando o morador." for n in range(repeats * 5)
+    ]
     uncached = [(await first_chunk_seconds(stub, text))[0] for text in texts]
     cached = []
     for text in texts:

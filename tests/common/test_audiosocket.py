@@ -34,11 +34,16 @@ EVERY_KIND = [
     (Kind.UUID, SESSION.bytes),
     (Kind.DTMF, b"5"),
     (Kind.ERROR, b"\x02"),
-    *[(kind, bytes(range(256))[: 2 * (rate // 50) % 256] or b"\x00\x00") for kind, rate in AUDIO_RATES.items()],
+    *[
+        (kind, bytes(range(256))[: 2 * (rate // 50) % 256] or b"\x00\x00")
+        for kind, rate in AUDIO_RATES.items()
+    ],
 ]
 
 
-@pytest.mark.parametrize(("kind", "payload"), EVERY_KIND, ids=lambda v: f"{v:#04x}" if isinstance(v, int) else "")
+@pytest.mark.parametrize(
+    ("kind", "payload"), EVERY_KIND, ids=lambda v: f"{v:#04x}" if isinstance(v, int) else ""
+)
 def test_every_kind_round_trips(kind, payload):
     frames = FrameParser().feed(encode(kind, payload))
     assert frames == [Frame(kind, payload)]
@@ -140,7 +145,11 @@ async def read_all(data: bytes, **limits) -> list[Frame | None]:
 
 async def test_read_frame_reads_a_stream_until_eof():
     stream = encode_uuid(str(SESSION)) + encode_audio(b"\x01\x02" * 160) + HANGUP_FRAME
-    assert await read_all(stream) == [Frame(0x01, SESSION.bytes), Frame(0x10, b"\x01\x02" * 160), Frame(0x00, b"")]
+    assert await read_all(stream) == [
+        Frame(0x01, SESSION.bytes),
+        Frame(0x10, b"\x01\x02" * 160),
+        Frame(0x00, b""),
+    ]
 
 
 async def test_read_frame_treats_a_cut_mid_frame_as_eof():

@@ -23,11 +23,18 @@ CALL_A = "11111111-2222-3333-4444-555555555555"
 CALL_B = "66666666-7777-8888-9999-000000000000"
 
 
-def span(trace, span_id, name, start_ms, end_ms, parent=None, service="audiosocket-gw", **extra):
+def span(trace, span_id, name, start_ms, end_ms, parent=None, service="gateway", **extra):
     record = {
-        "trace_id": trace, "span_id": span_id, "parent_span_id": parent, "name": name, "service": service,
-        "start_ns": start_ms * MS, "end_ns": end_ms * MS, "status": extra.pop("status", "UNSET"),
-        "attributes": extra.pop("attributes", {}), "events": extra.pop("events", []),
+        "trace_id": trace,
+        "span_id": span_id,
+        "parent_span_id": parent,
+        "name": name,
+        "service": service,
+        "start_ns": start_ms * MS,
+        "end_ns": end_ms * MS,
+        "status": extra.pop("status", "UNSET"),
+        "attributes": extra.pop("attributes", {}),
+        "events": extra.pop("events", []),
     }
     return record
 
@@ -35,19 +42,48 @@ def span(trace, span_id, name, start_ms, end_ms, parent=None, service="audiosock
 def known_spans() -> list[dict]:
     a, b = "a" * 32, "b" * 32
     return [
-        span(a, "a1", "CALL", 0, 20_000, attributes={"porteiro.session_id": CALL_A},
-             events=[{"name": "SPEECH_ENDED", "time_ns": 2_000 * MS, "attributes": {"duration_ms": 1500}}]),
+        span(
+            a,
+            "a1",
+            "CALL",
+            0,
+            20_000,
+            attributes={"porteiro.session_id": CALL_A},
+            events=[{"name": "SPEECH_ENDED", "time_ns": 2_000 * MS, "attributes": {"duration_ms": 1500}}],
+        ),
         span(a, "a2", "TURN", 1_000, 4_000, "a1", attributes={"turn_latency_ms": 900}),
         span(a, "a3", "TRANSCRIPTION", 2_000, 2_100, "a2", service="speech"),
         span(a, "a4", "TRANSCRIPTION", 5_000, 5_300, "a1", service="speech"),
-        span(a, "a5", "AI_PROCESSING", 2_100, 2_150, "a2", service="concierge",
-             events=[{"name": "CALL_ENDED", "time_ns": 19_000 * MS, "attributes": {"outcome": "authorized"}}]),
+        span(
+            a,
+            "a5",
+            "AI_PROCESSING",
+            2_100,
+            2_150,
+            "a2",
+            service="concierge",
+            events=[{"name": "CALL_ENDED", "time_ns": 19_000 * MS, "attributes": {"outcome": "authorized"}}],
+        ),
         span(a, "a6", "Converse", 0, 20_000, "a1", service="concierge"),
         span(b, "b1", "CALL", 30_000, 40_000, attributes={"porteiro.session_id": CALL_B}),
         span(b, "b2", "TRANSCRIPTION", 31_000, 31_200, "b1", service="speech"),
-        span(b, "b3", "CALL_MORADOR", 32_000, 32_010, "b1", service="dialer", status="ERROR",
-             events=[{"name": "ERROR", "time_ns": 32_010 * MS,
-                      "attributes": {"error_type": "UNAVAILABLE", "message": "broker down"}}]),
+        span(
+            b,
+            "b3",
+            "CALL_MORADOR",
+            32_000,
+            32_010,
+            "b1",
+            service="dialer",
+            status="ERROR",
+            events=[
+                {
+                    "name": "ERROR",
+                    "time_ns": 32_010 * MS,
+                    "attributes": {"error_type": "UNAVAILABLE", "message": "broker down"},
+                }
+            ],
+        ),
     ]
 
 
@@ -149,22 +185,47 @@ def test_span_file_written_by_the_exporter_reads_back(tmp_path):
 
 
 def jaeger_payload() -> dict:
-    return {"data": [{
-        "traceID": "c" * 32,
-        "processes": {"p1": {"serviceName": "audiosocket-gw"}, "p2": {"serviceName": "speech"}},
-        "spans": [
-            {"traceID": "c" * 32, "spanID": "c1", "operationName": "CALL", "references": [],
-             "startTime": 1_000_000, "duration": 5_000_000, "processID": "p1",
-             "tags": [{"key": "porteiro.session_id", "type": "string", "value": CALL_B}], "logs": []},
-            {"traceID": "c" * 32, "spanID": "c2", "operationName": "TRANSCRIPTION",
-             "references": [{"refType": "CHILD_OF", "traceID": "c" * 32, "spanID": "c1"}],
-             "startTime": 2_000_000, "duration": 400_000, "processID": "p2",
-             "tags": [{"key": "error", "type": "bool", "value": True}],
-             "logs": [{"timestamp": 2_400_000, "fields": [
-                 {"key": "event", "value": "ERROR"}, {"key": "error_type", "value": "UNAVAILABLE"},
-                 {"key": "message", "value": "whisper failed"}]}]},
-        ],
-    }]}
+    return {
+        "data": [
+            {
+                "traceID": "c" * 32,
+                "processes": {"p1": {"serviceName": "gateway"}, "p2": {"serviceName": "speech"}},
+                "spans": [
+                    {
+                        "traceID": "c" * 32,
+                        "spanID": "c1",
+                        "operationName": "CALL",
+                        "references": [],
+                        "startTime": 1_000_000,
+                        "duration": 5_000_000,
+                        "processID": "p1",
+                        "tags": [{"key": "porteiro.session_id", "type": "string", "value": CALL_B}],
+                        "logs": [],
+                    },
+                    {
+                        "traceID": "c" * 32,
+                        "spanID": "c2",
+                        "operationName": "TRANSCRIPTION",
+                        "references": [{"refType": "CHILD_OF", "traceID": "c" * 32, "spanID": "c1"}],
+                        "startTime": 2_000_000,
+                        "duration": 400_000,
+                        "processID": "p2",
+                        "tags": [{"key": "error", "type": "bool", "value": True}],
+                        "logs": [
+                            {
+                                "timestamp": 2_400_000,
+                                "fields": [
+                                    {"key": "event", "value": "ERROR"},
+                                    {"key": "error_type", "value": "UNAVAILABLE"},
+                                    {"key": "message", "value": "whisper failed"},
+                                ],
+                            }
+                        ],
+                    },
+                ],
+            }
+        ]
+    }
 
 
 @pytest.fixture

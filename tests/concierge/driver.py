@@ -25,7 +25,9 @@ def fold(text: str) -> str:
 
 
 class LegDriver:
-    def __init__(self, channel: grpc.aio.Channel, session_id: str, leg: str, ack_playback: bool = True) -> None:
+    def __init__(
+        self, channel: grpc.aio.Channel, session_id: str, leg: str, ack_playback: bool = True
+    ) -> None:
         self.stub = concierge_pb2_grpc.ConciergeServiceStub(channel)
         self.session_id = session_id
         self.leg = leg
@@ -43,7 +45,9 @@ class LegDriver:
 
     async def start(self, timeout: float = 5.0) -> str:  # noqa: ASYNC109 - test helper
         """Open the stream with LegStarted; returns LegAccepted's traceparent."""
-        started = concierge_pb2.LegStarted(session_id=self.session_id, leg=LEGS[self.leg], sample_rate_hz=8000)
+        started = concierge_pb2.LegStarted(
+            session_id=self.session_id, leg=LEGS[self.leg], sample_rate_hz=8000
+        )
         self._events.put_nowait(concierge_pb2.LegEvent(leg_started=started))
         self._call = self.stub.Converse(self._outgoing())
         self._reader = asyncio.create_task(self._read())
@@ -64,7 +68,9 @@ class LegDriver:
                     self.said.append(action.say.text)
                     self._says.put_nowait(action.say.text)
                     if self.ack_playback:
-                        finished = concierge_pb2.PlaybackFinished(say_id=action.say.say_id, played_seconds=1.0)
+                        finished = concierge_pb2.PlaybackFinished(
+                            say_id=action.say.say_id, played_seconds=1.0
+                        )
                         self._events.put_nowait(concierge_pb2.LegEvent(playback_finished=finished))
                 elif kind == "recognition":
                     self.hints = list(action.recognition.hints)
@@ -86,7 +92,9 @@ class LegDriver:
 
     async def utter(self, text: str) -> None:
         self._events.put_nowait(concierge_pb2.LegEvent(speech_started=concierge_pb2.SpeechStarted()))
-        utterance = concierge_pb2.Utterance(text=text, confidence=0.9, audio_seconds=1.0, recognition_seconds=0.5)
+        utterance = concierge_pb2.Utterance(
+            text=text, confidence=0.9, audio_seconds=1.0, recognition_seconds=0.5
+        )
         self._events.put_nowait(concierge_pb2.LegEvent(utterance=utterance))
 
     async def noise(self) -> None:

@@ -29,8 +29,19 @@ SAMPLE_APARTMENTS = {
     "502": (["Vinícius Barros", "Marina Barros"], "sip:502@condominio.local"),
 }
 DIGIT_WORDS = {
-    "zero": "0", "um": "1", "uma": "1", "dois": "2", "duas": "2", "tres": "3", "quatro": "4",
-    "cinco": "5", "seis": "6", "meia": "6", "sete": "7", "oito": "8", "nove": "9",
+    "zero": "0",
+    "um": "1",
+    "uma": "1",
+    "dois": "2",
+    "duas": "2",
+    "tres": "3",
+    "quatro": "4",
+    "cinco": "5",
+    "seis": "6",
+    "meia": "6",
+    "sete": "7",
+    "oito": "8",
+    "nove": "9",
 }
 HUNDREDS = {"cem": 1, "cento": 1, "duzentos": 2, "trezentos": 3, "quatrocentos": 4, "quinhentos": 5}
 HONORIFICS = {"dona", "seu", "senhor", "senhora", "a", "o", "do", "da", "dos", "das"}
@@ -80,7 +91,9 @@ class FakeDirectory(directory_pb2_grpc.DirectoryServiceServicer):
     def _candidates(self, heard: str, apartments: list[str]) -> list[directory_pb2.Candidate]:
         found = [
             directory_pb2.Candidate(
-                apartment=number, resident_name=name, destination=SAMPLE_APARTMENTS[number][1],
+                apartment=number,
+                resident_name=name,
+                destination=SAMPLE_APARTMENTS[number][1],
                 score=self._score(heard, name),
             )
             for number in apartments
@@ -97,7 +110,9 @@ class FakeDirectory(directory_pb2_grpc.DirectoryServiceServicer):
             return directory_pb2.ResolveResponse(
                 status=directory_pb2.RESOLVE_STATUS_NO_APARTMENT, normalized_apartment=apartment or ""
             )
-        candidates = self._candidates(request.resident_name, [apartment] if apartment else list(SAMPLE_APARTMENTS))
+        candidates = self._candidates(
+            request.resident_name, [apartment] if apartment else list(SAMPLE_APARTMENTS)
+        )
         above = [candidate for candidate in candidates if candidate.score >= THRESHOLD]
         response = directory_pb2.ResolveResponse(normalized_apartment=apartment or "")
         if len(above) >= 2 and above[0].score - above[1].score < 5:
@@ -132,22 +147,30 @@ class FakeDirectory(directory_pb2_grpc.DirectoryServiceServicer):
             await context.abort(grpc.StatusCode.NOT_FOUND, "no such apartment")
         residents, destination = SAMPLE_APARTMENTS[number]
         return directory_pb2.Apartment(
-            number=number, destination=destination, residents=[directory_pb2.Resident(name=n) for n in residents]
+            number=number,
+            destination=destination,
+            residents=[directory_pb2.Resident(name=n) for n in residents],
         )
 
     async def ListApartments(self, request, context):  # noqa: N802
         await self._check(context, "ListApartments")
-        return directory_pb2.ListApartmentsResponse(apartments=[
-            directory_pb2.Apartment(
-                number=number, destination=destination, residents=[directory_pb2.Resident(name=n) for n in residents]
-            )
-            for number, (residents, destination) in SAMPLE_APARTMENTS.items()
-        ])
+        return directory_pb2.ListApartmentsResponse(
+            apartments=[
+                directory_pb2.Apartment(
+                    number=number,
+                    destination=destination,
+                    residents=[directory_pb2.Resident(name=n) for n in residents],
+                )
+                for number, (residents, destination) in SAMPLE_APARTMENTS.items()
+            ]
+        )
 
     async def ListVocabulary(self, request, context):  # noqa: N802
         await self._check(context, "ListVocabulary")
         names = [name for residents, _ in SAMPLE_APARTMENTS.values() for name in residents]
-        return directory_pb2.ListVocabularyResponse(resident_names=names, apartment_numbers=list(SAMPLE_APARTMENTS))
+        return directory_pb2.ListVocabularyResponse(
+            resident_names=names, apartment_numbers=list(SAMPLE_APARTMENTS)
+        )
 
 
 @dataclass

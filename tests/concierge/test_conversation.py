@@ -28,7 +28,9 @@ async def collect_delivery(concierge, fakes, session_id):
     visitor = concierge.leg(session_id, "visitor")
     await visitor.start()
     await visitor.expect("Condomínio Apoena, em que posso ajudar?")
-    await visitor.utter("Boa tarde, aqui é o João, tenho uma entrega do Mercado Livre para a Renata do apartamento 501")
+    await visitor.utter(
+        "Boa tarde, aqui é o João, tenho uma entrega do Mercado Livre para a Renata do apartamento 501"
+    )
     await visitor.expect("entrega para Renata Oliveira", "501", "aguarde")
     call = await fakes.dialer.next_call()
     return visitor, call
@@ -37,7 +39,11 @@ async def collect_delivery(concierge, fakes, session_id):
 async def test_delivery_happy_path_in_one_sentence(concierge, fakes, session_id):
     before = outcomes("authorized")
     visitor, call = await collect_delivery(concierge, fakes, session_id)
-    assert (call.session_id, call.destination, call.attempt) == (session_id, await destination(concierge, "501"), 1)
+    assert (call.session_id, call.destination, call.attempt) == (
+        session_id,
+        await destination(concierge, "501"),
+        1,
+    )
     assert call.context.intent == common_pb2.INTENT_DELIVERY and call.context.apartment == "501"
 
     resident = concierge.leg(session_id, "resident")
@@ -70,7 +76,9 @@ async def test_visit_piecemeal_never_asks_what_is_known(concierge, fakes, sessio
     await visitor.utter("Carlos")
     await visitor.expect("Pedro Santos", "visita para Carlos Oliveira", "102")
     call = await fakes.dialer.next_call()
-    assert call.context.intent == common_pb2.INTENT_VISIT and call.destination == await destination(concierge, "102")
+    assert call.context.intent == common_pb2.INTENT_VISIT and call.destination == await destination(
+        concierge, "102"
+    )
     asked = [fold(text) for text in visitor.said]
     assert sum("entrega ou uma visita" in text for text in asked) == 1
     assert sum("qual e o seu nome" in text for text in asked) == 1

@@ -41,7 +41,9 @@ def test_front_desk_only_for_deliveries():
     assert decide_from_text("deixa na portaria", delivery=False) == Decision.UNCLEAR
 
 
-@pytest.mark.parametrize(("key", "expected"), [("1", Decision.AUTHORIZE), ("2", Decision.DENY), ("9", Decision.UNCLEAR)])
+@pytest.mark.parametrize(
+    ("key", "expected"), [("1", Decision.AUTHORIZE), ("2", Decision.DENY), ("9", Decision.UNCLEAR)]
+)
 def test_keys(key, expected):
     assert decide_from_key(key, delivery=False) == expected
     assert decide_from_key("3", delivery=True) == Decision.FRONT_DESK

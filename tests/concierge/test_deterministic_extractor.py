@@ -30,8 +30,10 @@ CASES = [
         "Boa tarde, aqui é o João, tenho uma entrega do Mercado Livre para a Renata do apartamento 501",
         {"intent": Intent.DELIVERY, "visitor_name": "João", "apartment": "501", "resident_name": "Renata"},
     ),
-    ("Meu nome é Pedro Santos, vim visitar o Carlos", {"intent": Intent.VISIT, "visitor_name": "Pedro Santos",
-                                                       "resident_name": "Carlos"}),
+    (
+        "Meu nome é Pedro Santos, vim visitar o Carlos",
+        {"intent": Intent.VISIT, "visitor_name": "Pedro Santos", "resident_name": "Carlos"},
+    ),
     ("Sou a Maria, do iFood", {"intent": Intent.DELIVERY, "visitor_name": "Maria"}),
     ("encomenda dos Correios pro quinhentos e um", {"intent": Intent.DELIVERY, "apartment": "501"}),
     ("Eu sou o entregador", {"intent": Intent.DELIVERY}),
@@ -66,13 +68,16 @@ def test_bare_name_never_raises(text):
     assert name is None or 0 < len(name.split()) <= 3
 
 
-@pytest.mark.parametrize(("text", "expected"), [("João", "João"), ("é a Renata Oliveira", "Renata Oliveira"),
-                                                 ("sim", None), ("501", None)])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("João", "João"), ("é a Renata Oliveira", "Renata Oliveira"), ("sim", None), ("501", None)],
+)
 def test_bare_name(text, expected):
     assert bare_name(text) == expected
 
 
 # ---- against the real directory (sample condominium) ----
+
 
 @pytest.fixture
 async def real_extractor(real_directory):
@@ -106,9 +111,15 @@ APARTMENT_AND_RESIDENT = [
 
 @pytest.mark.parametrize("known", [Slots(), VISITOR_KNOWN], ids=["visitor-unknown", "visitor-known"])
 @pytest.mark.parametrize(("sentence", "intent", "apartment", "resident"), APARTMENT_AND_RESIDENT)
-async def test_apartment_and_resident_in_one_sentence(real_extractor, known, sentence, intent, apartment, resident):
+async def test_apartment_and_resident_in_one_sentence(
+    real_extractor, known, sentence, intent, apartment, resident
+):
     extraction = await real_extractor.extract(sentence, known, [])
-    assert (extraction.intent, extraction.apartment, extraction.resident_name) == (intent, apartment, resident)
+    assert (extraction.intent, extraction.apartment, extraction.resident_name) == (
+        intent,
+        apartment,
+        resident,
+    )
     assert extraction.visitor_name is None
 
 
@@ -126,8 +137,11 @@ async def test_apartment_and_resident_in_one_sentence(real_extractor, known, sen
         ("Apartamento 501, por favor, obrigado", VISITOR_KNOWN, {"apartment": "501"}),
         ("Aqui é o João Pedro, apartamento 501", Slots(), {"visitor_name": "João Pedro", "apartment": "501"}),
         # "Sou" fuzzily matches Souza (501): the words of a name cue are never a name.
-        ("Sou o Pedro, vim visitar o apartamento 501", Slots(),
-         {"intent": Intent.VISIT, "visitor_name": "Pedro", "apartment": "501"}),
+        (
+            "Sou o Pedro, vim visitar o apartamento 501",
+            Slots(),
+            {"intent": Intent.VISIT, "visitor_name": "Pedro", "apartment": "501"},
+        ),
         ("Meu nome é Pedro, apartamento 501", Slots(), {"visitor_name": "Pedro", "apartment": "501"}),
     ],
 )

@@ -101,14 +101,23 @@ async def test_not_found_in_the_apartment_hints_its_residents_first(concierge, f
 def test_resident_hints_without_a_known_apartment_are_everyone():
     vocabulary = Vocabulary(directory=None)
     vocabulary.residents = ["Ana", "Bruno", "Carla"]
-    vocabulary.residents_of = residents_by_apartment([
-        directory_pb2.Apartment(number="12", residents=[directory_pb2.Resident(name="Ana", aliases=["Aninha"])]),
-        directory_pb2.Apartment(number="12", block="B", residents=[directory_pb2.Resident(name="Bruno")]),
-    ])
+    vocabulary.residents_of = residents_by_apartment(
+        [
+            directory_pb2.Apartment(
+                number="12", residents=[directory_pb2.Resident(name="Ana", aliases=["Aninha"])]
+            ),
+            directory_pb2.Apartment(number="12", block="B", residents=[directory_pb2.Resident(name="Bruno")]),
+        ]
+    )
     assert vocabulary.for_question("resident_name", "12") == ["Ana", "Aninha", "Bruno"]  # both blocks' 12
     assert vocabulary.for_question("resident_name", "99") == ["Ana", "Bruno", "Carla"]
     assert vocabulary.for_question("resident_name", None) == ["Ana", "Bruno", "Carla"]
-    assert vocabulary.for_question("apartment_and_resident", "12")[:4] == ["apartamento", "Ana", "Aninha", "Bruno"]
+    assert vocabulary.for_question("apartment_and_resident", "12")[:4] == [
+        "apartamento",
+        "Ana",
+        "Aninha",
+        "Bruno",
+    ]
 
 
 async def test_which_resident_hints_only_the_options(concierge, fakes, session_id):

@@ -29,16 +29,25 @@ async def test_stage_spans_and_events_with_redacted_slots(spans, fake_concierge,
     names = {span.name for span in finished}
     assert {"AI_PROCESSING", "INTENT_EXTRACTION", "FUZZY_VALIDATION", "CALL_MORADOR"} <= names
     events = [event.name for span in finished for event in span.events]
-    for event in ("INTENT_EXTRACTION_START", "INTENT_EXTRACTION_COMPLETE", "STATE_CHANGE", "MORADOR_CONNECTED",
-                  "CALL_ENDED"):
+    for event in (
+        "INTENT_EXTRACTION_START",
+        "INTENT_EXTRACTION_COMPLETE",
+        "STATE_CHANGE",
+        "MORADOR_CONNECTED",
+        "CALL_ENDED",
+    ):
         assert event in events
     extraction = next(span for span in finished if span.name == "INTENT_EXTRACTION")
     assert extraction.attributes["porteiro.slot.visitor_name"] == "[redacted]"
     assert extraction.attributes["porteiro.slot.intent"] == "delivery"
     recorded = repr([(span.attributes, [event.attributes for event in span.events]) for span in finished])
     assert "João" not in recorded and "Renata" not in recorded
-    assert REGISTRY.get_sample_value("porteiro_concierge_extraction_seconds_count", {"extractor": "deterministic"})
-    assert REGISTRY.get_sample_value("porteiro_concierge_turns_total", {"leg": "resident", "outcome": "decision"})
+    assert REGISTRY.get_sample_value(
+        "porteiro_concierge_extraction_seconds_count", {"extractor": "deterministic"}
+    )
+    assert REGISTRY.get_sample_value(
+        "porteiro_concierge_turns_total", {"leg": "resident", "outcome": "decision"}
+    )
 
 
 async def test_first_event_must_be_leg_started(fake_concierge):

@@ -60,8 +60,14 @@ async def test_keypad_after_not_understood_calls_the_typed_apartment(concierge, 
 async def test_progress_resets_the_count(concierge, fakes, session_id):
     visitor = concierge.leg(session_id, "visitor")
     await visitor.start()
-    for sentence in (MISHEARD, "É uma entrega", MISHEARD, "Meu nome é João", MISHEARD,
-                     "Apartamento 501, Renata Oliveira."):
+    for sentence in (
+        MISHEARD,
+        "É uma entrega",
+        MISHEARD,
+        "Meu nome é João",
+        MISHEARD,
+        "Apartamento 501, Renata Oliveira.",
+    ):
         await visitor.utter(sentence)
     await visitor.expect("Certo, João, entrega para Renata Oliveira, apartamento 501")
     assert count(visitor.said, "não entendi") == 3 and count(visitor.said, "digite") == 0

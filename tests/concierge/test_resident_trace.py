@@ -33,8 +33,12 @@ async def test_resident_leg_events_and_stages_join_the_visitor_trace(fake_concie
 
     resident_leg = await finished_span(spans, RESIDENT_LEG_SPAN)
     finished = spans.get_finished_spans()
-    [visitor_stream] = [s for s in finished if s.name == CONVERSE and s.attributes["porteiro.leg"] == "visitor"]
-    [resident_stream] = [s for s in finished if s.name == CONVERSE and s.attributes["porteiro.leg"] == "resident"]
+    [visitor_stream] = [
+        s for s in finished if s.name == CONVERSE and s.attributes["porteiro.leg"] == "visitor"
+    ]
+    [resident_stream] = [
+        s for s in finished if s.name == CONVERSE and s.attributes["porteiro.leg"] == "resident"
+    ]
     call_trace = visitor_stream.context.trace_id
     # The resident's stream has its own trace (the gateway opened it before knowing the call's);
     # the leg's span sits in the call's trace, under the visitor's stream, linked to its own stream.
@@ -45,7 +49,9 @@ async def test_resident_leg_events_and_stages_join_the_visitor_trace(fake_concie
     assert resident_leg.attributes["porteiro.session_id"] == session_id
     assert "porteiro.session_id" not in resident_stream.attributes
     assert "MORADOR_CONNECTED" in [event.name for event in resident_leg.events]
-    resident_turns = [s for s in finished if s.name == "AI_PROCESSING" and s.attributes["porteiro.leg"] == "resident"]
+    resident_turns = [
+        s for s in finished if s.name == "AI_PROCESSING" and s.attributes["porteiro.leg"] == "resident"
+    ]
     assert resident_turns and all(s.parent.span_id == resident_leg.context.span_id for s in resident_turns)
     ended = [e for s in resident_turns for e in s.events if e.name == "CALL_ENDED"]
     assert [e.attributes["outcome"] for e in ended] == ["authorized"]

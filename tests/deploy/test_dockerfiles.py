@@ -18,7 +18,7 @@ from tests.deploy.chart import REPO
 
 # services/<dir> -> python -m <package>
 SERVICES = {
-    "audiosocket-gw": "porteiro_gateway",
+    "gateway": "porteiro_gateway",
     "speech": "porteiro_speech",
     "concierge": "porteiro_concierge",
     "directory": "porteiro_directory",

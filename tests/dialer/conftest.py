@@ -128,8 +128,9 @@ class RunningDialer:
             if await self.health() == status:
                 return time.monotonic() - began
             await asyncio.sleep(0.05)
-        raise AssertionError(f"health not {health_pb2.HealthCheckResponse.ServingStatus.Name(status)} "
-                             f"after {within} s")
+        raise AssertionError(
+            f"health not {health_pb2.HealthCheckResponse.ServingStatus.Name(status)} after {within} s"
+        )
 
 
 @pytest.fixture

@@ -95,8 +95,11 @@ async def test_a_retry_attempt_is_a_new_command_for_the_same_session(start_diale
 
 @pytest.mark.parametrize(
     ("session_id", "destination", "attempt"),
-    [("0f8fad5b-d9cb-469f-a165-70867728950e", "", 1), ("0f8fad5b", "1001", 1),
-     ("0f8fad5b-d9cb-469f-a165-70867728950e", "1001", 0)],
+    [
+        ("0f8fad5b-d9cb-469f-a165-70867728950e", "", 1),
+        ("0f8fad5b", "1001", 1),
+        ("0f8fad5b-d9cb-469f-a165-70867728950e", "1001", 0),
+    ],
     ids=["empty-destination", "malformed-session", "attempt-zero"],
 )
 async def test_invalid_input_is_invalid_argument_and_publishes_nothing(

@@ -40,9 +40,19 @@ def test_grpcurl_places_a_call_on_the_queue_named_by_the_environment(run_service
     body = json.dumps({"session_id": session, "destination": "1001", "attempt": 1})
 
     placed = subprocess.run(
-        [grpcurl(), "-plaintext", "-max-time", "10", "-d", body, service.target,
-         "porteiro.dialer.v1.DialerService/PlaceCall"],
-        capture_output=True, text=True, timeout=30,
+        [
+            grpcurl(),
+            "-plaintext",
+            "-max-time",
+            "10",
+            "-d",
+            body,
+            service.target,
+            "porteiro.dialer.v1.DialerService/PlaceCall",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
 
     assert placed.returncode == 0, placed.stderr
@@ -50,9 +60,12 @@ def test_grpcurl_places_a_call_on_the_queue_named_by_the_environment(run_service
     (delivery,) = broker_queue.drain()
     assert delivery.body["data"] == {"destiny": "IA", "guid": session, "license": "555", "origin": "1001"}
     assert metric_line(service.metrics_port, 'porteiro_dependency_up{dependency="rabbitmq"}').endswith(" 1.0")
-    assert "porteiro_dialer_publishes_total" in urllib.request.urlopen(
-        f"http://127.0.0.1:{service.metrics_port}/metrics", timeout=5
-    ).read().decode()
+    assert (
+        "porteiro_dialer_publishes_total"
+        in urllib.request.urlopen(f"http://127.0.0.1:{service.metrics_port}/metrics", timeout=5)
+        .read()
+        .decode()
+    )
 
 
 def test_without_a_broker_the_process_is_not_serving_and_refuses_fast(run_service):
@@ -79,7 +92,9 @@ def test_without_a_broker_the_process_is_not_serving_and_refuses_fast(run_servic
 
 @pytest.mark.parametrize("variable", ["AMQP_URL", "REDIS_URL"])
 def test_a_malformed_url_stops_the_start_naming_the_variable_but_not_the_secret(run_service, variable):
-    service = run_service(MODULE, PREFIX, {f"{PREFIX}{variable}": "http://someone:s3cr3t-value@example.invalid/"})
+    service = run_service(
+        MODULE, PREFIX, {f"{PREFIX}{variable}": "http://someone:s3cr3t-value@example.invalid/"}
+    )
     assert service.process.wait(timeout=60) == 2
     logs = service.logs()
     assert f"{PREFIX}{variable}" in logs

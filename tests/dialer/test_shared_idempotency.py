@@ -50,7 +50,9 @@ async def test_a_retry_on_another_replica_is_a_duplicate(start_dialer, broker_qu
     assert REGISTRY.get_sample_value("porteiro_dependency_up", {"dependency": "redis"}) == 1
 
 
-async def test_unreachable_redis_still_places_calls_deduplicating_locally(start_dialer, broker_queue, key_prefix):
+async def test_unreachable_redis_still_places_calls_deduplicating_locally(
+    start_dialer, broker_queue, key_prefix
+):
     dialer = await start_dialer(redis_url=f"redis://127.0.0.1:{free_port()}/0", redis_key_prefix=key_prefix)
     await dialer.wait_health(SERVING)
     session = str(uuid.uuid4())

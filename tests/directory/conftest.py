@@ -52,7 +52,9 @@ async def directory_server(
     await app.start(bound.health)
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{bound.port}")
     try:
-        yield RunningDirectory(app, bound, channel, directory_pb2_grpc.DirectoryServiceStub(channel), exporter)
+        yield RunningDirectory(
+            app, bound, channel, directory_pb2_grpc.DirectoryServiceStub(channel), exporter
+        )
     finally:
         await channel.close()
         await app.stop(1.0)

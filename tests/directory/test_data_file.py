@@ -44,9 +44,19 @@ def test_extended_yaml_with_blocks_towers_and_aliases():
 
 def test_extended_json_top_level_mapping(tmp_path):
     path = tmp_path / "c.json"
-    path.write_text(json.dumps({"apartments": [
-        {"number": 7, "destination": "7000", "residents": [{"name": "Ana", "aliases": ["Aninha"]}]},
-    ]}))
+    path.write_text(
+        json.dumps(
+            {
+                "apartments": [
+                    {
+                        "number": 7,
+                        "destination": "7000",
+                        "residents": [{"name": "Ana", "aliases": ["Aninha"]}],
+                    },
+                ]
+            }
+        )
+    )
     (apartment,) = load_apartments(path)
     assert apartment.number == "7" and apartment.residents[0].aliases == ("Aninha",)
 
@@ -64,8 +74,13 @@ GOOD = {"apartment_number": "101", "residents": ["Ana"], "voip_number": "sip:101
 
 
 def test_duplicate_apartment_names_both_entries(tmp_path):
-    problems = problems_of(tmp_path, [GOOD, {**GOOD, "apartment_number": "1.01"}, {**GOOD, "apartment_number": "1 01"}])
-    assert problems == ["entry 2 (apartment 1.01): duplicates entry 1", "entry 3 (apartment 1 01): duplicates entry 1"]
+    problems = problems_of(
+        tmp_path, [GOOD, {**GOOD, "apartment_number": "1.01"}, {**GOOD, "apartment_number": "1 01"}]
+    )
+    assert problems == [
+        "entry 2 (apartment 1.01): duplicates entry 1",
+        "entry 3 (apartment 1 01): duplicates entry 1",
+    ]
 
 
 def test_same_number_in_two_blocks_is_not_a_duplicate(tmp_path):
@@ -78,11 +93,14 @@ def test_same_number_in_two_blocks_is_not_a_duplicate(tmp_path):
 
 
 def test_empty_names_and_aliases(tmp_path):
-    problems = problems_of(tmp_path, [
-        {**GOOD, "residents": ["Ana", "  "]},
-        {**GOOD, "apartment_number": "102", "residents": [{"name": ""}]},
-        {**GOOD, "apartment_number": "103", "residents": [{"name": "Rui", "aliases": ["", 3]}]},
-    ])
+    problems = problems_of(
+        tmp_path,
+        [
+            {**GOOD, "residents": ["Ana", "  "]},
+            {**GOOD, "apartment_number": "102", "residents": [{"name": ""}]},
+            {**GOOD, "apartment_number": "103", "residents": [{"name": "Rui", "aliases": ["", 3]}]},
+        ],
+    )
     assert problems == [
         "entry 1 (apartment 101): resident 2: name is missing or empty",
         "entry 2 (apartment 102): resident 1: name is missing or empty",
@@ -91,11 +109,14 @@ def test_empty_names_and_aliases(tmp_path):
 
 
 def test_missing_destination_and_number(tmp_path):
-    problems = problems_of(tmp_path, [
-        {"apartment_number": "101", "residents": ["Ana"]},
-        {"residents": ["Ana"], "voip_number": "1"},
-        {**GOOD, "apartment_number": "102", "voip_number": " "},
-    ])
+    problems = problems_of(
+        tmp_path,
+        [
+            {"apartment_number": "101", "residents": ["Ana"]},
+            {"residents": ["Ana"], "voip_number": "1"},
+            {**GOOD, "apartment_number": "102", "voip_number": " "},
+        ],
+    )
     assert problems == [
         "entry 1 (apartment 101): destination (destination / voip_number) is missing or empty",
         "entry 2 (no apartment number): apartment number (number / apartment_number) is missing or empty",
@@ -104,12 +125,15 @@ def test_missing_destination_and_number(tmp_path):
 
 
 def test_unknown_fields_wrong_types_and_conflicting_keys(tmp_path):
-    problems = problems_of(tmp_path, [
-        {**GOOD, "residnets": []},
-        "101",
-        {**GOOD, "apartment_number": "102", "residents": "Ana"},
-        {**GOOD, "apartment_number": "103", "destination": "2"},
-    ])
+    problems = problems_of(
+        tmp_path,
+        [
+            {**GOOD, "residnets": []},
+            "101",
+            {**GOOD, "apartment_number": "102", "residents": "Ana"},
+            {**GOOD, "apartment_number": "103", "destination": "2"},
+        ],
+    )
     assert problems == [
         "entry 1 (apartment 101): unknown field(s) residnets",
         "entry 2: expected an object, got str",

@@ -21,7 +21,10 @@ GOOD = [
     {"apartment_number": "501", "residents": ["Renata Oliveira"], "voip_number": "1003030"},
     {"apartment_number": "502", "residents": ["Marina Barros"], "voip_number": "1003031"},
 ]
-GOOD_WITH_NEWCOMER = [*GOOD, {"apartment_number": "601", "residents": ["Otávio Prado"], "voip_number": "1003040"}]
+GOOD_WITH_NEWCOMER = [
+    *GOOD,
+    {"apartment_number": "601", "residents": ["Otávio Prado"], "voip_number": "1003040"},
+]
 BAD = [*GOOD, {"apartment_number": "601", "residents": ["Otávio Prado"]}]  # no destination
 
 
@@ -57,7 +60,8 @@ class Hammer:
             while not stop.is_set():
                 try:
                     response = await stub.Resolve(
-                        directory_pb2.ResolveRequest(apartment="quinhentos e um", resident_name="Renata"), timeout=5
+                        directory_pb2.ResolveRequest(apartment="quinhentos e um", resident_name="Renata"),
+                        timeout=5,
                     )
                     self.answers += 1
                     self.statuses.add(response.status)
@@ -103,7 +107,9 @@ async def test_deleted_file_keeps_serving_the_last_data(tmp_path):
     async with directory_server(path, reload_interval_seconds=0.05) as running:
         path.unlink()
         await wait_for(lambda: reloads("failed") == failed + 1)
-        still = await running.stub.Resolve(directory_pb2.ResolveRequest(apartment="501", resident_name="Renata"))
+        still = await running.stub.Resolve(
+            directory_pb2.ResolveRequest(apartment="501", resident_name="Renata")
+        )
         assert still.status == directory_pb2.RESOLVE_STATUS_MATCH
 
 
@@ -135,7 +141,8 @@ def test_reload_in_a_real_process(tmp_path, run_service):
     path = tmp_path / "condominio.yaml"
     path.write_text(json.dumps(GOOD))  # JSON is YAML too
     service = run_service(
-        "porteiro_directory", "PORTEIRO_DIRECTORY_",
+        "porteiro_directory",
+        "PORTEIRO_DIRECTORY_",
         {"PORTEIRO_DIRECTORY_DATA_FILE": str(path), "PORTEIRO_DIRECTORY_RELOAD_INTERVAL_SECONDS": "0.1"},
     )
     service.wait_serving(timeout=60)

@@ -84,13 +84,25 @@ SAMPLE_CASES = [
 
 BLOCK_CASES = [
     Case("101", "Paulo", MATCH, ("101", "A", "Paulo Henrique Santos")),
-    Case("101", "Santos", AMBIGUOUS, (("101", "A", "Paulo Henrique Santos"), ("101", "A", "Lúcia Santos"),
-                                      ("101", "B", "Paula Henriques Santos"))),
+    Case(
+        "101",
+        "Santos",
+        AMBIGUOUS,
+        (
+            ("101", "A", "Paulo Henrique Santos"),
+            ("101", "A", "Lúcia Santos"),
+            ("101", "B", "Paula Henriques Santos"),
+        ),
+    ),
     Case("101", "Santos", MATCH, ("101", "B", "Paula Henriques Santos"), block="B"),
     Case("bloco B apartamento cento e um", "Paula", MATCH, ("101", "B", "Paula Henriques Santos")),
     Case("101", "Paula", MATCH, ("101", "B", "Paula Henriques Santos"), block="bloco bê"),
-    Case("101", "Paul Santos", AMBIGUOUS, (("101", "A", "Paulo Henrique Santos"),
-                                           ("101", "B", "Paula Henriques Santos"))),
+    Case(
+        "101",
+        "Paul Santos",
+        AMBIGUOUS,
+        (("101", "A", "Paulo Henrique Santos"), ("101", "B", "Paula Henriques Santos")),
+    ),
     Case("", "Mendes", AMBIGUOUS, (("201", "B", "Luiza Mendes"), ("202", "B", "Luísa Mendes"))),
     Case("", "Luica Mendes", AMBIGUOUS, (("201", "B", "Luiza Mendes"), ("202", "B", "Luísa Mendes"))),
     Case("", "Luiza", MATCH, ("201", "B", "Luiza Mendes")),
@@ -151,7 +163,9 @@ async def test_resolve_condominium_with_blocks(blocks, case):
 
 
 async def test_no_resident_gives_the_best_candidate_and_its_score(sample):
-    response = await sample.stub.Resolve(directory_pb2.ResolveRequest(apartment="501", resident_name="Xavier"))
+    response = await sample.stub.Resolve(
+        directory_pb2.ResolveRequest(apartment="501", resident_name="Xavier")
+    )
     assert response.status == NO_RESIDENT
     (best,) = response.candidates
     assert best.apartment == "501" and best.resident_name in {"Renata Oliveira", "Daner dos Reis"}

@@ -16,11 +16,14 @@ Req = directory_pb2
 async def test_search_by_name_returns_apartments_best_first(sample):
     response = await sample.stub.SearchByName(Req.SearchByNameRequest(name="Oliveira"), timeout=5)
     assert [(c.apartment, c.resident_name) for c in response.candidates] == [
-        ("102", "Carlos Oliveira"), ("501", "Renata Oliveira")
+        ("102", "Carlos Oliveira"),
+        ("501", "Renata Oliveira"),
     ]
     assert response.candidates[0].destination == "sip:102@condominio.local"
     only = await sample.stub.SearchByName(Req.SearchByNameRequest(name="dona Renata", limit=1))
-    assert [(c.apartment, c.resident_name, c.score) for c in only.candidates] == [("501", "Renata Oliveira", 100)]
+    assert [(c.apartment, c.resident_name, c.score) for c in only.candidates] == [
+        ("501", "Renata Oliveira", 100)
+    ]
 
 
 async def test_search_by_name_drops_candidates_below_the_threshold(sample):
@@ -36,7 +39,8 @@ async def test_get_apartment_accepts_spoken_numbers(sample):
     apartment = await sample.stub.GetApartment(Req.GetApartmentRequest(apartment="cinco zero um"), timeout=5)
     assert apartment.number == "501" and apartment.destination == "1003030"
     assert [(r.name, list(r.aliases)) for r in apartment.residents] == [
-        ("Renata Oliveira", ["Renato"]), ("Daner dos Reis", ["Daniel", "Dani", "Danir", "Taner"]),
+        ("Renata Oliveira", ["Renato"]),
+        ("Daner dos Reis", ["Daniel", "Dani", "Danir", "Taner"]),
     ]
 
 
@@ -59,17 +63,50 @@ async def test_get_apartment_with_blocks(blocks):
 async def test_list_apartments_in_file_order(sample):
     response = await sample.stub.ListApartments(Req.ListApartmentsRequest(), timeout=5)
     assert [a.number for a in response.apartments] == [
-        "101", "102", "201", "202", "301", "302", "401", "402", "501", "502"
+        "101",
+        "102",
+        "201",
+        "202",
+        "301",
+        "302",
+        "401",
+        "402",
+        "501",
+        "502",
     ]
     assert response.apartments[0].residents[1].name == "João Pedro Silva"
 
 
 async def test_list_vocabulary_has_names_aliases_numbers_and_blocks(blocks, sample):
     words = await sample.stub.ListVocabulary(Req.ListVocabularyRequest(), timeout=5)
-    assert {"Renata Oliveira", "Renato", "Daner dos Reis", "Taner", "Letícia Lima"} <= set(words.resident_names)
-    assert list(words.apartment_numbers) == ["101", "102", "201", "202", "301", "302", "401", "402", "501", "502"]
+    assert {"Renata Oliveira", "Renato", "Daner dos Reis", "Taner", "Letícia Lima"} <= set(
+        words.resident_names
+    )
+    assert list(words.apartment_numbers) == [
+        "101",
+        "102",
+        "201",
+        "202",
+        "301",
+        "302",
+        "401",
+        "402",
+        "501",
+        "502",
+    ]
     with_blocks = await blocks.stub.ListVocabulary(Req.ListVocabularyRequest())
-    assert list(with_blocks.apartment_numbers) == ["101", "102", "201", "202", "1002", "562", "12", "A", "B", "2"]
+    assert list(with_blocks.apartment_numbers) == [
+        "101",
+        "102",
+        "201",
+        "202",
+        "1002",
+        "562",
+        "12",
+        "A",
+        "B",
+        "2",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -83,7 +120,12 @@ async def test_list_vocabulary_has_names_aliases_numbers_and_blocks(blocks, samp
 )
 async def test_parse_apartment_in_whole_sentences(sample, text, found, apartment, block, exists):
     response = await sample.stub.ParseApartment(Req.ParseApartmentRequest(text=text), timeout=5)
-    assert (response.found, response.apartment, response.block, response.exists) == (found, apartment, block, exists)
+    assert (response.found, response.apartment, response.block, response.exists) == (
+        found,
+        apartment,
+        block,
+        exists,
+    )
 
 
 async def test_parse_apartment_checks_the_block(blocks):
@@ -99,7 +141,11 @@ async def test_parse_apartment_checks_the_block(blocks):
     [
         ("Resolve", Req.ResolveRequest(), "apartment and resident_name are both empty"),
         ("Resolve", Req.ResolveRequest(apartment="  ", resident_name="?!"), "both empty"),
-        ("Resolve", Req.ResolveRequest(apartment="501", resident_name="R" * 201), "resident_name has 201 characters"),
+        (
+            "Resolve",
+            Req.ResolveRequest(apartment="501", resident_name="R" * 201),
+            "resident_name has 201 characters",
+        ),
         ("Resolve", Req.ResolveRequest(apartment="5" * 5000, resident_name="Ana"), "limit is 200"),
         ("SearchByName", Req.SearchByNameRequest(name=""), "name is empty"),
         ("SearchByName", Req.SearchByNameRequest(name="a" * 300), "name has 300 characters"),
@@ -144,8 +190,10 @@ def sample_value(name: str, labels: dict[str, str] | None = None) -> float:
 
 
 async def test_resolve_metrics_count_outcomes_and_time(sample):
-    before = {s: sample_value("porteiro_directory_resolve_outcomes_total", {"status": s})
-              for s in ("match", "ambiguous", "no_apartment", "no_resident", "invalid")}
+    before = {
+        s: sample_value("porteiro_directory_resolve_outcomes_total", {"status": s})
+        for s in ("match", "ambiguous", "no_apartment", "no_resident", "invalid")
+    }
     observed = sample_value("porteiro_directory_resolve_seconds_count")
     stub = sample.stub
     await stub.Resolve(Req.ResolveRequest(apartment="501", resident_name="Renata"))
@@ -156,7 +204,11 @@ async def test_resolve_metrics_count_outcomes_and_time(sample):
         await stub.Resolve(Req.ResolveRequest())
     after = {s: sample_value("porteiro_directory_resolve_outcomes_total", {"status": s}) for s in before}
     assert {s: after[s] - before[s] for s in before} == {
-        "match": 1, "ambiguous": 1, "no_apartment": 1, "no_resident": 1, "invalid": 1
+        "match": 1,
+        "ambiguous": 1,
+        "no_apartment": 1,
+        "no_resident": 1,
+        "invalid": 1,
     }
     assert sample_value("porteiro_directory_resolve_seconds_count") - observed == 4
     assert sample_value("porteiro_directory_resolve_seconds_bucket", {"le": "0.005"}) > 0

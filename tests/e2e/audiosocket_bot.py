@@ -35,8 +35,13 @@ class BotCall:
 
 
 class AudioSocketBot:
-    def __init__(self, greeting_seconds: float = 0.4, reply_seconds: float = 0.3, reply_delay: float = 0.3,
-                 end_silence: float = 0.3) -> None:
+    def __init__(
+        self,
+        greeting_seconds: float = 0.4,
+        reply_seconds: float = 0.3,
+        reply_delay: float = 0.3,
+        end_silence: float = 0.3,
+    ) -> None:
         self.greeting = audio.tone(440, greeting_seconds)
         self.reply = audio.tone(660, reply_seconds)
         self.reply_delay, self.end_silence = reply_delay, end_silence
@@ -99,7 +104,8 @@ class AudioSocketBot:
                     call.speech_ends.append(last_voiced)
                     last_voiced = None
                     asyncio.get_running_loop().call_later(
-                        self.reply_delay - self.end_silence, self._queue_reply, call, outgoing)
+                        self.reply_delay - self.end_silence, self._queue_reply, call, outgoing
+                    )
 
     def _queue_reply(self, call: BotCall, outgoing: asyncio.Queue[bytes]) -> None:
         call.replies_sent.append(time.monotonic())
@@ -116,5 +122,3 @@ class AudioSocketBot:
                 await writer.drain()
                 tick += 1
                 await asyncio.sleep(max(0.0, start + tick * FRAME_SECONDS - time.monotonic()))
-
-

@@ -49,9 +49,17 @@ class E2E:
         chosen = SCENARIOS[scenario] if isinstance(scenario, str) else scenario
         if self.fake_speech is not None:
             await self.fake_speech.servicer.register_lines(caller_lines(chosen))
-        return await run_call(chosen, visitor_port=self.stack.visitor_port, resident_port=self.stack.resident_port,
-                              voice=self.voice, matcher=self.matcher, queue=self.queue, ring_seconds=0.3,
-                              final_timeout=40.0, **options)
+        return await run_call(
+            chosen,
+            visitor_port=self.stack.visitor_port,
+            resident_port=self.stack.resident_port,
+            voice=self.voice,
+            matcher=self.matcher,
+            queue=self.queue,
+            ring_seconds=0.3,
+            final_timeout=40.0,
+            **options,
+        )
 
     async def call_with_steps(self, scenario: Scenario, visitor_steps: list) -> CallResult:
         """A scenario's resident and PBX, with the visitor's steps replaced."""
@@ -62,15 +70,20 @@ class E2E:
         return f"\n{format_timeline([record])}\nheard: {record.heard_keys}\n{logs}"
 
     def outcomes(self, outcome: str) -> float:
-        return sum(value(scrape(c.metrics_url), "porteiro_concierge_call_outcomes_total", outcome=outcome)
-                   for c in self.stack.concierges if c.running)
+        return sum(
+            value(scrape(c.metrics_url), "porteiro_concierge_call_outcomes_total", outcome=outcome)
+            for c in self.stack.concierges
+            if c.running
+        )
 
     def explain(self, result: CallResult) -> str:
         """Everything needed to understand a failed call."""
         logs = "\n".join(f"--- {s.name}\n{s.logs(3000)}" for s in self.stack.services)
         problems = [f"{leg.role}: {leg.timed_out} {leg.error}" for leg in result.legs]
-        return (f"\n{format_timeline(result.legs)}\nheard: {result.visitor.heard_keys}\n"
-                f"problems: {problems}\ncommands: {len(result.commands)}\n{logs}")
+        return (
+            f"\n{format_timeline(result.legs)}\nheard: {result.visitor.heard_keys}\n"
+            f"problems: {problems}\ncommands: {len(result.commands)}\n{logs}"
+        )
 
 
 def replace_visitor(scenario: Scenario, steps: list) -> Scenario:
@@ -81,17 +94,29 @@ def replace_visitor(scenario: Scenario, steps: list) -> Scenario:
     return Custom(**{f.name: getattr(scenario, f.name) for f in fields(scenario)})
 
 
-async def start_e2e(tmp: Path, *, fake: bool = True, redis: bool = False, concierges: int = 1,
-                    amqp_url: str | None = None, env: dict | None = None) -> E2E:
+async def start_e2e(
+    tmp: Path,
+    *,
+    fake: bool = True,
+    redis: bool = False,
+    concierges: int = 1,
+    amqp_url: str | None = None,
+    env: dict | None = None,
+) -> E2E:
     voice: Voice = EspeakVoice(words_per_minute=FAST_SPEECH_WPM)
     fake_speech = FakeSpeechServer(voice) if fake else None
     if fake_speech is not None:
         await fake_speech.start()
     queue = f"porteiro-e2e-{uuid.uuid4().hex[:8]}"
     config = StackConfig(
-        tmp, queue=queue, amqp_url=amqp_url, redis_url=REDIS_URL if redis else None,
-        speech_target=fake_speech.target if fake_speech else None, span_file=tmp / "spans.jsonl",
-        concierges=concierges, env={**FAST_ENV, **(env or {})},
+        tmp,
+        queue=queue,
+        amqp_url=amqp_url,
+        redis_url=REDIS_URL if redis else None,
+        speech_target=fake_speech.target if fake_speech else None,
+        span_file=tmp / "spans.jsonl",
+        concierges=concierges,
+        env={**FAST_ENV, **(env or {})},
     )
     stack = Stack(config)
     await stack.start(wait_seconds=180.0)

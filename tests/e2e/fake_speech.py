@@ -60,8 +60,11 @@ class ScriptedSpeech(speech_pb2_grpc.SpeechServiceServicer):
         text = max((sentence.text for sentence in found), key=len, default="")
         self.transcripts.append(text)
         return speech_pb2.TranscribeResponse(
-            text=text, audio_duration_seconds=len(audio) / 2 / 8000,
-            processing_seconds=time.monotonic() - started, backend="scripted", language="pt-BR",
+            text=text,
+            audio_duration_seconds=len(audio) / 2 / 8000,
+            processing_seconds=time.monotonic() - started,
+            backend="scripted",
+            language="pt-BR",
         )
 
     async def Synthesize(self, request, context):  # noqa: N802

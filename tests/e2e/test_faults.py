@@ -21,10 +21,19 @@ async def test_speech_stopped_mid_call_plays_the_fallback_and_ends_the_call(e2e_
     try:
         await e2e.fake_speech.servicer.register_lines(["Entrega.", "Meu nome é João."])
         events = {"speech-stopped": asyncio.Event()}
-        steps = [AwaitReply(), Speak("Entrega."), AwaitReply(), AwaitEvent("speech-stopped", 20),
-                 Speak("Meu nome é João."), AwaitHangUp(20)]
-        call = asyncio.create_task(place_call("127.0.0.1", e2e.stack.visitor_port, steps, e2e.voice,
-                                              events=events, matcher=e2e.matcher))
+        steps = [
+            AwaitReply(),
+            Speak("Entrega."),
+            AwaitReply(),
+            AwaitEvent("speech-stopped", 20),
+            Speak("Meu nome é João."),
+            AwaitHangUp(20),
+        ]
+        call = asyncio.create_task(
+            place_call(
+                "127.0.0.1", e2e.stack.visitor_port, steps, e2e.voice, events=events, matcher=e2e.matcher
+            )
+        )
         await _until(lambda: e2e.fake_speech.servicer.transcripts == ["Entrega."], 20)
         await asyncio.sleep(2.0)  # the concierge's question is played
         await e2e.fake_speech.stop()
@@ -56,8 +65,10 @@ async def test_broker_unreachable_the_visitor_is_told_the_resident_cannot_be_cal
 
 
 async def test_concierge_killed_mid_call_a_second_one_carries_it_on(e2e_dir):
-    gateway_env = {"PORTEIRO_GATEWAY_ON_DEPENDENCY_FAILURE": "retry",
-                   "PORTEIRO_GATEWAY_MAX_DEPENDENCY_FAILURES": "3"}
+    gateway_env = {
+        "PORTEIRO_GATEWAY_ON_DEPENDENCY_FAILURE": "retry",
+        "PORTEIRO_GATEWAY_MAX_DEPENDENCY_FAILURES": "3",
+    }
     e2e = await start_e2e(e2e_dir, redis=True, concierges=2, env={"gateway": gateway_env})
     try:
         scenario = SCENARIOS["delivery"]
@@ -76,7 +87,10 @@ async def test_concierge_killed_mid_call_a_second_one_carries_it_on(e2e_dir):
         assert "fallback" in result.visitor.heard_keys, e2e.explain(result)
         assert result.visitor_outcome == "visitor_authorized_delivery", e2e.explain(result)
         assert second.running and not first.running
-        assert value(scrape(second.metrics_url), "porteiro_concierge_call_outcomes_total", outcome="authorized") == 1
+        assert (
+            value(scrape(second.metrics_url), "porteiro_concierge_call_outcomes_total", outcome="authorized")
+            == 1
+        )
     finally:
         await stop_e2e(e2e)
 

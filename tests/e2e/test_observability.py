@@ -38,7 +38,14 @@ from tests.e2e.fake_speech import FakeSpeechServer, ScriptedSpeech, _App
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.asyncio(loop_scope="module")]
 
 TRACE_HEADERS = ("traceparent", "tracestate")
-STAGES = ("TRANSCRIPTION", "SYNTHESIS", "AI_PROCESSING", "INTENT_EXTRACTION", "FUZZY_VALIDATION", "CALL_MORADOR")
+STAGES = (
+    "TRANSCRIPTION",
+    "SYNTHESIS",
+    "AI_PROCESSING",
+    "INTENT_EXTRACTION",
+    "FUZZY_VALIDATION",
+    "CALL_MORADOR",
+)
 UUID_PATTERN = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
 
 
@@ -122,19 +129,34 @@ async def observe_one_call(work_dir: Path, *, personal_data: bool, real_speech: 
     voice = EspeakVoice(words_per_minute=FAST_SPEECH_WPM)
     speech: ServiceProcess | None = None
     if real_speech:
-        speech = ServiceProcess("speech", "porteiro_speech", "PORTEIRO_SPEECH_", {
-            "PORTEIRO_LOG_FORMAT": "text", "PORTEIRO_SPAN_FILE": str(span_file),
-            "PORTEIRO_TRACE_PERSONAL_DATA": str(personal_data).lower(),
-            "PORTEIRO_SPEECH_SHUTDOWN_DELAY_SECONDS": "0.2",
-        }, work_dir / "logs" / "speech.log")
+        speech = ServiceProcess(
+            "speech",
+            "porteiro_speech",
+            "PORTEIRO_SPEECH_",
+            {
+                "PORTEIRO_LOG_FORMAT": "text",
+                "PORTEIRO_SPAN_FILE": str(span_file),
+                "PORTEIRO_TRACE_PERSONAL_DATA": str(personal_data).lower(),
+                "PORTEIRO_SPEECH_SHUTDOWN_DELAY_SECONDS": "0.2",
+            },
+            work_dir / "logs" / "speech.log",
+        )
         speech.start(Path.cwd())
         fake: FakeSpeechServer = RelayingSpeechServer(voice, speech.target)
     else:
         fake = FakeSpeechServer(voice)
     await fake.start()
     queue = f"porteiro-obs-{uuid.uuid4().hex[:8]}"
-    stack = Stack(StackConfig(work_dir, queue=queue, speech_target=fake.target, span_file=span_file,
-                              trace_personal_data=personal_data, env=FAST_ENV))
+    stack = Stack(
+        StackConfig(
+            work_dir,
+            queue=queue,
+            speech_target=fake.target,
+            span_file=span_file,
+            trace_personal_data=personal_data,
+            env=FAST_ENV,
+        )
+    )
     try:
         if speech is not None:
             await speech.wait_serving(180.0)
@@ -158,7 +180,9 @@ async def observe_one_call(work_dir: Path, *, personal_data: bool, real_speech: 
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def redacted_call(tmp_path_factory) -> ObservedCall:
-    return await observe_one_call(tmp_path_factory.mktemp("obs-redacted"), personal_data=False, real_speech=True)
+    return await observe_one_call(
+        tmp_path_factory.mktemp("obs-redacted"), personal_data=False, real_speech=True
+    )
 
 
 # ---- the trace -------------------------------------------------------------------------------
@@ -166,8 +190,11 @@ async def redacted_call(tmp_path_factory) -> ObservedCall:
 
 def call_trace(observed: ObservedCall) -> tuple[str, list[dict]]:
     """The trace id of the call's CALL span and every span of that trace."""
-    [root] = [s for s in observed.spans
-              if s["name"] == "CALL" and s["attributes"].get("porteiro.session_id") == observed.session_id]
+    [root] = [
+        s
+        for s in observed.spans
+        if s["name"] == "CALL" and s["attributes"].get("porteiro.session_id") == observed.session_id
+    ]
     trace_id = root["trace_id"]
     return trace_id, [s for s in observed.spans if s["trace_id"] == trace_id]
 
@@ -181,8 +208,9 @@ def events_named(spans: list[dict], name: str) -> list[dict]:
 
 
 def explain_spans(spans: list[dict]) -> str:
-    return "\n".join(f"{s['service']}/{s['name']} {s['span_id']}<-{s['parent_span_id']} {event_names(s)}"
-                     for s in spans)
+    return "\n".join(
+        f"{s['service']}/{s['name']} {s['span_id']}<-{s['parent_span_id']} {event_names(s)}" for s in spans
+    )
 
 
 async def test_one_trace_holds_both_legs_turns_and_every_stage(redacted_call):
@@ -190,14 +218,15 @@ async def test_one_trace_holds_both_legs_turns_and_every_stage(redacted_call):
     session_id = redacted_call.session_id
     listing = explain_spans(spans)
     # Every span naming this session belongs to the call's one trace.
-    assert {s["trace_id"] for s in redacted_call.spans
-            if s["attributes"].get("porteiro.session_id") == session_id} == {trace_id}, listing
+    assert {
+        s["trace_id"] for s in redacted_call.spans if s["attributes"].get("porteiro.session_id") == session_id
+    } == {trace_id}, listing
     by_name: dict[str, list[dict]] = {}
     for span in spans:
         by_name.setdefault(span["name"], []).append(span)
 
     [root] = [s for s in spans if s["parent_span_id"] is None]
-    assert root["name"] == "CALL" and root["service"] == "audiosocket-gw", listing
+    assert root["name"] == "CALL" and root["service"] == "gateway", listing
     assert "CALL_SETUP" in event_names(root) and "CALL_ENDED" in event_names(root)
     [resident_leg] = by_name.get("RESIDENT_LEG", [None])
     assert resident_leg is not None, listing
@@ -255,7 +284,12 @@ async def test_one_trace_holds_both_legs_turns_and_every_stage(redacted_call):
 async def test_personal_data_is_redacted_by_default(redacted_call):
     text = redacted_call.span_file.read_text(encoding="utf-8")
     destination = redacted_call.result.commands[0].origin
-    for personal in (VALUES["resident_name"], *VALUES["resident_name"].split(), VALUES["visitor_name"], destination):
+    for personal in (
+        VALUES["resident_name"],
+        *VALUES["resident_name"].split(),
+        VALUES["visitor_name"],
+        destination,
+    ):
         assert personal.lower() not in text.lower(), f"{personal!r} found in the span file"
     assert "[redacted]" in text
 
@@ -264,16 +298,27 @@ async def test_the_report_finds_the_call_by_its_session_id(redacted_call):
     trace_id, _ = call_trace(redacted_call)
     done = await asyncio.to_thread(
         subprocess.run,
-        [sys.executable, "-m", "porteiro_common.report", "--span-file", str(redacted_call.span_file),
-         "--call-id", redacted_call.session_id, "--json"],
-        capture_output=True, text=True, timeout=60, check=False,
+        [
+            sys.executable,
+            "-m",
+            "porteiro_common.report",
+            "--span-file",
+            str(redacted_call.span_file),
+            "--call-id",
+            redacted_call.session_id,
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["call_id"] == redacted_call.session_id and report["trace_id"] == trace_id
     assert report["outcome"] == "authorized"
     assert report["errors"] == []
-    assert {"audiosocket-gw", "speech", "concierge", "directory", "dialer"} <= set(report["services"])
+    assert {"gateway", "speech", "concierge", "directory", "dialer"} <= set(report["services"])
     stage_names = " ".join(report["stages"])
     for stage in (*STAGES, "TURN", "RESIDENT_LEG", "SPEECH_ENDED", "TURN_LATENCY"):
         assert stage in stage_names, report["stages"].keys()

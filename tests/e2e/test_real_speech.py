@@ -45,9 +45,16 @@ async def test_visit_denied_with_the_real_recogniser_and_synthesiser(e2e_dir):
     scenario = dataclasses.replace(SCENARIOS["denied"], spoken_apartment=False)
     callers = EspeakVoice(CALLER_VOICE, CALLER_WORDS_PER_MINUTE)
     try:
-        result = await run_call(scenario, visitor_port=e2e.stack.visitor_port,
-                                resident_port=e2e.stack.resident_port, voice=callers, matcher=e2e.matcher,
-                                queue=e2e.queue, ring_seconds=0.3, final_timeout=40.0)
+        result = await run_call(
+            scenario,
+            visitor_port=e2e.stack.visitor_port,
+            resident_port=e2e.stack.resident_port,
+            voice=callers,
+            matcher=e2e.matcher,
+            queue=e2e.queue,
+            ring_seconds=0.3,
+            final_timeout=40.0,
+        )
         assert result.visitor_outcome == "visitor_denied", e2e.explain(result)
         assert "ask_visitor_name" in result.visitor.heard_keys  # the visit intent was understood by voice
         assert "resident_ack_denied" in result.residents[0].heard_keys

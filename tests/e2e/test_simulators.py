@@ -95,9 +95,16 @@ async def test_pbx_connects_the_resident_with_the_commands_guid(bot):
     pbx = Pbx(settings, Resident(resident_says("#19", final_timeout=5), ring_seconds=0.2), ToneVoice())
     await pbx.start()
     guid = str(uuid.uuid4())
-    payload = {"data": {"destiny": "IA", "guid": guid, "license": "x", "origin": "1003030"},
-               "operation": {"eventcode": "8001", "guid": f"cmd-{guid}", "msg": "", "timestamp": 0,
-                             "type": "clicktocall"}}
+    payload = {
+        "data": {"destiny": "IA", "guid": guid, "license": "x", "origin": "1003030"},
+        "operation": {
+            "eventcode": "8001",
+            "guid": f"cmd-{guid}",
+            "msg": "",
+            "timestamp": 0,
+            "type": "clicktocall",
+        },
+    }
     try:
         await asyncio.to_thread(_publish, settings.amqp_url, queue, json.dumps(payload).encode())
         await asyncio.wait_for(pbx.events.setdefault("resident-ringing", asyncio.Event()).wait(), 5)
@@ -151,7 +158,9 @@ async def test_sentences_are_identified_from_the_audio_alone():
     for index, text in enumerate(texts):
         matcher.add(Sentence(f"s{index}", text), await voice.speak(text))
     # As received: silence, one sentence, a pause, another, in arbitrary 2-byte alignment.
-    stream = audio.silence(0.13) + await voice.speak(texts[1]) + audio.silence(0.3) + await voice.speak(texts[2])
+    stream = (
+        audio.silence(0.13) + await voice.speak(texts[1]) + audio.silence(0.3) + await voice.speak(texts[2])
+    )
     assert [s.key for s in matcher.identify(stream)] == ["s1", "s2"]
     assert matcher.identify(audio.tone(440, 2.0)) == []
     first_half = (await voice.speak(texts[1]))[: len(await voice.speak(texts[1])) // 2]

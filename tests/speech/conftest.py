@@ -28,7 +28,9 @@ def metric(name: str, **labels: str) -> float:
 
 def transcribe_messages(audio: bytes, chunk: int = 320, **config) -> list[speech_pb2.TranscribeRequest]:
     messages = [speech_pb2.TranscribeRequest(config=speech_pb2.TranscriptionConfig(**config))]
-    messages += [speech_pb2.TranscribeRequest(audio=audio[i : i + chunk]) for i in range(0, len(audio), chunk)]
+    messages += [
+        speech_pb2.TranscribeRequest(audio=audio[i : i + chunk]) for i in range(0, len(audio), chunk)
+    ]
     return messages
 
 

@@ -144,7 +144,9 @@ class SpeechRecognizer:
         else:
             for text, confidence in cloud.phrases:
                 detailed = {"DisplayText": text, "NBest": [{"Confidence": confidence, "Display": text}]}
-                result = SimpleNamespace(reason=ResultReason.RecognizedSpeech, text=text, json=json.dumps(detailed))
+                result = SimpleNamespace(
+                    reason=ResultReason.RecognizedSpeech, text=text, json=json.dumps(detailed)
+                )
                 self.recognized.fire(SimpleNamespace(result=result))
             details = SimpleNamespace(reason=CancellationReason.EndOfStream, error_details="")
             self.canceled.fire(SimpleNamespace(cancellation_details=details))
@@ -203,7 +205,9 @@ class FakeSpeechSdk:
         self.recognizers: list[SpeechRecognizer] = []
         self.synthesizers: list[SpeechSynthesizer] = []
         self.audio = SimpleNamespace(
-            AudioStreamFormat=AudioStreamFormat, PushAudioInputStream=PushAudioInputStream, AudioConfig=AudioConfig
+            AudioStreamFormat=AudioStreamFormat,
+            PushAudioInputStream=PushAudioInputStream,
+            AudioConfig=AudioConfig,
         )
 
     def SpeechConfig(self, subscription: str, region: str) -> SpeechConfig:  # noqa: N802 - the SDK's name

@@ -92,7 +92,9 @@ async def test_recognition_cancelled_with_error_is_unavailable_with_the_reason(a
 
 
 async def test_synthesis_uses_default_voice_and_raw_8khz_output(azure_speech, sdk):
-    chunks = [r async for r in azure_speech.stub.Synthesize(speech_pb2.SynthesizeRequest(text="Olá"), timeout=10)]
+    chunks = [
+        r async for r in azure_speech.stub.Synthesize(speech_pb2.SynthesizeRequest(text="Olá"), timeout=10)
+    ]
     (config,) = sdk.configs
     assert config.speech_synthesis_voice_name == "pt-BR-AntonioNeural"
     assert config.synthesis_output_format == SpeechSynthesisOutputFormat.Raw8Khz16BitMonoPcm
@@ -113,7 +115,9 @@ async def test_synthesis_at_16khz_with_a_requested_voice(azure_speech, sdk):
 
 async def test_odd_sized_azure_chunks_are_regrouped_into_whole_samples(azure_speech, sdk):
     sdk.cloud.synthesis_chunks = [b"\x01\x02\x03", b"\x04\x05\x06\x07\x08\x09"]
-    chunks = [r async for r in azure_speech.stub.Synthesize(speech_pb2.SynthesizeRequest(text="Sim"), timeout=10)]
+    chunks = [
+        r async for r in azure_speech.stub.Synthesize(speech_pb2.SynthesizeRequest(text="Sim"), timeout=10)
+    ]
     assert all(len(chunk.audio) % 2 == 0 for chunk in chunks)
     assert b"".join(chunk.audio for chunk in chunks) == b"\x01\x02\x03\x04\x05\x06\x07\x08"
 
@@ -129,7 +133,11 @@ async def test_synthesis_cancelled_is_unavailable_with_the_reason(azure_speech, 
 
 def test_best_confidence_reads_the_detailed_json_and_tolerates_junk():
     assert best_confidence('{"NBest": [{"Confidence": 0.7}, {"Confidence": 0.2}]}') == pytest.approx(0.7)
-    assert best_confidence("{}") is None and best_confidence("not json") is None and best_confidence(None) is None
+    assert (
+        best_confidence("{}") is None
+        and best_confidence("not json") is None
+        and best_confidence(None) is None
+    )
 
 
 def test_azure_is_chosen_only_when_key_and_region_are_both_set():

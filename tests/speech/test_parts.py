@@ -37,7 +37,9 @@ def test_whisper_language_and_token_budget():
 
 
 def test_wav_header_found_across_arbitrary_splits():
-    wav = subprocess.run(["espeak-ng", "-v", "pt-br", "--stdout", "Olá"], capture_output=True, check=True).stdout
+    wav = subprocess.run(
+        ["espeak-ng", "-v", "pt-br", "--stdout", "Olá"], capture_output=True, check=True
+    ).stdout
     for split_at in (1, 11, 20, 43, 44, 100):
         reader = WavHeaderReader()
         pcm = reader.feed(wav[:split_at])

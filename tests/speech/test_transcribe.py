@@ -35,7 +35,8 @@ async def test_transcribes_with_config_defaults_and_reports_duration(start_speec
     speech = await start_with(start_speech, recognizer)
     before = metric("porteiro_speech_stt_processing_seconds_count", backend="scripted")
     response = await transcribe(
-        speech.stub, transcribe_messages(ONE_SECOND, hints=["entrega", " Maria  Silva ", ""], session_id=SESSION)
+        speech.stub,
+        transcribe_messages(ONE_SECOND, hints=["entrega", " Maria  Silva ", ""], session_id=SESSION),
     )
     assert response.text == "Sim, pode subir." and response.backend == "scripted"
     assert response.language == "pt-BR" and response.HasField("confidence")
@@ -83,7 +84,10 @@ async def test_audio_reaches_the_backend_while_the_caller_is_still_speaking(star
         (transcribe_messages(b"\x00" * 321, chunk=321), "even count"),
         (transcribe_messages(ONE_SECOND, sample_rate_hz=44100), "44100"),
         (
-            [*transcribe_messages(ONE_SECOND), speech_pb2.TranscribeRequest(config=speech_pb2.TranscriptionConfig())],
+            [
+                *transcribe_messages(ONE_SECOND),
+                speech_pb2.TranscribeRequest(config=speech_pb2.TranscriptionConfig()),
+            ],
             "only allowed in the first",
         ),
         (transcribe_messages(ONE_SECOND * 3, chunk=8000), "longer than 2 s"),

@@ -111,5 +111,8 @@ def test_fixed_prompts_were_cached_before_serving_and_metrics_are_exported(stub,
     }
     assert samples[("porteiro_speech_stt_processing_seconds_count", (("backend", "whisper"),))] >= 1
     assert samples[("porteiro_speech_stt_real_time_factor_count", (("backend", "whisper"),))] >= 1
-    cached_key = ("porteiro_speech_tts_first_chunk_seconds_count", (("backend", "espeak"), ("cached", "true")))
+    cached_key = (
+        "porteiro_speech_tts_first_chunk_seconds_count",
+        (("backend", "espeak"), ("cached", "true")),
+    )
     assert samples[cached_key] >= 1

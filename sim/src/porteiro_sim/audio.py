@@ -108,7 +108,9 @@ def espeak_pcm(text: str, voice: str = "pt-br", words_per_minute: int = 150, rat
         raise RuntimeError("espeak-ng is not installed (apt-get install espeak-ng)")
     result = subprocess.run(
         ["espeak-ng", "-v", voice, "-s", str(words_per_minute), "--stdout", text],
-        capture_output=True, check=True, timeout=30,
+        capture_output=True,
+        check=True,
+        timeout=30,
     )
     return trim_silence(wav_to_slin(result.stdout, rate))
 

@@ -65,15 +65,27 @@ async def run_call(
     final_timeout: float = 90.0,
     session_id: str | None = None,
 ) -> CallResult:
-    settings = PbxSettings(queue=queue, resident_host=host, resident_port=resident_port, ring_seconds=ring_seconds,
-                           **({"amqp_url": amqp_url} if amqp_url else {}))
+    settings = PbxSettings(
+        queue=queue,
+        resident_host=host,
+        resident_port=resident_port,
+        ring_seconds=ring_seconds,
+        **({"amqp_url": amqp_url} if amqp_url else {}),
+    )
     attempts = None if scenario.answer_attempts is None else set(scenario.answer_attempts)
     resident = Resident(scenario.resident_steps(), attempts, ring_seconds)
     pbx = Pbx(settings, resident, voice, matcher=matcher)
     await pbx.start()
     try:
-        visitor = await place_call(host, visitor_port, scenario.visitor_steps(final_timeout), voice,
-                                   events=pbx.events, matcher=matcher, session_id=session_id)
+        visitor = await place_call(
+            host,
+            visitor_port,
+            scenario.visitor_steps(final_timeout),
+            voice,
+            events=pbx.events,
+            matcher=matcher,
+            session_id=session_id,
+        )
         await pbx.wait_idle(30.0)
     finally:
         await pbx.stop()

@@ -31,13 +31,19 @@ def say(message: str) -> None:
     print(message, flush=True)
 
 
-async def demo(scenario: Scenario, work_dir: Path, transcribe: bool, wav_dir: Path | None = None,
-               caller_voice: Voice | None = None) -> int:
+async def demo(
+    scenario: Scenario,
+    work_dir: Path,
+    transcribe: bool,
+    wav_dir: Path | None = None,
+    caller_voice: Voice | None = None,
+) -> int:
     run_id = time.strftime("%Y%m%d-%H%M%S")
     work = work_dir / f"demo-{run_id}"
     queue = f"porteiro-demo-{uuid.uuid4().hex[:8]}"
-    config = StackConfig(work, queue=queue, span_file=work / "spans.jsonl", trace_personal_data=True,
-                         env=DEMO_ENV)
+    config = StackConfig(
+        work, queue=queue, span_file=work / "spans.jsonl", trace_personal_data=True, env=DEMO_ENV
+    )
     stack = Stack(config)
     say(f"== Porteiro demo: {scenario.name} — {scenario.description}")
     say(f"   logs and spans in {work}; click-to-call queue {queue}")
@@ -47,18 +53,28 @@ async def demo(scenario: Scenario, work_dir: Path, transcribe: bool, wav_dir: Pa
     except (RuntimeError, TimeoutError) as error:
         say(f"!! the stack did not start: {error}")
         return 2
-    say(f"   five services SERVING after {time.monotonic() - started:.1f} s "
-        f"(visitor port {stack.visitor_port}, resident port {stack.resident_port})")
+    say(
+        f"   five services SERVING after {time.monotonic() - started:.1f} s "
+        f"(visitor port {stack.visitor_port}, resident port {stack.resident_port})"
+    )
     voice = SpeechServiceVoice(stack.speech_target)
     # Recorded human sentences, when given, speak for the callers; the system's voice stays the service's.
     synthetic_callers = caller_voice or voice
     callers = WavVoice(wav_dir, fallback=synthetic_callers) if wav_dir else synthetic_callers
-    recogniser = SpeechServiceRecogniser(stack.speech_target, hints=["Renata Oliveira", "501", "entrega", "sim"])
+    recogniser = SpeechServiceRecogniser(
+        stack.speech_target, hints=["Renata Oliveira", "501", "entrega", "sim"]
+    )
     try:
         matcher = await candidate_matcher(voice)
         say(f"   {len(matcher)} prompt sentences ready to recognise on the wire; calling…")
-        result = await run_call(scenario, visitor_port=stack.visitor_port, resident_port=stack.resident_port,
-                                voice=callers, matcher=matcher, queue=queue)
+        result = await run_call(
+            scenario,
+            visitor_port=stack.visitor_port,
+            resident_port=stack.resident_port,
+            voice=callers,
+            matcher=matcher,
+            queue=queue,
+        )
         await asyncio.sleep(1.0)  # the services export their last spans
         fill_heard_as(result, config.span_file)
         if transcribe:
@@ -99,11 +115,15 @@ def print_result(result: CallResult, span_file: Path | None) -> None:
     latencies = turn_latencies(visitor)
     say("\n== Timings")
     if visitor.greeting_latency is not None:
-        say(f"   first frame after the UUID frame: {visitor.greeting_latency * 1000:.0f} ms; "
-            f"greeting speech after {(visitor.greeting_speech_latency or 0) * 1000:.0f} ms")
+        say(
+            f"   first frame after the UUID frame: {visitor.greeting_latency * 1000:.0f} ms; "
+            f"greeting speech after {(visitor.greeting_speech_latency or 0) * 1000:.0f} ms"
+        )
     if latencies:
-        say("   visitor turn latency (end of speech → first reply frame): "
-            + ", ".join(f"{value * 1000:.0f} ms" for value in latencies))
+        say(
+            "   visitor turn latency (end of speech → first reply frame): "
+            + ", ".join(f"{value * 1000:.0f} ms" for value in latencies)
+        )
     for leg in result.residents:
         values = turn_latencies(leg)
         if values:
@@ -124,20 +144,39 @@ def print_result(result: CallResult, span_file: Path | None) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run Porteiro end to end with simulated visitor and PBX.")
     parser.add_argument("--scenario", default="delivery", choices=sorted(SCENARIOS))
-    parser.add_argument("--work-dir", type=Path, default=Path("var"), help="logs, spans and recordings go here")
-    parser.add_argument("--spoken-apartment", action="store_true",
-                        help="say the apartment number instead of keying it in (the offline recogniser "
-                             "rarely understands espeak-ng's numbers)")
-    parser.add_argument("--wav-dir", type=Path, default=None,
-                        help="recorded caller sentences (<slug of the sentence>.wav, any rate, 16-bit); "
-                             "sentences without a recording use --caller-voice")
-    parser.add_argument("--caller-voice", default=CALLER_VOICE,
-                        help="espeak-ng voice of the simulated visitor and resident ('service': the speech "
-                             "service's own voice and pace)")
-    parser.add_argument("--caller-wpm", type=int, default=CALLER_WORDS_PER_MINUTE,
-                        help="speaking rate of --caller-voice, words per minute")
-    parser.add_argument("--no-transcripts", action="store_true",
-                        help="skip transcribing the callers' audio and unidentified replies")
+    parser.add_argument(
+        "--work-dir", type=Path, default=Path("var"), help="logs, spans and recordings go here"
+    )
+    parser.add_argument(
+        "--spoken-apartment",
+        action="store_true",
+        help="say the apartment number instead of keying it in (the offline recogniser "
+        "rarely understands espeak-ng's numbers)",
+    )
+    parser.add_argument(
+        "--wav-dir",
+        type=Path,
+        default=None,
+        help="recorded caller sentences (<slug of the sentence>.wav, any rate, 16-bit); "
+        "sentences without a recording use --caller-voice",
+    )
+    parser.add_argument(
+        "--caller-voice",
+        default=CALLER_VOICE,
+        help="espeak-ng voice of the simulated visitor and resident ('service': the speech "
+        "service's own voice and pace)",
+    )
+    parser.add_argument(
+        "--caller-wpm",
+        type=int,
+        default=CALLER_WORDS_PER_MINUTE,
+        help="speaking rate of --caller-voice, words per minute",
+    )
+    parser.add_argument(
+        "--no-transcripts",
+        action="store_true",
+        help="skip transcribing the callers' audio and unidentified replies",
+    )
     args = parser.parse_args(argv)
     try:
         scenario = dataclasses.replace(SCENARIOS[args.scenario], spoken_apartment=args.spoken_apartment)

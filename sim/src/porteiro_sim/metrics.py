@@ -21,7 +21,9 @@ def scrape(url: str, timeout_seconds: float = 3.0) -> dict[tuple[str, tuple[tupl
 def value(samples: dict, name: str, **labels: str) -> float:
     """Sum of the samples called `name` whose labels include `labels`."""
     wanted = set(labels.items())
-    return sum(v for (sample, sample_labels), v in samples.items() if sample == name and wanted <= set(sample_labels))
+    return sum(
+        v for (sample, sample_labels), v in samples.items() if sample == name and wanted <= set(sample_labels)
+    )
 
 
 def histogram_mean(samples: dict, name: str, **labels: str) -> float | None:

@@ -39,8 +39,9 @@ class MicrophoneCall:
         self.client = client
         self._audio = pyaudio_module.PyAudio()
         fmt = pyaudio_module.paInt16
-        self._input = self._audio.open(format=fmt, channels=1, rate=SLIN_RATE, input=True,
-                                       frames_per_buffer=FRAME_BYTES // 2)
+        self._input = self._audio.open(
+            format=fmt, channels=1, rate=SLIN_RATE, input=True, frames_per_buffer=FRAME_BYTES // 2
+        )
         self._output = self._audio.open(format=fmt, channels=1, rate=SLIN_RATE, output=True)
         self._played = 0
 
@@ -85,7 +86,9 @@ async def _main(args: argparse.Namespace) -> int:
     # The microphone provides the audio: the client must not add its own silence frames.
     client = AudioSocketClient(args.host, args.port, args.uuid, send_silence=False)
     await client.connect()
-    print(f"connected to {args.host}:{args.port} as {client.session_id}; speak, type keys + Enter, Ctrl-C ends")
+    print(
+        f"connected to {args.host}:{args.port} as {client.session_id}; speak, type keys + Enter, Ctrl-C ends"
+    )
     call = MicrophoneCall(client, pyaudio_module)
     try:
         task = asyncio.create_task(call.run())
@@ -99,7 +102,9 @@ async def _main(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Talk to Porteiro with your microphone (AudioSocket client).")
+    parser = argparse.ArgumentParser(
+        description="Talk to Porteiro with your microphone (AudioSocket client)."
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080, help="8080 visitor, 8081 resident")
     parser.add_argument("--uuid", default=None, help="AudioSocket UUID (the visitor's session id for 8081)")

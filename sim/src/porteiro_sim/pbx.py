@@ -58,8 +58,9 @@ class ClickToCall:
         data, operation = payload["data"], payload.get("operation", {})
         if operation.get("type", "clicktocall") != "clicktocall":
             raise ValueError(f"not a click-to-call command: {operation.get('type')!r}")
-        return cls(str(data["guid"]), str(data["origin"]), str(operation.get("guid", "")), payload,
-                   time.monotonic())
+        return cls(
+            str(data["guid"]), str(data["origin"]), str(operation.get("guid", "")), payload, time.monotonic()
+        )
 
 
 @dataclass
@@ -191,8 +192,14 @@ class Pbx:
             return
         await asyncio.sleep(self.resident.ring_seconds)
         record = await place_call(
-            self.settings.resident_host, self.settings.resident_port, self.resident.steps, self.voice,
-            role="resident", session_id=command.guid, events=self.events, matcher=self.matcher,
+            self.settings.resident_host,
+            self.settings.resident_port,
+            self.resident.steps,
+            self.voice,
+            role="resident",
+            session_id=command.guid,
+            events=self.events,
+            matcher=self.matcher,
         )
         self.legs.append(record)
         if self.on_leg is not None:
@@ -200,22 +207,35 @@ class Pbx:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Answer Porteiro's click-to-call commands with a scripted resident.")
-    parser.add_argument("--say", action="append", default=[],
-                        help='what the resident answers; "#1" presses keys (repeatable; default "Sim, pode subir.")')
+    parser = argparse.ArgumentParser(
+        description="Answer Porteiro's click-to-call commands with a scripted resident."
+    )
+    parser.add_argument(
+        "--say",
+        action="append",
+        default=[],
+        help='what the resident answers; "#1" presses keys (repeatable; default "Sim, pode subir.")',
+    )
     parser.add_argument("--never-answer", action="store_true")
-    parser.add_argument("--speech-target", default=None, help="speech service host:port for the voice (else espeak-ng)")
+    parser.add_argument(
+        "--speech-target", default=None, help="speech service host:port for the voice (else espeak-ng)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s pbx %(message)s")
     settings = PbxSettings()
-    resident = Resident(resident_says(*(args.say or ["Sim, pode subir."])),
-                        set() if args.never_answer else None, settings.ring_seconds)
+    resident = Resident(
+        resident_says(*(args.say or ["Sim, pode subir."])),
+        set() if args.never_answer else None,
+        settings.ring_seconds,
+    )
 
     async def run() -> None:
         pbx = Pbx(settings, resident, build_voice(args.speech_target, None))
         await pbx.start()
-        print(f"PBX simulator consuming {settings.queue}; resident port "
-              f"{settings.resident_host}:{settings.resident_port}. Ctrl-C stops.")
+        print(
+            f"PBX simulator consuming {settings.queue}; resident port "
+            f"{settings.resident_host}:{settings.resident_port}. Ctrl-C stops."
+        )
         try:
             await asyncio.Event().wait()
         finally:

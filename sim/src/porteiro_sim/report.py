@@ -36,11 +36,19 @@ def read_spans(path: Path | str) -> list[SpanRecord]:
     for line in source.read_text(errors="replace").splitlines():
         try:
             raw = json.loads(line)
-            spans.append(SpanRecord(
-                raw["name"], raw.get("service", ""), raw["trace_id"], raw["span_id"], raw.get("parent_span_id"),
-                int(raw["start_ns"]), int(raw["end_ns"] or raw["start_ns"]), raw.get("attributes") or {},
-                raw.get("events") or [],
-            ))
+            spans.append(
+                SpanRecord(
+                    raw["name"],
+                    raw.get("service", ""),
+                    raw["trace_id"],
+                    raw["span_id"],
+                    raw.get("parent_span_id"),
+                    int(raw["start_ns"]),
+                    int(raw["end_ns"] or raw["start_ns"]),
+                    raw.get("attributes") or {},
+                    raw.get("events") or [],
+                )
+            )
         except (ValueError, KeyError, TypeError):
             continue
     return spans
@@ -73,8 +81,12 @@ def format_stage_table(spans: list[SpanRecord], include_rpcs: bool = False) -> s
 
 def leg_transcripts(spans: list[SpanRecord], session_id: str, leg: str) -> list[str]:
     """What the gateway recognised on one leg, turn by turn (needs PORTEIRO_TRACE_PERSONAL_DATA=true)."""
-    turns = [span for span in spans if span.name == "TURN"
-             and span.attributes.get("porteiro.session_id") == session_id
-             and span.attributes.get("porteiro.leg") == leg]
+    turns = [
+        span
+        for span in spans
+        if span.name == "TURN"
+        and span.attributes.get("porteiro.session_id") == session_id
+        and span.attributes.get("porteiro.leg") == leg
+    ]
     turns.sort(key=lambda span: (span.attributes.get("porteiro.turn", 0), span.start_ns))
     return [str(span.attributes.get("porteiro.transcript", "")) for span in turns]

@@ -11,15 +11,31 @@ from dataclasses import dataclass
 
 from porteiro_sim.script import AwaitHangUp, Converse, HangUp, Step, UntilEvent
 
-VISITOR_OUTCOMES = frozenset({
-    "visitor_authorized_delivery", "visitor_authorized_visit", "visitor_denied", "visitor_left_at_front_desk",
-    "visitor_no_answer", "visitor_unclear_answer", "visitor_resident_hung_up", "visitor_dialer_unavailable",
-    "visitor_failed", "visitor_silent", "fallback",
-})
-RESIDENT_ENDINGS = frozenset({
-    "resident_ack_authorized", "resident_ack_denied", "resident_ack_left_at_front_desk",
-    "resident_no_answer", "resident_visitor_hung_up", "resident_unknown_call",
-})
+VISITOR_OUTCOMES = frozenset(
+    {
+        "visitor_authorized_delivery",
+        "visitor_authorized_visit",
+        "visitor_denied",
+        "visitor_left_at_front_desk",
+        "visitor_no_answer",
+        "visitor_unclear_answer",
+        "visitor_resident_hung_up",
+        "visitor_dialer_unavailable",
+        "visitor_failed",
+        "visitor_silent",
+        "fallback",
+    }
+)
+RESIDENT_ENDINGS = frozenset(
+    {
+        "resident_ack_authorized",
+        "resident_ack_denied",
+        "resident_ack_left_at_front_desk",
+        "resident_no_answer",
+        "resident_visitor_hung_up",
+        "resident_unknown_call",
+    }
+)
 
 # The simulated callers' synthetic voice for runs on the real offline recogniser: espeak-ng like
 # the system's, another variant and pace, the one whisper base understood best for the lines
@@ -42,8 +58,9 @@ INTENT_LINES = {
 }
 
 
-def visitor_answers(intent: str, apartment: str = "501", resident: str = "Renata Oliveira",
-                    spoken_apartment: bool = True) -> dict:
+def visitor_answers(
+    intent: str, apartment: str = "501", resident: str = "Renata Oliveira", spoken_apartment: bool = True
+) -> dict:
     """What the visitor answers to each question, by prompt key.
 
     `intent` is "Entrega" or "Visita" (see INTENT_LINES). With `spoken_apartment` False
@@ -95,42 +112,106 @@ class Scenario:
     unidentified_reply_line: str | None = None
 
     def visitor_steps(self, final_timeout: float = 90.0) -> list[Step]:
-        converse = Converse(visitor_answers(self.intent, self.apartment, self.resident, self.spoken_apartment), VISITOR_OUTCOMES,
-                            default=self.unidentified_reply_line, timeout=final_timeout, max_replies=16)
+        converse = Converse(
+            visitor_answers(self.intent, self.apartment, self.resident, self.spoken_apartment),
+            VISITOR_OUTCOMES,
+            default=self.unidentified_reply_line,
+            timeout=final_timeout,
+            max_replies=16,
+        )
         if not self.visitor_hangs_up_when_ringing:
             return [converse]
         # Answer until the PBX receives the click-to-call, then hang up.
-        until_call = Converse(visitor_answers(self.intent, self.apartment, self.resident, self.spoken_apartment), VISITOR_OUTCOMES,
-                              default=self.unidentified_reply_line, timeout=final_timeout, max_replies=16)
+        until_call = Converse(
+            visitor_answers(self.intent, self.apartment, self.resident, self.spoken_apartment),
+            VISITOR_OUTCOMES,
+            default=self.unidentified_reply_line,
+            timeout=final_timeout,
+            max_replies=16,
+        )
         return [UntilEvent(until_call, "resident-ringing"), HangUp()]
 
     def resident_steps(self) -> list[Step]:
         line = self.resident_line or ""
         again = self.resident_retry_line or line
-        answers = {"resident_brief_delivery": line, "resident_brief_visit": line,
-                   "resident_ask_again": again, "resident_reprompt_silence": again}
+        answers = {
+            "resident_brief_delivery": line,
+            "resident_brief_visit": line,
+            "resident_ask_again": again,
+            "resident_reprompt_silence": again,
+        }
         return [Converse(answers, RESIDENT_ENDINGS, default=line, timeout=30.0), AwaitHangUp(10.0)]
 
 
 SCENARIOS: dict[str, Scenario] = {
     s.name: s
     for s in (
-        Scenario("delivery", "delivery; the resident says yes by voice", "Entrega", "Sim, pode subir.",
-                 "visitor_authorized_delivery", "authorized", resident_retry_line="#1"),
-        Scenario("visit", "visit; the resident says yes by voice", "Visita", "Sim, pode subir.",
-                 "visitor_authorized_visit", "authorized", resident_retry_line="#1"),
-        Scenario("denied", "visit; the resident says no", "Visita", "Não, não conheço.",
-                 "visitor_denied", "denied", resident_retry_line="#2"),
-        Scenario("front-desk", "delivery; the resident says to leave it at the front desk", "Entrega",
-                 "Deixa na portaria.", "visitor_left_at_front_desk", "left_at_front_desk",
-                 resident_retry_line="#3"),
-        Scenario("no-answer", "the resident answers neither attempt", "Entrega", None,
-                 "visitor_no_answer", "no_answer", answer_attempts=frozenset()),
-        Scenario("keypad", "a resident the directory does not know, twice; the apartment keyed in; resident presses 1",
-                 "Entrega", "#1", "visitor_authorized_delivery", "authorized",
-                 apartment="", resident="Washington Pereira", unidentified_reply_line="Washington Pereira."),
-        Scenario("visitor-hangs-up", "the visitor hangs up while the resident is being called", "Entrega",
-                 None, "", "visitor_hung_up", answer_attempts=frozenset(), visitor_hangs_up_when_ringing=True),
+        Scenario(
+            "delivery",
+            "delivery; the resident says yes by voice",
+            "Entrega",
+            "Sim, pode subir.",
+            "visitor_authorized_delivery",
+            "authorized",
+            resident_retry_line="#1",
+        ),
+        Scenario(
+            "visit",
+            "visit; the resident says yes by voice",
+            "Visita",
+            "Sim, pode subir.",
+            "visitor_authorized_visit",
+            "authorized",
+            resident_retry_line="#1",
+        ),
+        Scenario(
+            "denied",
+            "visit; the resident says no",
+            "Visita",
+            "Não, não conheço.",
+            "visitor_denied",
+            "denied",
+            resident_retry_line="#2",
+        ),
+        Scenario(
+            "front-desk",
+            "delivery; the resident says to leave it at the front desk",
+            "Entrega",
+            "Deixa na portaria.",
+            "visitor_left_at_front_desk",
+            "left_at_front_desk",
+            resident_retry_line="#3",
+        ),
+        Scenario(
+            "no-answer",
+            "the resident answers neither attempt",
+            "Entrega",
+            None,
+            "visitor_no_answer",
+            "no_answer",
+            answer_attempts=frozenset(),
+        ),
+        Scenario(
+            "keypad",
+            "a resident the directory does not know, twice; the apartment keyed in; resident presses 1",
+            "Entrega",
+            "#1",
+            "visitor_authorized_delivery",
+            "authorized",
+            apartment="",
+            resident="Washington Pereira",
+            unidentified_reply_line="Washington Pereira.",
+        ),
+        Scenario(
+            "visitor-hangs-up",
+            "the visitor hangs up while the resident is being called",
+            "Entrega",
+            None,
+            "",
+            "visitor_hung_up",
+            answer_attempts=frozenset(),
+            visitor_hangs_up_when_ringing=True,
+        ),
     )
 }
 
@@ -138,7 +219,9 @@ SCENARIOS: dict[str, Scenario] = {
 def caller_lines(scenario: Scenario) -> list[str]:
     """Every sentence the visitor and the resident of `scenario` may say (keys excluded)."""
     lines: list[str] = []
-    for answer in visitor_answers(scenario.intent, scenario.apartment, scenario.resident, scenario.spoken_apartment).values():
+    for answer in visitor_answers(
+        scenario.intent, scenario.apartment, scenario.resident, scenario.spoken_apartment
+    ).values():
         lines.extend((answer,) if isinstance(answer, str) else answer)
     if scenario.resident_line:
         lines.append(scenario.resident_line)

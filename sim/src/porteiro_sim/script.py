@@ -118,7 +118,9 @@ class LegRecord:
     def greeting_latency(self) -> float | None:
         """First received frame of any kind after the UUID frame."""
         c = self.client
-        return None if c.first_frame_at is None or c.uuid_sent_at is None else c.first_frame_at - c.uuid_sent_at
+        return (
+            None if c.first_frame_at is None or c.uuid_sent_at is None else c.first_frame_at - c.uuid_sent_at
+        )
 
     @property
     def greeting_speech_latency(self) -> float | None:

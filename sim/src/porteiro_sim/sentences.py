@@ -44,7 +44,9 @@ class SentenceMatcher:
         # Two windows (early and late): sentences sharing a beginning are told apart by
         # the late one; a sentence cut short can still be found by the early one.
         early, late = (int(len(voiced) * fraction) // 2 * 2 for fraction in (0.25, 0.75))
-        self._entries.append((voiced[early : early + WINDOW_BYTES], voiced[late : late + WINDOW_BYTES], sentence))
+        self._entries.append(
+            (voiced[early : early + WINDOW_BYTES], voiced[late : late + WINDOW_BYTES], sentence)
+        )
         self._known.add(sentence.text)
 
     def identify(self, pcm: bytes, beginnings_only: bool = False) -> list[Sentence]:

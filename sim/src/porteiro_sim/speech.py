@@ -98,7 +98,9 @@ class SpeechServiceRecogniser:
             return ""
 
         async def requests():
-            config = speech_pb2.TranscriptionConfig(sample_rate_hz=SLIN_RATE, language="pt-BR", hints=self.hints)
+            config = speech_pb2.TranscriptionConfig(
+                sample_rate_hz=SLIN_RATE, language="pt-BR", hints=self.hints
+            )
             yield speech_pb2.TranscribeRequest(config=config)
             # Half a second of silence either side helps the recogniser with clipped edges.
             padded = audio.silence(0.3) + pcm + audio.silence(0.3)

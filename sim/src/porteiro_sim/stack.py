@@ -50,20 +50,29 @@ class ServiceProcess:
         return f"http://127.0.0.1:{self.metrics_port}/metrics"
 
     def start(self, cwd: Path) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("PORTEIRO_", "OTEL_")) and k != "REDIS_URL"}
-        env.update({
-            f"{self.prefix}GRPC_HOST": "127.0.0.1",
-            f"{self.prefix}GRPC_PORT": str(self.grpc_port),
-            f"{self.prefix}METRICS_HOST": "127.0.0.1",
-            f"{self.prefix}METRICS_PORT": str(self.metrics_port),
-            "CREWAI_DISABLE_TELEMETRY": "true",
-        })
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("PORTEIRO_", "OTEL_")) and k != "REDIS_URL"
+        }
+        env.update(
+            {
+                f"{self.prefix}GRPC_HOST": "127.0.0.1",
+                f"{self.prefix}GRPC_PORT": str(self.grpc_port),
+                f"{self.prefix}METRICS_HOST": "127.0.0.1",
+                f"{self.prefix}METRICS_PORT": str(self.metrics_port),
+                "CREWAI_DISABLE_TELEMETRY": "true",
+            }
+        )
         env.update(self.env)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log_file:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", self.module], env=env, cwd=cwd,
-                stdout=log_file, stderr=subprocess.STDOUT,
+                [sys.executable, "-m", self.module],
+                env=env,
+                cwd=cwd,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
             )
 
     @property
@@ -132,29 +141,53 @@ class Stack:
         logs = config.work_dir / "logs"
         common = self._common_env()
         self.directory = self._service("directory", "porteiro_directory", "PORTEIRO_DIRECTORY_", logs, common)
-        self.dialer = self._service("dialer", "porteiro_dialer", "PORTEIRO_DIALER_", logs, common, {
-            "PORTEIRO_DIALER_QUEUE": config.queue,
-            **({"PORTEIRO_DIALER_AMQP_URL": config.amqp_url} if config.amqp_url else {}),
-        })
-        self.speech = None if config.speech_target else self._service(
-            "speech", "porteiro_speech", "PORTEIRO_SPEECH_", logs, common)
+        self.dialer = self._service(
+            "dialer",
+            "porteiro_dialer",
+            "PORTEIRO_DIALER_",
+            logs,
+            common,
+            {
+                "PORTEIRO_DIALER_QUEUE": config.queue,
+                **({"PORTEIRO_DIALER_AMQP_URL": config.amqp_url} if config.amqp_url else {}),
+            },
+        )
+        self.speech = (
+            None
+            if config.speech_target
+            else self._service("speech", "porteiro_speech", "PORTEIRO_SPEECH_", logs, common)
+        )
         self.concierges = [
-            self._service(f"concierge-{index + 1}" if config.concierges > 1 else "concierge",
-                          "porteiro_concierge", "PORTEIRO_CONCIERGE_", logs, common, {
-                              "PORTEIRO_CONCIERGE_DIRECTORY_TARGET": self.directory.target,
-                              "PORTEIRO_CONCIERGE_DIALER_TARGET": self.dialer.target,
-                              **({"PORTEIRO_CONCIERGE_REDIS_URL": config.redis_url} if config.redis_url else {}),
-                          }, key="concierge")
+            self._service(
+                f"concierge-{index + 1}" if config.concierges > 1 else "concierge",
+                "porteiro_concierge",
+                "PORTEIRO_CONCIERGE_",
+                logs,
+                common,
+                {
+                    "PORTEIRO_CONCIERGE_DIRECTORY_TARGET": self.directory.target,
+                    "PORTEIRO_CONCIERGE_DIALER_TARGET": self.dialer.target,
+                    **({"PORTEIRO_CONCIERGE_REDIS_URL": config.redis_url} if config.redis_url else {}),
+                },
+                key="concierge",
+            )
             for index in range(config.concierges)
         ]
-        self.gateway = self._service("gateway", "porteiro_gateway", "PORTEIRO_GATEWAY_", logs, common, {
-            "PORTEIRO_GATEWAY_SPEECH_TARGET": self.speech_target,
-            "PORTEIRO_GATEWAY_CONCIERGE_TARGET": self.concierge_target,
-            "PORTEIRO_GATEWAY_VISITOR_HOST": "127.0.0.1",
-            "PORTEIRO_GATEWAY_VISITOR_PORT": str(self.visitor_port),
-            "PORTEIRO_GATEWAY_RESIDENT_HOST": "127.0.0.1",
-            "PORTEIRO_GATEWAY_RESIDENT_PORT": str(self.resident_port),
-        })
+        self.gateway = self._service(
+            "gateway",
+            "porteiro_gateway",
+            "PORTEIRO_GATEWAY_",
+            logs,
+            common,
+            {
+                "PORTEIRO_GATEWAY_SPEECH_TARGET": self.speech_target,
+                "PORTEIRO_GATEWAY_CONCIERGE_TARGET": self.concierge_target,
+                "PORTEIRO_GATEWAY_VISITOR_HOST": "127.0.0.1",
+                "PORTEIRO_GATEWAY_VISITOR_PORT": str(self.visitor_port),
+                "PORTEIRO_GATEWAY_RESIDENT_HOST": "127.0.0.1",
+                "PORTEIRO_GATEWAY_RESIDENT_PORT": str(self.resident_port),
+            },
+        )
 
     @property
     def speech_target(self) -> str:
@@ -177,16 +210,30 @@ class Stack:
         return [self.directory, self.dialer, *optional, *self.concierges, self.gateway]
 
     def _common_env(self) -> dict[str, str]:
-        env = {"PORTEIRO_LOG_FORMAT": "text",
-               "PORTEIRO_TRACE_PERSONAL_DATA": "true" if self.config.trace_personal_data else "false"}
+        env = {
+            "PORTEIRO_LOG_FORMAT": "text",
+            "PORTEIRO_TRACE_PERSONAL_DATA": "true" if self.config.trace_personal_data else "false",
+        }
         if self.config.span_file:
             env["PORTEIRO_SPAN_FILE"] = str(self.config.span_file)
         return env
 
-    def _service(self, name: str, module: str, prefix: str, logs: Path, common: dict[str, str],
-                 wiring: dict[str, str] | None = None, key: str | None = None) -> ServiceProcess:
-        env = {**common, f"{prefix}SHUTDOWN_DELAY_SECONDS": "0.2", **(wiring or {}),
-               **self.config.env.get(key or name, {})}
+    def _service(
+        self,
+        name: str,
+        module: str,
+        prefix: str,
+        logs: Path,
+        common: dict[str, str],
+        wiring: dict[str, str] | None = None,
+        key: str | None = None,
+    ) -> ServiceProcess:
+        env = {
+            **common,
+            f"{prefix}SHUTDOWN_DELAY_SECONDS": "0.2",
+            **(wiring or {}),
+            **self.config.env.get(key or name, {}),
+        }
         return ServiceProcess(name, module, prefix, env, logs / f"{name}.log")
 
     async def start(self, wait_seconds: float = 120.0) -> None:

@@ -51,16 +51,24 @@ def entries(records: Iterable[LegRecord]) -> list[Entry]:
     for record in records:
         system = f"porteiro→{record.role}"
         for turn in record.turns:
-            items.append(Entry(turn.ended, record.role, turn.text, turn.heard_as,
-                               seconds=turn.ended - turn.started))
+            items.append(
+                Entry(turn.ended, record.role, turn.text, turn.heard_as, seconds=turn.ended - turn.started)
+            )
         previous_ends = sorted(turn.ended for turn in record.turns)
         for index, segment in enumerate(record.segments):
             before = [end for end in previous_ends if end < segment.start]
             latency = None
             if before and not any(before[-1] < s.start < segment.start for s in record.segments):
                 latency = segment.start - before[-1]
-            items.append(Entry(segment.start, system, record.replies.get(index, ""), latency=latency,
-                               seconds=segment.seconds))
+            items.append(
+                Entry(
+                    segment.start,
+                    system,
+                    record.replies.get(index, ""),
+                    latency=latency,
+                    seconds=segment.seconds,
+                )
+            )
     return sorted(items, key=lambda entry: entry.at)
 
 
@@ -68,8 +76,10 @@ def format_timeline(records: list[LegRecord], origin: float | None = None) -> st
     items = entries(records)
     if not items:
         return "(nothing was said)"
-    start = origin if origin is not None else min(
-        (r.client.uuid_sent_at for r in records if r.client.uuid_sent_at), default=items[0].at
+    start = (
+        origin
+        if origin is not None
+        else min((r.client.uuid_sent_at for r in records if r.client.uuid_sent_at), default=items[0].at)
     )
     lines = []
     for item in items:

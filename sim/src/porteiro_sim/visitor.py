@@ -62,8 +62,9 @@ def build_voice(speech_target: str | None, wav_dir: str | None) -> Voice:
 
 async def _main(args: argparse.Namespace) -> int:
     voice = build_voice(args.speech_target, args.wav_dir)
-    record = await place_call(args.host, args.port, conversation(args.say, args.timeout), voice,
-                              session_id=args.uuid)
+    record = await place_call(
+        args.host, args.port, conversation(args.say, args.timeout), voice, session_id=args.uuid
+    )
     recogniser = SpeechServiceRecogniser(args.speech_target) if args.speech_target else None
     identify = recogniser.transcribe if recogniser else None
     await describe_replies(record, identify)
@@ -83,10 +84,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--uuid", default=None, help="AudioSocket UUID (random by default)")
-    parser.add_argument("--say", action="append", default=[],
-                        help='a visitor line; "#501#" presses keys instead (repeatable)')
-    parser.add_argument("--speech-target", default=None,
-                        help="speech service host:port for the voice and for transcripts (else espeak-ng)")
+    parser.add_argument(
+        "--say", action="append", default=[], help='a visitor line; "#501#" presses keys instead (repeatable)'
+    )
+    parser.add_argument(
+        "--speech-target",
+        default=None,
+        help="speech service host:port for the voice and for transcripts (else espeak-ng)",
+    )
     parser.add_argument("--wav-dir", default=None, help="folder of recorded sentences (<slug>.wav)")
     parser.add_argument("--wav", type=Path, default=None, help="write everything received to this WAV")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the final hang-up")

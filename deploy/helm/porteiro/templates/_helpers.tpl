@@ -131,7 +131,7 @@ checksum/prompts: {{ include "porteiro.promptsContent" .root | sha256sum }}
      Context: root, component. */}}
 {{- define "porteiro.commonEnv" -}}
 {{- $v := .root.Values -}}
-{{- $serviceName := index (dict "gateway" "audiosocket-gw") .component | default .component -}}
+{{- $serviceName := .component -}}
 - name: POD_NAME
   valueFrom:
     fieldRef:

@@ -6,7 +6,23 @@ from prometheus_client import Gauge, start_http_server
 
 # Seconds; from a few ms (directory lookups) to several seconds (recognition).
 VOICE_LATENCY_BUCKETS = (
-    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.075,
+    0.1,
+    0.15,
+    0.2,
+    0.3,
+    0.5,
+    0.75,
+    1.0,
+    1.5,
+    2.0,
+    3.0,
+    5.0,
+    10.0,
 )
 
 
@@ -23,6 +39,7 @@ class MetricsEndpoint:
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
 
 # 1 while a dependency (broker, Redis, another service) answers, else 0.
 DEPENDENCY_UP = Gauge(

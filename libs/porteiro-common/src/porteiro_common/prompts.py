@@ -26,7 +26,9 @@ def load_prompts(path: Path | str | None = None) -> dict[str, str]:
         raise PromptsError(f"prompts file {source} must be a mapping of key: sentence")
     bad = [key for key, value in data.items() if not isinstance(value, str) or not value.strip()]
     if bad:
-        raise PromptsError(f"prompts file {source}: empty or non-text sentence for {', '.join(map(str, bad))}")
+        raise PromptsError(
+            f"prompts file {source}: empty or non-text sentence for {', '.join(map(str, bad))}"
+        )
     return {str(key): value.strip() for key, value in data.items()}
 
 

@@ -27,7 +27,9 @@ log = logging.getLogger(__name__)
 class ConciergeApp(ServiceApp[ConciergeSettings]):
     service_names = ("porteiro.concierge.v1.ConciergeService",)
 
-    def __init__(self, settings: ConciergeSettings, observability: ObservabilitySettings | None = None) -> None:
+    def __init__(
+        self, settings: ConciergeSettings, observability: ObservabilitySettings | None = None
+    ) -> None:
         super().__init__(settings)
         observability = observability or ObservabilitySettings()
         self.prompts = Prompts(settings.prompts_file)

@@ -72,10 +72,14 @@ class DirectoryClient:
         return await _call("directory", self._stub.SearchByName, request, self._timeout)
 
     async def vocabulary(self) -> directory_pb2.ListVocabularyResponse:
-        return await _call("directory", self._stub.ListVocabulary, directory_pb2.ListVocabularyRequest(), self._timeout)
+        return await _call(
+            "directory", self._stub.ListVocabulary, directory_pb2.ListVocabularyRequest(), self._timeout
+        )
 
     async def apartments(self) -> directory_pb2.ListApartmentsResponse:
-        return await _call("directory", self._stub.ListApartments, directory_pb2.ListApartmentsRequest(), self._timeout)
+        return await _call(
+            "directory", self._stub.ListApartments, directory_pb2.ListApartmentsRequest(), self._timeout
+        )
 
     async def close(self) -> None:
         await self._channel.close()
@@ -100,7 +104,9 @@ class DialerClient:
             session_id=session_id,
             destination=destination,
             attempt=attempt,
-            context=dialer_pb2.CallContext(intent=INTENTS.get(intent, common_pb2.INTENT_UNSPECIFIED), apartment=apartment),
+            context=dialer_pb2.CallContext(
+                intent=INTENTS.get(intent, common_pb2.INTENT_UNSPECIFIED), apartment=apartment
+            ),
         )
         return await _call("dialer", self._stub.PlaceCall, request, self._timeout)
 

@@ -93,7 +93,9 @@ class Conversation:
 
     # ---- legs attaching ----
 
-    async def visitor_started(self, session: Session | None, session_id: str, traceparent: str, fx: Effects) -> Session:
+    async def visitor_started(
+        self, session: Session | None, session_id: str, traceparent: str, fx: Effects
+    ) -> Session:
         if session is not None:  # the visitor's stream came back (e.g. after a concierge restart)
             session.legs[VISITOR] = True
             session.hints.pop(VISITOR, None)  # a new stream starts without hints
@@ -326,8 +328,10 @@ class Conversation:
             span.set_attribute("outcome", directory_pb2.ResolveStatus.Name(response.status))
         if response.status == directory_pb2.RESOLVE_STATUS_MATCH:
             await self._call_resident(session, fx, _target(response.match))
-        elif session.apartment_typed and response.status != directory_pb2.RESOLVE_STATUS_NO_APARTMENT and (
-            response.candidates
+        elif (
+            session.apartment_typed
+            and response.status != directory_pb2.RESOLVE_STATUS_NO_APARTMENT
+            and (response.candidates)
         ):
             # A typed apartment is trusted: call it even if the name was misheard.
             await self._call_resident(session, fx, _target(response.candidates[0]))
@@ -355,7 +359,13 @@ class Conversation:
         hints = options_hints(
             (item.resident_name for item in session.ambiguous), (item.apartment for item in session.ambiguous)
         )
-        self._ask(session, fx, "resident_name", self.prompts.text("ambiguous_resident", options=options), hints=hints)
+        self._ask(
+            session,
+            fx,
+            "resident_name",
+            self.prompts.text("ambiguous_resident", options=options),
+            hints=hints,
+        )
 
     def _not_found(self, session: Session, fx: Effects, response) -> None:
         fx.turn_outcome = "rejected"
@@ -368,7 +378,9 @@ class Conversation:
         if session.apartment_typed:
             slots.apartment = None
             session.apartment_typed = False
-            self._ask(session, fx, "apartment", self.prompts.text("keypad_no_apartment", apartment=heard_apartment))
+            self._ask(
+                session, fx, "apartment", self.prompts.text("keypad_no_apartment", apartment=heard_apartment)
+            )
             return
         if response.status == directory_pb2.RESOLVE_STATUS_NO_APARTMENT:
             key, values, asking, question = "no_apartment", {"apartment": heard_apartment}, "apartment", None
@@ -440,7 +452,9 @@ class Conversation:
         elif decision == Decision.DENY:
             self._finish(session, fx, Outcome.DENIED, *FINAL_SENTENCES[Outcome.DENIED])
         elif decision == Decision.FRONT_DESK:
-            self._finish(session, fx, Outcome.LEFT_AT_FRONT_DESK, *FINAL_SENTENCES[Outcome.LEFT_AT_FRONT_DESK])
+            self._finish(
+                session, fx, Outcome.LEFT_AT_FRONT_DESK, *FINAL_SENTENCES[Outcome.LEFT_AT_FRONT_DESK]
+            )
         elif session.resident_unclear == 0:
             session.resident_unclear += 1
             fx.say(RESIDENT, self.prompts["resident_ask_again"])
@@ -512,7 +526,12 @@ class Conversation:
             self._finish(session, fx, Outcome.RESIDENT_HUNG_UP, "visitor_resident_hung_up", None)
 
     def _finish(
-        self, session: Session, fx: Effects, outcome: Outcome, visitor_key: str | None, resident_key: str | None
+        self,
+        session: Session,
+        fx: Effects,
+        outcome: Outcome,
+        visitor_key: str | None,
+        resident_key: str | None,
     ) -> None:
         session.outcome = outcome
         session.deadline = None

@@ -60,7 +60,9 @@ class Vocabulary:
         if self.clock() < self._next_fetch:
             return
         try:
-            vocabulary, listing = await asyncio.gather(self.directory.vocabulary(), self.directory.apartments())
+            vocabulary, listing = await asyncio.gather(
+                self.directory.vocabulary(), self.directory.apartments()
+            )
         except Exception as error:  # noqa: BLE001 - whatever went wrong, the call goes on without them
             log.warning("directory vocabulary unavailable", extra={"error": str(error)})
             self._next_fetch = self.clock() + VOCABULARY_RETRY_SECONDS

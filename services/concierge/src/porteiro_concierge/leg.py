@@ -38,14 +38,20 @@ def to_action(command: Command) -> concierge_pb2.LegAction:
     kind = command["type"]
     if kind == "say":
         say = concierge_pb2.Say(
-            say_id=uuid.uuid4().hex[:12], text=str(command["text"]), allow_barge_in=bool(command["allow_barge_in"])
+            say_id=uuid.uuid4().hex[:12],
+            text=str(command["text"]),
+            allow_barge_in=bool(command["allow_barge_in"]),
         )
         return concierge_pb2.LegAction(say=say)
     if kind == "hang_up":
-        return concierge_pb2.LegAction(hang_up=concierge_pb2.HangUp(after_playback=bool(command["after_playback"])))
+        return concierge_pb2.LegAction(
+            hang_up=concierge_pb2.HangUp(after_playback=bool(command["after_playback"]))
+        )
     if kind == "recognition":
         hints = [str(hint) for hint in command["hints"]]  # type: ignore[union-attr]
-        return concierge_pb2.LegAction(recognition=concierge_pb2.RecognitionContext(hints=hints, language="pt-BR"))
+        return concierge_pb2.LegAction(
+            recognition=concierge_pb2.RecognitionContext(hints=hints, language="pt-BR")
+        )
     return concierge_pb2.LegAction(stop_playback=concierge_pb2.StopPlayback())
 
 
@@ -78,7 +84,9 @@ class LegHandler:
         try:
             try:
                 with self._in_call_trace():
-                    traceparent = await self.engine.leg_started(self.session_id, self.leg, current_traceparent())
+                    traceparent = await self.engine.leg_started(
+                        self.session_id, self.leg, current_traceparent()
+                    )
             except Exception as error:  # the session store is unreachable: the gateway plays its fallback
                 log.exception("leg not attached", extra={"session_id": self.session_id, "leg": self.leg})
                 await context.abort(grpc.StatusCode.UNAVAILABLE, f"session store unavailable: {error}")

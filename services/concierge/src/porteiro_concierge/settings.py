@@ -21,7 +21,9 @@ class ConciergeSettings(ServiceSettings):
     )
     prompts_file: Path | None = Field(
         None,
-        validation_alias=AliasChoices("PORTEIRO_CONCIERGE_PROMPTS_FILE", "PORTEIRO_PROMPTS_FILE", "prompts_file"),
+        validation_alias=AliasChoices(
+            "PORTEIRO_CONCIERGE_PROMPTS_FILE", "PORTEIRO_PROMPTS_FILE", "prompts_file"
+        ),
         description="YAML file of sentences; unset = the pt-BR defaults shipped with porteiro-common",
     )
     redis_url: str | None = Field(
@@ -57,7 +59,9 @@ class ConciergeSettings(ServiceSettings):
         4, ge=2, description="Consecutive visitor turns that add nothing before the call ends (failed)"
     )
     max_visitor_turns: int = Field(
-        12, ge=3, description="Visitor sentences and typed apartments while collecting before the call ends (failed)"
+        12,
+        ge=3,
+        description="Visitor sentences and typed apartments while collecting before the call ends (failed)",
     )
     timer_poll_seconds: float = Field(
         0.2, gt=0, le=5, description="How often a leg re-reads the session's deadline"

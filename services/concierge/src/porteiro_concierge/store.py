@@ -129,7 +129,9 @@ class RedisSessionStore:
 
     PREFIX = "porteiro:concierge"
 
-    def __init__(self, url: str, ttl_seconds: int, lease_seconds: float = 2.0, wait_seconds: float = 30.0) -> None:
+    def __init__(
+        self, url: str, ttl_seconds: int, lease_seconds: float = 2.0, wait_seconds: float = 30.0
+    ) -> None:
         self._url = url
         self._lease_seconds = lease_seconds
         self._wait_seconds = wait_seconds
@@ -168,7 +170,9 @@ class RedisSessionStore:
         # A short lease renewed while the holder works: if the holder's process
         # dies, the lock frees itself within `lease_seconds`.
         lock = self._redis.lock(
-            f"{self.PREFIX}:lock:{session_id}", timeout=self._lease_seconds, blocking_timeout=self._wait_seconds
+            f"{self.PREFIX}:lock:{session_id}",
+            timeout=self._lease_seconds,
+            blocking_timeout=self._wait_seconds,
         )
         if not await lock.acquire():
             raise TimeoutError(f"session lock not acquired in {self._wait_seconds}s")
@@ -218,7 +222,9 @@ class RedisSessionStore:
 
     async def deliver(self, session_id: str, leg: str, commands: list[Command]) -> None:
         if not self._mailboxes.deliver(session_id, leg, commands):
-            await self._redis.publish(self._channel(session_id, leg), json.dumps(commands, ensure_ascii=False))
+            await self._redis.publish(
+                self._channel(session_id, leg), json.dumps(commands, ensure_ascii=False)
+            )
 
     async def ping(self) -> bool:
         try:

@@ -12,7 +12,9 @@ tracer = trace.get_tracer("porteiro.concierge")
 RESIDENT_LEG_SPAN = "concierge.resident_leg"
 
 TURNS = Counter(
-    "porteiro_concierge_turns_total", "Caller turns (utterances, key presses) handled, by result", ["leg", "outcome"]
+    "porteiro_concierge_turns_total",
+    "Caller turns (utterances, key presses) handled, by result",
+    ["leg", "outcome"],
 )
 EXTRACTION_SECONDS = Histogram(
     "porteiro_concierge_extraction_seconds",

@@ -41,7 +41,9 @@ def build_publisher(settings: DialerSettings) -> AmqpPublisher:
         queue=settings.queue,
         declare_queue=settings.declare_queue,
     )
-    return AmqpPublisher(parameters, target, Backoff(settings.reconnect_initial_seconds, settings.reconnect_max_seconds))
+    return AmqpPublisher(
+        parameters, target, Backoff(settings.reconnect_initial_seconds, settings.reconnect_max_seconds)
+    )
 
 
 def build_store(settings: DialerSettings) -> IdempotencyStore:
@@ -50,7 +52,11 @@ def build_store(settings: DialerSettings) -> IdempotencyStore:
     if url is None:
         return local
     return SharedIdempotencyStore.from_url(
-        url, local, settings.idempotency_ttl_seconds, settings.redis_key_prefix, settings.redis_timeout_seconds
+        url,
+        local,
+        settings.idempotency_ttl_seconds,
+        settings.redis_key_prefix,
+        settings.redis_timeout_seconds,
     )
 
 

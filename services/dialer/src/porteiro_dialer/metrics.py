@@ -12,8 +12,6 @@ PUBLISH_SECONDS = Histogram(
 )
 
 # One per PlaceCall: confirmed, duplicate, unavailable, rejected, timeout, invalid.
-PUBLISHES = Counter(
-    "porteiro_dialer_publishes", "PlaceCall requests by outcome", ["outcome"]
-)
+PUBLISHES = Counter("porteiro_dialer_publishes", "PlaceCall requests by outcome", ["outcome"])
 
 RABBITMQ = "rabbitmq"

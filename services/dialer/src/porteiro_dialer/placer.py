@@ -92,7 +92,9 @@ class CallPlacer:
         except InvalidCallRequest:
             metrics.PUBLISHES.labels("invalid").inc()
             raise
-        wait = self._publish_timeout if timeout_seconds is None else min(timeout_seconds, self._publish_timeout)
+        wait = (
+            self._publish_timeout if timeout_seconds is None else min(timeout_seconds, self._publish_timeout)
+        )
         attributes = {
             "porteiro.session_id": request.session_id,
             "attempt": request.attempt,
@@ -186,4 +188,3 @@ class CallPlacer:
         stored = asyncio.ensure_future(self._store.put(key, command))
         self._background.add(stored)
         stored.add_done_callback(self._background.discard)
-

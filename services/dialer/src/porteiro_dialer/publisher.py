@@ -210,10 +210,12 @@ class AmqpPublisher:
                 mandatory=True,
             )
         except pika.exceptions.UnroutableError:
-            request.future.set_exception(PublishRejected(
-                f"no queue bound for exchange {self._target.exchange!r} "
-                f"routing key {self._target.routing_key!r}"
-            ))
+            request.future.set_exception(
+                PublishRejected(
+                    f"no queue bound for exchange {self._target.exchange!r} "
+                    f"routing key {self._target.routing_key!r}"
+                )
+            )
         except pika.exceptions.NackError:
             request.future.set_exception(PublishRejected("broker refused the message (nack)"))
         except CONNECTION_ERRORS as error:

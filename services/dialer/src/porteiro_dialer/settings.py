@@ -35,7 +35,9 @@ class DialerSettings(ServiceSettings):
         "123456789012", description="data.license: the PBX license (the prototype's sample value by default)"
     )
     event_code: str = Field("8001", min_length=1, description="operation.eventcode")
-    destiny: str = Field("IA", min_length=1, description="data.destiny: where the PBX sends the answered call")
+    destiny: str = Field(
+        "IA", min_length=1, description="data.destiny: where the PBX sends the answered call"
+    )
 
     # Timing.
     publish_timeout_seconds: float = Field(

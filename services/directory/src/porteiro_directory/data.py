@@ -97,7 +97,9 @@ def parse_apartments(document: Any, path: Path | str = "<data>") -> list[Apartme
             continue
         key = (normalize_block(apartment.block), apartment_key(apartment.number))
         if key in seen:
-            problems.append(f"{_label(position, apartment.number, apartment.block)}: duplicates entry {seen[key]}")
+            problems.append(
+                f"{_label(position, apartment.number, apartment.block)}: duplicates entry {seen[key]}"
+            )
             continue
         seen[key] = position
         apartments.append(apartment)

@@ -105,8 +105,9 @@ def score_entries(query: Query, entries: Sequence[_ResidentEntry]) -> np.ndarray
     best = np.maximum.reduceat(ratios, starts)
     if len(query.words) > 1:
         sorted_names = [entry.sorted_name for entry in entries]
-        best = np.maximum(best, process.cdist([query.sorted_text], sorted_names, scorer=fuzz.ratio,
-                                              dtype=np.float32)[0])
+        best = np.maximum(
+            best, process.cdist([query.sorted_text], sorted_names, scorer=fuzz.ratio, dtype=np.float32)[0]
+        )
     for index, entry in enumerate(entries):
         if entry.alias_forms and best[index] < ALIAS_SCORE:
             alias = process.extractOne(query.text, entry.alias_forms, scorer=fuzz.ratio)[1]
@@ -132,8 +133,12 @@ def _resident_entry(apartment: Apartment, resident: Resident) -> _ResidentEntry:
         if len(words) > 1:
             alias_forms.append(" ".join([*alias_words, words[-1]]))
     return _ResidentEntry(
-        apartment, resident, list(dict.fromkeys(name_forms)), list(dict.fromkeys(alias_forms)),
-        " ".join(sorted(words)), all_words,
+        apartment,
+        resident,
+        list(dict.fromkeys(name_forms)),
+        list(dict.fromkeys(alias_forms)),
+        " ".join(sorted(words)),
+        all_words,
     )
 
 
@@ -155,7 +160,9 @@ class Directory:
         self._numbers = list(self._by_number)
         self._words = list(dict.fromkeys(word for entry in self._all_entries for word in sorted(entry.words)))
         self._entry_words = self._word_matrix()
-        self._entry_blocks = np.array([normalize_block(e.apartment.block) for e in self._all_entries], dtype=object)
+        self._entry_blocks = np.array(
+            [normalize_block(e.apartment.block) for e in self._all_entries], dtype=object
+        )
 
     def _word_matrix(self) -> np.ndarray:
         """Column per resident: indexes of their words, padded with len(words) (similarity 0).
@@ -208,7 +215,9 @@ class Directory:
         if not closest:
             return []
         best = closest[0][1]
-        found = [apt for number, score, _ in closest if score == best for apt in self._exact(number, block_key)]
+        found = [
+            apt for number, score, _ in closest if score == best for apt in self._exact(number, block_key)
+        ]
         return found
 
     # --- residents --------------------------------------------------------
@@ -250,8 +259,10 @@ class Directory:
     # --- resolve ----------------------------------------------------------
 
     def resolve(self, apartment_text: str, name: str, block: str = "") -> Resolution:
-        number_key, block_key = self.understand_apartment(apartment_text, block) if fold(apartment_text) else (
-            "", normalize_block(block)
+        number_key, block_key = (
+            self.understand_apartment(apartment_text, block)
+            if fold(apartment_text)
+            else ("", normalize_block(block))
         )
         query = Query.of(name)
         if not number_key:
@@ -286,12 +297,17 @@ class Directory:
                 # Right resident, wrong apartment: say where the name does match.
                 scope = {id(apartment) for apartment in in_scope}
                 elsewhere = [c for c in self._rank_by_name(query, "") if id(c.apartment) not in scope]
-                candidates = sorted([*elsewhere[: limits.max_candidates - 1], *ranked[:1]], key=lambda c: -c.score)
+                candidates = sorted(
+                    [*elsewhere[: limits.max_candidates - 1], *ranked[:1]], key=lambda c: -c.score
+                )
             return Resolution(NO_RESIDENT, candidates=tuple(candidates), normalized_apartment=number_key)
         best = ranked[0]
-        close = [c for c in ranked if c.score >= limits.resident and best.score - c.score < limits.ambiguity_margin]
+        close = [
+            c for c in ranked if c.score >= limits.resident and best.score - c.score < limits.ambiguity_margin
+        ]
         if len({id(candidate.apartment) for candidate in close}) > 1:
-            return Resolution(AMBIGUOUS, candidates=tuple(close[: limits.max_candidates]),
-                              normalized_apartment=number_key)
+            return Resolution(
+                AMBIGUOUS, candidates=tuple(close[: limits.max_candidates]), normalized_apartment=number_key
+            )
         # Close candidates in the same apartment share its destination: calling it is right.
         return Resolution(MATCH, match=best, normalized_apartment=number_key)

@@ -5,13 +5,12 @@ from prometheus_client import Counter, Histogram
 from porteiro_common.metrics import VOICE_LATENCY_BUCKETS
 
 RESOLVE_SECONDS = Histogram(
-    "porteiro_directory_resolve_seconds", "Time to resolve an apartment and resident name",
+    "porteiro_directory_resolve_seconds",
+    "Time to resolve an apartment and resident name",
     buckets=VOICE_LATENCY_BUCKETS,
 )
 # status: match, ambiguous, no_apartment, no_resident, invalid (rejected request), unavailable.
-RESOLVE_OUTCOMES = Counter(
-    "porteiro_directory_resolve_outcomes", "Resolve results by status", ["status"]
-)
+RESOLVE_OUTCOMES = Counter("porteiro_directory_resolve_outcomes", "Resolve results by status", ["status"])
 # result: ok, failed. Counts reloads after a change of the data file (not the first load).
 RELOADS = Counter("porteiro_directory_reloads", "Reloads of the data file by result", ["result"])
 

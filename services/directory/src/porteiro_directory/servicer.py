@@ -84,7 +84,9 @@ class DirectoryServicer(directory_pb2_grpc.DirectoryServiceServicer):
     async def _directory(self, context: grpc.aio.ServicerContext) -> Directory:
         directory = self.store.current
         if directory is None:
-            await context.abort(grpc.StatusCode.UNAVAILABLE, f"directory data not loaded: {self.store.last_error}")
+            await context.abort(
+                grpc.StatusCode.UNAVAILABLE, f"directory data not loaded: {self.store.last_error}"
+            )
         assert directory is not None
         return directory
 
@@ -95,8 +97,9 @@ class DirectoryServicer(directory_pb2_grpc.DirectoryServiceServicer):
     ) -> directory_pb2.ResolveResponse:
         began = time.perf_counter()
         try:
-            self._check_length(apartment=request.apartment, resident_name=request.resident_name,
-                               block=request.block)
+            self._check_length(
+                apartment=request.apartment, resident_name=request.resident_name, block=request.block
+            )
             if not fold(request.apartment) and not fold(request.resident_name):
                 raise InvalidRequest("apartment and resident_name are both empty: give at least one")
         except InvalidRequest as error:
@@ -105,9 +108,13 @@ class DirectoryServicer(directory_pb2_grpc.DirectoryServiceServicer):
         if self.store.current is None:
             RESOLVE_OUTCOMES.labels(status="unavailable").inc()
         directory = await self._directory(context)
-        with stage_span(self.tracer, "FUZZY_VALIDATION", {
-            "porteiro.resident_name": self.redact(request.resident_name),
-        }) as span:
+        with stage_span(
+            self.tracer,
+            "FUZZY_VALIDATION",
+            {
+                "porteiro.resident_name": self.redact(request.resident_name),
+            },
+        ) as span:
             resolution = directory.resolve(request.apartment, request.resident_name, request.block)
             best = resolution.match or (resolution.candidates[0] if resolution.candidates else None)
             span.set_attribute("outcome", resolution.status.lower())
@@ -179,7 +186,9 @@ class DirectoryServicer(directory_pb2_grpc.DirectoryServiceServicer):
         for apartment in directory.apartments:
             if apartment.block:
                 numbers[apartment.block] = None
-        return directory_pb2.ListVocabularyResponse(resident_names=list(names), apartment_numbers=list(numbers))
+        return directory_pb2.ListVocabularyResponse(
+            resident_names=list(names), apartment_numbers=list(numbers)
+        )
 
     async def ParseApartment(  # noqa: N802 - gRPC method name
         self, request: directory_pb2.ParseApartmentRequest, context: grpc.aio.ServicerContext

@@ -29,5 +29,9 @@ class DirectorySettings(ServiceSettings):
     ambiguity_margin: float = Field(
         5.0, ge=0, le=100, description="Candidates in different apartments closer than this are AMBIGUOUS"
     )
-    max_candidates: int = Field(5, ge=1, le=100, description="Most candidates returned by Resolve/SearchByName")
-    max_text_length: int = Field(200, ge=1, le=100_000, description="Longest accepted text field (characters)")
+    max_candidates: int = Field(
+        5, ge=1, le=100, description="Most candidates returned by Resolve/SearchByName"
+    )
+    max_text_length: int = Field(
+        200, ge=1, le=100_000, description="Longest accepted text field (characters)"
+    )

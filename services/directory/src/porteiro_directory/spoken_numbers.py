@@ -27,23 +27,65 @@ from dataclasses import dataclass
 from porteiro_directory.text import strip_accents
 
 UNITS = {
-    "um": 1, "uma": 1, "dois": 2, "duas": 2, "tres": 3, "quatro": 4, "cinco": 5,
-    "seis": 6, "meia": 6, "sete": 7, "oito": 8, "nove": 9,
+    "um": 1,
+    "uma": 1,
+    "dois": 2,
+    "duas": 2,
+    "tres": 3,
+    "quatro": 4,
+    "cinco": 5,
+    "seis": 6,
+    "meia": 6,
+    "sete": 7,
+    "oito": 8,
+    "nove": 9,
 }
 TEENS = {
-    "dez": 10, "onze": 11, "doze": 12, "treze": 13, "catorze": 14, "quatorze": 14, "quinze": 15,
-    "dezesseis": 16, "dezasseis": 16, "dezeseis": 16, "dezessete": 17, "dezassete": 17,
-    "dezoito": 18, "dezenove": 19, "dezanove": 19,
+    "dez": 10,
+    "onze": 11,
+    "doze": 12,
+    "treze": 13,
+    "catorze": 14,
+    "quatorze": 14,
+    "quinze": 15,
+    "dezesseis": 16,
+    "dezasseis": 16,
+    "dezeseis": 16,
+    "dezessete": 17,
+    "dezassete": 17,
+    "dezoito": 18,
+    "dezenove": 19,
+    "dezanove": 19,
 }
 TENS = {
-    "vinte": 20, "trinta": 30, "quarenta": 40, "cinquenta": 50, "cincoenta": 50,
-    "sessenta": 60, "setenta": 70, "oitenta": 80, "noventa": 90,
+    "vinte": 20,
+    "trinta": 30,
+    "quarenta": 40,
+    "cinquenta": 50,
+    "cincoenta": 50,
+    "sessenta": 60,
+    "setenta": 70,
+    "oitenta": 80,
+    "noventa": 90,
 }
 HUNDREDS = {
-    "cento": 100, "duzentos": 200, "duzentas": 200, "trezentos": 300, "trezentas": 300,
-    "quatrocentos": 400, "quatrocentas": 400, "quinhentos": 500, "quinhentas": 500,
-    "seiscentos": 600, "seiscentas": 600, "setecentos": 700, "setecentas": 700,
-    "oitocentos": 800, "oitocentas": 800, "novecentos": 900, "novecentas": 900,
+    "cento": 100,
+    "duzentos": 200,
+    "duzentas": 200,
+    "trezentos": 300,
+    "trezentas": 300,
+    "quatrocentos": 400,
+    "quatrocentas": 400,
+    "quinhentos": 500,
+    "quinhentas": 500,
+    "seiscentos": 600,
+    "seiscentas": 600,
+    "setecentos": 700,
+    "setecentas": 700,
+    "oitocentos": 800,
+    "oitocentas": 800,
+    "novecentos": 900,
+    "novecentas": 900,
 }
 ZERO = "zero"
 HUNDRED_EXACT = "cem"
@@ -59,8 +101,20 @@ STRONG_KEYWORDS = APARTMENT_KEYWORDS - PREPOSITIONS
 BLOCK_KEYWORDS = frozenset({"bloco", "torre", "edificio", "predio"})
 # Letters as spoken: "bloco bê" -> B. Only read right after a block keyword.
 LETTER_NAMES = {
-    "be": "B", "ce": "C", "de": "D", "efe": "F", "ge": "G", "aga": "H", "jota": "J",
-    "ca": "K", "ele": "L", "eme": "M", "ene": "N", "pe": "P", "que": "Q", "erre": "R",
+    "be": "B",
+    "ce": "C",
+    "de": "D",
+    "efe": "F",
+    "ge": "G",
+    "aga": "H",
+    "jota": "J",
+    "ca": "K",
+    "ele": "L",
+    "eme": "M",
+    "ene": "N",
+    "pe": "P",
+    "que": "Q",
+    "erre": "R",
 }
 ARTICLE_ONLY = frozenset({"um", "uma", "meia"})
 # Longer digit strings are kept verbatim, never turned into int (no huge-number work).
@@ -213,7 +267,7 @@ class ParsedApartment:
 
 def _context(tokens: list[Token], start: int) -> tuple[bool, bool]:
     """Whether an apartment keyword / a preposition comes just before `start`."""
-    previous = [token.text for token in tokens[max(0, start - 3):start] if token.kind != "punct"][-2:]
+    previous = [token.text for token in tokens[max(0, start - 3) : start] if token.kind != "punct"][-2:]
     keyword = any(word in STRONG_KEYWORDS for word in previous)
     preposition = bool(previous) and previous[-1] in PREPOSITIONS
     return keyword, preposition

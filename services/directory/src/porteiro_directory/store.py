@@ -50,15 +50,22 @@ class DirectoryStore:
             directory = await asyncio.to_thread(self.load)
         except DirectoryDataError as error:
             self.last_error = str(error)
-            log.error("directory data rejected, keeping the previous data: %s", error,
-                      extra={"problems": error.problems})
+            log.error(
+                "directory data rejected, keeping the previous data: %s",
+                error,
+                extra={"problems": error.problems},
+            )
             return False
         self.current = directory
         # The index is long-lived: keep the cyclic GC from walking it on every
         # full collection (those pauses showed up as p99 latency).
         gc.freeze()
-        log.info("directory data loaded from %s: %d apartments, %d residents", self.path,
-                 len(directory.apartments), directory.resident_count)
+        log.info(
+            "directory data loaded from %s: %d apartments, %d residents",
+            self.path,
+            len(directory.apartments),
+            directory.resident_count,
+        )
         return True
 
 

@@ -15,8 +15,23 @@ _NOT_ALNUM = re.compile(r"[^a-z0-9]+")
 
 HONORIFICS = frozenset(
     {
-        "dona", "dna", "seu", "sr", "sra", "srta", "senhor", "senhora", "senhorita",
-        "doutor", "doutora", "dr", "dra", "professor", "professora", "prof", "profa",
+        "dona",
+        "dna",
+        "seu",
+        "sr",
+        "sra",
+        "srta",
+        "senhor",
+        "senhora",
+        "senhorita",
+        "doutor",
+        "doutora",
+        "dr",
+        "dra",
+        "professor",
+        "professora",
+        "prof",
+        "profa",
     }
 )
 # Articles and name particles: "a Renata", "o Carlos", "Daner dos Reis".

@@ -72,7 +72,9 @@ class SpeechApp(ServiceApp[SpeechSettings]):
         try:
             await asyncio.wait_for(self._warm_up(sentences), self.settings.warmup_timeout_seconds)
         except TimeoutError:
-            log.warning("prompt warm-up timed out", extra={"timeout_seconds": self.settings.warmup_timeout_seconds})
+            log.warning(
+                "prompt warm-up timed out", extra={"timeout_seconds": self.settings.warmup_timeout_seconds}
+            )
 
     async def _warm_up(self, sentences: list[str]) -> None:
         for sentence in sentences:

@@ -50,7 +50,9 @@ class StreamResampler:
 
     def __init__(self, from_hz: int, to_hz: int) -> None:
         self._same = from_hz == to_hz
-        self._stream = None if self._same else soxr.ResampleStream(from_hz, to_hz, 1, dtype="int16", quality="HQ")
+        self._stream = (
+            None if self._same else soxr.ResampleStream(from_hz, to_hz, 1, dtype="int16", quality="HQ")
+        )
         self._carry = b""
 
     def push(self, data: bytes, last: bool = False) -> bytes:

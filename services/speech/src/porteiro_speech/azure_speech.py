@@ -48,7 +48,9 @@ def best_confidence(result_json: str | None) -> float | None:
 class AzureSession:
     """One utterance: audio is pushed to Azure as it arrives."""
 
-    def __init__(self, sdk: Any, speech_config: Any, config: RecognitionConfig, timeout_seconds: float) -> None:
+    def __init__(
+        self, sdk: Any, speech_config: Any, config: RecognitionConfig, timeout_seconds: float
+    ) -> None:
         self._sdk = sdk
         self._timeout = timeout_seconds
         self._loop = asyncio.get_running_loop()

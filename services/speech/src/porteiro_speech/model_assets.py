@@ -21,7 +21,9 @@ from pathlib import Path
 
 MODEL_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
 _SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
-DEFAULT_MODEL_DIR = Path(os.environ.get("PORTEIRO_MODEL_CACHE", Path.home() / ".cache" / "porteiro")) / "whisper-base"
+DEFAULT_MODEL_DIR = (
+    Path(os.environ.get("PORTEIRO_MODEL_CACHE", Path.home() / ".cache" / "porteiro")) / "whisper-base"
+)
 
 
 class ModelAssetError(RuntimeError):
@@ -50,8 +52,10 @@ def sha256_of(path: Path) -> str:
 
 def _is_complete(dest: Path) -> bool:
     marker = dest / ".verified"
-    return marker.exists() and marker.read_text().strip() == MODEL_SHA256 and all(
-        (dest / name).exists() for name in ("model.bin", *_SIDE_FILES)
+    return (
+        marker.exists()
+        and marker.read_text().strip() == MODEL_SHA256
+        and all((dest / name).exists() for name in ("model.bin", *_SIDE_FILES))
     )
 
 

@@ -71,7 +71,9 @@ class SpeechServicer(speech_pb2_grpc.SpeechServiceServicer):
 
     # ---- Transcribe -------------------------------------------------------------------
 
-    async def Transcribe(self, request_iterator, context: grpc.aio.ServicerContext) -> speech_pb2.TranscribeResponse:
+    async def Transcribe(
+        self, request_iterator, context: grpc.aio.ServicerContext
+    ) -> speech_pb2.TranscribeResponse:
         requests = aiter(request_iterator)
         backend = self.backends.recognizer.name
         try:
@@ -150,7 +152,9 @@ class SpeechServicer(speech_pb2_grpc.SpeechServiceServicer):
                 raise InvalidRequest("config_twice", "config is only allowed in the first Transcribe message")
             audio = request.audio
             if len(audio) % 2:
-                raise InvalidRequest("odd_bytes", f"audio chunk of {len(audio)} bytes: slin needs an even count")
+                raise InvalidRequest(
+                    "odd_bytes", f"audio chunk of {len(audio)} bytes: slin needs an even count"
+                )
             received += len(audio)
             if received > limit:
                 raise InvalidRequest(

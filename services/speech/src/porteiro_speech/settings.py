@@ -28,7 +28,9 @@ class SpeechSettings(ServiceSettings):
     # Azure Speech: used for both directions when key and region are set.
     azure_key: SecretStr | None = Field(None, description="Azure Speech key (secret)")
     azure_region: str | None = Field(None, description="Azure Speech region, e.g. brazilsouth")
-    azure_voice: str = Field("pt-BR-AntonioNeural", description="Azure neural voice when the request names none")
+    azure_voice: str = Field(
+        "pt-BR-AntonioNeural", description="Azure neural voice when the request names none"
+    )
     azure_timeout_seconds: float = Field(
         10.0, gt=0, le=120, description="Longest wait for Azure to finish one recognition or synthesis"
     )
@@ -42,12 +44,17 @@ class SpeechSettings(ServiceSettings):
     whisper_no_speech_threshold: float = Field(
         0.6, ge=0, le=1, description="Segments whisper rates likelier than this to be non-speech are dropped"
     )
-    whisper_cpu_threads: int = Field(0, ge=0, le=64, description="CPU threads per inference (0 = library default)")
+    whisper_cpu_threads: int = Field(
+        0, ge=0, le=64, description="CPU threads per inference (0 = library default)"
+    )
 
     # Recognition pool and limits.
     stt_workers: int = Field(2, ge=1, le=32, description="Transcriptions run at the same time")
     stt_queue_seconds: float = Field(
-        2.0, ge=0, le=60, description="How long a transcription waits for a free worker before RESOURCE_EXHAUSTED"
+        2.0,
+        ge=0,
+        le=60,
+        description="How long a transcription waits for a free worker before RESOURCE_EXHAUSTED",
     )
     stt_max_audio_seconds: float = Field(
         60.0, gt=0, le=600, description="Longest utterance accepted (longer = INVALID_ARGUMENT)"
@@ -61,7 +68,9 @@ class SpeechSettings(ServiceSettings):
     # Synthesis limits, cache and warm-up.
     max_text_chars: int = Field(1000, ge=1, le=20000, description="Longest text Synthesize accepts")
     synthesis_chunk_ms: int = Field(100, ge=10, le=2000, description="Audio per streamed Synthesize chunk")
-    cache_entries: int = Field(256, ge=0, le=100000, description="Synthesized sentences kept (LRU); 0 = no cache")
+    cache_entries: int = Field(
+        256, ge=0, le=100000, description="Synthesized sentences kept (LRU); 0 = no cache"
+    )
     prompts_file: Path = Field(
         DEFAULT_PROMPTS_FILE, description="Prompts YAML whose fixed sentences are synthesized at start"
     )

@@ -29,7 +29,16 @@ def statistics(values: list[float]) -> dict[str, float]:
     """min/max/avg/median/p90/p95/p99 in the unit of the values, plus the count."""
     ordered = sorted(values)
     if not ordered:
-        return {"count": 0, "min": 0.0, "max": 0.0, "avg": 0.0, "median": 0.0, "p90": 0.0, "p95": 0.0, "p99": 0.0}
+        return {
+            "count": 0,
+            "min": 0.0,
+            "max": 0.0,
+            "avg": 0.0,
+            "median": 0.0,
+            "p90": 0.0,
+            "p95": 0.0,
+            "p99": 0.0,
+        }
     return {
         "count": len(ordered),
         "min": ordered[0],
@@ -145,7 +154,8 @@ def _call_duration_ms(spans: list[SpanRecord]) -> float:
 
 def build_call_report(trace_id: str, spans: list[SpanRecord]) -> CallReport:
     session_id = next(
-        (str(span.attributes[SESSION_ATTRIBUTE]) for span in spans if span.attributes.get(SESSION_ATTRIBUTE)), None
+        (str(span.attributes[SESSION_ATTRIBUTE]) for span in spans if span.attributes.get(SESSION_ATTRIBUTE)),
+        None,
     )
     start_ns = min(span.start_ns for span in spans)
     return CallReport(
@@ -171,9 +181,13 @@ def build_call_reports(spans: list[SpanRecord]) -> list[CallReport]:
     by_trace: dict[str, list[SpanRecord]] = defaultdict(list)
     for span in spans:
         by_trace[span.trace_id].append(span)
-    by_trace = {trace_id: trace_spans for trace_id, trace_spans in by_trace.items() if is_call_trace(trace_spans)}
+    by_trace = {
+        trace_id: trace_spans for trace_id, trace_spans in by_trace.items() if is_call_trace(trace_spans)
+    }
     reports = [build_call_report(trace_id, trace_spans) for trace_id, trace_spans in by_trace.items()]
-    first_start = {trace_id: min(s.start_ns for s in trace_spans) for trace_id, trace_spans in by_trace.items()}
+    first_start = {
+        trace_id: min(s.start_ns for s in trace_spans) for trace_id, trace_spans in by_trace.items()
+    }
     return sorted(reports, key=lambda report: first_start[report.trace_id])
 
 

@@ -21,7 +21,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--span-file", type=Path, help="JSON-lines span file (PORTEIRO_SPAN_FILE)")
     source.add_argument("--jaeger", metavar="URL", help="Jaeger query base URL, e.g. http://jaeger:16686")
-    parser.add_argument("--service", default="audiosocket-gw", help="Jaeger service to search (default %(default)s)")
+    parser.add_argument("--service", default="gateway", help="Jaeger service to search (default %(default)s)")
     parser.add_argument("--lookback", default="1h", help="Jaeger search window (default %(default)s)")
     parser.add_argument("--limit", type=int, default=100, help="Jaeger: at most this many calls")
     which = parser.add_mutually_exclusive_group(required=True)
@@ -39,7 +39,11 @@ def load_spans(args: argparse.Namespace) -> list[SpanRecord]:
     if args.call_id and len(args.call_id) == 32:
         return fetch_jaeger(args.jaeger, trace_id=args.call_id)
     return fetch_jaeger(
-        args.jaeger, args.service, args.lookback, args.limit, session_id=args.call_id if args.call_id else None
+        args.jaeger,
+        args.service,
+        args.lookback,
+        args.limit,
+        session_id=args.call_id if args.call_id else None,
     )
 
 

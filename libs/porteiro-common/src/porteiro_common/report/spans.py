@@ -103,7 +103,9 @@ def _jaeger_span(span: dict, processes: dict) -> SpanRecord:
         (ref["spanID"] for ref in span.get("references") or [] if ref.get("refType") == "CHILD_OF"), None
     )
     tags = _jaeger_tags(span.get("tags") or [])
-    status = "ERROR" if tags.get("error") in (True, "true") or tags.get("otel.status_code") == "ERROR" else "UNSET"
+    status = (
+        "ERROR" if tags.get("error") in (True, "true") or tags.get("otel.status_code") == "ERROR" else "UNSET"
+    )
     events = []
     for log in span.get("logs") or []:
         fields = _jaeger_tags(log.get("fields") or [])
@@ -136,7 +138,7 @@ def spans_from_jaeger_payload(payload: dict) -> list[SpanRecord]:
 
 def fetch_jaeger(
     base_url: str,
-    service: str = "audiosocket-gw",
+    service: str = "gateway",
     lookback: str = "1h",
     limit: int = 100,
     trace_id: str | None = None,

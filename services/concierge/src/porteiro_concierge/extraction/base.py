@@ -28,7 +28,11 @@ class Slots:
     resident_name: str | None = None
 
     def missing(self) -> list[str]:
-        return [name for name in ("intent", "visitor_name", "apartment", "resident_name") if getattr(self, name) is None]
+        return [
+            name
+            for name in ("intent", "visitor_name", "apartment", "resident_name")
+            if getattr(self, name) is None
+        ]
 
 
 @dataclass

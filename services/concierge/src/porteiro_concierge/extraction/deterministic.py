@@ -29,7 +29,9 @@ VISIT_PATTERN = re.compile(
     r"sou (?:(?:o|a|um|uma) )?(?:amig[oa]|parente|filh[oa]|irma[oa]?|namorad[oa]|prim[oa]|convidad[oa])|convidad[oa]|"
     r"amig[oa] d[aoe]|vim buscar|marcad[oa] com)\b"
 )
-CORRECTION_PATTERN = re.compile(r"^(nao|nao nao|negativo)\b|\b(na verdade|quer dizer|corrigindo|errei|me enganei)\b")
+CORRECTION_PATTERN = re.compile(
+    r"^(nao|nao nao|negativo)\b|\b(na verdade|quer dizer|corrigindo|errei|me enganei)\b"
+)
 
 VISITOR_NAME_CUES = re.compile(
     r"\b(?:o meu nome e|meu nome e|me chamo|aqui quem fala e(?: o| a)?|quem fala e(?: o| a)?|aqui e(?: o| a)|"
@@ -223,7 +225,8 @@ class DeterministicExtractor:
                 log.info("search_by_name unavailable", extra={"error": str(error)})
                 return None
             if found.candidates and (
-                visitor_known or any(_same_apartment(c.apartment, extraction.apartment) for c in found.candidates)
+                visitor_known
+                or any(_same_apartment(c.apartment, extraction.apartment) for c in found.candidates)
             ):
                 return run
         return None

@@ -141,7 +141,9 @@ def synthesize_slin(
     except (OSError, subprocess.TimeoutExpired) as error:
         raise BackendError(f"cannot run {command}: {error}") from error
     if completed.returncode != 0:
-        raise BackendError(f"espeak-ng exited {completed.returncode}: {completed.stderr.decode(errors='replace')}")
+        raise BackendError(
+            f"espeak-ng exited {completed.returncode}: {completed.stderr.decode(errors='replace')}"
+        )
     header = WavHeaderReader()
     pcm = header.feed(completed.stdout)
     if not header.done or header.sample_rate_hz is None:

@@ -28,7 +28,7 @@ def keep_collections_short() -> None:
 
 def main() -> None:
     keep_collections_short()
-    run_service("audiosocket-gw", GatewaySettings, GatewayApp)
+    run_service("gateway", GatewaySettings, GatewayApp)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from porteiro_gateway.endpointing import Endpointer, EndpointingConfig, SpeechEnded, SpeechStarted
-from tests.audiosocket_gw.support import silence, spoken
+from tests.gateway.support import silence, spoken
 
 
 @pytest.mark.parametrize("chunk_bytes", [320, 480, 100, 1000])
@@ -16,8 +16,11 @@ def test_endpointer_rechunks_any_frame_size_and_keeps_pre_roll(chunk_bytes):
     endpointer = Endpointer(8000, config)
     events = []
     for offset in range(0, len(audio), chunk_bytes):
-        events += [e for e in endpointer.feed(audio[offset : offset + chunk_bytes]) if not hasattr(e, "audio") or
-                   isinstance(e, SpeechStarted)]
+        events += [
+            e
+            for e in endpointer.feed(audio[offset : offset + chunk_bytes])
+            if not hasattr(e, "audio") or isinstance(e, SpeechStarted)
+        ]
     started = [e for e in events if isinstance(e, SpeechStarted)]
     ended = [e for e in events if isinstance(e, SpeechEnded)]
     assert len(started) == 1 and len(ended) == 1

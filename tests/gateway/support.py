@@ -29,7 +29,7 @@ from porteiro_common.server import BoundServer
 from porteiro_gateway.app import GatewayApp
 from porteiro_gateway.settings import GatewaySettings
 from porteiro_sim import audio
-from tests.audiosocket_gw.fakes import FakeConcierge, FakeSpeech, serve_concierge, serve_speech
+from tests.gateway.fakes import FakeConcierge, FakeSpeech, serve_concierge, serve_speech
 
 RATE = 8000
 FRAME = 320  # 20 ms at 8 kHz
@@ -80,7 +80,9 @@ class AsteriskClient:
     _task: asyncio.Task | None = None
 
     @classmethod
-    async def connect(cls, port: int, session_id: str | None = None, send_uuid: bool = True) -> AsteriskClient:
+    async def connect(
+        cls, port: int, session_id: str | None = None, send_uuid: bool = True
+    ) -> AsteriskClient:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         client = cls(reader, writer, session_id or str(uuid.uuid4()))
         client._task = asyncio.create_task(client._receive())
@@ -239,8 +241,12 @@ class Stack:
 
 def gateway_settings(speech_port: int, concierge_port: int, **overrides) -> GatewaySettings:
     values = dict(
-        visitor_host="127.0.0.1", visitor_port=0, resident_host="127.0.0.1", resident_port=0,
-        speech_target=f"127.0.0.1:{speech_port}", concierge_target=f"127.0.0.1:{concierge_port}",
+        visitor_host="127.0.0.1",
+        visitor_port=0,
+        resident_host="127.0.0.1",
+        resident_port=0,
+        speech_target=f"127.0.0.1:{speech_port}",
+        concierge_target=f"127.0.0.1:{concierge_port}",
         fallback_retry_seconds=0.2,
     )
     values.update(overrides)

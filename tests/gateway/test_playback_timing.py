@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.audiosocket_gw.fakes import FakeConcierge, FakeSpeech, serve_concierge, serve_speech, tone
-from tests.audiosocket_gw.support import BlockingCaller
+from tests.gateway.fakes import FakeConcierge, FakeSpeech, serve_concierge, serve_speech, tone
+from tests.gateway.support import BlockingCaller
 
 pytestmark = pytest.mark.slow
 
@@ -21,8 +21,9 @@ def gateway_pacing(metrics_port: int) -> tuple[float, int]:
         families = {f.name: f for f in text_string_to_metric_families(response.read().decode())}
     lateness = families["porteiro_gateway_playback_lateness_seconds"]
     buckets = {s.labels["le"]: s.value for s in lateness.samples if s.name.endswith("_bucket")}
-    resyncs = sum(s.value for s in families["porteiro_gateway_playback_resyncs"].samples
-                  if s.name.endswith("_total"))
+    resyncs = sum(
+        s.value for s in families["porteiro_gateway_playback_resyncs"].samples if s.name.endswith("_total")
+    )
     return buckets["0.005"] / buckets["+Inf"], int(resyncs)
 
 
@@ -51,10 +52,14 @@ async def test_ten_seconds_of_playback_keep_the_20ms_schedule(run_service):
     speech.texts["dez segundos"] = tone(440, 10.0, amplitude=0.5)
     speech_server, concierge_server = await serve_speech(speech), await serve_concierge(concierge)
     gateway = run_service(
-        "porteiro_gateway", "PORTEIRO_GATEWAY_",
-        {"PORTEIRO_GATEWAY_VISITOR_HOST": "127.0.0.1", "PORTEIRO_GATEWAY_RESIDENT_HOST": "127.0.0.1",
-         "PORTEIRO_GATEWAY_SPEECH_TARGET": f"127.0.0.1:{speech_server.port}",
-         "PORTEIRO_GATEWAY_CONCIERGE_TARGET": f"127.0.0.1:{concierge_server.port}"},
+        "porteiro_gateway",
+        "PORTEIRO_GATEWAY_",
+        {
+            "PORTEIRO_GATEWAY_VISITOR_HOST": "127.0.0.1",
+            "PORTEIRO_GATEWAY_RESIDENT_HOST": "127.0.0.1",
+            "PORTEIRO_GATEWAY_SPEECH_TARGET": f"127.0.0.1:{speech_server.port}",
+            "PORTEIRO_GATEWAY_CONCIERGE_TARGET": f"127.0.0.1:{concierge_server.port}",
+        },
         ("VISITOR_PORT", "RESIDENT_PORT"),
     )
     try:
@@ -78,9 +83,11 @@ async def test_ten_seconds_of_playback_keep_the_20ms_schedule(run_service):
     within = float(np.mean(np.abs(deviation) <= 0.005))
     slope = float(np.polyfit(np.arange(len(arrivals)), arrivals, 1)[0])
     gaps = np.diff(arrivals)
-    print(f"within ±5 ms: {within:.2%}; max |dev| {np.max(np.abs(deviation)) * 1000:.1f} ms; "
-          f"drift over 10 s {(slope - 0.02) * 500 * 1000:.2f} ms; gateway sent ≤5 ms late: {on_time:.2%}; "
-          f"rebases: {resyncs}")
+    print(
+        f"within ±5 ms: {within:.2%}; max |dev| {np.max(np.abs(deviation)) * 1000:.1f} ms; "
+        f"drift over 10 s {(slope - 0.02) * 500 * 1000:.2f} ms; gateway sent ≤5 ms late: {on_time:.2%}; "
+        f"rebases: {resyncs}"
+    )
     assert within >= 0.97, f"only {within:.1%} of frames within ±5 ms of their slot"
     if resyncs == 0:
         assert abs(slope - 0.02) * 500 < 0.005, "playback drifts from real time"

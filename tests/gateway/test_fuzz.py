@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from porteiro_common.audiosocket import encode
-from tests.audiosocket_gw.support import BlockingCaller, Stack, start_stack
+from tests.gateway.support import BlockingCaller, Stack, start_stack
 
 pytestmark = pytest.mark.slow
 UUID_FRAME = encode(0x01, uuid.uuid4().bytes)
@@ -101,7 +101,9 @@ def test_anything_but_uuid_first_is_closed_within_a_second(background, payload):
 @FUZZ
 @given(
     body=st.lists(frames, max_size=8),
-    poison=st.sampled_from([encode(0x42, b"x"), encode(0x10, b"\x00" * 3), b"\x10\xff\xff", encode(0x01, b"short")]),
+    poison=st.sampled_from(
+        [encode(0x42, b"x"), encode(0x10, b"\x00" * 3), b"\x10\xff\xff", encode(0x01, b"short")]
+    ),
 )
 def test_uuid_then_frames_then_a_bad_frame_is_closed_within_a_second(background, body, poison):
     stack, _ = background

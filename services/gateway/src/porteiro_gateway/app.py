@@ -40,7 +40,7 @@ class GatewayApp(ServiceApp[GatewaySettings]):
         tracer: trace.Tracer | None = None,
     ) -> None:
         super().__init__(settings)
-        self._tracer = tracer or trace.get_tracer("porteiro.audiosocket-gw")
+        self._tracer = tracer or trace.get_tracer("porteiro.gateway")
         self._observability = observability or ObservabilitySettings()
         self.registry = LegRegistry(settings.max_legs)
         self.visitor: LegListener | None = None
@@ -56,7 +56,9 @@ class GatewayApp(ServiceApp[GatewaySettings]):
         speech_channel = create_channel(settings.speech_target, settings.rpc_timeout_seconds)
         concierge_channel = create_channel(settings.concierge_target, settings.rpc_timeout_seconds)
         self._channels = [speech_channel, concierge_channel]
-        speech = SpeechClient(speech_channel, settings.rpc_timeout_seconds, settings.recognition_timeout_seconds)
+        speech = SpeechClient(
+            speech_channel, settings.rpc_timeout_seconds, settings.recognition_timeout_seconds
+        )
         self.fallback = FallbackAudio(
             fallback_text(settings.prompts_file), speech.synthesize_all, settings.fallback_retry_seconds
         )
@@ -73,10 +75,20 @@ class GatewayApp(ServiceApp[GatewaySettings]):
         )
         networks = settings.networks()
         self.visitor = LegListener(
-            common_pb2.LEG_VISITOR, settings.visitor_host, settings.visitor_port, deps, self.registry, networks
+            common_pb2.LEG_VISITOR,
+            settings.visitor_host,
+            settings.visitor_port,
+            deps,
+            self.registry,
+            networks,
         )
         self.resident = LegListener(
-            common_pb2.LEG_RESIDENT, settings.resident_host, settings.resident_port, deps, self.registry, networks
+            common_pb2.LEG_RESIDENT,
+            settings.resident_host,
+            settings.resident_port,
+            deps,
+            self.registry,
+            networks,
         )
         await self.visitor.start()
         await self.resident.start()

@@ -15,7 +15,7 @@ from porteiro.concierge.v1 import concierge_pb2
 from porteiro_common.audiosocket import encode
 from porteiro_gateway import metrics
 from porteiro_gateway.fallback import busy_tone
-from tests.audiosocket_gw.support import (
+from tests.gateway.support import (
     AsteriskClient,
     silence,
     spoken,

@@ -35,7 +35,9 @@ def fallback_text(prompts_file: Path | None) -> str:
 
 
 class FallbackAudio:
-    def __init__(self, text: str, synthesize: Callable[[str], Awaitable[bytes]], retry_seconds: float) -> None:
+    def __init__(
+        self, text: str, synthesize: Callable[[str], Awaitable[bytes]], retry_seconds: float
+    ) -> None:
         self.text = text
         self._synthesize = synthesize
         self._retry_seconds = retry_seconds

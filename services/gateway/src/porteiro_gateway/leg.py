@@ -78,7 +78,7 @@ class LegDeps:
     fallback: FallbackAudio
     redactor: Redactor
     clock: PlaybackClock
-    tracer: trace.Tracer = field(default_factory=lambda: trace.get_tracer("porteiro.audiosocket-gw"))
+    tracer: trace.Tracer = field(default_factory=lambda: trace.get_tracer("porteiro.gateway"))
 
     def endpointing(self) -> EndpointingConfig:
         s = self.settings
@@ -268,8 +268,12 @@ class Leg(PlaybackSink):
         log.info(
             "leg ended: %s",
             reason_name,
-            extra={"session_id": self.session_id, "leg": self.leg_name, "reason": reason_name,
-                   "detail": self._end_detail},
+            extra={
+                "session_id": self.session_id,
+                "leg": self.leg_name,
+                "reason": reason_name,
+                "detail": self._end_detail,
+            },
         )
 
     async def _limit_duration(self) -> None:
@@ -309,7 +313,10 @@ class Leg(PlaybackSink):
                 self._early_end = (error,)
             return
         if error is None:
-            reason, detail = Reason.LEG_END_REASON_CALLER_HANGUP, "EOF" if self.session_id else "EOF before UUID"
+            reason, detail = (
+                Reason.LEG_END_REASON_CALLER_HANGUP,
+                "EOF" if self.session_id else "EOF before UUID",
+            )
         else:
             reason, detail = Reason.LEG_END_REASON_CONNECTION_ERROR, f"{type(error).__name__}: {error}"
         self.end(reason, detail)
@@ -560,7 +567,9 @@ class Leg(PlaybackSink):
             played = item.played_seconds
             metrics.BARGE_INS.inc()
             self._span.add_event("BARGE_IN", {"say_id": item.say_id, "played_seconds": played})
-            self._link.send(LegEvent(barge_in=concierge_pb2.BargeIn(say_id=item.say_id, played_seconds=played)))
+            self._link.send(
+                LegEvent(barge_in=concierge_pb2.BargeIn(say_id=item.say_id, played_seconds=played))
+            )
             self.player.stop()  # the next tick sends silence: stopped within one frame
             self._idle_state()
 
@@ -571,8 +580,11 @@ class Leg(PlaybackSink):
         self._turn_span = self.deps.tracer.start_span(
             "TURN",
             context=context,
-            attributes={"porteiro.session_id": self.session_id, "porteiro.leg": self.leg_name,
-                        "porteiro.turn": self._turn},
+            attributes={
+                "porteiro.session_id": self.session_id,
+                "porteiro.leg": self.leg_name,
+                "porteiro.turn": self._turn,
+            },
         )
         self._turn_span.add_event(stages.SPEECH_DETECTED, {"pre_roll_ms": self.settings.pre_roll_ms})
         self._link.send(LegEvent(speech_started=concierge_pb2.SpeechStarted()))
@@ -594,8 +606,12 @@ class Leg(PlaybackSink):
                 self._turn_span.add_event(stages.SILENCE_DETECTED, {"duration_ms": event.silence_ms})
             self._turn_span.add_event(
                 stages.SPEECH_ENDED,
-                {"duration_ms": event.utterance_ms, "speech_ms": event.speech_ms,
-                 "utterance_ms": event.utterance_ms, "reason": event.reason},
+                {
+                    "duration_ms": event.utterance_ms,
+                    "speech_ms": event.speech_ms,
+                    "utterance_ms": event.utterance_ms,
+                    "reason": event.reason,
+                },
             )
         transcription, self._transcription = self._transcription, None
         self._idle_state()
@@ -673,12 +689,18 @@ class Leg(PlaybackSink):
         metrics.FALLBACKS.labels(dependency).inc()
         DEPENDENCY_UP.labels(dependency).set(0)
         stages.record_error(self._span, f"{dependency} failed: {detail}", dependency)
-        log.warning("%s failed mid-call: %s", dependency, detail,
-                    extra={"session_id": self.session_id, "dependency": dependency, "detail": detail})
+        log.warning(
+            "%s failed mid-call: %s",
+            dependency,
+            detail,
+            extra={"session_id": self.session_id, "dependency": dependency, "detail": detail},
+        )
         self._in_fallback = True
         self.player.stop()
         sound = self.deps.fallback.sound()
-        self.player.enqueue(SayItem("fallback", False, PLAYBACK_RATE, bytearray(sound), True, is_fallback=True))
+        self.player.enqueue(
+            SayItem("fallback", False, PLAYBACK_RATE, bytearray(sound), True, is_fallback=True)
+        )
         self._set_state("FALLBACK")
         give_up = (
             self.settings.on_dependency_failure == "hangup"

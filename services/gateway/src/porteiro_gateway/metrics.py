@@ -8,7 +8,20 @@ from porteiro_common.metrics import VOICE_LATENCY_BUCKETS
 
 # Seconds; a frame is meant to leave on its 20 ms slot, so the interesting range is 0-20 ms.
 PLAYBACK_LATENESS_BUCKETS = (
-    0.0005, 0.001, 0.002, 0.003, 0.004, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.25,
+    0.0005,
+    0.001,
+    0.002,
+    0.003,
+    0.004,
+    0.005,
+    0.0075,
+    0.01,
+    0.015,
+    0.02,
+    0.03,
+    0.05,
+    0.1,
+    0.25,
 )
 
 ACTIVE_LEGS = Gauge("porteiro_gateway_active_legs", "AudioSocket legs connected now", ["leg"])
@@ -32,7 +45,9 @@ TURN_LATENCY = Histogram(
 )
 BARGE_INS = Counter("porteiro_gateway_barge_ins_total", "Playback interrupted by the caller speaking")
 REFUSALS = Counter(
-    "porteiro_gateway_refusals_total", "Connections refused (max_legs, not_allowed, shutting_down)", ["reason"]
+    "porteiro_gateway_refusals_total",
+    "Connections refused (max_legs, not_allowed, shutting_down)",
+    ["reason"],
 )
 FALLBACKS = Counter(
     "porteiro_gateway_fallbacks_total", "Fallback sentence played (speech, concierge)", ["reason"]

@@ -59,7 +59,9 @@ class FakeSpeech(speech_pb2_grpc.SpeechServiceServicer):
             await context.abort(grpc.StatusCode.UNAVAILABLE, "synthesis backend down")
         audio = self.audio(request.text)
         for start in range(0, len(audio), self.chunk_bytes):
-            yield speech_pb2.SynthesizeResponse(audio=audio[start : start + self.chunk_bytes], sample_rate_hz=RATE)
+            yield speech_pb2.SynthesizeResponse(
+                audio=audio[start : start + self.chunk_bytes], sample_rate_hz=RATE
+            )
 
     async def Transcribe(self, request_iterator, context):
         record: TranscribeRecord | None = None
@@ -78,7 +80,9 @@ class FakeSpeech(speech_pb2_grpc.SpeechServiceServicer):
         record.closed_at = time.monotonic()
         self.transcribed.put_nowait(record)
         return speech_pb2.TranscribeResponse(
-            text=self.transcript, confidence=0.9, audio_duration_seconds=len(record.audio) / (2 * RATE),
+            text=self.transcript,
+            confidence=0.9,
+            audio_duration_seconds=len(record.audio) / (2 * RATE),
             backend="fake",
         )
 
@@ -95,7 +99,9 @@ class FakeLeg:
 
     def say(self, say_id: str, text: str, allow_barge_in: bool = True) -> None:
         self.actions.put_nowait(
-            concierge_pb2.LegAction(say=concierge_pb2.Say(say_id=say_id, text=text, allow_barge_in=allow_barge_in))
+            concierge_pb2.LegAction(
+                say=concierge_pb2.Say(say_id=say_id, text=text, allow_barge_in=allow_barge_in)
+            )
         )
 
     def hang_up(self, after_playback: bool = True) -> None:
@@ -129,7 +135,9 @@ class FakeConcierge(concierge_pb2_grpc.ConciergeServiceServicer):
         reader = asyncio.create_task(self._read(events, leg))
         try:
             yield concierge_pb2.LegAction(accepted=concierge_pb2.LegAccepted(traceparent=self.traceparent))
-            yield concierge_pb2.LegAction(recognition=concierge_pb2.RecognitionContext(hints=list(self.hints)))
+            yield concierge_pb2.LegAction(
+                recognition=concierge_pb2.RecognitionContext(hints=list(self.hints))
+            )
             while (action := await leg.actions.get()) is not None:
                 yield action
         finally:
@@ -164,6 +172,8 @@ async def serve_speech(fake: FakeSpeech) -> BoundServer:
 
 
 async def serve_concierge(fake: FakeConcierge, port: int = 0) -> BoundServer:
-    bound = build_server(_FakeApp(fake, concierge_pb2_grpc.add_ConciergeServiceServicer_to_server), "127.0.0.1", port)
+    bound = build_server(
+        _FakeApp(fake, concierge_pb2_grpc.add_ConciergeServiceServicer_to_server), "127.0.0.1", port
+    )
     await bound.server.start()
     return bound
