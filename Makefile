@@ -13,8 +13,10 @@ STAMP := $(VENV)/.installed
 setup: $(STAMP)
 
 $(STAMP): constraints.txt requirements-dev.txt libs/porteiro-common/pyproject.toml $(wildcard services/*/pyproject.toml) sim/pyproject.toml
-	@if [ "$$(id -u)" = 0 ] && ! command -v espeak-ng >/dev/null; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng sox; fi
+	@missing=""; command -v espeak-ng >/dev/null || missing="espeak-ng sox"; \
+	command -v promtool >/dev/null || missing="$$missing prometheus"; \
+	if [ "$$(id -u)" = 0 ] && [ -n "$$missing" ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -c constraints.txt -r requirements-dev.txt \

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from opentelemetry import trace
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Gauge
 
-from porteiro_common.metrics import VOICE_LATENCY_BUCKETS
+from porteiro_common.metrics import VOICE_LATENCY_BUCKETS, TracedHistogram, set_build_info
+from porteiro_concierge.session import Outcome
 
 tracer = trace.get_tracer("porteiro.concierge")
 # The resident leg's span in the call's trace (lower case: a leg, not a stage of the report).
@@ -16,7 +17,7 @@ TURNS = Counter(
     "Caller turns (utterances, key presses) handled, by result",
     ["leg", "outcome"],
 )
-EXTRACTION_SECONDS = Histogram(
+EXTRACTION_SECONDS = TracedHistogram(
     "porteiro_concierge_extraction_seconds",
     "Time to extract slots from one visitor sentence",
     ["extractor"],
@@ -26,3 +27,29 @@ CALL_OUTCOMES = Counter("porteiro_concierge_call_outcomes_total", "Finished call
 ACTIVE_SESSIONS = Gauge(
     "porteiro_concierge_active_sessions", "Visitor legs currently attached to this concierge process"
 )
+
+# The label values the code uses, created at zero so increase() sees each first event
+# (a counter born with its first increment is invisible to increase()).
+LEGS = ("visitor", "resident")
+# The flow's turn outcomes (flow.py sets them; "ignored" turns of the visitor are not counted).
+TURN_OUTCOMES = (
+    "ignored",
+    "waiting",
+    "progress",
+    "no_progress",
+    "error",
+    "ambiguous",
+    "rejected",
+    "validated",
+    "unclear",
+    "decision",
+)
+EXTRACTORS = ("deterministic", "crewai")
+for _leg in LEGS:
+    for _outcome in TURN_OUTCOMES:
+        TURNS.labels(_leg, _outcome)
+for _call_outcome in Outcome:
+    CALL_OUTCOMES.labels(_call_outcome.value)
+for _extractor in EXTRACTORS:
+    EXTRACTION_SECONDS.labels(_extractor)
+set_build_info("concierge", "porteiro-concierge")

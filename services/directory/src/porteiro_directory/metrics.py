@@ -1,10 +1,10 @@
 """Prometheus metrics of the directory service."""
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter
 
-from porteiro_common.metrics import VOICE_LATENCY_BUCKETS
+from porteiro_common.metrics import VOICE_LATENCY_BUCKETS, TracedHistogram, set_build_info
 
-RESOLVE_SECONDS = Histogram(
+RESOLVE_SECONDS = TracedHistogram(
     "porteiro_directory_resolve_seconds",
     "Time to resolve an apartment and resident name",
     buckets=VOICE_LATENCY_BUCKETS,
@@ -19,3 +19,4 @@ for _status in ("match", "ambiguous", "no_apartment", "no_resident", "invalid", 
     RESOLVE_OUTCOMES.labels(status=_status)
 for _result in ("ok", "failed"):
     RELOADS.labels(result=_result)
+set_build_info("directory", "porteiro-directory")

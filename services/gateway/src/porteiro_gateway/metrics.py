@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from porteiro_common.metrics import VOICE_LATENCY_BUCKETS
+from porteiro.concierge.v1 import concierge_pb2
+from porteiro_common.metrics import VOICE_LATENCY_BUCKETS, TracedHistogram, set_build_info
 
 # Seconds; a frame is meant to leave on its 20 ms slot, so the interesting range is 0-20 ms.
 PLAYBACK_LATENESS_BUCKETS = (
@@ -33,12 +34,12 @@ PLAYBACK_LATENESS = Histogram(
     "How late each outgoing 20 ms frame left, against its absolute schedule",
     buckets=PLAYBACK_LATENESS_BUCKETS,
 )
-ENDPOINTING = Histogram(
+ENDPOINTING = TracedHistogram(
     "porteiro_gateway_endpointing_seconds",
     "From the last voiced audio to the end-of-speech decision",
     buckets=VOICE_LATENCY_BUCKETS,
 )
-TURN_LATENCY = Histogram(
+TURN_LATENCY = TracedHistogram(
     "porteiro_gateway_turn_latency_seconds",
     "From the end of the caller's speech to the first reply frame on the wire",
     buckets=VOICE_LATENCY_BUCKETS,
@@ -65,3 +66,46 @@ PLAYBACK_RESYNCS = Counter(
     "porteiro_gateway_playback_resyncs_total", "Playback schedule rebased after the loop stalled"
 )
 LEGS_ENDED = Counter("porteiro_gateway_legs_ended_total", "Legs ended, by reason", ["leg", "reason"])
+
+# The label values the code uses, created at zero below so increase() sees each first event.
+LEGS = ("visitor", "resident")
+DIRECTIONS = ("in", "out")
+REFUSAL_REASONS = ("max_legs", "not_allowed", "shutting_down")
+FALLBACK_REASONS = ("speech", "concierge")  # the dependency that failed
+# Codes of porteiro_common.audiosocket.ProtocolError, and the leg's own protocol checks.
+PROTOCOL_ERROR_CODES = (
+    "oversized",
+    "unknown_kind",
+    "bad_uuid",
+    "bad_dtmf",
+    "odd_audio",
+    "uuid_timeout",
+    "no_uuid_first",
+    "error_frame",
+    "duplicate_uuid",
+)
+# LegEndReason names without their prefix, as leg.py labels them ("caller_hangup", ...).
+LEG_END_REASONS = tuple(
+    name.removeprefix("LEG_END_REASON_").lower()
+    for name in concierge_pb2.LegEndReason.keys()
+    if name != "LEG_END_REASON_UNSPECIFIED"
+)
+
+
+def _create_label_values() -> None:
+    for leg in LEGS:
+        ACTIVE_LEGS.labels(leg)
+        for direction in DIRECTIONS:
+            FRAMES.labels(direction, leg)
+        for reason in LEG_END_REASONS:
+            LEGS_ENDED.labels(leg, reason)
+    for reason in REFUSAL_REASONS:
+        REFUSALS.labels(reason)
+    for reason in FALLBACK_REASONS:
+        FALLBACKS.labels(reason)
+    for code in PROTOCOL_ERROR_CODES:
+        PROTOCOL_ERRORS.labels(code)
+
+
+_create_label_values()
+set_build_info("gateway", "porteiro-gateway")

@@ -44,6 +44,7 @@ class SpeechApp(ServiceApp[SpeechSettings]):
     ) -> None:
         super().__init__(settings)
         self.backends = backends or build_backends(settings)
+        metrics.create_backend_label_values(self.backends.recognizer.name, self.backends.synthesizer.name)
         observability = observability or ObservabilitySettings()
         self.servicer = SpeechServicer(
             self.backends, settings, Redactor(observability.trace_personal_data), tracer

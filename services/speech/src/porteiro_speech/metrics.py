@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Histogram
 
-from porteiro_common.metrics import VOICE_LATENCY_BUCKETS
+from porteiro_common.metrics import VOICE_LATENCY_BUCKETS, TracedHistogram, set_build_info
 
 REAL_TIME_FACTOR_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
 
-STT_PROCESSING_SECONDS = Histogram(
+STT_PROCESSING_SECONDS = TracedHistogram(
     "porteiro_speech_stt_processing_seconds",
     "Time from the end of the caller's audio to the transcript (queue wait included)",
     ["backend"],
@@ -20,7 +20,7 @@ STT_REAL_TIME_FACTOR = Histogram(
     ["backend"],
     buckets=REAL_TIME_FACTOR_BUCKETS,
 )
-TTS_FIRST_CHUNK_SECONDS = Histogram(
+TTS_FIRST_CHUNK_SECONDS = TracedHistogram(
     "porteiro_speech_tts_first_chunk_seconds",
     "Time from a Synthesize request to its first audio chunk",
     ["backend", "cached"],
@@ -36,3 +36,32 @@ REJECTIONS = Counter(
     "Requests refused before reaching a backend: invalid input or recognizer pool full",
     ["operation", "reason"],
 )
+
+# The label values the code uses, created at zero so increase() sees each first event.
+# InvalidRequest reasons of the servicer, plus "overloaded" (recognizer pool full).
+TRANSCRIBE_REJECTION_REASONS = (
+    "rate",
+    "no_config",
+    "config_twice",
+    "odd_bytes",
+    "too_long",
+    "no_audio",
+    "overloaded",
+)
+SYNTHESIZE_REJECTION_REASONS = ("rate", "empty_text", "text_too_long")
+for _reason in TRANSCRIBE_REJECTION_REASONS:
+    REJECTIONS.labels("transcribe", _reason)
+for _reason in SYNTHESIZE_REJECTION_REASONS:
+    REJECTIONS.labels("synthesize", _reason)
+set_build_info("speech", "porteiro-speech")
+
+
+def create_backend_label_values(recognizer: str, synthesizer: str) -> None:
+    """Create the per-backend series at zero; the backends' names are known once they are built."""
+    STT_PROCESSING_SECONDS.labels(recognizer)
+    STT_REAL_TIME_FACTOR.labels(recognizer)
+    for cached in ("true", "false"):
+        TTS_FIRST_CHUNK_SECONDS.labels(synthesizer, cached)
+    ERRORS.labels(recognizer, "transcribe")
+    ERRORS.labels(synthesizer, "synthesize")
+    ERRORS.labels(synthesizer, "warmup")
