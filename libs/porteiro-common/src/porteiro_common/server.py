@@ -26,6 +26,7 @@ from opentelemetry.instrumentation.grpc import aio_server_interceptor, filters
 from porteiro_common.health import HealthReporter
 from porteiro_common.logs import configure_logging
 from porteiro_common.metrics import MetricsEndpoint
+from porteiro_common.request_decoding import RequestDecodingInterceptor
 from porteiro_common.settings import ObservabilitySettings, ServiceSettings, load_settings
 from porteiro_common.tracing import configure_tracing
 
@@ -82,7 +83,9 @@ def build_server(app: ServiceApp, host: str, port: int) -> BoundServer:
         filters.service_prefix(health.SERVICE_NAME), filters.service_prefix("grpc.reflection")
     )
     server = grpc.aio.server(
-        interceptors=[aio_server_interceptor(filter_=filters.negate(untraced))], options=SERVER_OPTIONS
+        # The decoding check is inside the tracing one, so a refused request still has its server span.
+        interceptors=[aio_server_interceptor(filter_=filters.negate(untraced)), RequestDecodingInterceptor()],
+        options=SERVER_OPTIONS,
     )
     app.register(server)
     reporter = HealthReporter(list(app.service_names))
