@@ -21,7 +21,7 @@ wrapped behaviour aborts with ``INVALID_ARGUMENT: request is not a valid
 from __future__ import annotations
 
 import inspect
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import grpc
@@ -81,7 +81,7 @@ def unary_response_behavior(behavior: Callable[..., Awaitable[Any]], request_str
 
 
 def streaming_response_behavior(
-    behavior: Callable[..., AsyncIterator[Any]], request_streaming: bool
+    behavior: Callable[..., AsyncGenerator[Any, None]], request_streaming: bool
 ) -> Callable:
     async def checked(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
         if request_streaming:
