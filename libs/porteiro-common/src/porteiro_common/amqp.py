@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import pika
 import pika.exceptions
+from pika.adapters.blocking_connection import BlockingChannel
 
 log = logging.getLogger(__name__)
 # pika logs every step of every (failed) connection attempt, with tracebacks; our own
@@ -117,7 +118,7 @@ class AmqpPublisher:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._connection: pika.BlockingConnection | None = None
-        self._channel = None
+        self._channel: BlockingChannel | None = None
         self.connected = False
         self.last_error = "not connected yet"
         self._down_reported = False
@@ -219,6 +220,7 @@ class AmqpPublisher:
             type=self._target.message_type,
             delivery_mode=pika.DeliveryMode.Persistent,
         )
+        assert self._channel is not None  # _serve runs only after _connect opened it
         try:
             self._channel.basic_publish(
                 exchange=self._target.exchange,
