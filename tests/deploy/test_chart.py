@@ -34,7 +34,7 @@ from tests.deploy.chart import (
 
 KUBERNETES_VERSION = "1.30"
 # Custom resources have no schema in kubernetes-validate; these are the only ones the chart makes.
-CRD_KINDS = {"ServiceMonitor"}
+CRD_KINDS = {"ServiceMonitor", "PrometheusRule"}
 
 VALUE_SETS = {
     "defaults": ({}, ()),
