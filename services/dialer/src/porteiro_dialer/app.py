@@ -23,7 +23,7 @@ from porteiro_common.settings import ObservabilitySettings, load_settings
 from porteiro_dialer.idempotency import IdempotencyStore, MemoryIdempotencyStore, SharedIdempotencyStore
 from porteiro_dialer.metrics import RABBITMQ
 from porteiro_dialer.payload import PayloadConfig
-from porteiro_dialer.placer import CallPlacer
+from porteiro_dialer.placer import CallPlacer, RequestLimits
 from porteiro_dialer.publisher import AmqpPublisher, AmqpTarget, Backoff, connection_parameters
 from porteiro_dialer.servicer import DialerServicer
 from porteiro_dialer.settings import DialerSettings, check_urls
@@ -81,6 +81,7 @@ class DialerApp(ServiceApp[DialerSettings]):
             settings.publish_timeout_seconds,
             Redactor(observability.trace_personal_data),
             tracer or trace.get_tracer("porteiro.dialer"),
+            RequestLimits.from_settings(settings),
         )
         self._broker_changed: asyncio.Event | None = None
         self._tasks: list[asyncio.Task] = []

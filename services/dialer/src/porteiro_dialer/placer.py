@@ -1,4 +1,4 @@
-"""PlaceCall's logic: validate, deduplicate per (session, attempt), publish, observe.
+"""PlaceCall's logic: validate (fields and limits), deduplicate per (session, attempt), publish, observe.
 
 The lookup-then-publish for a (session, attempt) runs as its own task, shielded
 from the caller: if the caller's deadline ends first, the publish still finishes
@@ -13,11 +13,12 @@ import asyncio
 import logging
 import time
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from opentelemetry import trace
 
+from porteiro.common.v1 import common_pb2
 from porteiro_common.ids import canonical_session_id
 from porteiro_common.redaction import Redactor
 from porteiro_common.stages import stage_span
@@ -25,6 +26,13 @@ from porteiro_dialer import metrics
 from porteiro_dialer.errors import BrokerUnavailable, InvalidCallRequest, PublishRejected
 from porteiro_dialer.idempotency import CallKey, IdempotencyStore, PublishedCommand
 from porteiro_dialer.payload import PayloadConfig, build_clicktocall, encode
+from porteiro_dialer.settings import (
+    DEFAULT_MAX_APARTMENT_CHARS,
+    DEFAULT_MAX_ATTEMPT,
+    DEFAULT_MAX_DESTINATION_CHARS,
+    DEFAULT_MAX_NOTE_CHARS,
+    DialerSettings,
+)
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +51,8 @@ class CallRequest:
     destination: str
     attempt: int
     note: str = ""
+    apartment: str = ""
+    intent: int = common_pb2.INTENT_UNSPECIFIED
 
 
 @dataclass(frozen=True)
@@ -52,18 +62,59 @@ class PlacedCall:
     published_at: float  # unix seconds of the broker's confirm
 
 
-def validate(request: CallRequest) -> CallRequest:
-    """The request with a canonical session id and trimmed destination, or InvalidCallRequest."""
+@dataclass(frozen=True)
+class RequestLimits:
+    """What PlaceCall accepts; beyond it the request is refused and nothing is published."""
+
+    max_attempt: int = DEFAULT_MAX_ATTEMPT
+    max_destination_chars: int = DEFAULT_MAX_DESTINATION_CHARS
+    max_note_chars: int = DEFAULT_MAX_NOTE_CHARS
+    max_apartment_chars: int = DEFAULT_MAX_APARTMENT_CHARS
+
+    @classmethod
+    def from_settings(cls, settings: DialerSettings) -> RequestLimits:
+        return cls(
+            settings.max_attempt,
+            settings.max_destination_chars,
+            settings.max_note_chars,
+            settings.max_apartment_chars,
+        )
+
+
+DEFAULT_LIMITS = RequestLimits()
+
+
+def check_length(field: str, value: str, limit: int, variable: str) -> None:
+    if len(value) > limit:
+        raise InvalidCallRequest(
+            f"{field} has {len(value)} characters; the limit is {limit} (PORTEIRO_DIALER_{variable})"
+        )
+
+
+def validate(request: CallRequest, limits: RequestLimits = DEFAULT_LIMITS) -> CallRequest:
+    """The request with a canonical session id and trimmed destination, or InvalidCallRequest.
+
+    Every message names the field (as in the proto) and the limit it broke.
+    """
     try:
         session_id = canonical_session_id(request.session_id)
     except ValueError as error:
         raise InvalidCallRequest(f"session_id: {error}") from None
+    check_length("destination", request.destination, limits.max_destination_chars, "MAX_DESTINATION_CHARS")
     destination = request.destination.strip()
     if not destination:
         raise InvalidCallRequest("destination must not be empty")
-    if request.attempt < 1:
-        raise InvalidCallRequest("attempt must be 1 or more")
-    return CallRequest(session_id, destination, request.attempt, request.note)
+    if not 1 <= request.attempt <= limits.max_attempt:
+        raise InvalidCallRequest(
+            f"attempt is {request.attempt}; it must be from 1 to {limits.max_attempt} "
+            "(PORTEIRO_DIALER_MAX_ATTEMPT)"
+        )
+    check_length("context.note", request.note, limits.max_note_chars, "MAX_NOTE_CHARS")
+    check_length("context.apartment", request.apartment, limits.max_apartment_chars, "MAX_APARTMENT_CHARS")
+    if request.intent not in common_pb2.Intent.values():
+        known = ", ".join(common_pb2.Intent.keys())
+        raise InvalidCallRequest(f"context.intent {request.intent} is not a known Intent ({known})")
+    return replace(request, session_id=session_id, destination=destination)
 
 
 class CallPlacer:
@@ -75,8 +126,10 @@ class CallPlacer:
         publish_timeout_seconds: float,
         redactor: Redactor,
         tracer: trace.Tracer | None = None,
+        limits: RequestLimits = DEFAULT_LIMITS,
     ) -> None:
         self._publisher = publisher
+        self._limits = limits
         self._store = store
         self._payload_config = payload_config
         self._publish_timeout = publish_timeout_seconds
@@ -88,7 +141,7 @@ class CallPlacer:
     async def place_call(self, request: CallRequest, timeout_seconds: float | None = None) -> PlacedCall:
         """Publish once per (session, attempt); raises InvalidCallRequest or BrokerUnavailable."""
         try:
-            request = validate(request)
+            request = validate(request, self._limits)
         except InvalidCallRequest:
             metrics.PUBLISHES.labels("invalid").inc()
             raise

@@ -1,4 +1,9 @@
-"""The gRPC face of the dialer: maps PlaceCall onto `CallPlacer` and errors onto status codes."""
+"""The gRPC face of the dialer: maps PlaceCall onto `CallPlacer` and errors onto status codes.
+
+INVALID_ARGUMENT (the placer's validation: malformed session id, empty or too long
+destination, attempt out of range, note/apartment too long, unknown intent) publishes
+nothing; UNAVAILABLE is the broker's fault.
+"""
 
 from __future__ import annotations
 
@@ -37,6 +42,8 @@ class DialerServicer(dialer_pb2_grpc.DialerServiceServicer):
             destination=request.destination,
             attempt=request.attempt,
             note=request.context.note,
+            apartment=request.context.apartment,
+            intent=request.context.intent,
         )
         try:
             placed = await self._placer.place_call(call, wait_budget(context.time_remaining()))

@@ -13,6 +13,13 @@ LOCAL_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
 # Where a development machine's Redis usually is (an example for PORTEIRO_DIALER_REDIS_URL, not a default).
 LOCAL_REDIS_URL = "redis://127.0.0.1:6379/0"
 
+# Request limits by default. The concierge makes at most 5 attempts; a SIP URI is well under 256
+# characters; the note is a short line for the PBX operator.
+DEFAULT_MAX_ATTEMPT = 10
+DEFAULT_MAX_DESTINATION_CHARS = 256
+DEFAULT_MAX_NOTE_CHARS = 500
+DEFAULT_MAX_APARTMENT_CHARS = 32
+
 
 class DialerSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="PORTEIRO_DIALER_", extra="ignore")
@@ -37,6 +44,23 @@ class DialerSettings(ServiceSettings):
     event_code: str = Field("8001", min_length=1, description="operation.eventcode")
     destiny: str = Field(
         "IA", min_length=1, description="data.destiny: where the PBX sends the answered call"
+    )
+
+    # Request limits: a PlaceCall beyond them is INVALID_ARGUMENT and publishes nothing.
+    max_attempt: int = Field(
+        DEFAULT_MAX_ATTEMPT, ge=1, le=1000, description="Highest attempt number PlaceCall accepts"
+    )
+    max_destination_chars: int = Field(
+        DEFAULT_MAX_DESTINATION_CHARS,
+        ge=1,
+        le=10_000,
+        description="Longest destination (extension or SIP URI)",
+    )
+    max_note_chars: int = Field(
+        DEFAULT_MAX_NOTE_CHARS, ge=0, le=100_000, description="Longest context.note (operation.msg)"
+    )
+    max_apartment_chars: int = Field(
+        DEFAULT_MAX_APARTMENT_CHARS, ge=1, le=10_000, description="Longest context.apartment"
     )
 
     # Timing.
