@@ -29,9 +29,9 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from porteiro.directory.v1 import directory_pb2, directory_pb2_grpc
+from porteiro_common.ptbr.numbers import HUNDREDS, TENS, UNITS
 from porteiro_directory.data import parse_apartments
 from porteiro_directory.matching import Directory
-from porteiro_directory.spoken_numbers import HUNDREDS, TENS, UNITS
 
 FIRST_NAMES = (
     "Ana Beatriz Bruna Camila Carla Daniela Eduarda Fernanda Gabriela Helena Isabela Juliana Larissa "

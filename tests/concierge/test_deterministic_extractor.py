@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from porteiro_common.ptbr import fold
 from porteiro_concierge.dependencies import DirectoryClient
 from porteiro_concierge.extraction.base import Intent, Slots
 from porteiro_concierge.extraction.deterministic import (
@@ -14,7 +15,7 @@ from porteiro_concierge.extraction.deterministic import (
     bare_name,
     find_intent,
     find_visitor_name,
-    fold,
+    resident_phrases,
 )
 
 
@@ -177,3 +178,30 @@ def test_friend_phrasings_are_visits_and_never_names(sentence, visitor_name):
     folded = fold(sentence)
     assert find_intent(folded) is Intent.VISIT
     assert find_visitor_name(_Words(sentence)) == visitor_name
+
+
+# The shared pt-BR module holds the union of the word lists the extractor and the directory
+# used to keep apart: the extractor's old behaviour holds and it gains the directory's words.
+@pytest.mark.parametrize(
+    ("sentence", "name"),
+    [
+        ("Renata quinhentos e um", "Renata"),  # the extractor's own number words
+        ("Renata dezanove", "Renata"),  # the directory's variant spelling
+        ("Renata quinhentas", "Renata"),  # the directory's feminine hundreds
+    ],
+)
+def test_number_words_of_both_lists_end_a_name(sentence, name):
+    assert bare_name(sentence) == name
+
+
+@pytest.mark.parametrize(
+    ("sentence", "phrases"),
+    [
+        ("Vim ver a dona Renata", ["Renata"]),  # the extractor's own honorifics
+        ("É para o doutor Carlos", ["Carlos"]),
+        ("Vim falar com a professora Ana", ["Ana"]),  # the directory's longer list
+        ("Procurando a Dra. Ana Beatriz", ["Ana Beatriz"]),
+    ],
+)
+def test_honorifics_of_both_lists_are_dropped_from_resident_names(sentence, phrases):
+    assert resident_phrases(_Words(sentence), correction=False) == phrases

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 
-from porteiro_concierge.extraction.deterministic import fold
+from porteiro_common.ptbr import plain
 
 
 class Decision(StrEnum):
@@ -40,8 +40,7 @@ _KEYS = {"1": Decision.AUTHORIZE, "2": Decision.DENY}
 
 
 def decide_from_text(text: str, delivery: bool) -> Decision:
-    folded = re.sub(r"[^\w\s]", " ", fold(text))
-    folded = re.sub(r"\s+", " ", folded).strip()
+    folded = plain(text)
     if delivery and _FRONT_DESK.search(folded):
         return Decision.FRONT_DESK
     yes_idiom = bool(_YES_IDIOMS.search(folded))

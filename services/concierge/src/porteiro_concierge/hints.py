@@ -16,11 +16,19 @@ import logging
 import time
 from collections.abc import Iterable
 
+from porteiro_common.ptbr.names import VISITOR_NAME_CUES
+
 log = logging.getLogger(__name__)
 
 MAX_HINT_CHARS = 400
 INTENT_HINTS = ("É uma entrega", "É uma visita", "entrega", "encomenda", "visita")
-NAME_ANSWER_HINTS = ("Meu nome é", "Aqui é o", "Aqui é a", "Sou o", "Sou a")
+# The commonest ways of giving one's name: "Meu nome é", "Aqui é o", "Aqui é a", "Sou o", "Sou a".
+NAME_ANSWER_HINTS = tuple(
+    form[0].upper() + form[1:]
+    for cue in VISITOR_NAME_CUES
+    if cue.phrase in ("meu nome é", "aqui é", "sou")
+    for form in cue.spoken_forms()
+)
 APARTMENT_WORD = "apartamento"
 DECISION_HINTS = ("Sim, pode subir.", "Não.", "Não conheço.", "Deixa na portaria.")
 # The directory changes rarely; a failed fetch is retried sooner.

@@ -23,8 +23,8 @@ from typing import Any
 
 import yaml
 
+from porteiro_common.ptbr import plain
 from porteiro_directory.spoken_numbers import normalize_block
-from porteiro_directory.text import fold
 
 ALIASES_OF_KEY = {
     "number": ("number", "apartment_number"),
@@ -61,7 +61,7 @@ class DirectoryDataError(ValueError):
 
 def apartment_key(number: str) -> str:
     """How apartment numbers are compared: "1.002" -> "1002", "501-b" -> "501B"."""
-    return fold(number).replace(" ", "").upper()
+    return plain(number).replace(" ", "").upper()
 
 
 def read_document(path: Path) -> Any:
@@ -182,11 +182,11 @@ def _parse_resident(item: Any, label: str, problems: list[str]) -> Resident | No
     if unknown:
         problems.append(f"{label}: unknown field(s) {', '.join(unknown)}")
     name = item.get("name")
-    if not isinstance(name, str) or not fold(name):
+    if not isinstance(name, str) or not plain(name):
         problems.append(f"{label}: name is missing or empty")
         return None
     aliases = item.get("aliases", [])
-    if not isinstance(aliases, list) or not all(isinstance(a, str) and fold(a) for a in aliases):
+    if not isinstance(aliases, list) or not all(isinstance(a, str) and plain(a) for a in aliases):
         problems.append(f"{label}: aliases must be a list of non-empty names")
         return None
     return Resident(name.strip(), tuple(alias.strip() for alias in aliases))

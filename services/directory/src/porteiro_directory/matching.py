@@ -17,7 +17,7 @@ Resident score (0-100), the best of:
   words is our `partial_ratio`: rapidfuzz's own would score "Ana" 100 inside
   "Mariana";
 * `fuzz.token_sort_ratio` against the full name (word order ignored).
-Honorifics and articles are dropped first (`text.name_tokens`). A form built
+Honorifics and articles are dropped first (`porteiro_common.ptbr.names.name_words`). A form built
 from an alias scores at most ALIAS_SCORE (95, as in the prototype) so that a
 resident's own name beats someone else's alias.
 """
@@ -31,9 +31,10 @@ from itertools import chain
 import numpy as np
 from rapidfuzz import fuzz, process
 
+from porteiro_common.ptbr import plain
+from porteiro_common.ptbr.names import name_words
 from porteiro_directory.data import Apartment, Resident, apartment_key
 from porteiro_directory.spoken_numbers import find_apartment, normalize_block
-from porteiro_directory.text import fold, name_tokens
 
 ALIAS_SCORE = 95.0
 # Name-only search scores only residents whose words cover the query's words
@@ -83,7 +84,7 @@ class Query:
 
     @classmethod
     def of(cls, name: str) -> Query:
-        words = tuple(name_tokens(name))
+        words = tuple(name_words(name))
         return cls(" ".join(words), " ".join(sorted(words)), words)
 
 
@@ -120,14 +121,14 @@ def _word_runs(words: Sequence[str]) -> list[str]:
 
 
 def _resident_entry(apartment: Apartment, resident: Resident) -> _ResidentEntry:
-    words = name_tokens(resident.name) or fold(resident.name).split()
+    words = name_words(resident.name) or plain(resident.name).split()
     name_forms = _word_runs(words)
     if len(words) > 2:
         name_forms.append(f"{words[0]} {words[-1]}")
     alias_forms: list[str] = []
     all_words = set(words)
     for alias in resident.aliases:
-        alias_words = name_tokens(alias)
+        alias_words = name_words(alias)
         all_words.update(alias_words)
         alias_forms.extend(_word_runs(alias_words))
         if len(words) > 1:
@@ -261,7 +262,7 @@ class Directory:
     def resolve(self, apartment_text: str, name: str, block: str = "") -> Resolution:
         number_key, block_key = (
             self.understand_apartment(apartment_text, block)
-            if fold(apartment_text)
+            if plain(apartment_text)
             else ("", normalize_block(block))
         )
         query = Query.of(name)

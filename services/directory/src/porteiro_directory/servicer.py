@@ -8,6 +8,7 @@ import grpc
 from opentelemetry import trace
 
 from porteiro.directory.v1 import directory_pb2, directory_pb2_grpc
+from porteiro_common.ptbr import plain
 from porteiro_common.redaction import Redactor
 from porteiro_common.stages import stage_span
 from porteiro_directory.data import Apartment
@@ -15,7 +16,6 @@ from porteiro_directory.matching import Candidate, Directory, Resolution
 from porteiro_directory.metrics import RESOLVE_OUTCOMES, RESOLVE_SECONDS
 from porteiro_directory.spoken_numbers import find_apartment
 from porteiro_directory.store import DirectoryStore
-from porteiro_directory.text import fold
 
 STATUS = {
     "MATCH": directory_pb2.RESOLVE_STATUS_MATCH,
@@ -100,7 +100,7 @@ class DirectoryServicer(directory_pb2_grpc.DirectoryServiceServicer):
             self._check_length(
                 apartment=request.apartment, resident_name=request.resident_name, block=request.block
             )
-            if not fold(request.apartment) and not fold(request.resident_name):
+            if not plain(request.apartment) and not plain(request.resident_name):
                 raise InvalidRequest("apartment and resident_name are both empty: give at least one")
         except InvalidRequest as error:
             RESOLVE_OUTCOMES.labels(status="invalid").inc()
@@ -132,7 +132,7 @@ class DirectoryServicer(directory_pb2_grpc.DirectoryServiceServicer):
     ) -> directory_pb2.SearchByNameResponse:
         try:
             self._check_length(name=request.name)
-            if not fold(request.name):
+            if not plain(request.name):
                 raise InvalidRequest("name is empty")
         except InvalidRequest as error:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
@@ -146,7 +146,7 @@ class DirectoryServicer(directory_pb2_grpc.DirectoryServiceServicer):
     ) -> directory_pb2.Apartment:
         try:
             self._check_length(apartment=request.apartment, block=request.block)
-            if not fold(request.apartment):
+            if not plain(request.apartment):
                 raise InvalidRequest("apartment is empty")
         except InvalidRequest as error:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
@@ -195,7 +195,7 @@ class DirectoryServicer(directory_pb2_grpc.DirectoryServiceServicer):
     ) -> directory_pb2.ParseApartmentResponse:
         try:
             self._check_length(text=request.text)
-            if not fold(request.text):
+            if not plain(request.text):
                 raise InvalidRequest("text is empty")
         except InvalidRequest as error:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))

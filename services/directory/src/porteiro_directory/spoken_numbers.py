@@ -3,7 +3,8 @@
 Handles digits ("501", "1.002"), Portuguese number words ("quinhentos e um",
 "mil e dois"), digit-by-digit dictation ("cinco zero um"), "meia" for six
 ("cinco meia dois" = 562) and mixtures ("quinhentos e 1", "5 0 1"), plus
-"bloco B" / "torre 2" / "bloco bê".
+"bloco B" / "torre 2" / "bloco bê". The number words themselves are
+`porteiro_common.ptbr.numbers`.
 
 How a run of number words becomes digits: words are added into one number
 while each new word fills a smaller place value than the last one
@@ -24,73 +25,17 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from porteiro_directory.text import strip_accents
-
-UNITS = {
-    "um": 1,
-    "uma": 1,
-    "dois": 2,
-    "duas": 2,
-    "tres": 3,
-    "quatro": 4,
-    "cinco": 5,
-    "seis": 6,
-    "meia": 6,
-    "sete": 7,
-    "oito": 8,
-    "nove": 9,
-}
-TEENS = {
-    "dez": 10,
-    "onze": 11,
-    "doze": 12,
-    "treze": 13,
-    "catorze": 14,
-    "quatorze": 14,
-    "quinze": 15,
-    "dezesseis": 16,
-    "dezasseis": 16,
-    "dezeseis": 16,
-    "dezessete": 17,
-    "dezassete": 17,
-    "dezoito": 18,
-    "dezenove": 19,
-    "dezanove": 19,
-}
-TENS = {
-    "vinte": 20,
-    "trinta": 30,
-    "quarenta": 40,
-    "cinquenta": 50,
-    "cincoenta": 50,
-    "sessenta": 60,
-    "setenta": 70,
-    "oitenta": 80,
-    "noventa": 90,
-}
-HUNDREDS = {
-    "cento": 100,
-    "duzentos": 200,
-    "duzentas": 200,
-    "trezentos": 300,
-    "trezentas": 300,
-    "quatrocentos": 400,
-    "quatrocentas": 400,
-    "quinhentos": 500,
-    "quinhentas": 500,
-    "seiscentos": 600,
-    "seiscentas": 600,
-    "setecentos": 700,
-    "setecentas": 700,
-    "oitocentos": 800,
-    "oitocentas": 800,
-    "novecentos": 900,
-    "novecentas": 900,
-}
-ZERO = "zero"
-HUNDRED_EXACT = "cem"
-THOUSAND = "mil"
-NUMBER_WORDS = frozenset([*UNITS, *TEENS, *TENS, *HUNDREDS, ZERO, HUNDRED_EXACT, THOUSAND])
+from porteiro_common.ptbr import fold
+from porteiro_common.ptbr.numbers import (
+    HUNDRED_EXACT,
+    HUNDREDS,
+    NUMBER_WORDS,
+    TEENS,
+    TENS,
+    THOUSAND,
+    UNITS,
+    ZERO,
+)
 
 APARTMENT_KEYWORDS = frozenset(
     {"apartamento", "apto", "apt", "ap", "ape", "unidade", "numero", "n", "no", "casa", "sala"}
@@ -131,7 +76,7 @@ class Token:
 
 def tokenize(text: str) -> list[Token]:
     tokens = []
-    for raw in _TOKEN.findall(strip_accents(text).casefold()):
+    for raw in _TOKEN.findall(fold(text)):
         if raw[0].isdigit():
             tokens.append(Token(raw.replace(".", ""), "digits"))
         elif raw.isalpha():

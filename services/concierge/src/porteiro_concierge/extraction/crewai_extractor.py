@@ -31,6 +31,7 @@ from typing import Any
 from opentelemetry import trace
 from pydantic import ValidationError
 
+from porteiro_common.ptbr import fold
 from porteiro_concierge.extraction.base import Extraction, Extractor, Intent, Slots, Turn
 from porteiro_concierge.extraction.crewai_prompt import (
     BACKSTORY,
@@ -274,6 +275,4 @@ def _said(value: str | None) -> str | None:
 
 def _words(text: str) -> list[str]:
     """Lower-case words without accents, so "João" in the answer matches "joao" in a transcript."""
-    plain = unicodedata.normalize("NFKD", text.casefold())
-    plain = "".join(char for char in plain if not unicodedata.combining(char))
-    return re.findall(r"[^\W\d_]+", plain)
+    return re.findall(r"[^\W\d_]+", fold(text))

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import logging
 import re
-import unicodedata
 from typing import Protocol
 
+from porteiro_common.ptbr import fold
+from porteiro_common.ptbr.names import HONORIFICS, NAME_PARTICLES, NEVER_NAMES, VISITOR_NAME_CUES, Article
+from porteiro_common.ptbr.numbers import NUMBER_WORDS
 from porteiro_concierge.extraction.base import Extraction, Intent, Slots, Turn
 
 log = logging.getLogger(__name__)
@@ -33,42 +35,32 @@ CORRECTION_PATTERN = re.compile(
     r"^(nao|nao nao|negativo)\b|\b(na verdade|quer dizer|corrigindo|errei|me enganei)\b"
 )
 
-VISITOR_NAME_CUES = re.compile(
-    r"\b(?:o meu nome e|meu nome e|me chamo|aqui quem fala e(?: o| a)?|quem fala e(?: o| a)?|aqui e(?: o| a)|"
-    r"eu sou(?: o| a)?|sou(?: o| a))\s+"
+_ARTICLE_PATTERNS = {Article.NEVER: "", Article.OPTIONAL: "(?: o| a)?", Article.REQUIRED: "(?: o| a)"}
+VISITOR_NAME_CUE = re.compile(
+    r"\b(?:"
+    + "|".join(fold(cue.phrase) + _ARTICLE_PATTERNS[cue.article] for cue in VISITOR_NAME_CUES)
+    + r")\s+"
 )
-HONORIFICS = r"(?:dona|seu|senhor|senhora|sr|sra|doutor|doutora|dr|dra)"
+# Sorted: a set's order changes from one process to the next, a pattern's should not.
+HONORIFIC = "(?:" + "|".join(sorted(HONORIFICS)) + ")"
 RESIDENT_CUES = re.compile(
     r"\b(?:(?:para|pra|pro)(?: a| o)?|(?:da|do)|morador(?:a)?(?: e| chamad[oa])?|"
-    rf"(?:ver|visitar|falar com|procurando)(?: a| o)?|{HONORIFICS})\s+(?:{HONORIFICS}\s+)?"
+    rf"(?:ver|visitar|falar com|procurando)(?: a| o)?|{HONORIFIC})\s+(?:{HONORIFIC}\s+)?"
 )
 CORRECTION_RESIDENT_CUE = re.compile(r"^(?:nao|na verdade)[, ]+e(?: a| o)?\s+")
 FALLBACK_APARTMENT = re.compile(r"\b(?:apartamento|apto|ap)\s*(\d{1,5})\b|\b(\d{2,5})\b")
 
-# Spoken numbers end a name: "a Renata quinhentos e um" is "Renata" and apartment 501.
-NUMBER_WORDS = frozenset(
-    "zero um uma dois duas tres quatro cinco seis meia sete oito nove dez onze doze treze catorze quatorze "
-    "quinze dezesseis dezessete dezoito dezenove vinte trinta quarenta cinquenta sessenta setenta oitenta "
-    "noventa cem cento duzentos trezentos quatrocentos quinhentos seiscentos setecentos oitocentos novecentos "
-    "mil".split()
-)
-# Words that end a name ("sou o João DA entrega") or cannot start one.
-NAME_STOPWORDS = NUMBER_WORDS | frozenset(
-    "e da do de das dos para pra pro com na no nas nos vim venho estou to tenho trouxe trazendo quero queria "
-    "aqui entrega entregar encomenda pacote visita visitar apartamento apto ap morador moradora bloco torre "
-    "que pois porque mas por favor ai la oi ola bom boa dia tarde noite tudo bem obrigado obrigada "
-    "falando sim nao e eh um uma o a os as".split()
-)
-NOT_A_NAME = frozenset(
-    "entregador entregadora motoboy motorista visitante porteiro porteira amigo amiga cara rapaz moco moca "
-    "funcionario funcionaria tecnico tecnica carteiro carteira prestador ifood correios mercado livre sedex "
-    "rappi loggi amazon shopee magalu delivery pedido portaria eu ele ela voce senhor senhora dona seu "
-    "apartamento entrega encomenda visita pizza "
-    # Fillers and questions a misheard or puzzled caller says: never a name.
-    "hum hm hmm humm ahn an ah eh hein ue opa alo como quem qual onde quando pronto certo ok isso beleza "
-    "desculpa desculpe oque "
-    # The words of "sou o", "meu nome é", "me chamo": a sentence's first word is often one of them.
-    "sou meu minha nome chamo me fala".split()
+# Words that end a name ("sou o João DA entrega", "a Renata quinhentos e um": spoken numbers
+# end a name too) or cannot start one.
+NAME_STOPWORDS = (
+    NUMBER_WORDS
+    | NAME_PARTICLES
+    | frozenset(
+        "para pra pro com na no nas nos vim venho estou to tenho trouxe trazendo quero queria "
+        "aqui entrega entregar encomenda pacote visita visitar apartamento apto ap morador moradora bloco "
+        "torre que pois porque mas por favor ai la oi ola bom boa dia tarde noite tudo bem obrigado "
+        "obrigada falando sim nao eh".split()
+    )
 )
 MAX_NAME_WORDS = 3
 # Name-like runs without a cue checked with the directory per sentence (one SearchByName each).
@@ -79,12 +71,6 @@ class NameDirectory(Protocol):
     async def parse_apartment(self, text: str): ...
 
     async def search_by_name(self, name: str, limit: int = 5): ...
-
-
-def fold(text: str) -> str:
-    """Lowercase without accents: 'Não, É o 502' -> 'nao, e o 502'."""
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    return "".join(char for char in decomposed if not unicodedata.combining(char))
 
 
 def title_name(words: list[str]) -> str:
@@ -113,7 +99,7 @@ class _Words:
         for original, folded in zip(self.original[index:], self.folded_words[index:], strict=False):
             if folded in NAME_STOPWORDS or folded.isdigit() or any(ch.isdigit() for ch in folded):
                 break
-            if folded in NOT_A_NAME:  # "sou a Maria, amiga da Renata": the name ends before "amiga"
+            if folded in NEVER_NAMES:  # "sou a Maria, amiga da Renata": the name ends before "amiga"
                 break
             words.append(original)
             if len(words) == MAX_NAME_WORDS:
@@ -145,7 +131,7 @@ def find_intent(folded: str) -> Intent | None:
 
 
 def find_visitor_name(words: _Words) -> str | None:
-    for match in VISITOR_NAME_CUES.finditer(words.text):
+    for match in VISITOR_NAME_CUE.finditer(words.text):
         name = words.name_after(match.end())
         if name:
             return name

@@ -1,0 +1,14 @@
+"""Portuguese (pt-BR) as callers speak it, in one place for every service and test.
+
+- `folding`: case and accent folding (`fold`, `plain`, `strip_accents`);
+- `numbers`: number words, cardinals with their variants and "meia" for six, digit dictation;
+- `names`: honorifics, name particles, the cue phrases before a caller's own name and the
+  words that are never a name, and `name_words` (the words of a name that identify a person).
+
+The directory parses apartments and matches residents with these, the concierge's extractor
+reads names and numbers in sentences with them, and the tests fold text the same way.
+"""
+
+from porteiro_common.ptbr.folding import fold, plain, strip_accents
+
+__all__ = ["fold", "plain", "strip_accents"]
