@@ -9,19 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import unicodedata
 
 import grpc
 
 from porteiro.common.v1 import common_pb2
 from porteiro.concierge.v1 import concierge_pb2, concierge_pb2_grpc
+from porteiro_common.ptbr import fold
 
 LEGS = {"visitor": common_pb2.LEG_VISITOR, "resident": common_pb2.LEG_RESIDENT}
-
-
-def fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    return "".join(char for char in decomposed if not unicodedata.combining(char))
 
 
 class LegDriver:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import unicodedata
 from dataclasses import dataclass, field
 
 import grpc
@@ -19,6 +18,9 @@ from rapidfuzz import fuzz
 
 from porteiro.dialer.v1 import dialer_pb2, dialer_pb2_grpc
 from porteiro.directory.v1 import directory_pb2, directory_pb2_grpc
+from porteiro_common.ptbr import fold
+from porteiro_common.ptbr.names import name_words as ptbr_name_words
+from porteiro_common.ptbr.numbers import DIGIT_WORDS, HUNDREDS
 
 # A subset of the sample condominium (fictional).
 SAMPLE_APARTMENTS = {
@@ -28,33 +30,11 @@ SAMPLE_APARTMENTS = {
     "501": (["Renata Oliveira", "Daner dos Reis"], "sip:501@condominio.local"),
     "502": (["Vinícius Barros", "Marina Barros"], "sip:502@condominio.local"),
 }
-DIGIT_WORDS = {
-    "zero": "0",
-    "um": "1",
-    "uma": "1",
-    "dois": "2",
-    "duas": "2",
-    "tres": "3",
-    "quatro": "4",
-    "cinco": "5",
-    "seis": "6",
-    "meia": "6",
-    "sete": "7",
-    "oito": "8",
-    "nove": "9",
-}
-HUNDREDS = {"cem": 1, "cento": 1, "duzentos": 2, "trezentos": 3, "quatrocentos": 4, "quinhentos": 5}
-HONORIFICS = {"dona", "seu", "senhor", "senhora", "a", "o", "do", "da", "dos", "das"}
 THRESHOLD = 75.0
 
 
-def fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    return "".join(char for char in decomposed if not unicodedata.combining(char))
-
-
 def name_words(text: str) -> str:
-    return " ".join(word for word in re.findall(r"\w+", fold(text)) if word not in HONORIFICS)
+    return " ".join(ptbr_name_words(text))
 
 
 def parse_apartment(text: str) -> str | None:
@@ -66,9 +46,9 @@ def parse_apartment(text: str) -> str | None:
     for index, word in enumerate(words):
         if word in HUNDREDS:  # "quinhentos e um"
             rest = [w for w in words[index + 1 : index + 3] if w != "e"]
-            unit = DIGIT_WORDS.get(rest[0], "0") if rest else "0"
-            return f"{HUNDREDS[word]}0{unit}"
-    dictated = "".join(DIGIT_WORDS[word] for word in words if word in DIGIT_WORDS)
+            unit = DIGIT_WORDS.get(rest[0], 0) if rest else 0
+            return str(HUNDREDS[word] + unit)
+    dictated = "".join(str(DIGIT_WORDS[word]) for word in words if word in DIGIT_WORDS)
     return dictated if len(dictated) >= 3 else None
 
 

@@ -9,7 +9,6 @@ slowly, and biased with hints, and texts are compared normalised and fuzzily.
 
 from __future__ import annotations
 
-import unicodedata
 import urllib.request
 
 import grpc
@@ -19,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from rapidfuzz import fuzz
 
 from porteiro.speech.v1 import speech_pb2, speech_pb2_grpc
+from porteiro_common.ptbr import plain
 from porteiro_speech.offline.espeak import synthesize_slin
 from tests.speech.conftest import transcribe_messages
 from tests.support.processes import start_service
@@ -28,13 +28,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.acoustic]
 HINTS = ["entrega", "visita", "apartamento", "sim", "não", "pode subir", "Maria Silva", "101"]
 
 
-def normalised(text: str) -> str:
-    without_accents = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return " ".join("".join(c if c.isalnum() else " " for c in without_accents.lower()).split())
-
-
 def similar(heard: str, said: str) -> float:
-    return fuzz.ratio(normalised(heard), normalised(said))
+    return fuzz.ratio(plain(heard), plain(said))
 
 
 def padded(audio: bytes, rate_hz: int) -> bytes:

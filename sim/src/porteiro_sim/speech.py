@@ -6,8 +6,6 @@ espeak-ng, or a folder of WAV files. Recognition: the speech service's Transcrib
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Protocol
@@ -16,6 +14,7 @@ import grpc
 
 from porteiro.speech.v1 import speech_pb2, speech_pb2_grpc
 from porteiro_common.audiosocket import FRAME_BYTES, SLIN_RATE
+from porteiro_common.ptbr import plain
 from porteiro_sim import audio
 
 
@@ -116,5 +115,4 @@ class SpeechServiceRecogniser:
 
 def slug(text: str) -> str:
     """File name of a sentence's recording: "Meu nome é Pedro." -> "meu-nome-e-pedro"."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:80] or "sentence"
+    return plain(text).replace(" ", "-")[:80] or "sentence"
