@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
@@ -52,7 +55,16 @@ def known_spans() -> list[dict]:
             events=[{"name": "SPEECH_ENDED", "time_ns": 2_000 * MS, "attributes": {"duration_ms": 1500}}],
         ),
         span(a, "a2", "TURN", 1_000, 4_000, "a1", attributes={"turn_latency_ms": 900}),
-        span(a, "a3", "TRANSCRIPTION", 2_000, 2_100, "a2", service="speech"),
+        span(
+            a,
+            "a3",
+            "TRANSCRIPTION",
+            2_000,
+            2_100,
+            "a2",
+            service="speech",
+            attributes={"transcript": "entrega para o 101", "recognition_ms": 40.0},
+        ),
         span(a, "a4", "TRANSCRIPTION", 5_000, 5_300, "a1", service="speech"),
         span(
             a,
@@ -258,9 +270,127 @@ def test_jaeger_query_api_source(jaeger):
     assert code == 0 and report["call_duration_ms"] == pytest.approx(5_000.0)
     assert report["stages"]["TRANSCRIPTION"]["avg"] == pytest.approx(400.0)
     assert report["errors"][0]["message"] == "whisper failed"
+    assert report["is_call"] is True
+    assert [(e["at_ms"], e["service"], e["event"]) for e in report["timeline"]] == [
+        (0.0, "gateway", "CALL_START"),
+        (1_400.0, "speech", "ERROR"),
+        (5_000.0, "gateway", "CALL_COMPLETE"),
+    ]
     assert requests and requests[0].startswith("/api/traces?") and "porteiro.session_id" in requests[0]
 
 
 def test_jaeger_unreachable_is_a_clear_error(capsys):
     assert run("--jaeger", "http://127.0.0.1:9", "--all")[0] == 2
     assert "cannot reach Jaeger" in capsys.readouterr().err
+
+
+def pokes_and_unfinished() -> list[dict]:
+    """A grpcurl Resolve with a session id, and a call whose CALL span never ended."""
+    poke, unfinished = "e" * 32, "f" * 32
+    return [
+        span(
+            poke, "e1", "porteiro.directory.v1.DirectoryService/Resolve", 50_000, 50_005, service="directory"
+        ),
+        span(
+            poke,
+            "e2",
+            "FUZZY_VALIDATION",
+            50_001,
+            50_004,
+            "e1",
+            service="directory",
+            attributes={"porteiro.session_id": "poke"},
+        ),
+        span(
+            unfinished,
+            "f2",
+            "TRANSCRIPTION",
+            60_000,
+            60_300,
+            "f1",
+            service="speech",
+            attributes={"porteiro.session_id": "unfinished"},
+        ),
+    ]
+
+
+def test_call_timeline_lists_every_event_in_order_with_its_data(span_file):
+    code, text = run("--span-file", str(span_file), "--call-id", CALL_A, "--json")
+    timeline = json.loads(text)["timeline"]
+    assert [entry["at_ms"] for entry in timeline] == sorted(entry["at_ms"] for entry in timeline)
+    events = [(entry["at_ms"], entry["service"], entry["event"]) for entry in timeline]
+    assert (2_000.0, "gateway", "SPEECH_ENDED") in events
+    assert (2_000.0, "speech", "TRANSCRIPTION_START") in events
+    assert (
+        events[-1] == (20_000.0, "concierge", "Converse") or (19_000.0, "concierge", "CALL_ENDED") in events
+    )
+    completed = next(e for e in timeline if e["event"] == "TRANSCRIPTION_COMPLETE" and e["at_ms"] == 2_100)
+    assert completed["data"]["transcript"] == "entrega para o 101"
+    assert completed["data"]["duration_ms"] == 100.0
+    assert "porteiro.session_id" not in completed["data"]
+    # The text report prints the same timeline.
+    code, text = run("--span-file", str(span_file), "--call-id", CALL_A)
+    assert code == 0 and "timeline (ms from the start of the call):" in text
+    assert 'TRANSCRIPTION_COMPLETE     transcript="entrega para o 101"' in text
+    assert '+  19000.0  concierge  CALL_ENDED                 outcome="authorized"' in text
+
+
+def test_recognition_time_is_apart_from_the_streamed_audio(span_file):
+    report = json.loads(run("--span-file", str(span_file), "--call-id", CALL_A, "--json")[1])
+    assert report["stages"]["RECOGNITION"] == pytest.approx({**report["stages"]["RECOGNITION"], "avg": 40.0})
+    assert report["stages"]["RECOGNITION"]["count"] == 1
+    assert report["stages"]["TRANSCRIPTION"]["avg"] == pytest.approx(200.0)  # streaming + recognition
+
+
+def test_pokes_and_unfinished_calls_are_listed_apart(span_file):
+    with span_file.open("a") as handle:
+        handle.writelines(json.dumps(record) + "\n" for record in pokes_and_unfinished())
+    code, text = run("--span-file", str(span_file), "--all", "--json")
+    document = json.loads(text)
+    assert code == 0 and document["summary"]["calls"] == 2
+    assert len(document["calls"]) == 2
+    others = {other["session_id"] for other in document["summary"]["other_traces"]}
+    assert others == {"poke", "unfinished"}
+    assert document["summary"]["stages"]["TRANSCRIPTION"]["count"] == 3  # the unfinished one's is left out
+    code, text = run("--span-file", str(span_file), "--all", "--summary")
+    assert "calls 2, errors 1" in text
+    assert "not counted: 2 traces without a finished call" in text
+    # Such a trace can still be looked at on its own, flagged.
+    code, text = run("--span-file", str(span_file), "--call-id", "poke")
+    assert code == 0 and "TRACE (not a call" in text
+
+
+def test_several_span_files_and_the_latest_demo(tmp_path, span_file):
+    older, newer = tmp_path / "var" / "demo-1", tmp_path / "var" / "demo-2"
+    older.mkdir(parents=True)
+    newer.mkdir()
+    (older / "spans.jsonl").write_text(span_file.read_text())
+    (newer / "spans.jsonl").write_text(json.dumps(known_spans()[0]) + "\n")
+    os.utime(older / "spans.jsonl", (1_000, 1_000))
+    code, text = run("--latest", str(tmp_path / "var"), "--all", "--json")
+    assert code == 0 and json.loads(text)["summary"]["calls"] == 1
+    code, text = run("--span-file", str(older / "spans.jsonl"), str(newer / "spans.jsonl"), "--all", "--json")
+    assert code == 0 and json.loads(text)["summary"]["calls"] == 2  # call A appears in both files: one trace
+
+
+def test_latest_without_a_demo_is_a_clear_error(tmp_path, capsys):
+    assert run("--latest", str(tmp_path), "--all")[0] == 2
+    assert f"no demo span file under {tmp_path}" in capsys.readouterr().err
+
+
+def test_a_closed_pipe_ends_the_report_quietly(tmp_path):
+    many = tmp_path / "spans.jsonl"
+    with many.open("w") as handle:
+        for number in range(600):  # far more output than a pipe buffers
+            handle.write(json.dumps(span(f"{number:032x}", "s1", "CALL", 0, 1_000)) + "\n")
+    report = subprocess.Popen(
+        [sys.executable, "-m", "porteiro_common.report", "--span-file", str(many), "--all"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert report.stdout is not None and report.stderr is not None
+    first = report.stdout.readline() + report.stdout.readline()
+    report.stdout.close()  # like `| head -1`
+    assert report.wait(timeout=60) == 0
+    assert b"CALL" in first
+    assert report.stderr.read() == b""

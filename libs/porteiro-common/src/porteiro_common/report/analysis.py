@@ -12,6 +12,15 @@ from porteiro_common.report.spans import SpanRecord
 SESSION_ATTRIBUTE = "porteiro.session_id"
 # Span events whose `duration_ms` is a figure of its own (VAD), as in the prototype.
 MEASURED_EVENTS = ("SPEECH_ENDED", "SILENCE_DETECTED")
+# Span attributes that are a stage's duration of their own. TRANSCRIPTION spans last while
+# the audio streams in; their `recognition_ms` is the recognizer's processing time alone,
+# the figure the prototype reported as the transcription time.
+DURATION_ATTRIBUTES = {"recognition_ms": "RECOGNITION"}
+# The gateway's visitor-leg span: a trace with one is a call (it ends, and is exported, when
+# the call ends); any other trace with a session id is a direct RPC (grpcurl) or an unfinished call.
+CALL_SPAN = "CALL"
+# Attributes left out of the timeline's data (already shown elsewhere).
+TIMELINE_SKIPPED_ATTRIBUTES = {SESSION_ATTRIBUTE}
 
 
 def percentile(sorted_values: list[float], fraction: float) -> float:
@@ -67,10 +76,14 @@ class CallReport:
     span_count: int
     stage_values: dict[str, list[float]] = field(default_factory=dict)
     errors: list[dict[str, Any]] = field(default_factory=list)
+    timeline: list[dict[str, Any]] = field(default_factory=list)
+    # False for traces without the gateway's CALL span: direct RPCs, unfinished calls.
+    is_call: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "call_id": self.call_id,
+            "is_call": self.is_call,
             "trace_id": self.trace_id,
             "session_id": self.session_id,
             "services": self.services,
@@ -79,6 +92,7 @@ class CallReport:
             "span_count": self.span_count,
             "stages": {name: statistics(values) for name, values in sorted(self.stage_values.items())},
             "errors": self.errors,
+            "timeline": self.timeline,
         }
 
 
@@ -99,8 +113,12 @@ def _stage_values(spans: list[SpanRecord]) -> dict[str, list[float]]:
         if is_stage(span):
             values[_stage_key(span, services_by_name)].append(span.duration_ms)
         for name, value in span.attributes.items():
-            if name.endswith("_latency_ms") and isinstance(value, (int, float)):
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                continue
+            if name.endswith("_latency_ms"):
                 values[name.removesuffix("_ms").upper()].append(float(value))
+            elif name in DURATION_ATTRIBUTES:
+                values[DURATION_ATTRIBUTES[name]].append(float(value))
         for event in span.events:
             duration = event.attributes.get("duration_ms")
             if event.name in MEASURED_EVENTS and isinstance(duration, (int, float)):
@@ -152,6 +170,47 @@ def _call_duration_ms(spans: list[SpanRecord]) -> float:
     return (max(s.end_ns for s in spans) - min(s.start_ns for s in spans)) / 1e6
 
 
+def _offset_ms(time_ns: int, call_start_ns: int) -> float:
+    return round((time_ns - call_start_ns) / 1e6, 3)
+
+
+def _entry(at_ns: int, start_ns: int, event: str, span: SpanRecord, data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "at_ms": _offset_ms(at_ns, start_ns),
+        "event": event,
+        "service": span.service,
+        "span": span.name,
+        "data": data,
+    }
+
+
+def _span_data(span: SpanRecord) -> dict[str, Any]:
+    return {k: v for k, v in span.attributes.items() if k not in TIMELINE_SKIPPED_ATTRIBUTES}
+
+
+def _span_timeline(span: SpanRecord, call_start_ns: int) -> list[dict[str, Any]]:
+    """The span's events; a stage's _COMPLETE event also carries the span's data (transcript...)."""
+    entries = []
+    for event in span.events:
+        data = dict(event.attributes)
+        if event.name == f"{span.name}_COMPLETE":
+            data = {**_span_data(span), **data}
+        entries.append(_entry(event.time_ns, call_start_ns, event.name, span, data))
+    if not span.events and is_stage(span):
+        # A stage recorded without its events (other tracers, Jaeger imports): its start and end.
+        entries.append(_entry(span.start_ns, call_start_ns, f"{span.name}_START", span, {}))
+        data = {**_span_data(span), "duration_ms": round(span.duration_ms, 3)}
+        entries.append(_entry(span.end_ns, call_start_ns, f"{span.name}_COMPLETE", span, data))
+    return entries
+
+
+def _timeline(spans: list[SpanRecord], call_start_ns: int) -> list[dict[str, Any]]:
+    """Every event of the call in time order, with its offset from the start and its data:
+    the prototype's per-call log, rebuilt from the traces."""
+    entries = [entry for span in spans for entry in _span_timeline(span, call_start_ns)]
+    return sorted(entries, key=lambda entry: entry["at_ms"])
+
+
 def build_call_report(trace_id: str, spans: list[SpanRecord]) -> CallReport:
     session_id = next(
         (str(span.attributes[SESSION_ATTRIBUTE]) for span in spans if span.attributes.get(SESSION_ATTRIBUTE)),
@@ -168,6 +227,8 @@ def build_call_report(trace_id: str, spans: list[SpanRecord]) -> CallReport:
         span_count=len(spans),
         stage_values=_stage_values(spans),
         errors=_errors(spans, start_ns),
+        timeline=_timeline(spans, start_ns),
+        is_call=any(span.name == CALL_SPAN for span in spans),
     )
 
 
@@ -177,7 +238,8 @@ def is_call_trace(spans: list[SpanRecord]) -> bool:
 
 
 def build_call_reports(spans: list[SpanRecord]) -> list[CallReport]:
-    """One report per call trace, oldest first."""
+    """One report per trace of a call or session (see `is_call_trace`), oldest first;
+    `is_call` tells real calls from direct RPCs and unfinished calls."""
     by_trace: dict[str, list[SpanRecord]] = defaultdict(list)
     for span in spans:
         by_trace[span.trace_id].append(span)
@@ -196,8 +258,21 @@ def find_call(reports: list[CallReport], call_id: str) -> CallReport | None:
     return next((r for r in reports if wanted in (r.trace_id.lower(), (r.session_id or "").lower())), None)
 
 
-def summarize(reports: list[CallReport]) -> dict[str, Any]:
-    """Aggregate over calls: every stage's values pooled, outcomes counted."""
+def other_trace(report: CallReport) -> dict[str, Any]:
+    """A line about a trace that is not a call, for the list apart."""
+    return {
+        "trace_id": report.trace_id,
+        "session_id": report.session_id,
+        "services": report.services,
+        "duration_ms": report.call_duration_ms,
+        "errors": len(report.errors),
+    }
+
+
+def summarize(all_reports: list[CallReport]) -> dict[str, Any]:
+    """Aggregate over the real calls: every stage's values pooled, outcomes counted.
+    Other traces (direct RPCs, unfinished calls) are only listed."""
+    reports = [report for report in all_reports if report.is_call]
     pooled: dict[str, list[float]] = defaultdict(list)
     for report in reports:
         for name, values in report.stage_values.items():
@@ -208,4 +283,5 @@ def summarize(reports: list[CallReport]) -> dict[str, Any]:
         "outcomes": dict(Counter(report.outcome or "unknown" for report in reports)),
         "call_duration_ms": statistics([report.call_duration_ms for report in reports]),
         "stages": {name: statistics(values) for name, values in sorted(pooled.items())},
+        "other_traces": [other_trace(report) for report in all_reports if not report.is_call],
     }
