@@ -43,12 +43,16 @@ TRANSCRIBE_REJECTION_REASONS = (
     "rate",
     "no_config",
     "config_twice",
+    "session_id",
+    "unknown_language",
+    "empty_message",
     "odd_bytes",
+    "chunk_too_long",
     "too_long",
     "no_audio",
     "overloaded",
 )
-SYNTHESIZE_REJECTION_REASONS = ("rate", "empty_text", "text_too_long")
+SYNTHESIZE_REJECTION_REASONS = ("rate", "empty_text", "text_too_long", "unknown_voice")
 for _reason in TRANSCRIBE_REJECTION_REASONS:
     REJECTIONS.labels("transcribe", _reason)
 for _reason in SYNTHESIZE_REJECTION_REASONS:
