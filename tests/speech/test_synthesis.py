@@ -131,7 +131,8 @@ async def test_bad_requests_are_invalid_argument(start_speech, fields, fragment)
 
 
 async def test_espeak_failure_is_unavailable_with_reason_and_the_service_stays_up(start_speech):
-    speech = await start_speech()
+    # A voice the settings accept but espeak-ng does not have: the backend itself fails.
+    speech = await start_speech(espeak_voices="zz-unknown-voice")
     before = metric("porteiro_speech_errors_total", backend="espeak", operation="synthesize")
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await synthesize(speech.stub, "Olá", voice="zz-unknown-voice")

@@ -3,8 +3,11 @@
 Backends do the speech work; everything a client can get wrong, and every
 mapping to a gRPC status, is decided here:
 
-- INVALID_ARGUMENT: no config first, config twice, unsupported rate, odd audio
-  chunk, no audio, utterance too long, empty or too long text;
+- INVALID_ARGUMENT: no config first, config twice, unsupported rate, language
+  or voice not in the accepted lists, malformed session id, a message with
+  neither config nor audio, odd or oversized audio chunk, no audio, utterance
+  too long, empty or too long text. Messages name the field and the accepted
+  values or limit; an offending value is quoted at most 40 characters long;
 - RESOURCE_EXHAUSTED: every recognizer worker busy for the queue time;
 - UNAVAILABLE: the backend failed (the reason is in the message).
 """
@@ -20,6 +23,7 @@ from opentelemetry import trace
 from opentelemetry.util.types import AttributeValue
 
 from porteiro.speech.v1 import speech_pb2, speech_pb2_grpc
+from porteiro_common.ids import canonical_session_id
 from porteiro_common.redaction import Redactor
 from porteiro_common.stages import stage_span
 from porteiro_speech import metrics
@@ -34,6 +38,7 @@ log = logging.getLogger(__name__)
 
 MAX_HINTS = 500
 MAX_HINT_CHARS = 100
+MAX_QUOTED_CHARS = 40
 
 
 class InvalidRequest(ValueError):
@@ -47,6 +52,32 @@ def sample_rate(requested: int) -> int:
     if rate not in SUPPORTED_RATES:
         raise InvalidRequest("rate", f"unsupported sample rate {requested} Hz (accepted: 8000, 16000)")
     return rate
+
+
+def quoted(value: str) -> str:
+    """`value` for an error message, cut short: a megabyte of garbage is not echoed back."""
+    return repr(value if len(value) <= MAX_QUOTED_CHARS else value[:MAX_QUOTED_CHARS] + "...")
+
+
+def one_of(field: str, requested: str, accepted: tuple[str, ...], where: str) -> str:
+    """The accepted spelling of `requested` (case-insensitive), or InvalidRequest listing the choices."""
+    for candidate in accepted:
+        if candidate.casefold() == requested.casefold():
+            return candidate
+    choices = ", ".join(dict.fromkeys(accepted))
+    raise InvalidRequest(
+        f"unknown_{field.rsplit('.', 1)[-1]}",
+        f"{field} {quoted(requested)} is not supported (supported: {choices}; {where})",
+    )
+
+
+def session_id_or_empty(value: str) -> str:
+    if not value:
+        return ""
+    try:
+        return canonical_session_id(value)
+    except ValueError as error:
+        raise InvalidRequest("session_id", f"config.session_id: {error}") from None
 
 
 def clean_hints(hints: list[str]) -> tuple[str, ...]:
@@ -82,7 +113,7 @@ class SpeechServicer(speech_pb2_grpc.SpeechServiceServicer):
                 raise InvalidRequest("no_config", "the first Transcribe message must carry config")
             config = self._recognition_config(first.config)
             attributes = {
-                "porteiro.session_id": first.config.session_id,
+                "porteiro.session_id": session_id_or_empty(first.config.session_id),
                 "backend": backend,
                 "language": config.language,
                 "sample_rate_hz": config.sample_rate_hz,
@@ -106,7 +137,12 @@ class SpeechServicer(speech_pb2_grpc.SpeechServiceServicer):
     def _recognition_config(self, config: speech_pb2.TranscriptionConfig) -> RecognitionConfig:
         return RecognitionConfig(
             sample_rate_hz=sample_rate(config.sample_rate_hz),
-            language=config.language.strip() or self.settings.language,
+            language=one_of(
+                "config.language",
+                config.language.strip() or self.settings.language,
+                self.settings.accepted_languages,
+                "PORTEIRO_SPEECH_LANGUAGES",
+            ),
             hints=clean_hints(list(config.hints)),
         )
 
@@ -130,8 +166,6 @@ class SpeechServicer(speech_pb2_grpc.SpeechServiceServicer):
         metrics.STT_REAL_TIME_FACTOR.labels(recognizer.name).observe(processing / audio_seconds)
         span.set_attribute("audio_bytes", received)
         span.set_attribute("audio_seconds", round(audio_seconds, 3))
-        # The span also lasts while the audio streams in; this is the recognition alone.
-        span.set_attribute("recognition_ms", round(processing * 1000.0, 3))
         if recognition.confidence is not None:
             span.set_attribute("confidence", round(recognition.confidence, 3))
         return speech_pb2.TranscribeResponse(
@@ -148,14 +182,24 @@ class SpeechServicer(speech_pb2_grpc.SpeechServiceServicer):
     ) -> int:
         """Pass audio on as it arrives; return the byte count."""
         limit = int(self.settings.stt_max_audio_seconds * rate) * 2
+        max_chunk = chunk_bytes(rate, self.settings.stt_max_chunk_ms)
         received = 0
         async for request in requests:
-            if request.HasField("config"):
+            carried = request.WhichOneof("request")
+            if carried == "config":
                 raise InvalidRequest("config_twice", "config is only allowed in the first Transcribe message")
+            if carried is None:
+                raise InvalidRequest("empty_message", "a Transcribe message after the first must carry audio")
             audio = request.audio
             if len(audio) % 2:
                 raise InvalidRequest(
                     "odd_bytes", f"audio chunk of {len(audio)} bytes: slin needs an even count"
+                )
+            if len(audio) > max_chunk:
+                raise InvalidRequest(
+                    "chunk_too_long",
+                    f"audio chunk of {len(audio)} bytes; the limit is {max_chunk} bytes "
+                    f"({self.settings.stt_max_chunk_ms} ms at {rate} Hz, PORTEIRO_SPEECH_STT_MAX_CHUNK_MS)",
                 )
             received += len(audio)
             if received > limit:
@@ -207,7 +251,15 @@ class SpeechServicer(speech_pb2_grpc.SpeechServiceServicer):
                 "text_too_long", f"text has {len(text)} characters (limit {self.settings.max_text_chars})"
             )
         rate = sample_rate(request.sample_rate_hz)
-        return SynthesisKey(text, request.voice.strip() or self.backends.synthesizer.default_voice, rate)
+        return SynthesisKey(text, self._voice(request.voice.strip()), rate)
+
+    def _voice(self, requested: str) -> str:
+        synthesizer = self.backends.synthesizer
+        if not requested:
+            return synthesizer.default_voice
+        accepted = self.settings.accepted_voices(synthesizer.name, synthesizer.default_voice)
+        where = f"{synthesizer.name}; PORTEIRO_SPEECH_{synthesizer.name.upper()}_VOICES"
+        return one_of("voice", requested, accepted, where)
 
     async def _synthesis_responses(self, key: SynthesisKey) -> AsyncIterator[speech_pb2.SynthesizeResponse]:
         """The cached sentence, or the backend's chunks as they come (then cached)."""

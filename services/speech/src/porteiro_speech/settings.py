@@ -16,6 +16,30 @@ from pydantic_settings import SettingsConfigDict
 from porteiro_common.prompts import DEFAULT_PROMPTS_FILE
 from porteiro_common.settings import ServiceSettings
 
+# Azure's Brazilian Portuguese neural voices (2025), accepted by default with the Azure backend.
+AZURE_PT_BR_VOICES = (
+    "pt-BR-AntonioNeural",
+    "pt-BR-FranciscaNeural",
+    "pt-BR-BrendaNeural",
+    "pt-BR-DonatoNeural",
+    "pt-BR-ElzaNeural",
+    "pt-BR-FabioNeural",
+    "pt-BR-GiovannaNeural",
+    "pt-BR-HumbertoNeural",
+    "pt-BR-JulioNeural",
+    "pt-BR-LeilaNeural",
+    "pt-BR-LeticiaNeural",
+    "pt-BR-ManuelaNeural",
+    "pt-BR-NicolauNeural",
+    "pt-BR-ThalitaNeural",
+    "pt-BR-ValerioNeural",
+    "pt-BR-YaraNeural",
+)
+
+
+def comma_list(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
 
 class SpeechSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="PORTEIRO_SPEECH_", extra="ignore")
@@ -24,12 +48,21 @@ class SpeechSettings(ServiceSettings):
     metrics_port: int = Field(9101, ge=0, le=65535, description="Prometheus /metrics port")
 
     language: str = Field("pt-BR", description="Recognition language when the request names none")
+    languages: str = Field(
+        "pt-BR,pt,en-US,en,es-ES,es",
+        description="Comma-separated BCP-47 tags a Transcribe request may name (the default language always "
+        "may); any other is INVALID_ARGUMENT. Keep it to what the recognizer knows.",
+    )
 
     # Azure Speech: used for both directions when key and region are set.
     azure_key: SecretStr | None = Field(None, description="Azure Speech key (secret)")
     azure_region: str | None = Field(None, description="Azure Speech region, e.g. brazilsouth")
     azure_voice: str = Field(
         "pt-BR-AntonioNeural", description="Azure neural voice when the request names none"
+    )
+    azure_voices: str = Field(
+        ",".join(AZURE_PT_BR_VOICES),
+        description="Comma-separated Azure voices a Synthesize request may name (the default voice always may)",
     )
     azure_timeout_seconds: float = Field(
         10.0, gt=0, le=120, description="Longest wait for Azure to finish one recognition or synthesis"
@@ -59,10 +92,20 @@ class SpeechSettings(ServiceSettings):
     stt_max_audio_seconds: float = Field(
         60.0, gt=0, le=600, description="Longest utterance accepted (longer = INVALID_ARGUMENT)"
     )
+    stt_max_chunk_ms: int = Field(
+        2000,
+        ge=20,
+        le=60_000,
+        description="Most audio in one Transcribe message (clients send 20-200 ms; more = INVALID_ARGUMENT)",
+    )
 
     # Offline synthesizer: espeak-ng.
     espeak_command: str = Field("espeak-ng", description="espeak-ng executable (name on PATH or path)")
     espeak_voice: str = Field("pt-br", description="espeak-ng voice when the request names none")
+    espeak_voices: str = Field(
+        "pt-br,pt,pt-pt",
+        description="Comma-separated espeak-ng voices a Synthesize request may name (the default voice always may)",
+    )
     espeak_speed_wpm: int = Field(160, ge=80, le=450, description="espeak-ng speaking rate, words per minute")
 
     # Synthesis limits, cache and warm-up.
@@ -78,6 +121,15 @@ class SpeechSettings(ServiceSettings):
     warmup_timeout_seconds: float = Field(
         30.0, gt=0, le=600, description="Longest the warm-up may delay SERVING"
     )
+
+    @property
+    def accepted_languages(self) -> tuple[str, ...]:
+        return (self.language, *comma_list(self.languages))
+
+    def accepted_voices(self, synthesizer: str, default_voice: str) -> tuple[str, ...]:
+        """The voices a request may name for this synthesizer (by name); only the default for others."""
+        listed = {"espeak": self.espeak_voices, "azure": self.azure_voices}.get(synthesizer, "")
+        return (default_voice, *comma_list(listed))
 
     @property
     def azure_configured(self) -> bool:
