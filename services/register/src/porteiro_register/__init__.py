@@ -1,0 +1,1 @@
+"""Porteiro register service: the visitor register (one record per finished call) in PostgreSQL."""
