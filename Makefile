@@ -7,6 +7,9 @@ SERVICES := gateway speech concierge directory dialer
 GENERATED := libs/porteiro-common/src/porteiro
 PROTOS := $(shell find protos -name '*.proto')
 STAMP := $(VENV)/.installed
+# Optional dependencies installed into .venv so their tests run (images choose them with EXTRAS).
+DEV_EXTRAS_concierge := [llm]
+DEV_EXTRAS_speech := [azure]
 
 .PHONY: setup protos protos-check run demo test lint bench images clean
 
@@ -20,7 +23,7 @@ $(STAMP): constraints.txt requirements-dev.txt libs/porteiro-common/pyproject.to
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -c constraints.txt -r requirements-dev.txt \
-		-e libs/porteiro-common $(addprefix -e services/,$(SERVICES)) -e sim
+		-e libs/porteiro-common $(foreach s,$(SERVICES),-e 'services/$(s)$(DEV_EXTRAS_$(s))') -e sim
 	$(PY) -m porteiro_speech.model_assets --assemble
 	touch $(STAMP)
 

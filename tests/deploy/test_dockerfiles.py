@@ -70,7 +70,8 @@ def test_each_target_holds_one_service_and_runs_it_as_non_root(service, package)
     assert base == "build"
     assert ("COPY", f"services/{service} ./services/{service}") in build
     installs = [a for k, a in build if k == "RUN" and "pip install" in a]
-    assert installs == [f"pip install -c constraints.txt ./services/{service}"]
+    assert installs == [f'pip install -c constraints.txt "./services/{service}${{EXTRAS:+[$EXTRAS]}}"']
+    assert ("ARG", "EXTRAS") in build, "a stage sees a global ARG only when it declares it"
     assert not any(f"services/{other}" in a for k, a in found["build"][1] for other in SERVICES)
 
     base, target = found[service]
@@ -82,6 +83,29 @@ def test_each_target_holds_one_service_and_runs_it_as_non_root(service, package)
     assert users and users[-1] == "10001:10001", "numeric uid lets Kubernetes verify runAsNonRoot"
     assert target[-2:] == [("USER", "10001:10001"), ("ENTRYPOINT", f'["python", "-m", "{package}"]')]
     assert (REPO / "services" / service / "src" / package / "__main__.py").exists()
+
+
+@pytest.mark.parametrize(
+    ("extras", "installed"),
+    [
+        ("", "./services/concierge"),
+        ("llm", "./services/concierge[llm]"),
+        ("llm,azure", "./services/concierge[llm,azure]"),
+    ],
+)
+def test_the_extras_build_argument_picks_the_optional_dependencies(extras, installed):
+    """The concierge stage's pip command, run by the shell with `pip` replaced by `echo`."""
+    args = dict(a.split("=", 1) for k, a in instructions(DOCKERFILE) if k == "ARG" and "=" in a)
+    assert args["EXTRAS"] == '""', "no extras unless asked for"
+    install = next(a for k, a in stages()["build-concierge"][1] if k == "RUN" and "pip install" in a)
+    shown = subprocess.run(
+        ["sh", "-c", install.replace("pip install", "echo", 1)],
+        env={"EXTRAS": extras, "PATH": os.environ["PATH"]},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert shown.stdout.split() == ["-c", "constraints.txt", installed]
 
 
 def test_the_common_library_is_installed_once_for_every_service():

@@ -1,7 +1,8 @@
 """Azure Speech backends (used when key and region are configured).
 
-The SDK (`azure.cognitiveservices.speech`) is imported lazily, only when Azure
-is configured; tests hand in a fake module with the same names instead.
+The SDK (`azure.cognitiveservices.speech`, the extra `porteiro-speech[azure]`) is
+imported lazily, only when Azure is configured; tests hand in a fake module with
+the same names instead.
 
 Recognition: a push stream in the caller's format (8 or 16 kHz, 16-bit mono),
 continuous recognition started when the utterance opens, so Azure works while
@@ -14,6 +15,7 @@ resampling); chunks are streamed from the `synthesizing` event as they arrive.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import threading
 from collections.abc import AsyncIterator
@@ -26,12 +28,16 @@ DEFAULT_VOICE = "pt-BR-AntonioNeural"
 RAW_OUTPUT_FORMATS = {8000: "Raw8Khz16BitMonoPcm", 16000: "Raw16Khz16BitMonoPcm"}
 
 
+SDK_MODULE = "azure.cognitiveservices.speech"
+
+
 def load_sdk() -> ModuleType:
     try:
-        import azure.cognitiveservices.speech as speechsdk
-    except ImportError as error:  # pragma: no cover - it is a dependency
-        raise BackendError(f"azure-cognitiveservices-speech is not installed: {error}") from error
-    return speechsdk
+        return importlib.import_module(SDK_MODULE)
+    except ImportError as error:
+        raise BackendError(
+            f"the Azure Speech SDK is not installed ({error}): pip install 'porteiro-speech[azure]'"
+        ) from error
 
 
 def best_confidence(result_json: str | None) -> float | None:
