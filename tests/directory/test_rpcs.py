@@ -220,7 +220,7 @@ async def test_fuzzy_validation_span_has_outcome_score_and_no_names(sample):
     assert [e.name for e in span.events] == ["FUZZY_VALIDATION_START", "FUZZY_VALIDATION_COMPLETE"]
     attributes = dict(span.attributes)
     assert attributes["outcome"] == "match" and attributes["score"] == 100.0
-    assert attributes["porteiro.apartment"] == "501"
+    assert attributes["porteiro.apartment"] == "[redacted]"
     assert attributes["porteiro.resident_name"] == attributes["porteiro.match"] == "[redacted]"
     assert "Renata" not in repr(attributes) and "duration_ms" in attributes
 

@@ -25,6 +25,11 @@ STATUS = {
 }
 
 
+# SearchByName's page: `limit` 0 means the default; more than the maximum is INVALID_ARGUMENT.
+DEFAULT_SEARCH_LIMIT = 5
+MAX_SEARCH_LIMIT = 100
+
+
 class InvalidRequest(ValueError):
     pass
 
@@ -119,7 +124,7 @@ class DirectoryServicer(directory_pb2_grpc.DirectoryServiceServicer):
             best = resolution.match or (resolution.candidates[0] if resolution.candidates else None)
             span.set_attribute("outcome", resolution.status.lower())
             span.set_attribute("score", round(best.score, 1) if best else 0.0)
-            span.set_attribute("porteiro.apartment", resolution.normalized_apartment)
+            span.set_attribute("porteiro.apartment", self.redact(resolution.normalized_apartment))
             span.set_attribute("porteiro.candidates", len(resolution.candidates))
             if resolution.match is not None:
                 span.set_attribute("porteiro.match", self.redact(resolution.match.resident.name))
@@ -132,12 +137,17 @@ class DirectoryServicer(directory_pb2_grpc.DirectoryServiceServicer):
     ) -> directory_pb2.SearchByNameResponse:
         try:
             self._check_length(name=request.name)
+            if request.limit > MAX_SEARCH_LIMIT:
+                raise InvalidRequest(
+                    f"limit is {request.limit}; it must be at most {MAX_SEARCH_LIMIT} "
+                    f"(0 means {DEFAULT_SEARCH_LIMIT})"
+                )
             if not plain(request.name):
                 raise InvalidRequest("name is empty")
         except InvalidRequest as error:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
         directory = await self._directory(context)
-        limit = min(request.limit or 5, 100)
+        limit = request.limit or DEFAULT_SEARCH_LIMIT
         found = directory.search(request.name, limit=limit)
         return directory_pb2.SearchByNameResponse(candidates=[candidate_message(c) for c in found])
 
