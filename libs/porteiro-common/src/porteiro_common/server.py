@@ -26,6 +26,7 @@ from opentelemetry.instrumentation.grpc import aio_server_interceptor, filters
 from porteiro_common.health import HealthReporter
 from porteiro_common.logs import configure_logging
 from porteiro_common.metrics import MetricsEndpoint
+from porteiro_common.reflection import enable_documented_reflection
 from porteiro_common.request_decoding import RequestDecodingInterceptor
 from porteiro_common.settings import ObservabilitySettings, ServiceSettings, load_settings
 from porteiro_common.tracing import configure_tracing
@@ -90,9 +91,8 @@ def build_server(app: ServiceApp, host: str, port: int) -> BoundServer:
     app.register(server)
     reporter = HealthReporter(list(app.service_names))
     health_pb2_grpc.add_HealthServicer_to_server(reporter.servicer, server)
-    reflection.enable_server_reflection(
-        [*app.service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
-    )
+    # Descriptors with their proto comments, so `grpcurl describe` documents the API.
+    enable_documented_reflection([*app.service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
     bound_port = server.add_insecure_port(f"{host}:{port}")
     if bound_port == 0:
         raise OSError(f"cannot bind gRPC server to {host}:{port}")
