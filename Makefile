@@ -50,7 +50,7 @@ test: $(STAMP) protos-check
 lint: $(STAMP)
 	$(VENV)/bin/ruff check libs services sim tests bench
 	$(VENV)/bin/ruff format --check libs services sim tests bench
-	$(VENV)/bin/mypy libs/porteiro-common/src/porteiro_common
+	$(VENV)/bin/mypy  # the shared library, every service and sim: the list is in mypy.ini
 
 bench: $(STAMP)
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -14,3 +14,5 @@ mapfile -t files < <(find protos -name '*.proto' | sort)
 # generated modules leave out; server reflection serves them (porteiro_common.reflection).
 # Packages for every generated folder (protoc creates none).
 find "$out/porteiro" -type d -exec touch {}/__init__.py \;
+# PEP 561: the generated .pyi stubs are the package's types for mypy.
+touch "$out/porteiro/py.typed"

@@ -97,8 +97,10 @@ async def demo(
     return 0 if result.succeeded else 1
 
 
-def fill_heard_as(result: CallResult, span_file: Path) -> None:
-    """The callers' sentences as the gateway recognised them, from its TURN spans."""
+def fill_heard_as(result: CallResult, span_file: Path | None) -> None:
+    """The callers' sentences as the gateway recognised them, from its TURN spans (none without a span file)."""
+    if span_file is None:
+        return
     spans = read_spans(span_file)
     for leg in result.legs:
         heard = leg_transcripts(spans, result.session_id, leg.role)

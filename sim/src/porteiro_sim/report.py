@@ -29,7 +29,7 @@ class SpanRecord:
 
 
 def read_spans(path: Path | str) -> list[SpanRecord]:
-    spans = []
+    spans: list[SpanRecord] = []
     source = Path(path)
     if not source.exists():
         return spans

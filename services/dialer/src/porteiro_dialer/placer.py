@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from opentelemetry import trace
+from opentelemetry.util.types import AttributeValue
 
 from porteiro.common.v1 import common_pb2
 from porteiro_common.ids import canonical_session_id
@@ -148,7 +149,7 @@ class CallPlacer:
         wait = (
             self._publish_timeout if timeout_seconds is None else min(timeout_seconds, self._publish_timeout)
         )
-        attributes = {
+        attributes: dict[str, AttributeValue] = {
             "porteiro.session_id": request.session_id,
             "attempt": request.attempt,
             "destination": self._redact(request.destination),

@@ -107,7 +107,8 @@ def _import_crewai() -> tuple[Any, Any, Any, Any]:
             from pydantic import PrivateAttr
 
             class EphemeralCrew(crewai.Crew):
-                _task_output_handler: _EmptyTaskOutputStore = PrivateAttr(
+                # A stand-in with the store's methods, not a subclass of it.
+                _task_output_handler: _EmptyTaskOutputStore = PrivateAttr(  # type: ignore[assignment]
                     default_factory=_EmptyTaskOutputStore
                 )
 
