@@ -98,7 +98,7 @@ async def demo(
 
 
 def fill_heard_as(result: CallResult, span_file: Path | None) -> None:
-    """The callers' sentences as the gateway recognised them, from its TURN spans (none without a span file)."""
+    """The callers' sentences as the gateway recognised them, from its TURN spans, if any were written."""
     if span_file is None:
         return
     spans = read_spans(span_file)

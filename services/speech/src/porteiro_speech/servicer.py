@@ -112,7 +112,7 @@ class SpeechServicer(speech_pb2_grpc.SpeechServiceServicer):
             if first is None or not first.HasField("config"):
                 raise InvalidRequest("no_config", "the first Transcribe message must carry config")
             config = self._recognition_config(first.config)
-            attributes = {
+            attributes: dict[str, AttributeValue] = {
                 "porteiro.session_id": session_id_or_empty(first.config.session_id),
                 "backend": backend,
                 "language": config.language,
@@ -133,6 +133,7 @@ class SpeechServicer(speech_pb2_grpc.SpeechServiceServicer):
             metrics.ERRORS.labels(backend, "transcribe").inc()
             log.warning("transcription failed", extra={"backend": backend, "reason": str(error)})
             await context.abort(grpc.StatusCode.UNAVAILABLE, f"{backend} recognition failed: {error}")
+        raise AssertionError("unreachable: context.abort raises")  # tells the type checker so
 
     def _recognition_config(self, config: speech_pb2.TranscriptionConfig) -> RecognitionConfig:
         return RecognitionConfig(
