@@ -179,3 +179,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
         print(f"porteiro-register: database unavailable: {reason}", file=sys.stderr)
         return EXIT_UNAVAILABLE
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -83,12 +83,13 @@ def insert_records(connection: sa.Connection, rows: Sequence[dict[str, Any]]) ->
     """Insert rows; a call id already stored is ignored. Returns how many were new."""
     if not rows:
         return 0
-    statement = insert(CALL_RECORDS).on_conflict_do_nothing(index_elements=["call_id"])
-    inserted = 0
-    # One statement per row keeps the count exact (executemany's rowcount is not reliable).
-    for row in rows:
-        inserted += connection.execute(statement, row).rowcount
-    return inserted
+    statement = (
+        insert(CALL_RECORDS)
+        .on_conflict_do_nothing(index_elements=["call_id"])
+        .returning(CALL_RECORDS.c.call_id)
+    )
+    # RETURNING lists only the rows written (rowcount is not reliable with executemany).
+    return len(connection.execute(statement, list(rows)).all())
 
 
 def erase_by_visitor(connection: sa.Connection, name_key: str, condominium: str | None) -> int:
