@@ -15,6 +15,8 @@ from contextlib import asynccontextmanager
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from porteiro_register.app import RegisterApp
+from porteiro_register.settings import RegisterSettings
 
 from porteiro.speech.v1 import speech_pb2
 from porteiro_common.server import ServiceApp, build_server
@@ -25,6 +27,8 @@ from porteiro_dialer.app import DialerApp
 from porteiro_dialer.settings import DialerSettings
 from porteiro_directory.app import DirectoryApp
 from porteiro_directory.settings import SAMPLE_DATA_FILE, DirectorySettings
+from porteiro_gateway.app import GatewayApp
+from porteiro_gateway.settings import GatewaySettings
 from porteiro_speech.app import SpeechApp
 from porteiro_speech.backends import Backends
 from porteiro_speech.offline.espeak import EspeakSynthesizer
@@ -56,6 +60,14 @@ def concierge_app() -> ServiceApp:
         directory_target=NOWHERE, dialer_target=NOWHERE, redis_url=None, llm_model=None, **LOOPBACK
     )
     return ConciergeApp(settings)
+
+
+def register_app() -> ServiceApp:
+    return RegisterApp(RegisterSettings(**LOOPBACK))
+
+
+def gateway_app() -> ServiceApp:
+    return GatewayApp(GatewaySettings(**LOOPBACK), ObservabilitySettings())
 
 
 @asynccontextmanager
@@ -166,14 +178,32 @@ async def test_concierge_refuses_an_undecodable_leg_event():
         await assert_still_serving(channel)
 
 
-async def test_health_refuses_an_undecodable_check():
-    async with served(directory_app) as channel:
+@pytest.mark.parametrize(
+    "make_app",
+    [directory_app, dialer_app, speech_app, concierge_app, register_app, gateway_app],
+    ids=["directory", "dialer", "speech", "concierge", "register", "gateway"],
+)
+async def test_health_refuses_an_undecodable_check(make_app):
+    async with served(make_app) as channel:
         await assert_refused(
             channel,
             "/grpc.health.v1.Health/Check",
             "unary_unary",
             [CORRUPT],
             "grpc.health.v1.HealthCheckRequest",
+        )
+        await assert_still_serving(channel)
+
+
+@pytest.mark.parametrize("rpc", ["ListCalls", "GetCall", "EraseVisitor"])
+async def test_register_refuses_undecodable_requests(rpc):
+    async with served(register_app) as channel:
+        await assert_refused(
+            channel,
+            f"/porteiro.register.v1.RegisterService/{rpc}",
+            "unary_unary",
+            [CORRUPT],
+            f"porteiro.register.v1.{rpc}Request",
         )
         await assert_still_serving(channel)
 
