@@ -21,7 +21,7 @@ import grpc
 import uvloop
 from grpc_health.v1 import health, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-from opentelemetry.instrumentation.grpc import aio_server_interceptor, filters
+from opentelemetry.instrumentation.grpc import filters
 
 from porteiro_common.health import HealthReporter
 from porteiro_common.logs import configure_logging
@@ -29,7 +29,7 @@ from porteiro_common.metrics import MetricsEndpoint
 from porteiro_common.reflection import enable_documented_reflection
 from porteiro_common.request_decoding import RequestDecodingInterceptor
 from porteiro_common.settings import ObservabilitySettings, ServiceSettings, load_settings
-from porteiro_common.tracing import configure_tracing
+from porteiro_common.tracing import configure_tracing, server_tracing_interceptor
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ def build_server(app: ServiceApp, host: str, port: int) -> BoundServer:
     )
     server = grpc.aio.server(
         # The decoding check is inside the tracing one, so a refused request still has its server span.
-        interceptors=[aio_server_interceptor(filter_=filters.negate(untraced)), RequestDecodingInterceptor()],
+        interceptors=[server_tracing_interceptor(filters.negate(untraced)), RequestDecodingInterceptor()],
         options=SERVER_OPTIONS,
     )
     app.register(server)
