@@ -21,17 +21,17 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from porteiro_register import migrate
-from porteiro_register.app import RegisterApp
-from porteiro_register.db import create_engine
-from porteiro_register.records import to_timestamp
-from porteiro_register.settings import LOCAL_AMQP_URL, RegisterSettings
 from prometheus_client import REGISTRY
 from psycopg import sql
 
 from porteiro.common.v1 import common_pb2
 from porteiro.register.v1 import register_pb2, register_pb2_grpc
 from porteiro_common.server import BoundServer, build_server
+from porteiro_register import migrate
+from porteiro_register.app import RegisterApp
+from porteiro_register.db import create_engine
+from porteiro_register.records import to_timestamp
+from porteiro_register.settings import LOCAL_AMQP_URL, RegisterSettings
 from tests.support.tcp_proxy import TcpProxy
 
 SERVER_URL = os.environ.get("PORTEIRO_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")

@@ -7,11 +7,11 @@ import logging
 from datetime import timedelta
 
 import pytest
-from porteiro_register.events import CallFinishedPublisher
-from porteiro_register.records import OUTCOME_WORDS
 
 from porteiro.common.v1 import common_pb2
 from porteiro.register.v1 import register_pb2
+from porteiro_register.events import CallFinishedPublisher
+from porteiro_register.records import OUTCOME_WORDS
 from tests.register.conftest import (
     AMQP_URL,
     BASE_TIME,

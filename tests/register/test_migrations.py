@@ -9,9 +9,9 @@ import uuid
 import pytest
 import sqlalchemy as sa
 from alembic import command
+
 from porteiro_register import migrate
 from porteiro_register.db import create_engine
-
 from tests.register.conftest import Database, create_throwaway_database, database_url, drop_database
 
 

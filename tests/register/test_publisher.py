@@ -7,10 +7,10 @@ import time
 
 import pika
 import pytest
-from porteiro_register.events import CONTENT_TYPE, MESSAGE_TYPE, CallFinishedPublisher, decode_call_finished
 
 from porteiro.register.v1 import register_pb2
 from porteiro_common.amqp import Backoff
+from porteiro_register.events import CONTENT_TYPE, MESSAGE_TYPE, CallFinishedPublisher, decode_call_finished
 from tests.register.conftest import AMQP_URL, amqp_url_via, make_record, metric, wait_until
 from tests.support.processes import free_port
 from tests.support.tcp_proxy import TcpProxy
