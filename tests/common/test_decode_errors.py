@@ -9,15 +9,16 @@ and health, which the same server answers, still works afterwards.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from porteiro_register.app import RegisterApp
-from porteiro_register.settings import RegisterSettings
 
+from porteiro.common.v1 import common_pb2
+from porteiro.concierge.v1 import concierge_pb2
 from porteiro.speech.v1 import speech_pb2
 from porteiro_common.server import ServiceApp, build_server
 from porteiro_common.settings import ObservabilitySettings
@@ -29,6 +30,8 @@ from porteiro_directory.app import DirectoryApp
 from porteiro_directory.settings import SAMPLE_DATA_FILE, DirectorySettings
 from porteiro_gateway.app import GatewayApp
 from porteiro_gateway.settings import GatewaySettings
+from porteiro_register.app import RegisterApp
+from porteiro_register.settings import RegisterSettings
 from porteiro_speech.app import SpeechApp
 from porteiro_speech.backends import Backends
 from porteiro_speech.offline.espeak import EspeakSynthesizer
@@ -167,13 +170,17 @@ async def test_speech_refuses_undecodable_synthesize_and_transcribe_messages():
 
 
 async def test_concierge_refuses_an_undecodable_leg_event():
+    converse = "/porteiro.concierge.v1.ConciergeService/Converse"
+    started = concierge_pb2.LegEvent(
+        leg_started=concierge_pb2.LegStarted(
+            session_id=str(uuid.uuid4()), leg=common_pb2.LEG_VISITOR, sample_rate_hz=8000
+        )
+    ).SerializeToString()
     async with served(concierge_app) as channel:
+        await assert_refused(channel, converse, "stream_stream", [CORRUPT], "porteiro.concierge.v1.LegEvent")
+        # Mid-call: the concierge reads later events in a task of its own; the refusal still ends the stream.
         await assert_refused(
-            channel,
-            "/porteiro.concierge.v1.ConciergeService/Converse",
-            "stream_stream",
-            [CORRUPT],
-            "porteiro.concierge.v1.LegEvent",
+            channel, converse, "stream_stream", [started, CORRUPT], "porteiro.concierge.v1.LegEvent"
         )
         await assert_still_serving(channel)
 
