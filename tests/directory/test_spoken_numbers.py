@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from porteiro_common.ptbr import numbers
 from porteiro_directory.spoken_numbers import find_apartment, normalize_block
 
 
@@ -80,6 +81,13 @@ def test_a_lone_um_is_one_when_the_text_is_the_apartment_field():
 )
 def test_block_normalization(block, key):
     assert normalize_block(block) == key
+
+
+@pytest.mark.parametrize(
+    ("word", "value"), sorted({**numbers.UNITS, **numbers.TEENS, **numbers.TENS, **numbers.HUNDREDS}.items())
+)
+def test_every_word_of_the_shared_number_tables_is_read(word, value):
+    assert find_apartment(word, sentence=False).number == str(value)
 
 
 UNITS = ["zero", "um", "dois", "três", "quatro", "cinco", "seis", "sete", "oito", "nove"]
