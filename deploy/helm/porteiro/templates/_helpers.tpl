@@ -127,6 +127,13 @@ checksum/prompts: {{ include "porteiro.promptsContent" .root | sha256sum }}
 {{- end -}}
 {{- end -}}
 
+{{/* Pod annotation that rolls the pods when the chart-created credentials Secret changes
+     (its rendered manifest, hashed; a Secret named by existingSecret is yours to roll).
+     Context: root. */}}
+{{- define "porteiro.credentialsChecksum" -}}
+checksum/credentials: {{ include (print .root.Template.BasePath "/secret.yaml") .root | sha256sum }}
+{{- end -}}
+
 {{/* Env of every container: pod identity, HOME on the writable /tmp, logging, tracing.
      Context: root, component. */}}
 {{- define "porteiro.commonEnv" -}}
@@ -161,6 +168,8 @@ checksum/prompts: {{ include "porteiro.promptsContent" .root | sha256sum }}
   value: {{ $v.otel.endpoint | quote }}
 - name: OTEL_EXPORTER_OTLP_INSECURE
   value: {{ $v.otel.insecure | toString | quote }}
+- name: OTEL_EXPORTER_OTLP_PROTOCOL
+  value: {{ $v.otel.protocol | quote }}
 {{- end }}
 {{- end -}}
 
@@ -241,9 +250,23 @@ tolerations:
 affinity:
   {{- toYaml . | nindent 2 }}
 {{- end }}
-{{- with .svc.topologySpreadConstraints }}
+{{- if .svc.topologySpreadConstraints }}
 topologySpreadConstraints:
-  {{- toYaml . | nindent 2 }}
+  {{- toYaml .svc.topologySpreadConstraints | nindent 2 }}
+{{- else if .root.Values.topologySpread.enabled }}
+{{- $spread := .root.Values.topologySpread }}
+# Replicas of this service (this release: the selector has the instance label) spread out.
+topologySpreadConstraints:
+  {{- range $spread.topologyKeys }}
+  - maxSkew: {{ $spread.maxSkew }}
+    topologyKey: {{ . }}
+    whenUnsatisfiable: {{ $spread.whenUnsatisfiable }}
+    labelSelector:
+      matchLabels:
+        {{- include "porteiro.selectorLabels" $ | nindent 8 }}
+    matchLabelKeys:
+      - pod-template-hash
+  {{- end }}
 {{- end }}
 {{- end -}}
 
@@ -334,6 +357,9 @@ spec:
           podSelector:
             {{- toYaml . | nindent 12 }}
           {{- end }}
+        {{- with $root.Values.networkPolicy.metrics.extraFrom }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
       ports:
         - port: metrics
           protocol: TCP
