@@ -9,23 +9,27 @@ hear the fallback).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 
+import grpc
 from opentelemetry import trace
 
 from porteiro.common.v1 import common_pb2
 from porteiro.concierge.v1 import concierge_pb2_grpc
 from porteiro_common.channels import create_channel
 from porteiro_common.health import HealthReporter
+from porteiro_common.listening import report_listening
 from porteiro_common.redaction import Redactor
 from porteiro_common.server import ServiceApp
 from porteiro_common.settings import ObservabilitySettings
+from porteiro_gateway.concierge_link import ConciergeLink
+from porteiro_gateway.deps import LegDeps
 from porteiro_gateway.fallback import FallbackAudio, fallback_text
-from porteiro_gateway.leg import LegDeps
 from porteiro_gateway.listener import LegListener, LegRegistry
 from porteiro_gateway.playback import PlaybackClock
 from porteiro_gateway.settings import GatewaySettings
-from porteiro_gateway.speech import SpeechClient
+from porteiro_gateway.speech import GrpcSpeechClient
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +50,7 @@ class GatewayApp(ServiceApp[GatewaySettings]):
         self.visitor: LegListener | None = None
         self.resident: LegListener | None = None
         self.fallback: FallbackAudio | None = None
-        self._channels = []
+        self._channels: list[grpc.aio.Channel] = []
         self._fallback_task: asyncio.Task | None = None
         self.clock = PlaybackClock(settings.playback_resync_ms)
         self._clock_task: asyncio.Task | None = None
@@ -56,7 +60,7 @@ class GatewayApp(ServiceApp[GatewaySettings]):
         speech_channel = create_channel(settings.speech_target, settings.rpc_timeout_seconds)
         concierge_channel = create_channel(settings.concierge_target, settings.rpc_timeout_seconds)
         self._channels = [speech_channel, concierge_channel]
-        speech = SpeechClient(
+        speech = GrpcSpeechClient(
             speech_channel, settings.rpc_timeout_seconds, settings.recognition_timeout_seconds
         )
         self.fallback = FallbackAudio(
@@ -67,7 +71,12 @@ class GatewayApp(ServiceApp[GatewaySettings]):
         deps = LegDeps(
             settings=settings,
             speech=speech,
-            concierge=concierge_pb2_grpc.ConciergeServiceStub(concierge_channel),
+            # A leg's stream lives as long as the leg; its deadline only backs up MAX_CALL_SECONDS.
+            concierge=functools.partial(
+                ConciergeLink,
+                concierge_pb2_grpc.ConciergeServiceStub(concierge_channel),
+                settings.max_call_seconds + 30,
+            ),
             fallback=self.fallback,
             redactor=Redactor(self._observability.trace_personal_data),
             tracer=self._tracer,
@@ -92,6 +101,8 @@ class GatewayApp(ServiceApp[GatewaySettings]):
         )
         await self.visitor.start()
         await self.resident.start()
+        report_listening(settings.ports_file, "visitor", self.visitor.port)
+        report_listening(settings.ports_file, "resident", self.resident.port)
         await health_reporter.set_serving(True)
 
     async def stop(self, grace_seconds: float) -> None:

@@ -2,27 +2,63 @@
 
 gRPC aio streams take one writer at a time, so events go through an outbox
 drained by a single sender task; actions are read by one reader task. Both
-tasks are created by the leg (it owns them) through `pump`.
+tasks are created by the leg (it owns them) through `pump_out` and `pump_in`.
+
+A leg sees the stream through the `ConciergeStream` protocol; `ConciergeLink`
+is the real one (tests/gateway/harness.py has an in-process fake).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import Protocol, TypeAlias
 
 import grpc
 
 from porteiro.concierge.v1 import concierge_pb2, concierge_pb2_grpc
 
-LegEvent = concierge_pb2.LegEvent
-LegAction = concierge_pb2.LegAction
+LegEvent: TypeAlias = concierge_pb2.LegEvent
+LegAction: TypeAlias = concierge_pb2.LegAction
 
 
 class ConciergeGone(Exception):
     """The stream failed or ended without the leg asking for it."""
 
 
+class ConciergeStream(Protocol):
+    """One leg's conversation with the concierge: events out, actions in."""
+
+    alive: bool  # opened and not abandoned
+
+    def open(self, started: concierge_pb2.LegStarted) -> None:
+        """(Re)open the stream and queue LegStarted first."""
+        ...
+
+    def send(self, event: LegEvent) -> None:
+        """Queue an event (dropped once the stream is closing or gone)."""
+        ...
+
+    async def pump_out(self) -> None:
+        """Write queued events until `finish`; raises ConciergeGone when writing fails."""
+        ...
+
+    async def pump_in(self, on_action: Callable[[LegAction], None]) -> None:
+        """Deliver actions until the stream ends; raises ConciergeGone on an unexpected end."""
+        ...
+
+    def finish(self, ended: concierge_pb2.LegEnded) -> None:
+        """Queue LegEnded and the half-close after the pending events."""
+        ...
+
+    def abandon(self) -> None:
+        """Drop a failed stream without talking to it."""
+        ...
+
+
 class ConciergeLink:
+    """The real `ConciergeStream`: a Converse call on the concierge's gRPC channel."""
+
     def __init__(self, stub: concierge_pb2_grpc.ConciergeServiceStub, deadline_seconds: float) -> None:
         self._stub = stub
         self._deadline = deadline_seconds
@@ -45,13 +81,15 @@ class ConciergeLink:
 
     async def pump_out(self) -> None:
         """Write queued events in order, until `finish`; raises ConciergeGone when writing fails."""
-        call = self._call
+        call, outbox = self._call, self._outbox
         assert call is not None
         try:
-            while (event := await self._outbox.get()) is not None:
+            while (event := await outbox.get()) is not None:
                 await call.write(event)
             await call.done_writing()
         except (grpc.aio.AioRpcError, asyncio.InvalidStateError, grpc.aio.UsageError) as error:
+            if call is not self._call:  # abandoned: nothing more to say on it
+                return
             raise ConciergeGone(describe(error)) from None
 
     async def pump_in(self, on_action: Callable[[LegAction], None]) -> None:
@@ -79,11 +117,14 @@ class ConciergeLink:
             self._outbox.put_nowait(None)
 
     def abandon(self) -> None:
-        """Drop a failed stream without talking to it."""
+        """Drop a failed stream without talking to it; `pump_out` then returns."""
         self.alive = False
         if self._call is not None:
             self._call.cancel()
             self._call = None
+            # pump_out ends with done_writing: on a call that had already failed (cancel() is
+            # then a no-op) that is what lets gRPC's request task of an intercepted call finish.
+            self._outbox.put_nowait(None)
 
 
 def describe(error: BaseException) -> str:

@@ -18,10 +18,13 @@ import socket
 from collections.abc import Sequence
 from typing import cast
 
+from porteiro.common.v1 import common_pb2
 from porteiro.concierge.v1 import concierge_pb2
 from porteiro_common.audiosocket import HANGUP_FRAME
 from porteiro_gateway import metrics
-from porteiro_gateway.leg import LEG_NAMES, Leg, LegDeps
+from porteiro_gateway.caller_socket import CallerSocket
+from porteiro_gateway.deps import LEG_NAMES, LegDeps
+from porteiro_gateway.leg import Leg
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +88,7 @@ def is_allowed(host: str, networks: Sequence[Network]) -> bool:
 class LegListener:
     def __init__(
         self,
-        leg: int,
+        leg: common_pb2.Leg,
         host: str,
         port: int,
         deps: LegDeps,
@@ -146,24 +149,25 @@ class LegListener:
 
 
 class AudioSocketProtocol(asyncio.Protocol):
-    """One TCP connection: passes the loop's callbacks to its leg."""
+    """One TCP connection: passes the loop's callbacks to its leg's socket."""
 
     def __init__(self, listener: LegListener) -> None:
         self._listener = listener
-        self._leg: Leg | None = None
+        self._socket: CallerSocket | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._leg = self._listener.accept(cast(asyncio.Transport, transport))  # uvloop's is no subclass
+        leg = self._listener.accept(cast(asyncio.Transport, transport))  # uvloop's is no subclass
+        self._socket = leg.socket if leg is not None else None
 
     def data_received(self, data: bytes) -> None:
-        if self._leg is not None:
-            self._leg.data_received(data)
+        if self._socket is not None:
+            self._socket.data_received(data)
 
     def eof_received(self) -> bool:
-        if self._leg is not None:
-            self._leg.eof_received()
+        if self._socket is not None:
+            self._socket.eof_received()
         return False  # close our side too
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self._leg is not None:
-            self._leg.connection_lost(exc)
+        if self._socket is not None:
+            self._socket.connection_lost(exc)

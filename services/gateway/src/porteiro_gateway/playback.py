@@ -7,6 +7,9 @@ every leg's player sends exactly one frame per tick. One process-wide
 20 ms, not 300. If the event loop stalls for longer than `resync_ms`, the
 schedule is rebased rather than catching up in a burst. When nothing plays,
 silence frames keep the line alive (Asterisk hangs up after 2 s without traffic).
+
+Both read the time through a `TimeSource` (time.monotonic and asyncio.sleep in
+production), so tests step them in virtual time.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from dataclasses import dataclass, field
 
 from porteiro_common.audiosocket import encode_audio, frame_bytes
 from porteiro_gateway import metrics
+from porteiro_gateway.time_source import MONOTONIC, TimeSource
 
 log = logging.getLogger(__name__)
 
@@ -67,14 +71,18 @@ class PlaybackSink:
 
 
 class Player:
+    """One leg's playback: the Say queue, one frame per tick of the clock, silence when idle."""
+
     def __init__(
         self,
         send: Callable[[bytes], None],
         sink: PlaybackSink,
         sample_rate: int = 8000,
         idle_silence: bool = True,
+        now: Callable[[], float] = time.monotonic,
     ) -> None:
         self._send = send
+        self._now = now
         self.sink = sink
         self._sink = sink
         self.sample_rate = sample_rate
@@ -146,7 +154,7 @@ class Player:
         frame = self._header + buffer[:size]
         del buffer[:size]
         if item.started_at is None:
-            item.started_at = time.monotonic()
+            item.started_at = self._now()
             self._sink.on_say_started(item)
         item.played_bytes += size
         return frame
@@ -161,7 +169,16 @@ class PlaybackClock:
     of a tick from waiting on hundreds of others' socket writes.
     """
 
-    def __init__(self, resync_ms: int = 60, phases: int = 10) -> None:
+    def __init__(
+        self,
+        resync_ms: int = 60,
+        phases: int = 10,
+        time_source: TimeSource = MONOTONIC,
+        observe_lateness: Callable[[float], None] | None = None,
+    ) -> None:
+        self.time_source = time_source  # the legs read the time here too
+        self._observe = observe_lateness or metrics.PLAYBACK_LATENESS.observe
+        self.resyncs = 0  # schedule rebases (also counted in Prometheus)
         self._resync = resync_ms / 1000
         self._phase_seconds = FRAME_SECONDS / phases
         self._slots: list[dict[Player, None]] = [{} for _ in range(phases)]  # insertion-ordered sets
@@ -180,18 +197,19 @@ class PlaybackClock:
             self._slots[slot].pop(player, None)
 
     async def run(self) -> None:
-        start = time.monotonic()
+        now, sleep, observe = self.time_source.now, self.time_source.sleep, self._observe
+        start = now()
         step = 0
         phases = len(self._slots)
-        observe = metrics.PLAYBACK_LATENESS.observe
         while True:
             deadline = start + step * self._phase_seconds
-            delay = deadline - time.monotonic()
+            delay = deadline - now()
             if delay > 0:
-                await asyncio.sleep(delay)
-            lateness = time.monotonic() - deadline
+                await sleep(delay)
+            lateness = now() - deadline
             if lateness > self._resync:
                 metrics.PLAYBACK_RESYNCS.inc()
+                self.resyncs += 1
                 start += lateness
                 deadline += lateness
             for player in list(self._slots[step % phases]):
@@ -201,5 +219,5 @@ class PlaybackClock:
                     log.exception("player failed")
                     self.discard(player)
                     player.sink.on_player_error(error)
-                observe(max(0.0, time.monotonic() - deadline))
+                observe(max(0.0, now() - deadline))
             step += 1

@@ -1,0 +1,231 @@
+"""A leg's AudioSocket connection: frames in (checked, dispatched), frames out (paced by the player).
+
+The listener's asyncio Protocol hands it every read (`data_received`,
+`eof_received`, `connection_lost`) straight from the event loop's read
+callback: no reader task, no stream buffer, no wake-up per frame. Caller audio
+goes to `on_audio` (the leg's CallerAudio.feed: the hot path); UUID, DTMF and the end of the
+connection go to its `SocketOwner`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from porteiro.concierge.v1 import concierge_pb2
+from porteiro_common.audiosocket import (
+    AUDIO_RATES,
+    HANGUP_FRAME,
+    Frame,
+    FrameParser,
+    Kind,
+    ProtocolError,
+    check_frame,
+)
+from porteiro_common.ids import session_id_from_bytes
+from porteiro_gateway import metrics
+
+log = logging.getLogger(__name__)
+
+Reason = concierge_pb2.LegEndReason
+# Ending the leg ourselves: tell Asterisk with a hangup frame so the dialplan continues.
+REASONS_WITH_HANGUP_FRAME = {
+    Reason.LEG_END_REASON_HANGUP_REQUESTED,
+    Reason.LEG_END_REASON_MAX_DURATION,
+    Reason.LEG_END_REASON_SHUTDOWN,
+    Reason.LEG_END_REASON_PROTOCOL_ERROR,
+    Reason.LEG_END_REASON_DEPENDENCY_FAILURE,
+}
+MAX_UNSENT_BYTES = 64 * 1024  # ~4 s of audio the peer has not read: it is gone
+COUNT_FLUSH_FRAMES = 50  # frame counters reach Prometheus once a second per leg, not per frame
+
+
+class Transport(Protocol):
+    """The part of asyncio.Transport a leg uses."""
+
+    def write(self, data: bytes) -> None: ...
+
+    def close(self) -> None: ...
+
+    def is_closing(self) -> bool: ...
+
+    def get_write_buffer_size(self) -> int: ...
+
+
+class SocketOwner(Protocol):
+    """What the socket reports to (the leg)."""
+
+    def identified(self, session_id: str) -> None:
+        """The UUID frame: the call's session id."""
+        ...
+
+    def key_pressed(self, digit: str) -> None: ...
+
+    def end(self, reason: Reason, detail: str = "") -> None:
+        """The connection is over (hangup, EOF, reset, bad frames, a peer that stopped reading)."""
+        ...
+
+    def failed(self, error: Exception) -> None:
+        """A bug while handling a frame (called inside the except block): end the leg."""
+        ...
+
+
+class FrameCount:
+    """A per-leg frame counter: a plain int, added to the Prometheus child every `every` frames.
+
+    The child's lock costs more than the rest of a frame's bookkeeping.
+    """
+
+    __slots__ = ("_child", "_every", "_count")
+
+    def __init__(self, child: Any, every: int = COUNT_FLUSH_FRAMES) -> None:
+        self._child, self._every, self._count = child, every, 0
+
+    def add(self) -> None:
+        self._count += 1
+        if self._count >= self._every:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._count:
+            self._child.inc(self._count)
+            self._count = 0
+
+
+def ignore_audio(pcm: bytes, rate: int) -> None:
+    """Caller audio before the leg has connected `on_audio`."""
+
+
+class CallerSocket:
+    def __init__(
+        self,
+        transport: Transport,
+        owner: SocketOwner,
+        leg_name: str,
+        max_frame_bytes: int,
+    ) -> None:
+        self._transport = transport
+        self._owner = owner
+        self.on_audio: Callable[[bytes, int], None] = ignore_audio  # pcm, sample rate
+        self._parser = FrameParser(max_frame_bytes)
+        self._frames_in = FrameCount(metrics.FRAMES.labels("in", leg_name))
+        self._frames_out = FrameCount(metrics.FRAMES.labels("out", leg_name))
+        # What arrives before the leg is ready (`start`): bytes, and maybe the end of the connection.
+        self._early: bytearray | None = bytearray()
+        self._early_end: tuple[Exception | None] | None = None  # (the connection's error,)
+        self.session_id = ""
+        self.ended = False  # set by the leg when it ends: later bytes are ignored
+
+    def start(self) -> None:
+        """The leg is ready: handle what arrived before."""
+        early, self._early = self._early, None
+        if early:
+            self.data_received(bytes(early))
+        if self._early_end is not None:
+            self._connection_ended(self._early_end[0])
+
+    # ---- in ----------------------------------------------------------------------------------
+
+    def data_received(self, data: bytes) -> None:
+        """Bytes from Asterisk: every complete frame is handled at once, in order."""
+        if self.ended:
+            return
+        if self._early is not None:
+            self._early += data
+            return
+        try:
+            for frame in self._parser.feed(data):
+                self._on_frame(frame)
+                if self.ended:
+                    return
+        except ProtocolError as error:
+            self.protocol_error(error)
+        except Exception as error:  # noqa: BLE001 - a bug in one leg must end it, not the process
+            self._owner.failed(error)
+
+    def eof_received(self) -> None:
+        self._connection_ended(None)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        self._connection_ended(error)
+
+    def _connection_ended(self, error: Exception | None) -> None:
+        """EOF or a reset: the caller is gone.
+
+        After Asterisk's hangup frame the leg has already ended (CALLER_HANGUP, the first
+        reason wins): a reset that follows (Asterisk closing with our frames unread) changes nothing.
+        """
+        if self._early is not None:  # the leg is not ready: it ends after the early bytes
+            if self._early_end is None:
+                self._early_end = (error,)
+            return
+        if error is None:
+            detail = "EOF" if self.session_id else "EOF before UUID"
+            self._owner.end(Reason.LEG_END_REASON_CALLER_HANGUP, detail)
+        else:
+            self._owner.end(Reason.LEG_END_REASON_CONNECTION_ERROR, f"{type(error).__name__}: {error}")
+
+    def protocol_error(self, error: ProtocolError) -> None:
+        metrics.PROTOCOL_ERRORS.labels(error.code).inc()
+        log.warning("protocol error: %s", error, extra={"session_id": self.session_id, "error": str(error)})
+        self._owner.end(Reason.LEG_END_REASON_PROTOCOL_ERROR, str(error))
+
+    def _on_frame(self, frame: Frame) -> None:
+        kind = frame.kind
+        rate = AUDIO_RATES.get(kind)
+        if rate is not None and self.session_id:  # the hot path: caller audio
+            if len(frame.payload) & 1:
+                raise ProtocolError("odd_audio", f"audio frame with odd length {len(frame.payload)}")
+            self._frames_in.add()
+            self.on_audio(frame.payload, rate)
+            return
+        if not self.session_id:
+            if kind != Kind.UUID:
+                raise ProtocolError("no_uuid_first", f"first frame kind 0x{kind:02x}, not UUID")
+            check_frame(frame)
+            self.session_id = session_id_from_bytes(frame.payload)
+            self._owner.identified(self.session_id)
+            return
+        check_frame(frame)
+        if kind == Kind.DTMF:
+            self._owner.key_pressed(chr(frame.payload[0]))
+        elif kind == Kind.HANGUP:
+            self._owner.end(Reason.LEG_END_REASON_CALLER_HANGUP, "hangup frame")
+        elif kind == Kind.ERROR:
+            code = frame.payload[0] if frame.payload else 0
+            metrics.PROTOCOL_ERRORS.labels("error_frame").inc()
+            log.warning("error frame from Asterisk", extra={"session_id": self.session_id, "code": code})
+            if code == 0x01:  # Asterisk's "call hangup" error
+                self._owner.end(Reason.LEG_END_REASON_CALLER_HANGUP, "error frame: hangup")
+        elif kind == Kind.UUID:
+            metrics.PROTOCOL_ERRORS.labels("duplicate_uuid").inc()
+
+    # ---- out ---------------------------------------------------------------------------------
+
+    def send(self, frame: bytes) -> None:
+        """One outgoing frame (the player's, once per tick)."""
+        transport = self._transport
+        if transport.is_closing():
+            self._owner.end(Reason.LEG_END_REASON_CONNECTION_ERROR, "socket closed")
+            return
+        if transport.get_write_buffer_size() > MAX_UNSENT_BYTES:
+            self._owner.end(Reason.LEG_END_REASON_CONNECTION_ERROR, "peer stopped reading")
+            return
+        transport.write(frame)
+        self._frames_out.add()
+
+    def close(self, reason: Reason) -> None:
+        """Close the connection, after a hangup frame when we end the leg (the dialplan continues)."""
+        self.ended = True
+        transport = self._transport
+        try:
+            if reason in REASONS_WITH_HANGUP_FRAME and not transport.is_closing():
+                transport.write(HANGUP_FRAME)
+            transport.close()
+        except (OSError, RuntimeError):
+            pass
+
+    def flush_counts(self) -> None:
+        self._frames_in.flush()
+        self._frames_out.flush()

@@ -1,0 +1,138 @@
+"""Turn accounting: one TURN span per utterance, and the per-turn metrics.
+
+A turn starts at speech onset (SPEECH_DETECTED) and ends at the end of speech
+(SILENCE_DETECTED, SPEECH_ENDED); its span then travels with the recognition.
+A recognised turn stays open until the reply starts playing and carries
+`turn_latency_ms` (the figure of porteiro_gateway_turn_latency_seconds); it ends
+without it when the caller speaks again or the leg ends first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import StrEnum
+
+from opentelemetry import trace
+from opentelemetry.trace import Span
+
+from porteiro_common import stages
+from porteiro_common.redaction import Redactor
+from porteiro_gateway import metrics
+from porteiro_gateway.endpointing import SpeechEnded
+from porteiro_gateway.leg_trace import LegTrace
+
+
+class Outcome(StrEnum):
+    """How a turn ended (the TURN span's `outcome`)."""
+
+    UTTERANCE = "utterance"  # recognised and sent to the concierge
+    EMPTY = "empty"  # recognised as no text
+    TOO_SHORT = "too_short"  # too little voiced audio to recognise
+    REJECTED = "rejected"  # speech refused the audio (INVALID_ARGUMENT)
+    ERROR = "error"  # recognition failed
+    LEG_ENDED = "leg_ended"  # the leg ended during the speech
+
+
+class Turns:
+    def __init__(
+        self,
+        tracer: trace.Tracer,
+        leg_trace: LegTrace,
+        redactor: Redactor,
+        now: Callable[[], float],
+        pre_roll_ms: int,
+    ) -> None:
+        self._tracer = tracer
+        self._leg_trace = leg_trace
+        self._redactor = redactor
+        self._now = now
+        self._pre_roll_ms = pre_roll_ms
+        self.number = 0
+        self._speaking: Span | None = None  # the turn of the speech in progress
+        self._awaiting_reply: Span | None = None  # the last recognised turn, until the reply starts
+        self._speech_ended_at: float | None = None
+
+    def speech_started(self, session_id: str, leg_name: str) -> Span:
+        """A new turn at speech onset; returns its span (the recognition runs inside it)."""
+        self._end_awaited()
+        self.number += 1
+        span = self._tracer.start_span(
+            "TURN",
+            context=trace.set_span_in_context(self._leg_trace.span),
+            attributes={
+                "porteiro.session_id": session_id,
+                "porteiro.leg": leg_name,
+                "porteiro.turn": self.number,
+            },
+        )
+        span.add_event(stages.SPEECH_DETECTED, {"pre_roll_ms": self._pre_roll_ms})
+        self._speaking = span
+        return span
+
+    def speech_ended(self, event: SpeechEnded, last_voiced_at: float) -> Span | None:
+        """End of speech: endpointing metric and events; the turn's span is handed to the recognition."""
+        now = self._now()
+        metrics.ENDPOINTING.observe(max(0.0, now - last_voiced_at))
+        self._speech_ended_at = now
+        span, self._speaking = self._speaking, None
+        if span is not None:
+            if event.reason == "silence":
+                span.add_event(stages.SILENCE_DETECTED, {"duration_ms": event.silence_ms})
+            span.add_event(
+                stages.SPEECH_ENDED,
+                {
+                    "duration_ms": event.utterance_ms,
+                    "speech_ms": event.speech_ms,
+                    "utterance_ms": event.utterance_ms,
+                    "reason": event.reason,
+                },
+            )
+        return span
+
+    def speech_dropped(self) -> None:
+        """Too little voiced audio to recognise."""
+        metrics.DROPPED_UTTERANCES.inc()
+        span, self._speaking = self._speaking, None
+        if span is not None:
+            span.set_attribute("outcome", Outcome.TOO_SHORT.value)
+            span.end()
+
+    def recognised(self, span: Span | None, outcome: Outcome, audio_bytes: int, transcript: str = "") -> None:
+        """The recognition of a turn is over: an utterance waits for its reply, anything else ends."""
+        if outcome is Outcome.EMPTY:
+            metrics.EMPTY_TRANSCRIPTS.inc()
+        if span is None:
+            return
+        span.set_attribute("outcome", outcome.value)
+        span.set_attribute("audio_bytes", audio_bytes)
+        if outcome is Outcome.UTTERANCE:
+            span.set_attribute("porteiro.transcript", self._redactor(transcript))
+            self._end_awaited()
+            self._awaiting_reply = span
+        else:
+            span.end()
+
+    def reply_started(self, queued_at: float) -> None:
+        """A Say started playing: if it was queued after the end of speech, that is the turn latency."""
+        ended_at = self._speech_ended_at
+        if ended_at is None or queued_at < ended_at:
+            return
+        latency = self._now() - ended_at
+        metrics.TURN_LATENCY.observe(latency)
+        self._end_awaited(round(latency * 1000, 1))
+        self._speech_ended_at = None
+
+    def close(self) -> None:
+        """The leg ended: end the turns still open."""
+        span, self._speaking = self._speaking, None
+        if span is not None:
+            span.set_attribute("outcome", Outcome.LEG_ENDED.value)
+            span.end()
+        self._end_awaited()
+
+    def _end_awaited(self, turn_latency_ms: float | None = None) -> None:
+        span, self._awaiting_reply = self._awaiting_reply, None
+        if span is not None:
+            if turn_latency_ms is not None:
+                span.set_attribute("turn_latency_ms", turn_latency_ms)
+            span.end()
