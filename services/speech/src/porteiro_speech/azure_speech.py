@@ -131,10 +131,12 @@ class AzureSession:
             pass
 
 
-class AzureRecognizer:
+class _AzureBackend:
+    """Key, region and the SDK module, loaded by `start` unless handed in (tests)."""
+
     name = "azure"
 
-    def __init__(self, key: str, region: str, timeout_seconds: float = 10.0, sdk: Any = None) -> None:
+    def __init__(self, key: str, region: str, timeout_seconds: float, sdk: Any) -> None:
         self._key = key
         self._region = region
         self._timeout = timeout_seconds
@@ -144,8 +146,16 @@ class AzureRecognizer:
         if self._sdk is None:
             self._sdk = load_sdk()
 
+    def _sdk_config(self) -> Any:
+        return self._sdk.SpeechConfig(subscription=self._key, region=self._region)
+
+
+class AzureRecognizer(_AzureBackend):
+    def __init__(self, key: str, region: str, timeout_seconds: float = 10.0, sdk: Any = None) -> None:
+        super().__init__(key, region, timeout_seconds, sdk)
+
     def speech_config(self, language: str) -> Any:
-        config = self._sdk.SpeechConfig(subscription=self._key, region=self._region)
+        config = self._sdk_config()
         config.speech_recognition_language = language
         config.output_format = self._sdk.OutputFormat.Detailed
         return config
@@ -169,9 +179,7 @@ class AzureRecognizer:
 _DONE = object()
 
 
-class AzureSynthesizer:
-    name = "azure"
-
+class AzureSynthesizer(_AzureBackend):
     def __init__(
         self,
         key: str,
@@ -180,18 +188,11 @@ class AzureSynthesizer:
         timeout_seconds: float = 10.0,
         sdk: Any = None,
     ) -> None:
-        self._key = key
-        self._region = region
+        super().__init__(key, region, timeout_seconds, sdk)
         self.default_voice = default_voice
-        self._timeout = timeout_seconds
-        self._sdk = sdk
-
-    async def start(self) -> None:
-        if self._sdk is None:
-            self._sdk = load_sdk()
 
     def speech_config(self, voice: str, sample_rate_hz: int) -> Any:
-        config = self._sdk.SpeechConfig(subscription=self._key, region=self._region)
+        config = self._sdk_config()
         config.speech_synthesis_voice_name = voice
         output_format = getattr(self._sdk.SpeechSynthesisOutputFormat, RAW_OUTPUT_FORMATS[sample_rate_hz])
         config.set_speech_synthesis_output_format(output_format)
