@@ -23,6 +23,7 @@ SERVICES = {
     "concierge": "porteiro_concierge",
     "directory": "porteiro_directory",
     "dialer": "porteiro_dialer",
+    "register": "porteiro_register",
 }
 
 

@@ -13,6 +13,7 @@ import asyncio
 import logging
 
 import grpc
+import psycopg
 import sqlalchemy as sa
 import sqlalchemy.exc
 from opentelemetry import trace
@@ -87,13 +88,17 @@ class RegisterApp(ServiceApp[RegisterSettings]):
         delay = self.backoff.initial_seconds
         while True:
             try:
+                if self.settings.create_database:
+                    url = self.settings.database_url.get_secret_value()
+                    if await asyncio.to_thread(migrate.create_database_if_missing, url):
+                        log.info("database %s created", self._database)
                 if self.settings.migrate_at_start:
                     revision = await asyncio.to_thread(migrate.upgrade, self.engine)
                     log.info("database %s at revision %s", self._database, revision)
                 else:
                     await asyncio.to_thread(self.store.ping)
                 return
-            except sqlalchemy.exc.SQLAlchemyError as error:
+            except (sqlalchemy.exc.SQLAlchemyError, psycopg.Error) as error:
                 log.warning(
                     "database %s not ready, retrying in %.1f s: %s",
                     self._database,

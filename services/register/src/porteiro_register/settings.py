@@ -27,6 +27,9 @@ class RegisterSettings(ServiceSettings):
     )
     database_timeout_seconds: float = Field(5.0, gt=0, le=120, description="Connect and statement timeout")
     migrate_at_start: bool = Field(True, description="Apply pending migrations when the service starts")
+    create_database: bool = Field(
+        False, description="Create the database at start if missing (development; needs CREATEDB rights)"
+    )
 
     amqp_url: SecretStr = Field(SecretStr(LOCAL_AMQP_URL), description="AMQP URL (from a Secret)")
     queue: str = Field(CALL_FINISHED_QUEUE, min_length=1, description="Durable queue of CallFinished events")
