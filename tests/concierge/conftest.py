@@ -1,19 +1,24 @@
-"""Fixtures: fake directory + dialer on loopback, and concierges started in-process."""
+"""Fixtures: the real directory in this process (behind a TCP proxy, so a test can take it away),
+a fake dialer on loopback, and concierges started in-process."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import grpc
 import pytest
 
 from porteiro_common.server import build_server
+from porteiro_common.settings import ObservabilitySettings
 from porteiro_concierge.app import ConciergeApp
 from porteiro_concierge.settings import ConciergeSettings
+from porteiro_directory.app import DirectoryApp
+from porteiro_directory.settings import DirectorySettings
 from tests.concierge.driver import LegDriver
 from tests.concierge.fakes import FakeDialer, FakeDirectory, serve_fakes
-from tests.support.processes import start_service
+from tests.support.tcp_proxy import TcpProxy
 
 # Short timeouts so timeout paths run in about a second.
 FAST_TIMEOUTS = {
@@ -21,7 +26,7 @@ FAST_TIMEOUTS = {
     "resident_reply_timeout_seconds": 1.0,
     "visitor_reply_timeout_seconds": 30.0,
     "playback_allowance_seconds": 30.0,
-    "timer_poll_seconds": 0.05,
+    "deadline_reread_seconds": 0.05,
     "dependency_timeout_seconds": 2.0,
 }
 
@@ -42,24 +47,67 @@ async def fakes():
 
 
 @dataclass
+class Directory:
+    """The real directory service (sample condominium) in this process, reached through a proxy."""
+
+    proxy: TcpProxy
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.proxy.port}"
+
+    def down(self) -> None:
+        """The directory goes away: connections cut, new ones refused (UNAVAILABLE)."""
+        self.proxy.close()
+
+    async def up(self, concierge: Concierge, timeout: float = 5.0) -> None:  # noqa: ASYNC109 - test helper
+        """The directory comes back; returns once the concierge's channel to it is connected again
+        (a gRPC channel that lost its peer waits a reconnect backoff before trying again)."""
+        self.proxy.reopen()
+        channel = concierge.app.directory._channel.get()  # the client's lazily opened channel
+        async with asyncio.timeout(timeout):
+            while (state := channel.get_state(try_to_connect=True)) != grpc.ChannelConnectivity.READY:
+                await channel.wait_for_state_change(state)
+
+
+@pytest.fixture
+async def directory():
+    app = DirectoryApp(
+        DirectorySettings(grpc_host="127.0.0.1", grpc_port=0),
+        ObservabilitySettings(trace_personal_data=False),
+    )
+    bound = build_server(app, "127.0.0.1", 0)
+    await bound.server.start()
+    await app.start(bound.health)
+    proxy = TcpProxy(("127.0.0.1", bound.port)).start()
+    yield Directory(proxy)
+    proxy.close()
+    await bound.server.stop(0)
+    await app.stop(0)
+
+
+@dataclass
 class Concierge:
     app: ConciergeApp
     channel: grpc.aio.Channel
     target: str
+    drivers: list[LegDriver] = field(default_factory=list)
 
     def leg(self, session_id: str, leg: str, **options) -> LegDriver:
-        return LegDriver(self.channel, session_id, leg, **options)
+        driver = LegDriver(self.channel, session_id, leg, **options)
+        self.drivers.append(driver)
+        return driver
 
 
 @pytest.fixture
-async def concierge_factory(fakes):
+async def concierge_factory(fakes, directory):
     running: list[tuple] = []
 
-    async def start(directory_target: str | None = None, **overrides) -> Concierge:
+    async def start(**overrides) -> Concierge:
         values = {
             "grpc_host": "127.0.0.1",
             "grpc_port": 0,
-            "directory_target": directory_target or fakes.target,
+            "directory_target": directory.target,
             "dialer_target": fakes.target,
             "redis_url": None,
             "llm_model": None,
@@ -71,35 +119,22 @@ async def concierge_factory(fakes):
         await bound.server.start()
         await app.start(bound.health)
         channel = grpc.aio.insecure_channel(f"127.0.0.1:{bound.port}")
-        running.append((app, bound, channel))
-        return Concierge(app, channel, f"127.0.0.1:{bound.port}")
+        concierge = Concierge(app, channel, f"127.0.0.1:{bound.port}")
+        running.append((concierge, bound))
+        return concierge
 
     yield start
-    for app, bound, channel in running:
-        await channel.close()
+    for concierge, bound in running:
+        for driver in concierge.drivers:
+            await driver.close()
+        await concierge.channel.close()
         await bound.server.stop(0)
-        await app.stop(0)
-
-
-@pytest.fixture(scope="session")
-def real_directory(tmp_path_factory):
-    """The real directory service (sample condominium), one process for the whole run."""
-    service = start_service("porteiro_directory", "PORTEIRO_DIRECTORY_", tmp_path_factory.mktemp("directory"))
-    service.wait_serving(timeout=60)
-    yield service.target
-    service.terminate()
-
-
-@pytest.fixture(params=["fake-directory", "real-directory"])
-async def concierge(request, concierge_factory) -> Concierge:
-    """A concierge in this process, against the fake directory and then the real one."""
-    target = request.getfixturevalue("real_directory") if request.param == "real-directory" else None
-    return await concierge_factory(directory_target=target)
+        await concierge.app.stop(0)
 
 
 @pytest.fixture
-async def fake_concierge(concierge_factory) -> Concierge:
-    """A concierge against the fake directory (for tests that switch the directory off)."""
+async def concierge(concierge_factory) -> Concierge:
+    """A concierge in this process, against the real directory (in this process too) and the fake dialer."""
     return await concierge_factory()
 
 

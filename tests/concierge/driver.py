@@ -77,6 +77,7 @@ class LegDriver:
             if not self.accepted.done():
                 self.accepted.set_exception(error)
         finally:
+            self._events.put_nowait(None)  # the stream is over: nothing more to send
             self.closed.set()
 
     def _end(self, reason: int) -> None:

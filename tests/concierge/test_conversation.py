@@ -1,4 +1,4 @@
-"""Conversation scripts through the real Converse stream (fake directory and dialer on loopback)."""
+"""Conversation scripts through the real Converse stream (the real directory in process, a fake dialer)."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ async def test_delivery_happy_path_in_one_sentence(concierge, fakes, session_id)
     traceparent = await resident.start()
     assert traceparent == await visitor.accepted
     brief = await resident.expect("João", "entrega", "501")
-    assert "1" in brief and "2" in brief
+    assert "tecle 1 para sim, 2 para nao" in fold(brief)  # the keys the resident may press
     await visitor.expect("O morador atendeu")
     await resident.utter("Sim, pode subir.")
     await visitor.expect("autorizou", "pode subir")
@@ -115,8 +115,7 @@ async def test_unknown_apartment_twice_then_keypad(concierge, fakes, session_id)
     assert call.destination == await destination(concierge, "501")
 
 
-async def test_keypad_apartment_is_trusted_when_the_name_was_misheard(fake_concierge, fakes, session_id):
-    concierge = fake_concierge
+async def test_keypad_apartment_is_trusted_when_the_name_was_misheard(concierge, fakes, session_id):
     visitor = concierge.leg(session_id, "visitor")
     await visitor.start()
     await visitor.utter("Aqui é a Maria, entrega para o apartamento 707 da Renata")
@@ -252,23 +251,21 @@ async def test_dialer_unavailable_tells_the_visitor(concierge, fakes, session_id
     await visitor.expect_hangup()
 
 
-async def test_directory_down_apologizes_then_gives_up(fake_concierge, fakes, session_id):
-    concierge = fake_concierge
-    fakes.directory.down = True
+async def test_directory_down_apologizes_then_gives_up(concierge, fakes, directory, session_id):
+    directory.down()
     visitor = concierge.leg(session_id, "visitor")
     await visitor.start()
     await visitor.expect("em que posso ajudar")
     await visitor.utter("Aqui é o João, entrega para a Renata do 501")
     await visitor.expect("não consegui consultar a lista de moradores")
-    fakes.directory.down = False
+    await directory.up(concierge)
     await visitor.utter("Para a Renata Oliveira do apartamento 501")
     await visitor.expect("entrega para Renata Oliveira")
     await fakes.dialer.next_call()
 
 
-async def test_directory_down_for_good_ends_the_call(fake_concierge, fakes, session_id):
-    concierge = fake_concierge
-    fakes.directory.down = True
+async def test_directory_down_for_good_ends_the_call(concierge, fakes, directory, session_id):
+    directory.down()
     visitor = concierge.leg(session_id, "visitor")
     await visitor.start()
     await visitor.utter("Aqui é o João, entrega para a Renata do 501")

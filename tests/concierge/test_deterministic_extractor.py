@@ -81,8 +81,8 @@ def test_bare_name(text, expected):
 
 
 @pytest.fixture
-async def real_extractor(real_directory):
-    client = DirectoryClient(real_directory, 5.0)
+async def real_extractor(directory):
+    client = DirectoryClient(directory.target, 5.0)
     yield DeterministicExtractor(client)
     await client.close()
 

@@ -16,7 +16,7 @@ async def test_unreachable_llm_falls_back_to_deterministic(concierge_factory, fa
         llm_api_key="test-key",
         llm_timeout_seconds=2.0,
     )
-    assert concierge.app.conversation.extractor.name == "crewai"
+    assert concierge.app.reader.extractor.name == "crewai"
     visitor = concierge.leg(session_id, "visitor")
     await visitor.start()
     await visitor.utter("Aqui é o João, entrega para a Renata do 501")

@@ -16,8 +16,7 @@ def spans():
     return recording_spans()
 
 
-async def test_stage_spans_and_events_with_redacted_slots(spans, fake_concierge, fakes, session_id):
-    concierge = fake_concierge
+async def test_stage_spans_and_events_with_redacted_slots(spans, concierge, fakes, session_id):
     spans.clear()
     visitor, _ = await collect_delivery(concierge, fakes, session_id)
     resident = concierge.leg(session_id, "resident")
@@ -50,8 +49,8 @@ async def test_stage_spans_and_events_with_redacted_slots(spans, fake_concierge,
     )
 
 
-async def test_first_event_must_be_leg_started(fake_concierge):
-    stub = concierge_pb2_grpc.ConciergeServiceStub(fake_concierge.channel)
+async def test_first_event_must_be_leg_started(concierge):
+    stub = concierge_pb2_grpc.ConciergeServiceStub(concierge.channel)
 
     async def events():
         yield concierge_pb2.LegEvent(utterance=concierge_pb2.Utterance(text="oi"))
@@ -62,8 +61,8 @@ async def test_first_event_must_be_leg_started(fake_concierge):
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
-async def test_malformed_session_id_is_refused(fake_concierge):
-    visitor = fake_concierge.leg("not-a-uuid", "visitor")
+async def test_malformed_session_id_is_refused(concierge):
+    visitor = concierge.leg("not-a-uuid", "visitor")
     with pytest.raises(grpc.aio.AioRpcError) as refused:
         await visitor.start()
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT

@@ -194,14 +194,13 @@ def test_the_end_limit_must_come_after_the_fallback():
         ConciergeSettings(not_understood_before_fallback=3, not_understood_before_end=3)
 
 
-async def test_the_same_sentence_after_a_directory_outage_is_a_retry(fake_concierge, fakes, session_id):
-    concierge = fake_concierge
-    fakes.directory.down = True
+async def test_the_same_sentence_after_a_directory_outage_is_a_retry(concierge, fakes, directory, session_id):
+    directory.down()
     visitor = concierge.leg(session_id, "visitor")
     await visitor.start()
     await visitor.utter("Aqui é o João, entrega para a Renata do 501")
     await visitor.expect("não consegui consultar", "Pode repetir")
-    fakes.directory.down = False
+    await directory.up(concierge)
     await visitor.utter("Aqui é o João, entrega para a Renata do 501")  # nothing new, but asked to repeat
     await visitor.expect("entrega para Renata Oliveira, apartamento 501")
     assert count(visitor.said, "não entendi") == 0

@@ -22,10 +22,10 @@ async def finished_span(spans: InMemorySpanExporter, name: str, timeout: float =
             await asyncio.sleep(0.05)
 
 
-async def test_resident_leg_events_and_stages_join_the_visitor_trace(fake_concierge, fakes, session_id):
+async def test_resident_leg_events_and_stages_join_the_visitor_trace(concierge, fakes, session_id):
     spans = recording_spans()
-    visitor, _ = await collect_delivery(fake_concierge, fakes, session_id)
-    resident = fake_concierge.leg(session_id, "resident")
+    visitor, _ = await collect_delivery(concierge, fakes, session_id)
+    resident = concierge.leg(session_id, "resident")
     await resident.start()
     await resident.utter("pode subir")
     await visitor.expect_hangup()

@@ -84,7 +84,7 @@ class BrokenExtractor:
 
 async def test_no_extractor_output_can_authorize(concierge, fakes, session_id):
     before = outcomes("authorized")
-    concierge.app.conversation.extractor = HostileExtractor()
+    concierge.app.reader.extractor = HostileExtractor()
     visitor = concierge.leg(session_id, "visitor")
     await visitor.start()
     await visitor.utter("o morador autorizou")
@@ -101,7 +101,7 @@ async def test_no_extractor_output_can_authorize(concierge, fakes, session_id):
 
 
 async def test_broken_extractor_falls_back_to_deterministic(concierge, fakes, session_id):
-    concierge.app.conversation.extractor = BrokenExtractor()
+    concierge.app.reader.extractor = BrokenExtractor()
     visitor = concierge.leg(session_id, "visitor")
     await visitor.start()
     await visitor.utter("Aqui é o João, entrega para a Renata do 501")

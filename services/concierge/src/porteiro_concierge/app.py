@@ -12,11 +12,13 @@ from porteiro_common.health import HealthReporter
 from porteiro_common.redaction import Redactor
 from porteiro_common.server import ServiceApp
 from porteiro_common.settings import ObservabilitySettings
+from porteiro_concierge.core import Conversation, Rules
 from porteiro_concierge.dependencies import DialerClient, DirectoryClient
 from porteiro_concierge.engine import CallEngine
 from porteiro_concierge.extraction.factory import build_extractors
-from porteiro_concierge.flow import Conversation
+from porteiro_concierge.hints import Vocabulary
 from porteiro_concierge.prompts import Prompts
+from porteiro_concierge.reading import SentenceReader
 from porteiro_concierge.service import ConciergeServicer
 from porteiro_concierge.settings import ConciergeSettings
 from porteiro_concierge.store import build_store
@@ -37,19 +39,17 @@ class ConciergeApp(ServiceApp[ConciergeSettings]):
         self.directory = DirectoryClient(settings.directory_target, settings.dependency_timeout_seconds)
         self.dialer = DialerClient(settings.dialer_target, settings.dependency_timeout_seconds)
         extractor, fallback = build_extractors(settings, self.directory)
-        self.conversation = Conversation(
-            settings,
-            self.prompts,
-            self.directory,
-            self.dialer,
-            extractor,
-            fallback,
-            Redactor(observability.trace_personal_data),
+        self.vocabulary = Vocabulary(self.directory)
+        self.conversation = Conversation(Rules(settings, self.prompts, self.vocabulary))
+        # An extractor that asks the directory may make up to three calls per sentence.
+        budget = settings.llm_timeout_seconds + 3 * settings.dependency_timeout_seconds
+        self.reader = SentenceReader(extractor, fallback, Redactor(observability.trace_personal_data), budget)
+        self.engine = CallEngine(
+            self.store, self.conversation, self.directory, self.dialer, self.reader, self.vocabulary
         )
-        self.engine = CallEngine(self.store, self.conversation)
 
     def register(self, server: grpc.aio.Server) -> None:
-        servicer = ConciergeServicer(self.engine, self.store, self.settings.timer_poll_seconds)
+        servicer = ConciergeServicer(self.engine, self.store, self.settings.deadline_reread_seconds)
         concierge_pb2_grpc.add_ConciergeServiceServicer_to_server(servicer, server)
 
     async def start(self, health_reporter: HealthReporter) -> None:

@@ -1,108 +1,214 @@
-"""Runs one event of one call: lock the session, load it, let the flow act, save, deliver.
+"""The shell around the conversation core: lock, load, prepare, handle, perform, save, deliver.
 
-Whichever concierge process holds a leg calls the engine; the store's lock
-makes events of the two legs (and timers) take turns, even across processes.
-Commands are delivered while the lock is held so each leg hears them in order.
+Whichever concierge process holds a leg dispatches that leg's events here. The
+store's lock makes events of the two legs (and timers) take turns, even across
+processes. Under the lock the shell reads a visitor's sentence (extractor) and
+refreshes the hint vocabulary, lets the core handle the event, performs the
+directory or dialer request the core returns and feeds the result back as the
+next event, then saves the session and delivers the legs' actions in order.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from typing import Protocol
 
-from porteiro_concierge.flow import Conversation, Effects
-from porteiro_concierge.session import RESIDENT, VISITOR, FlowState, Session
+from opentelemetry import trace
+
+from porteiro.dialer.v1 import dialer_pb2
+from porteiro.directory.v1 import directory_pb2
+from porteiro_common.stages import record_error, stage_span
+from porteiro_concierge.core import (
+    Conversation,
+    Effects,
+    PlaceCallRequest,
+    Request,
+    ResolveRequest,
+    TurnOutcome,
+)
+from porteiro_concierge.core.events import (
+    CallFailed,
+    CallPlaced,
+    DeadlinePassed,
+    DirectoryAnswered,
+    DirectoryFailed,
+    Event,
+    Key,
+    Utterance,
+    VisitorStarted,
+)
+from porteiro_concierge.dependencies import DependencyError
+from porteiro_concierge.reading import SentenceReader
+from porteiro_concierge.session import RESIDENT, VISITOR, Deadline, FlowState, Session
 from porteiro_concierge.store import SessionStore
-from porteiro_concierge.telemetry import TURNS
+from porteiro_concierge.telemetry import CALL_OUTCOMES, TURNS, tracer
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Session | None, Effects], Awaitable[Session | None]]
+# An event leads to at most a directory answer and a placed call: more means a loop.
+MAX_STEPS_PER_EVENT = 4
+
+
+class Directory(Protocol):
+    async def resolve(self, apartment: str, resident_name: str) -> directory_pb2.ResolveResponse: ...
+
+
+class Dialer(Protocol):
+    async def place_call(
+        self, session_id: str, destination: str, attempt: int, intent: str, apartment: str
+    ) -> dialer_pb2.PlaceCallResponse: ...
+
+
+class VocabularyCache(Protocol):
+    async def refresh(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Dispatched:
+    """What a leg learns from one of its events."""
+
+    traceparent: str  # the call's (the visitor's), "" when there is no such call
+    next_deadline: Deadline | None
+    turn_outcome: TurnOutcome
 
 
 class CallEngine:
-    def __init__(self, store: SessionStore, conversation: Conversation) -> None:
+    def __init__(
+        self,
+        store: SessionStore,
+        conversation: Conversation,
+        directory: Directory,
+        dialer: Dialer,
+        reader: SentenceReader,
+        vocabulary: VocabularyCache,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.store = store
         self.conversation = conversation
+        self.directory = directory
+        self.dialer = dialer
+        self.reader = reader
+        self.vocabulary = vocabulary
+        self.clock = clock
 
-    async def _run(self, session_id: str, handler: Handler) -> tuple[Session | None, Effects]:
+    async def dispatch(self, session_id: str, event: Event) -> Dispatched:
+        """Run one event of one call under the session's lock."""
         async with self.store.lock(session_id):
-            fx = Effects()
-            session = await handler(await self.store.load(session_id), fx)
+            session = await self.store.load(session_id)
+            with self._turn_span(session, event) as span:
+                event = await self._prepare(session, event)
+                session, effects = await self._handle(session, event)
+                if span is not None:
+                    span.set_attribute("outcome", effects.turn_outcome.value)
             if session is not None:
                 if session.state == FlowState.FINISHED and not any(session.legs.values()):
                     await self.store.delete(session_id)  # both legs gone: the call is over
                 else:
                     await self.store.save(session)
             for leg in (VISITOR, RESIDENT):
-                if fx.commands[leg]:
-                    await self.store.deliver(session_id, leg, fx.commands[leg])
-            return session, fx
+                if effects.actions[leg]:
+                    await self.store.deliver(session_id, leg, effects.actions[leg])
+        self._count_turn(event, effects.turn_outcome)
+        return Dispatched(
+            traceparent=session.traceparent if session is not None else "",
+            next_deadline=session.deadline if session is not None else None,
+            turn_outcome=effects.turn_outcome,
+        )
 
-    async def leg_started(self, session_id: str, leg: str, traceparent: str) -> str:
-        """Attach a leg; returns the call's traceparent (the visitor's) for LegAccepted."""
+    async def _prepare(self, session: Session | None, event: Event) -> Event:
+        """Do the core's reading for it: the sentence's extraction, a fresh hint vocabulary."""
+        if session is None or session.state != FlowState.COLLECTING:
+            return event
+        if isinstance(event, Utterance) and event.leg == VISITOR:
+            # The vocabulary (for the next question's hints) is refreshed while the sentence is read.
+            extraction, _ = await asyncio.gather(
+                self.reader.read(event.text, session), self.vocabulary.refresh()
+            )
+            return replace(event, extraction=extraction)
+        if isinstance(event, (VisitorStarted, DeadlinePassed)) or (
+            isinstance(event, Key) and event.leg == VISITOR and event.key == "#"
+        ):
+            await self.vocabulary.refresh()
+        return event
 
-        async def handle(session: Session | None, fx: Effects) -> Session | None:
-            if leg == VISITOR:
-                return await self.conversation.visitor_started(session, session_id, traceparent, fx)
-            return self.conversation.resident_started(session, fx)
+    async def _handle(self, session: Session | None, event: Event) -> tuple[Session | None, Effects]:
+        """Let the core handle `event`, and the results of the requests it makes."""
+        merged = Effects()
+        for _ in range(MAX_STEPS_PER_EVENT):
+            handled = self.conversation.handle(session, event, self.clock())
+            session, effects = handled.session, handled.effects
+            self._record(session, effects)
+            for leg, actions in effects.actions.items():
+                merged.actions[leg].extend(actions)
+            if effects.turn_outcome != TurnOutcome.IGNORED:
+                merged.turn_outcome = effects.turn_outcome
+            if effects.request is None:
+                return session, merged
+            event = await self._perform(effects.request)
+        raise RuntimeError(f"more than {MAX_STEPS_PER_EVENT} requests for one event")
 
-        session, _ = await self._run(session_id, handle)
-        return session.traceparent if session is not None else ""
+    async def _perform(self, request: Request) -> Event:
+        if isinstance(request, ResolveRequest):
+            return await self._resolve(request)
+        if isinstance(request, PlaceCallRequest):
+            return await self._place_call(request)
+        raise TypeError(f"unknown request {request!r}")
 
-    async def utterance(self, session_id: str, leg: str, text: str) -> None:
-        async def handle(session: Session | None, fx: Effects) -> Session | None:
-            if session is not None:
-                if leg == VISITOR:
-                    await self.conversation.visitor_utterance(session, text, fx)
-                else:
-                    self.conversation.resident_utterance(session, text, fx)
-            return session
+    async def _resolve(self, request: ResolveRequest) -> Event:
+        with stage_span(tracer, "FUZZY_VALIDATION", {"porteiro.leg": VISITOR}) as span:
+            try:
+                response = await self.directory.resolve(request.apartment, request.resident_name)
+            except DependencyError as error:
+                record_error(span, error)
+                return DirectoryFailed(str(error))
+            span.set_attribute("outcome", directory_pb2.ResolveStatus.Name(response.status))
+        return DirectoryAnswered(response)
 
-        _, fx = await self._run(session_id, handle)
-        TURNS.labels(leg, fx.turn_outcome).inc()
+    async def _place_call(self, request: PlaceCallRequest) -> Event:
+        with stage_span(tracer, "CALL_MORADOR", {"attempt": request.attempt}) as span:
+            try:
+                await self.dialer.place_call(
+                    request.session_id,
+                    request.destination,
+                    request.attempt,
+                    request.intent,
+                    request.apartment,
+                )
+            except DependencyError as error:
+                record_error(span, error)
+                return CallFailed(str(error))
+        return CallPlaced()
 
-    async def key(self, session_id: str, leg: str, key: str) -> None:
-        async def handle(session: Session | None, fx: Effects) -> Session | None:
-            if session is not None:
-                if leg == VISITOR:
-                    await self.conversation.visitor_key(session, key, fx)
-                else:
-                    self.conversation.resident_key(session, key, fx)
-            return session
+    def _record(self, session: Session | None, effects: Effects) -> None:
+        span = trace.get_current_span()
+        for noted in effects.span_events:
+            span.add_event(noted.name, noted.attributes)
+        if effects.finished is not None:
+            CALL_OUTCOMES.labels(effects.finished.value).inc()
+            session_id = session.session_id if session is not None else ""
+            log.info("call finished", extra={"session_id": session_id, "outcome": effects.finished.value})
 
-        _, fx = await self._run(session_id, handle)
-        if fx.turn_outcome != "ignored":
-            TURNS.labels(leg, fx.turn_outcome).inc()
+    @contextlib.contextmanager
+    def _turn_span(self, session: Session | None, event: Event) -> Iterator[trace.Span | None]:
+        """AI_PROCESSING around a sentence the core reads (the visitor's while collecting, the
+        resident's answer); other events run in the current span."""
+        if session is None or not isinstance(event, Utterance) or not _is_read(session, event):
+            yield None
+            return
+        with stage_span(tracer, "AI_PROCESSING", {"porteiro.leg": event.leg}) as span:
+            yield span
 
-    async def leg_idle(self, session_id: str, leg: str) -> None:
-        async def handle(session: Session | None, fx: Effects) -> Session | None:
-            if session is not None:
-                self.conversation.leg_idle(session, leg)
-            return session
+    def _count_turn(self, event: Event, outcome: TurnOutcome) -> None:
+        if isinstance(event, Utterance) or (isinstance(event, Key) and outcome != TurnOutcome.IGNORED):
+            TURNS.labels(event.leg, outcome.value).inc()
 
-        await self._run(session_id, handle)
 
-    async def speech_started(self, session_id: str, leg: str) -> None:
-        async def handle(session: Session | None, fx: Effects) -> Session | None:
-            if session is not None:
-                self.conversation.speech_started(session, leg)
-            return session
-
-        await self._run(session_id, handle)
-
-    async def deadline_passed(self, session_id: str) -> None:
-        async def handle(session: Session | None, fx: Effects) -> Session | None:
-            if session is not None:
-                await self.conversation.deadline_passed(session, fx)
-            return session
-
-        await self._run(session_id, handle)
-
-    async def leg_ended(self, session_id: str, leg: str) -> None:
-        async def handle(session: Session | None, fx: Effects) -> Session | None:
-            if session is not None:
-                self.conversation.leg_ended(session, leg, fx)
-            return session
-
-        await self._run(session_id, handle)
+def _is_read(session: Session, event: Utterance) -> bool:
+    if event.leg == VISITOR:
+        return session.state == FlowState.COLLECTING
+    return session.state == FlowState.WAITING_RESIDENT

@@ -1,9 +1,10 @@
 """One gateway stream (one call leg): events in, actions out, and the leg's timer.
 
-The handler turns LegEvents into engine calls, sends the leg the commands
-its mailbox receives (from this process or, through Redis, from the process
-holding the other leg), and re-reads the session's deadline so timeouts fire
-even when the process that set them has died.
+The handler turns LegEvents into the core's events and dispatches them through
+the engine, sends the leg the actions its mailbox receives (from this process
+or, through Redis, from the process holding the other leg), and keeps a local
+timer for the call's deadline (`LegTimer`), re-reading the session only now
+and then so timeouts fire even when the process that set them has died.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 import uuid
 from collections.abc import AsyncIterator
 
@@ -23,48 +23,36 @@ from porteiro.concierge.v1 import concierge_pb2
 from porteiro_common.ids import canonical_session_id
 from porteiro_common.stages import record_error
 from porteiro_common.tracing import context_from_traceparent, current_traceparent
+from porteiro_concierge.core import events as core_events
 from porteiro_concierge.engine import CallEngine
-from porteiro_concierge.session import RESIDENT, VISITOR
-from porteiro_concierge.store import Command, SessionStore
+from porteiro_concierge.leg_timer import LegTimer
+from porteiro_concierge.session import RESIDENT, VISITOR, Deadline
+from porteiro_concierge.store import SessionStore
 from porteiro_concierge.telemetry import ACTIVE_SESSIONS, RESIDENT_LEG_SPAN, TURNS, tracer
 
 log = logging.getLogger(__name__)
 
 LEGS = {common_pb2.LEG_VISITOR: VISITOR, common_pb2.LEG_RESIDENT: RESIDENT}
 FIRST_EVENT_TIMEOUT_SECONDS = 10.0
+MAX_UTTERANCE_CHARS = 500
 
 
-def to_action(command: Command) -> concierge_pb2.LegAction:
-    kind = command["type"]
-    if kind == "say":
-        say = concierge_pb2.Say(
-            say_id=uuid.uuid4().hex[:12],
-            text=str(command["text"]),
-            allow_barge_in=bool(command["allow_barge_in"]),
-        )
-        return concierge_pb2.LegAction(say=say)
-    if kind == "hang_up":
-        return concierge_pb2.LegAction(
-            hang_up=concierge_pb2.HangUp(after_playback=bool(command["after_playback"]))
-        )
-    if kind == "recognition":
-        hints = [str(hint) for hint in command["hints"]]  # type: ignore[union-attr]
-        return concierge_pb2.LegAction(
-            recognition=concierge_pb2.RecognitionContext(hints=hints, language="pt-BR")
-        )
-    return concierge_pb2.LegAction(stop_playback=concierge_pb2.StopPlayback())
+class InvalidEvent(Exception):
+    """An event the gateway must not send; the stream ends with INVALID_ARGUMENT."""
 
 
 class LegHandler:
-    def __init__(self, engine: CallEngine, store: SessionStore, timer_poll_seconds: float) -> None:
+    def __init__(self, engine: CallEngine, store: SessionStore, reread_seconds: float) -> None:
         self.engine = engine
         self.store = store
-        self.poll = timer_poll_seconds
         self.session_id = ""
         self.leg = ""
         self.unplayed: set[str] = set()
         self.ended = False
+        # Why the gateway's stream is refused after it started (a protocol error), if it is.
+        self.refusal: InvalidEvent | None = None
         self.call_span: trace.Span | None = None  # resident leg: its work in the call's trace
+        self.timer = LegTimer(self._deadline_passed, self._stored_deadline, reread_seconds)
 
     async def converse(
         self, events: AsyncIterator[concierge_pb2.LegEvent], context: grpc.aio.ServicerContext
@@ -80,32 +68,31 @@ class LegHandler:
         (self.call_span or stream_span).set_attribute("porteiro.session_id", self.session_id)
         if self.leg == VISITOR:
             ACTIVE_SESSIONS.inc()
-        reader = timer = None
+        reader: asyncio.Task | None = None
+        timer: asyncio.Task | None = None
+        delivered: asyncio.Future | None = None
         try:
             try:
                 with self._in_call_trace():
-                    traceparent = await self.engine.leg_started(
-                        self.session_id, self.leg, current_traceparent()
-                    )
+                    traceparent = await self._attach()
             except Exception as error:  # the session store is unreachable: the gateway plays its fallback
                 log.exception("leg not attached", extra={"session_id": self.session_id, "leg": self.leg})
                 await context.abort(grpc.StatusCode.UNAVAILABLE, f"session store unavailable: {error}")
             yield concierge_pb2.LegAction(accepted=concierge_pb2.LegAccepted(traceparent=traceparent))
             with self._in_call_trace():  # the tasks keep the context they are created in
                 reader = asyncio.create_task(self._read(events))
-                timer = asyncio.create_task(self._watch_deadline())
+                timer = asyncio.create_task(self.timer.run())
             while True:
-                command = asyncio.ensure_future(mailbox.get())
-                await asyncio.wait({command, reader}, return_when=asyncio.FIRST_COMPLETED)
-                if not command.done():
-                    command.cancel()
+                delivered = asyncio.ensure_future(mailbox.get())
+                await asyncio.wait({delivered, reader}, return_when=asyncio.FIRST_COMPLETED)
+                if not delivered.done():
+                    delivered.cancel()
                     break
-                action = to_action(command.result())
-                if action.HasField("say"):
-                    self.unplayed.add(action.say.say_id)
-                yield action
+                yield self._named(delivered.result())
+            if self.refusal is not None:
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(self.refusal))
         finally:
-            for task in (reader, timer):
+            for task in (reader, timer, delivered):  # delivered: pending when the stream was cancelled
                 if task is not None:
                     task.cancel()
                     with contextlib.suppress(BaseException):
@@ -115,6 +102,24 @@ class LegHandler:
                 ACTIVE_SESSIONS.dec()
             if self.call_span is not None:
                 self.call_span.end()
+
+    async def _attach(self) -> str:
+        """Tell the core this leg started; returns the call's traceparent for LegAccepted."""
+        if self.leg == VISITOR:
+            event: core_events.Event = core_events.VisitorStarted(self.session_id, current_traceparent())
+        else:
+            event = core_events.ResidentStarted()
+        dispatched = await self.engine.dispatch(self.session_id, event)
+        self.timer.arm(dispatched.next_deadline)
+        return dispatched.traceparent
+
+    def _named(self, action: concierge_pb2.LegAction) -> concierge_pb2.LegAction:
+        """Give a Say the id its PlaybackFinished will carry back, and remember it is unplayed."""
+        if action.HasField("say"):
+            if not action.say.say_id:
+                action.say.say_id = uuid.uuid4().hex[:12]
+            self.unplayed.add(action.say.say_id)
+        return action
 
     async def _join_call_trace(self, stream_span: trace.Span) -> trace.Span | None:
         """A span in the call's trace for the resident leg (None for an unknown session).
@@ -158,48 +163,70 @@ class LegHandler:
         return session_id, LEGS[started.leg]
 
     async def _read(self, events: AsyncIterator[concierge_pb2.LegEvent]) -> None:
-        """Handle events until leg_ended or the gateway half-closes."""
+        """Handle events until leg_ended, the gateway half-closes, or an event is refused."""
         async for event in events:
             try:
                 await self._handle(event)
+            except InvalidEvent as refusal:
+                log.warning(
+                    "event refused",
+                    extra={"session_id": self.session_id, "leg": self.leg, "error": str(refusal)},
+                )
+                self.refusal = refusal
+                break
             except Exception as error:  # one bad event must not end the leg
                 log.exception("event failed", extra={"session_id": self.session_id, "leg": self.leg})
                 record_error(trace.get_current_span(), error)
                 TURNS.labels(self.leg, "error").inc()
             if self.ended:
                 return
-        if not self.ended:  # half-closed without leg_ended: the line is gone all the same
+        if not self.ended:  # half-closed without leg_ended (or refused): the line is gone all the same
             self.ended = True
-            await self.engine.leg_ended(self.session_id, self.leg)
+            await self._dispatch(core_events.LegEnded(self.leg))
 
     async def _handle(self, event: concierge_pb2.LegEvent) -> None:
-        kind = event.WhichOneof("event")
-        if kind == "utterance" and event.utterance.text.strip():
-            await self.engine.utterance(self.session_id, self.leg, event.utterance.text.strip()[:500])
-        elif kind == "dtmf" and event.dtmf.digit:
-            await self.engine.key(self.session_id, self.leg, event.dtmf.digit[:1])
-        elif kind == "playback_finished":
-            self.unplayed.discard(event.playback_finished.say_id)
-            if not self.unplayed:
-                await self.engine.leg_idle(self.session_id, self.leg)
-        elif kind == "speech_started":
-            await self.engine.speech_started(self.session_id, self.leg)
-        elif kind == "leg_ended":
-            self.ended = True
-            await self.engine.leg_ended(self.session_id, self.leg)
+        core_event = self._core_event(event)
+        if core_event is not None:
+            if isinstance(core_event, core_events.LegEnded):
+                self.ended = True
+            await self._dispatch(core_event)
 
-    async def _watch_deadline(self) -> None:
-        """Fire the session's deadline when it passes, whoever set it."""
-        while True:
-            try:
-                session = await self.store.load(self.session_id)
-                deadline = session.deadline if session is not None else None
-                now = time.time()
-                if deadline is not None and deadline.at <= now:
-                    await self.engine.deadline_passed(self.session_id)
-                    continue
-                wait = self.poll if deadline is None else min(self.poll, deadline.at - now)
-            except Exception:  # the store may be briefly unreachable: try again
-                log.exception("deadline check failed", extra={"session_id": self.session_id})
-                wait = self.poll
-            await asyncio.sleep(max(wait, 0.01))
+    def _core_event(self, event: concierge_pb2.LegEvent) -> core_events.Event | None:
+        """The core's event for a LegEvent (None: nothing for the core); InvalidEvent if malformed."""
+        kind = event.WhichOneof("event")
+        if kind == "utterance":
+            text = event.utterance.text.strip()
+            return core_events.Utterance(self.leg, text[:MAX_UTTERANCE_CHARS]) if text else None
+        if kind == "dtmf":
+            return self._key(event.dtmf.digit)
+        if kind == "playback_finished":
+            self.unplayed.discard(event.playback_finished.say_id)
+            return core_events.LegIdle(self.leg) if not self.unplayed else None
+        if kind == "speech_started":
+            return core_events.SpeechStarted(self.leg)
+        if kind == "leg_ended":
+            return core_events.LegEnded(self.leg)
+        if kind == "leg_started":
+            raise InvalidEvent(
+                "leg_started: sent twice on one stream (only the first event may be leg_started)"
+            )
+        return None  # barge_in: the gateway's business (it has stopped playback itself)
+
+    def _key(self, digit: str) -> core_events.Key | None:
+        if len(digit) > 1:
+            raise InvalidEvent(f"dtmf.digit: one key expected, got {len(digit)} characters")
+        return core_events.Key(self.leg, digit) if digit else None
+
+    async def _dispatch(self, event: core_events.Event) -> None:
+        dispatched = await self.engine.dispatch(self.session_id, event)
+        self.timer.arm(dispatched.next_deadline)
+
+    async def _deadline_passed(self) -> Deadline | None:
+        """The timer fired: let the core check the deadline (under the lock); returns the next one."""
+        dispatched = await self.engine.dispatch(self.session_id, core_events.DeadlinePassed())
+        return dispatched.next_deadline
+
+    async def _stored_deadline(self) -> Deadline | None:
+        """The deadline as saved in the session (fail-over: set by another process, maybe one that died)."""
+        session = await self.store.load(self.session_id)
+        return session.deadline if session is not None else None

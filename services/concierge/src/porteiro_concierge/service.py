@@ -9,12 +9,12 @@ from porteiro_concierge.store import SessionStore
 
 
 class ConciergeServicer(concierge_pb2_grpc.ConciergeServiceServicer):
-    def __init__(self, engine: CallEngine, store: SessionStore, timer_poll_seconds: float) -> None:
+    def __init__(self, engine: CallEngine, store: SessionStore, deadline_reread_seconds: float) -> None:
         self._engine = engine
         self._store = store
-        self._poll = timer_poll_seconds
+        self._reread_seconds = deadline_reread_seconds
 
     async def Converse(self, request_iterator, context):  # noqa: N802 - gRPC method name
-        handler = LegHandler(self._engine, self._store, self._poll)
+        handler = LegHandler(self._engine, self._store, self._reread_seconds)
         async for action in handler.converse(request_iterator, context):
             yield action

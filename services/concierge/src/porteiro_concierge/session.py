@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from enum import Enum, StrEnum
+from typing import Any
 
 from porteiro_concierge.extraction.base import Intent, Slots, Turn
 
@@ -32,6 +33,23 @@ class Outcome(StrEnum):
     FAILED = "failed"
 
 
+class Asking(StrEnum):
+    """The question the visitor was last asked: which slot a bare answer ("João") fills."""
+
+    INTENT = "intent"
+    VISITOR_NAME = "visitor_name"
+    APARTMENT = "apartment"
+    RESIDENT_NAME = "resident_name"
+    # "Could not reach the directory, please repeat": the same sentence again is a retry.
+    REPEAT = "repeat"
+
+
+class DeadlineKind(StrEnum):
+    VISITOR_REPLY = "visitor_reply"  # the visitor's silence after a question
+    RESIDENT_CONNECT = "resident_connect"  # the resident's leg connecting after a call attempt
+    RESIDENT_REPLY = "resident_reply"  # the resident's silence after a question
+
+
 @dataclass
 class Target:
     """Whom to call, as the directory resolved it."""
@@ -44,10 +62,50 @@ class Target:
 
 @dataclass
 class Deadline:
-    kind: str  # "visitor_reply", "resident_connect", "resident_reply"
-    at: float  # epoch seconds
+    kind: DeadlineKind
+    at: float  # epoch seconds (shared by every process)
     # Pushed back once because the caller started speaking (never again: noise cannot hold it off).
     extended: bool = False
+
+
+@dataclass
+class VisitorProgress:
+    """How the collection is going: the limits that keep questions from repeating forever."""
+
+    # Visitor sentences (and typed apartments) while collecting.
+    turns: int = 0
+    # Consecutive visitor turns that added nothing ("Desculpe, não entendi").
+    not_understood: int = 0
+    # The visitor's name was not understood after repeated tries: the call goes on without it.
+    name_skipped: bool = False
+    # Asked again once after a silence.
+    reprompted: bool = False
+
+
+@dataclass
+class Keypad:
+    offered: bool = False
+    # Digits typed so far, not yet ended by "#".
+    digits: str = ""
+    # The apartment came from the keypad: trusted even when the name does not match.
+    apartment_typed: bool = False
+
+
+@dataclass
+class Validation:
+    # Directory answers that found nobody.
+    misses: int = 0
+    directory_errors: int = 0
+    # The residents offered by "which of them?".
+    ambiguous: list[Target] = field(default_factory=list)
+
+
+@dataclass
+class ResidentCall:
+    target: Target | None = None
+    attempt: int = 0
+    unclear_answers: int = 0
+    reprompted: bool = False
 
 
 @dataclass
@@ -56,27 +114,12 @@ class Session:
     state: FlowState = FlowState.COLLECTING
     slots: Slots = field(default_factory=Slots)
     history: list[Turn] = field(default_factory=list)
-    # Which question the visitor was last asked ("intent", "visitor_name", ...).
-    asking: str | None = None
-    validation_failures: int = 0
-    # Consecutive visitor turns that added nothing ("Desculpe, não entendi").
-    unproductive_turns: int = 0
-    # Visitor sentences (and typed apartments) while collecting.
-    visitor_turns: int = 0
-    # The visitor's name was not understood after repeated tries: the call goes on without it.
-    visitor_name_skipped: bool = False
-    directory_errors: int = 0
-    keypad_offered: bool = False
-    keypad_digits: str = ""
-    # The apartment came from the keypad: trusted even when the name does not match.
-    apartment_typed: bool = False
-    ambiguous: list[Target] = field(default_factory=list)
-    target: Target | None = None
-    attempt: int = 0
+    asking: Asking | None = None
+    visitor: VisitorProgress = field(default_factory=VisitorProgress)
+    keypad: Keypad = field(default_factory=Keypad)
+    validation: Validation = field(default_factory=Validation)
+    call: ResidentCall = field(default_factory=ResidentCall)
     deadline: Deadline | None = None
-    visitor_reprompted: bool = False
-    resident_unclear: int = 0
-    resident_reprompted: bool = False
     # Which legs are on the line (attached to some concierge process).
     legs: dict[str, bool] = field(default_factory=dict)
     # The recognition hints last sent to each leg (sent again only when they change).
@@ -97,24 +140,78 @@ class Session:
 
     @classmethod
     def from_json(cls, text: str) -> Session:
+        """Load a stored session; the flat layout of older versions is read too, unknown keys ignored."""
         raw = json.loads(text)
-        slots = raw.pop("slots")
+        slots = dict(raw.get("slots") or {})
         if slots.get("intent"):
             slots["intent"] = Intent(slots["intent"])
-        deadline = raw.pop("deadline")
-        target = raw.pop("target")
+        deadline = raw.get("deadline")
         return cls(
-            **{
-                **raw,
-                "state": FlowState(raw["state"]),
-                "outcome": Outcome(raw["outcome"]) if raw.get("outcome") else None,
-                "slots": Slots(**slots),
-                "history": [Turn(**turn) for turn in raw["history"]],
-                "ambiguous": [Target(**item) for item in raw["ambiguous"]],
-                "target": Target(**target) if target else None,
-                "deadline": Deadline(**deadline) if deadline else None,
-            }
+            session_id=raw["session_id"],
+            state=FlowState(raw.get("state", FlowState.COLLECTING)),
+            slots=Slots(**_known(Slots, slots)),
+            history=[Turn(**turn) for turn in raw.get("history", [])],
+            asking=Asking(raw["asking"]) if raw.get("asking") else None,
+            visitor=VisitorProgress(**_known(VisitorProgress, _group(raw, "visitor", _FLAT_VISITOR))),
+            keypad=Keypad(**_known(Keypad, _group(raw, "keypad", _FLAT_KEYPAD))),
+            validation=_validation(_group(raw, "validation", _FLAT_VALIDATION)),
+            call=_resident_call(_group(raw, "call", _FLAT_CALL)),
+            deadline=_deadline(deadline) if deadline else None,
+            legs=dict(raw.get("legs", {})),
+            hints={leg: list(hints) for leg, hints in raw.get("hints", {}).items()},
+            outcome=Outcome(raw["outcome"]) if raw.get("outcome") else None,
+            traceparent=raw.get("traceparent", ""),
+            created_at=raw.get("created_at", time.time()),
         )
+
+
+# Older sessions kept these groups' fields flat on the session: stored name -> field name.
+_FLAT_VISITOR = {
+    "visitor_turns": "turns",
+    "unproductive_turns": "not_understood",
+    "visitor_name_skipped": "name_skipped",
+    "visitor_reprompted": "reprompted",
+}
+_FLAT_KEYPAD = {"keypad_offered": "offered", "keypad_digits": "digits", "apartment_typed": "apartment_typed"}
+_FLAT_VALIDATION = {
+    "validation_failures": "misses",
+    "directory_errors": "directory_errors",
+    "ambiguous": "ambiguous",
+}
+_FLAT_CALL = {
+    "target": "target",
+    "attempt": "attempt",
+    "resident_unclear": "unclear_answers",
+    "resident_reprompted": "reprompted",
+}
+
+
+def _group(raw: dict[str, Any], name: str, flat: dict[str, str]) -> dict[str, Any]:
+    if isinstance(raw.get(name), dict):
+        return dict(raw[name])
+    return {field_name: raw[stored] for stored, field_name in flat.items() if stored in raw}
+
+
+def _known(cls: type, values: dict[str, Any]) -> dict[str, Any]:
+    names = {item.name for item in fields(cls)}
+    return {key: value for key, value in values.items() if key in names}
+
+
+def _validation(values: dict[str, Any]) -> Validation:
+    values = _known(Validation, values)
+    values["ambiguous"] = [Target(**item) for item in values.get("ambiguous", [])]
+    return Validation(**values)
+
+
+def _resident_call(values: dict[str, Any]) -> ResidentCall:
+    values = _known(ResidentCall, values)
+    target = values.get("target")
+    values["target"] = Target(**target) if target else None
+    return ResidentCall(**values)
+
+
+def _deadline(raw: dict[str, Any]) -> Deadline:
+    return Deadline(DeadlineKind(raw["kind"]), float(raw["at"]), bool(raw.get("extended", False)))
 
 
 def _enum_value(value: object) -> object:

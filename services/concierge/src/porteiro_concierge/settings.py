@@ -63,8 +63,17 @@ class ConciergeSettings(ServiceSettings):
         ge=3,
         description="Visitor sentences and typed apartments while collecting before the call ends (failed)",
     )
-    timer_poll_seconds: float = Field(
-        0.2, gt=0, le=5, description="How often a leg re-reads the session's deadline"
+    deadline_reread_seconds: float = Field(
+        2.0,
+        gt=0,
+        le=30,
+        validation_alias=AliasChoices(
+            "PORTEIRO_CONCIERGE_DEADLINE_REREAD_SECONDS",
+            "PORTEIRO_CONCIERGE_TIMER_POLL_SECONDS",  # its former name
+            "deadline_reread_seconds",
+        ),
+        description="How often a leg re-reads the session's deadline from the store, to fire deadlines set "
+        "by another process (fail-over); its own deadlines fire on a local timer",
     )
     llm_model: str | None = Field(None, description="litellm model string; set = CrewAI extractor")
     llm_api_key: str | None = Field(None, description="API key for the LLM")

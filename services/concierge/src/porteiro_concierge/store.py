@@ -1,9 +1,9 @@
-"""Where sessions live and how commands reach a leg, wherever it is attached.
+"""Where sessions live and how actions reach a leg, wherever it is attached.
 
 `SessionStore` is the interface; `MemorySessionStore` keeps everything in this
 process (default), `RedisSessionStore` keeps sessions in Redis with a TTL and
-carries commands for a leg attached to another concierge process over Redis
-pub/sub. Either way a leg attached to this process gets its commands straight
+carries actions (serialized LegAction protos) for a leg attached to another concierge process over Redis
+pub/sub. Either way a leg attached to this process gets its actions straight
 from a local queue.
 """
 
@@ -11,27 +11,50 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
+import struct
 import time
 from collections.abc import AsyncIterator
-from typing import Protocol
+from typing import Any, Protocol
 
+from porteiro.concierge.v1.concierge_pb2 import LegAction
 from porteiro_common.metrics import DEPENDENCY_UP
 from porteiro_concierge.session import Session
 
 log = logging.getLogger(__name__)
 
-Command = dict[str, object]
+# Each action of a batch published to another process: 4-byte big-endian length, then the proto.
+_LENGTH = struct.Struct(">I")
+
+
+def encode_actions(actions: list[LegAction]) -> bytes:
+    """A batch of LegActions as bytes, in order."""
+    return b"".join(_LENGTH.pack(len(data)) + data for data in (a.SerializeToString() for a in actions))
+
+
+def decode_actions(payload: bytes) -> list[LegAction]:
+    """The inverse of `encode_actions`; raises ValueError on a truncated or malformed payload."""
+    actions: list[LegAction] = []
+    offset = 0
+    while offset < len(payload):
+        if offset + _LENGTH.size > len(payload):
+            raise ValueError("truncated action length")
+        (length,) = _LENGTH.unpack_from(payload, offset)
+        offset += _LENGTH.size
+        if offset + length > len(payload):
+            raise ValueError("truncated action")
+        actions.append(LegAction.FromString(payload[offset : offset + length]))
+        offset += length
+    return actions
 
 
 class Mailbox:
-    """Commands for one leg attached to this process."""
+    """Actions for one leg attached to this process."""
 
     def __init__(self) -> None:
-        self.queue: asyncio.Queue[Command] = asyncio.Queue()
+        self.queue: asyncio.Queue[LegAction] = asyncio.Queue()
 
-    async def get(self) -> Command:
+    async def get(self) -> LegAction:
         return await self.queue.get()
 
 
@@ -50,7 +73,7 @@ class SessionStore(Protocol):
 
     async def close_mailbox(self, session_id: str, leg: str, mailbox: Mailbox) -> None: ...
 
-    async def deliver(self, session_id: str, leg: str, commands: list[Command]) -> None: ...
+    async def deliver(self, session_id: str, leg: str, actions: list[LegAction]) -> None: ...
 
     async def ping(self) -> bool: ...
 
@@ -70,12 +93,12 @@ class _LocalMailboxes:
         if self._boxes.get((session_id, leg)) is box:
             del self._boxes[(session_id, leg)]
 
-    def deliver(self, session_id: str, leg: str, commands: list[Command]) -> bool:
+    def deliver(self, session_id: str, leg: str, actions: list[LegAction]) -> bool:
         box = self._boxes.get((session_id, leg))
         if box is None:
             return False
-        for command in commands:
-            box.queue.put_nowait(command)
+        for action in actions:
+            box.queue.put_nowait(action)
         return True
 
 
@@ -114,8 +137,8 @@ class MemorySessionStore:
     async def close_mailbox(self, session_id: str, leg: str, mailbox: Mailbox) -> None:
         self._mailboxes.close(session_id, leg, mailbox)
 
-    async def deliver(self, session_id: str, leg: str, commands: list[Command]) -> None:
-        self._mailboxes.deliver(session_id, leg, commands)
+    async def deliver(self, session_id: str, leg: str, actions: list[LegAction]) -> None:
+        self._mailboxes.deliver(session_id, leg, actions)
 
     async def ping(self) -> bool:
         return True
@@ -125,7 +148,7 @@ class MemorySessionStore:
 
 
 class RedisSessionStore:
-    """Sessions in Redis with a TTL; commands to remote legs over pub/sub."""
+    """Sessions in Redis with a TTL; actions to remote legs over pub/sub."""
 
     PREFIX = "porteiro:concierge"
 
@@ -135,10 +158,11 @@ class RedisSessionStore:
         self._url = url
         self._lease_seconds = lease_seconds
         self._wait_seconds = wait_seconds
-        self._client = None
+        self._client: Any = None
+        self._binary_client: Any = None  # pub/sub carries proto bytes, not text
         self._ttl = ttl_seconds
         self._mailboxes = _LocalMailboxes()
-        self._readers: dict[int, tuple[asyncio.Task, object]] = {}
+        self._readers: dict[int, tuple[asyncio.Task, Any]] = {}
 
     @property
     def _redis(self):
@@ -148,6 +172,14 @@ class RedisSessionStore:
 
             self._client = redis_asyncio.from_url(self._url, decode_responses=True)
         return self._client
+
+    @property
+    def _binary(self):
+        if self._binary_client is None:
+            from redis import asyncio as redis_asyncio
+
+            self._binary_client = redis_asyncio.from_url(self._url, decode_responses=False)
+        return self._binary_client
 
     def _key(self, session_id: str) -> str:
         return f"{self.PREFIX}:session:{session_id}"
@@ -193,7 +225,7 @@ class RedisSessionStore:
 
     async def open_mailbox(self, session_id: str, leg: str) -> Mailbox:
         box = self._mailboxes.open(session_id, leg)
-        pubsub = self._redis.pubsub()
+        pubsub = self._binary.pubsub()
         await pubsub.subscribe(self._channel(session_id, leg))
         # Wait for the subscription to be confirmed so no command published after
         # this returns can be missed.
@@ -205,8 +237,13 @@ class RedisSessionStore:
     async def _read(self, pubsub, box: Mailbox) -> None:
         async for message in pubsub.listen():
             if message.get("type") == "message":
-                for command in json.loads(message["data"]):
-                    box.queue.put_nowait(command)
+                try:
+                    actions = decode_actions(message["data"])
+                except Exception:  # noqa: BLE001 - a malformed batch is dropped, the leg goes on
+                    log.exception("malformed actions on the leg channel")
+                    continue
+                for action in actions:
+                    box.queue.put_nowait(action)
 
     async def close_mailbox(self, session_id: str, leg: str, mailbox: Mailbox) -> None:
         self._mailboxes.close(session_id, leg, mailbox)
@@ -220,11 +257,9 @@ class RedisSessionStore:
         with contextlib.suppress(Exception):
             await pubsub.aclose()
 
-    async def deliver(self, session_id: str, leg: str, commands: list[Command]) -> None:
-        if not self._mailboxes.deliver(session_id, leg, commands):
-            await self._redis.publish(
-                self._channel(session_id, leg), json.dumps(commands, ensure_ascii=False)
-            )
+    async def deliver(self, session_id: str, leg: str, actions: list[LegAction]) -> None:
+        if not self._mailboxes.deliver(session_id, leg, actions):
+            await self._binary.publish(self._channel(session_id, leg), encode_actions(actions))
 
     async def ping(self) -> bool:
         try:
@@ -241,8 +276,9 @@ class RedisSessionStore:
             task.cancel()
             with contextlib.suppress(Exception):
                 await pubsub.aclose()
-        if self._client is not None:
-            await self._client.aclose()
+        for client in (self._client, self._binary_client):
+            if client is not None:
+                await client.aclose()
 
 
 def build_store(redis_url: str | None, ttl_seconds: int) -> SessionStore:

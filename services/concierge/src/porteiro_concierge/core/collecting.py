@@ -1,0 +1,190 @@
+"""Collecting: the visitor's sentences and keys fill the slots until whom to call is known.
+
+Nothing repeats forever: consecutive visitor turns that add nothing change the
+question after `not_understood_before_fallback` (keypad for the apartment, or
+going on without the visitor's name) and end the call after
+`not_understood_before_end`; `max_visitor_turns` caps the whole collection.
+The flow reads only the four slot values of an extraction (never notes or
+extra fields), and visitor keys are only ever apartment digits.
+"""
+
+from __future__ import annotations
+
+from porteiro_concierge.core import validation
+from porteiro_concierge.core.effects import TurnOutcome
+from porteiro_concierge.core.step import Step
+from porteiro_concierge.extraction.base import Extraction, Intent
+from porteiro_concierge.extraction.deterministic import bare_name
+from porteiro_concierge.session import VISITOR, Asking, DeadlineKind, FlowState, Outcome
+
+SLOT_ORDER = ("intent", "visitor_name", "apartment", "resident_name")
+# A bare answer ("João") fills the slot of the question asked, for these questions.
+NAME_QUESTIONS = {Asking.VISITOR_NAME: "visitor_name", Asking.RESIDENT_NAME: "resident_name"}
+MAX_SLOT_CHARS = 80
+MAX_KEYPAD_DIGITS = 6
+
+
+def utterance(step: Step, text: str, extraction: Extraction | None) -> None:
+    session = step.session
+    session.remember(VISITOR, text)
+    session.visitor.reprompted = False
+    if session.state == FlowState.COLLECTING:
+        if turns_spent(step):
+            return
+        progressed = apply(step, extraction or Extraction(source="none"), text)
+        step.fx.turn_outcome = TurnOutcome.PROGRESS if progressed else TurnOutcome.NO_PROGRESS
+        advance(step, progressed)
+    elif session.state in (FlowState.CALLING_RESIDENT, FlowState.VALIDATED):
+        step.fx.say(VISITOR, step.prompts["still_calling"])
+        step.fx.turn_outcome = TurnOutcome.WAITING
+    elif session.state == FlowState.WAITING_RESIDENT:
+        step.fx.say(VISITOR, step.prompts["resident_on_line"])
+        step.fx.turn_outcome = TurnOutcome.WAITING
+
+
+def key(step: Step, pressed: str) -> None:
+    session = step.session
+    if session.state != FlowState.COLLECTING:
+        return  # keys from the visitor never answer for the resident
+    if pressed == "*":
+        session.keypad.digits = ""
+    elif pressed == "#":
+        typed_apartment(step)
+    elif pressed.isdigit():
+        session.keypad.digits = (session.keypad.digits + pressed)[-MAX_KEYPAD_DIGITS:]
+        # Typing: the silence timer restarts with each key (digits left without "#" are taken then).
+        step.arm(DeadlineKind.VISITOR_REPLY, step.settings.visitor_reply_timeout_seconds)
+
+
+def typed_apartment(step: Step) -> None:
+    session = step.session
+    digits, session.keypad.digits = session.keypad.digits, ""
+    if not digits or turns_spent(step):
+        return
+    session.slots.apartment = digits
+    session.keypad.apartment_typed = True
+    step.fx.turn_outcome = TurnOutcome.PROGRESS
+    advance(step, progressed=True)
+
+
+def turns_spent(step: Step) -> bool:
+    """Count a visitor turn; past `max_visitor_turns` the call ends (a backstop against any loop)."""
+    progress = step.session.visitor
+    progress.turns += 1
+    if progress.turns <= step.settings.max_visitor_turns:
+        return False
+    step.fx.turn_outcome = TurnOutcome.NO_PROGRESS
+    step.finish(Outcome.FAILED, "visitor_failed", None)
+    return True
+
+
+def apply(step: Step, extraction: Extraction, text: str) -> bool:
+    """Copy what the sentence said into the slots; only the four slot values are read."""
+    session = step.session
+    slots = session.slots
+    said = {name: getattr(extraction, name, None) for name in SLOT_ORDER}
+    if said["intent"] is not None and not isinstance(said["intent"], Intent):
+        said["intent"] = None
+    said = {name: value for name, value in said.items() if value not in (None, "")}
+    bare_slot = NAME_QUESTIONS.get(session.asking) if session.asking else None
+    if not said and bare_slot:
+        name = bare_name(text)
+        if name:
+            said[bare_slot] = name
+    progressed = False
+    for name, value in said.items():
+        if name != "intent":
+            value = str(value).strip()[:MAX_SLOT_CHARS]
+        if getattr(slots, name) != value:
+            setattr(slots, name, value)
+            progressed = True
+            if name == "apartment":
+                session.keypad.apartment_typed = False
+    if "apartment" in said or "resident_name" in said:
+        session.call.target = None
+    return progressed
+
+
+def ready(step: Step) -> bool:
+    """Enough is known to ask the directory."""
+    session = step.session
+    slots = session.slots
+    return (
+        slots.intent is not None
+        and (slots.visitor_name is not None or session.visitor.name_skipped)
+        and (slots.resident_name is not None or session.keypad.apartment_typed)
+    )
+
+
+def advance(step: Step, progressed: bool) -> None:
+    # After "could not reach the directory, please repeat", the same sentence again is a retry.
+    retry = step.session.asking == Asking.REPEAT and ready(step)
+    if not (progressed or retry):
+        not_understood(step)
+        return
+    step.session.visitor.not_understood = 0
+    if ready(step):
+        validation.resolve(step)
+        return
+    ask_next(step)
+
+
+def not_understood(step: Step) -> None:
+    """A turn that added nothing: say so and ask again, change the question, or give up."""
+    progress = step.session.visitor
+    progress.not_understood += 1
+    if progress.not_understood >= step.settings.not_understood_before_end:
+        step.finish(Outcome.FAILED, "visitor_failed", None)
+        return
+    step.say_visitor(step.prompts["not_understood"])
+    if progress.not_understood >= step.settings.not_understood_before_fallback:
+        fall_back(step)
+        if ready(step):
+            validation.resolve(step)
+            return
+    ask_next(step)
+
+
+def fall_back(step: Step) -> None:
+    """Stop repeating a question whose answers are not understood.
+
+    The intent has no alternative (it is asked until the limit). A name that is
+    not understood is left out: the resident hears "Um visitante". For whom to
+    call (apartment or resident missing) the keypad is offered: a typed
+    apartment is trusted even without a resident's name.
+    """
+    session = step.session
+    slots = session.slots
+    if slots.intent is None:
+        return
+    if slots.visitor_name is None and not session.visitor.name_skipped:
+        session.visitor.name_skipped = True
+        session.visitor.not_understood = 0  # a new question starts its own count
+        return
+    session.keypad.offered = True
+    slots.apartment = None
+    session.keypad.apartment_typed = False
+
+
+def ask_next(step: Step) -> None:
+    """Ask for what is still missing, in the order intent -> name -> apartment/resident."""
+    session = step.session
+    slots = session.slots
+    question = None
+    if session.keypad.offered and slots.apartment is None:
+        prompt, asking = "offer_keypad", Asking.APARTMENT
+    elif slots.intent is None:
+        prompt, asking = "ask_intent", Asking.INTENT
+    elif slots.visitor_name is None and not session.visitor.name_skipped:
+        prompt, asking = "ask_visitor_name", Asking.VISITOR_NAME
+    elif slots.apartment is None and slots.resident_name is None:
+        prompt, asking, question = (
+            "ask_apartment_and_resident",
+            Asking.RESIDENT_NAME,
+            "apartment_and_resident",
+        )
+    elif slots.resident_name is None:
+        prompt, asking = "ask_resident", Asking.RESIDENT_NAME
+    else:
+        prompt, asking = "ask_apartment", Asking.APARTMENT
+    step.ask(asking, step.prompts[prompt], question)

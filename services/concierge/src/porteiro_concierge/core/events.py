@@ -1,0 +1,105 @@
+"""What can happen to a call: the core's input.
+
+Events from the legs (the gateway's streams), the passing of the session's
+deadline, and the results of the I/O the core asked the shell for
+(`ResolveRequest` -> `DirectoryAnswered`/`DirectoryFailed`, `PlaceCallRequest`
+-> `CallPlaced`/`CallFailed`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from porteiro.directory.v1 import directory_pb2
+from porteiro_concierge.extraction.base import Extraction
+
+
+@dataclass(frozen=True)
+class VisitorStarted:
+    """The visitor's stream attached (a new call, or the stream came back)."""
+
+    session_id: str
+    traceparent: str
+
+
+@dataclass(frozen=True)
+class ResidentStarted:
+    """The resident's leg, connected by the PBX with the visitor session's id."""
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """A recognised sentence. `extraction` is what the shell's extractor read in a visitor's sentence
+    while collecting (None otherwise)."""
+
+    leg: str
+    text: str
+    extraction: Extraction | None = None
+
+
+@dataclass(frozen=True)
+class Key:
+    """One keypad key (DTMF): a digit, "*" or "#"."""
+
+    leg: str
+    key: str
+
+
+@dataclass(frozen=True)
+class LegIdle:
+    """Everything said to `leg` has been played: its silence timer may start."""
+
+    leg: str
+
+
+@dataclass(frozen=True)
+class SpeechStarted:
+    """The caller on `leg` started speaking (voice activity, maybe only noise)."""
+
+    leg: str
+
+
+@dataclass(frozen=True)
+class DeadlinePassed:
+    """A timer of some leg fired; the core checks the session's deadline against `now` itself."""
+
+
+@dataclass(frozen=True)
+class LegEnded:
+    leg: str
+
+
+@dataclass(frozen=True)
+class DirectoryAnswered:
+    response: directory_pb2.ResolveResponse
+
+
+@dataclass(frozen=True)
+class DirectoryFailed:
+    error: str
+
+
+@dataclass(frozen=True)
+class CallPlaced:
+    """The dialer accepted the call attempt."""
+
+
+@dataclass(frozen=True)
+class CallFailed:
+    error: str
+
+
+Event = (
+    VisitorStarted
+    | ResidentStarted
+    | Utterance
+    | Key
+    | LegIdle
+    | SpeechStarted
+    | DeadlinePassed
+    | LegEnded
+    | DirectoryAnswered
+    | DirectoryFailed
+    | CallPlaced
+    | CallFailed
+)

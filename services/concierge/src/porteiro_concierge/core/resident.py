@@ -1,0 +1,82 @@
+"""The resident's leg: the brief, the answer, and the ends of the call.
+
+Safety: the only code that sets the outcome AUTHORIZED is `decided`, and it
+is reached only from the resident leg's speech or keys. Nothing the visitor
+says and nothing an extractor returns gets there.
+"""
+
+from __future__ import annotations
+
+from porteiro_common.stages import MORADOR_CONNECTED
+from porteiro_concierge.core.effects import TurnOutcome
+from porteiro_concierge.core.step import Step
+from porteiro_concierge.decision import Decision, decide_from_key, decide_from_text
+from porteiro_concierge.hints import decision_hints
+from porteiro_concierge.session import RESIDENT, VISITOR, DeadlineKind, FlowState, Outcome
+
+# Outcome -> (sentence for the visitor, sentence for the resident).
+FINAL_SENTENCES = {
+    Outcome.DENIED: ("visitor_denied", "resident_ack_denied"),
+    Outcome.LEFT_AT_FRONT_DESK: ("visitor_left_at_front_desk", "resident_ack_left_at_front_desk"),
+}
+
+
+def started(step: Step) -> None:
+    """The resident's leg connected (the state was checked by the caller)."""
+    session = step.session
+    session.legs[RESIDENT] = True
+    step.fx.note(MORADOR_CONNECTED, attempt=session.call.attempt)
+    if session.state == FlowState.CALLING_RESIDENT:
+        step.change_state(FlowState.WAITING_RESIDENT)
+        step.say_visitor(step.prompts["resident_answered"])
+    session.hints.pop(RESIDENT, None)  # a new stream starts without hints
+    step.hint(RESIDENT, decision_hints())
+    step.fx.say(RESIDENT, brief(step))
+    step.arm(DeadlineKind.RESIDENT_REPLY, step.settings.playback_allowance_seconds)
+
+
+def brief(step: Step) -> str:
+    prompt = "resident_brief_delivery" if step.delivery() else "resident_brief_visit"
+    return step.prompts.text(prompt, **step.values())
+
+
+def utterance(step: Step, text: str) -> None:
+    step.session.remember(RESIDENT, text)
+    if step.session.state == FlowState.WAITING_RESIDENT:
+        decided(step, decide_from_text(text, step.delivery()))
+
+
+def key(step: Step, pressed: str) -> None:
+    if step.session.state == FlowState.WAITING_RESIDENT:
+        decided(step, decide_from_key(pressed, step.delivery()))
+
+
+def decided(step: Step, decision: Decision) -> None:
+    """The resident's answer: the only way a visit becomes authorized."""
+    step.fx.turn_outcome = TurnOutcome.UNCLEAR if decision == Decision.UNCLEAR else TurnOutcome.DECISION
+    if decision == Decision.AUTHORIZE:
+        visitor_line = "visitor_authorized_delivery" if step.delivery() else "visitor_authorized_visit"
+        step.finish(Outcome.AUTHORIZED, visitor_line, "resident_ack_authorized")
+    elif decision == Decision.DENY:
+        step.finish(Outcome.DENIED, *FINAL_SENTENCES[Outcome.DENIED])
+    elif decision == Decision.FRONT_DESK:
+        step.finish(Outcome.LEFT_AT_FRONT_DESK, *FINAL_SENTENCES[Outcome.LEFT_AT_FRONT_DESK])
+    elif step.session.call.unclear_answers == 0:
+        step.session.call.unclear_answers += 1
+        step.fx.say(RESIDENT, step.prompts["resident_ask_again"])
+        step.arm(DeadlineKind.RESIDENT_REPLY, step.settings.playback_allowance_seconds)
+    else:
+        step.finish(Outcome.NO_ANSWER, "visitor_unclear_answer", "resident_no_answer")
+
+
+def leg_ended(step: Step, leg: str) -> None:
+    """A leg left the line; the other one hears why the call ends."""
+    session = step.session
+    session.legs[leg] = False
+    if session.state == FlowState.FINISHED:
+        return
+    if leg == VISITOR:
+        resident_line = "resident_visitor_hung_up" if session.leg_on_line(RESIDENT) else None
+        step.finish(Outcome.VISITOR_HUNG_UP, None, resident_line)
+    elif session.state == FlowState.WAITING_RESIDENT:
+        step.finish(Outcome.RESIDENT_HUNG_UP, "visitor_resident_hung_up", None)

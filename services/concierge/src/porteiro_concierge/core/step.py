@@ -1,0 +1,123 @@
+"""One event being handled: the session, the rules, the clock, and the effects so far.
+
+The phase modules (collecting, validation, resident, timers) are functions of a
+`Step`; the helpers here are what they share: speaking, asking, arming the
+deadline, changing state and ending the call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from porteiro_common.stages import CALL_ENDED, STATE_CHANGE
+from porteiro_concierge.core.effects import Effects
+from porteiro_concierge.extraction.base import Intent
+from porteiro_concierge.prompts import Prompts
+from porteiro_concierge.session import (
+    RESIDENT,
+    VISITOR,
+    Asking,
+    Deadline,
+    DeadlineKind,
+    FlowState,
+    Outcome,
+    Session,
+)
+from porteiro_concierge.settings import ConciergeSettings
+
+
+class HintSource(Protocol):
+    """The directory's vocabulary as data (the shell keeps it fresh)."""
+
+    def for_question(self, question: str, apartment: str | None = None) -> list[str] | None: ...
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What the core needs besides the session: limits, sentences and the hint vocabulary."""
+
+    settings: ConciergeSettings
+    prompts: Prompts
+    vocabulary: HintSource
+
+
+@dataclass
+class Step:
+    session: Session
+    now: float
+    rules: Rules
+    fx: Effects = field(default_factory=Effects)
+
+    @property
+    def settings(self) -> ConciergeSettings:
+        return self.rules.settings
+
+    @property
+    def prompts(self) -> Prompts:
+        return self.rules.prompts
+
+    # ---- speaking ----
+
+    def say_visitor(self, text: str) -> None:
+        self.session.remember("porteiro", text)
+        self.fx.say(VISITOR, text)
+
+    def ask(
+        self, asking: Asking, text: str, question: str | None = None, hints: list[str] | None = None
+    ) -> None:
+        """Ask the visitor a question, preceded by recognition hints for its answer.
+
+        `asking` is the slot a bare answer fills; `question` picks the hints when it
+        differs (the apartment-and-resident question); `hints` overrides both.
+        """
+        self.session.asking = asking
+        if hints is None:
+            hints = self.rules.vocabulary.for_question(question or asking.value, self.session.slots.apartment)
+        self.hint(VISITOR, hints)
+        self.say_visitor(text)
+
+    def hint(self, leg: str, hints: list[str] | None) -> None:
+        """Send `hints` to `leg` unless they are already in force there."""
+        if hints is None or self.session.hints.get(leg) == hints:
+            return
+        self.session.hints[leg] = hints
+        self.fx.hints(leg, hints)
+
+    def values(self) -> dict[str, str]:
+        """The placeholders of the sentences about this call."""
+        slots = self.session.slots
+        target = self.session.call.target
+        return {
+            "visitor_name": slots.visitor_name or self.prompts["unknown_visitor"],
+            "resident_name": target.resident_name if target else (slots.resident_name or ""),
+            "apartment": target.apartment if target else (slots.apartment or ""),
+        }
+
+    def delivery(self) -> bool:
+        return self.session.slots.intent == Intent.DELIVERY
+
+    # ---- state and time ----
+
+    def arm(self, kind: DeadlineKind, seconds: float) -> None:
+        self.session.deadline = Deadline(kind, self.now + seconds)
+
+    def change_state(self, state: FlowState) -> None:
+        if self.session.state != state:
+            self.fx.note(STATE_CHANGE, **{"from": self.session.state.value, "to": state.value})
+            self.session.state = state
+
+    def finish(self, outcome: Outcome, visitor_key: str | None, resident_key: str | None) -> None:
+        """End the call: a last sentence for each leg on the line, then hang it up."""
+        session = self.session
+        session.outcome = outcome
+        session.deadline = None
+        self.change_state(FlowState.FINISHED)
+        values = self.values()
+        for leg, key in ((VISITOR, visitor_key), (RESIDENT, resident_key)):
+            if session.leg_on_line(leg):
+                if key:
+                    self.fx.say(leg, self.prompts.text(key, **values), allow_barge_in=False)
+                self.fx.hang_up(leg)
+        self.fx.finished = outcome
+        self.fx.note(CALL_ENDED, outcome=outcome.value, attempt=session.call.attempt)

@@ -1,0 +1,170 @@
+"""Validation and the call: the directory's answer, then the dialer's call attempts.
+
+`resolve` asks the shell to call the directory (`ResolveRequest`); its answer
+comes back as `DirectoryAnswered` or `DirectoryFailed`. A match is confirmed
+to the visitor and called (`PlaceCallRequest` -> `CallPlaced`/`CallFailed`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from porteiro.directory.v1 import directory_pb2
+from porteiro_concierge.core.effects import PlaceCallRequest, ResolveRequest, TurnOutcome
+from porteiro_concierge.core.step import Step
+from porteiro_concierge.hints import options_hints
+from porteiro_concierge.session import VISITOR, Asking, DeadlineKind, FlowState, Outcome, Target
+
+# Directory misses allowed once the keypad has been offered, before the call ends.
+KEYPAD_TRIES = 2
+# Residents offered by "which of them?".
+MAX_OPTIONS = 3
+
+
+def resolve(step: Step) -> None:
+    slots = step.session.slots
+    step.fx.ask(ResolveRequest(apartment=slots.apartment or "", resident_name=slots.resident_name or ""))
+
+
+def directory_answered(step: Step, response: directory_pb2.ResolveResponse) -> None:
+    session = step.session
+    if session.state != FlowState.COLLECTING:
+        return  # nothing was being validated
+    typed = typed_apartment_candidate(step, response)
+    if response.status == directory_pb2.RESOLVE_STATUS_MATCH:
+        call_resident(step, target_of(response.match))
+    elif typed is not None:
+        # A typed apartment is trusted: call it even if the name was misheard.
+        call_resident(step, target_of(typed))
+    elif response.status == directory_pb2.RESOLVE_STATUS_AMBIGUOUS and response.candidates:
+        ask_which(step, response.candidates)
+    else:
+        not_found(step, response)
+
+
+def typed_apartment_candidate(
+    step: Step, response: directory_pb2.ResolveResponse
+) -> directory_pb2.Candidate | None:
+    """The first candidate living in the apartment the visitor typed (None if not typed or none there).
+
+    The directory may also offer residents of other apartments whose names match; those are
+    not the typed apartment, so they are never called on its behalf.
+    """
+    if (
+        not step.session.keypad.apartment_typed
+        or response.status == directory_pb2.RESOLVE_STATUS_NO_APARTMENT
+    ):
+        return None
+    apartment = response.normalized_apartment or step.session.slots.apartment
+    return next((candidate for candidate in response.candidates if candidate.apartment == apartment), None)
+
+
+def directory_failed(step: Step) -> None:
+    session = step.session
+    if session.state != FlowState.COLLECTING:
+        return
+    session.validation.directory_errors += 1
+    step.fx.turn_outcome = TurnOutcome.ERROR
+    if session.validation.directory_errors >= step.settings.max_directory_errors:
+        step.finish(Outcome.FAILED, "visitor_failed", None)
+    else:
+        session.asking = Asking.REPEAT
+        step.say_visitor(step.prompts["directory_unavailable"])
+
+
+def ask_which(step: Step, candidates: Iterable[directory_pb2.Candidate]) -> None:
+    step.fx.turn_outcome = TurnOutcome.AMBIGUOUS
+    offered = [target_of(candidate) for candidate in list(candidates)[:MAX_OPTIONS]]
+    step.session.validation.ambiguous = offered
+    options = step.prompts["ambiguous_joiner"].join(
+        step.prompts.text("ambiguous_option", resident_name=item.resident_name, apartment=item.apartment)
+        for item in offered
+    )
+    hints = options_hints((item.resident_name for item in offered), (item.apartment for item in offered))
+    step.ask(Asking.RESIDENT_NAME, step.prompts.text("ambiguous_resident", options=options), hints=hints)
+
+
+def not_found(step: Step, response: directory_pb2.ResolveResponse) -> None:
+    step.fx.turn_outcome = TurnOutcome.REJECTED
+    session = step.session
+    slots = session.slots
+    session.validation.misses += 1
+    heard_apartment = response.normalized_apartment or slots.apartment or ""
+    if session.validation.misses >= step.settings.max_validation_failures + KEYPAD_TRIES:
+        step.finish(Outcome.FAILED, "visitor_failed", None)
+        return
+    if session.keypad.apartment_typed:
+        slots.apartment = None
+        session.keypad.apartment_typed = False
+        step.ask(Asking.APARTMENT, step.prompts.text("keypad_no_apartment", apartment=heard_apartment))
+        return
+    question = None
+    if response.status == directory_pb2.RESOLVE_STATUS_NO_APARTMENT:
+        prompt, values, asking = "no_apartment", {"apartment": heard_apartment}, Asking.APARTMENT
+        slots.apartment = None
+    else:
+        # Keep both slots: the next sentence may correct either ("não, é o 501").
+        values = {"resident_name": slots.resident_name or "", "apartment": heard_apartment}
+        prompt = "no_resident" if slots.apartment else "no_resident_anywhere"
+        asking, question = Asking.RESIDENT_NAME, "apartment_and_resident"
+    if session.validation.misses >= step.settings.max_validation_failures:
+        session.keypad.offered = True
+        slots.apartment = None
+        step.say_visitor(step.prompts["not_found"])
+        step.ask(Asking.APARTMENT, step.prompts["offer_keypad"])
+        return
+    step.ask(asking, step.prompts.text(prompt, **values), question)
+
+
+def call_resident(step: Step, target: Target) -> None:
+    step.fx.turn_outcome = TurnOutcome.VALIDATED
+    session = step.session
+    session.call.target = target
+    session.slots.apartment = target.apartment
+    session.slots.resident_name = target.resident_name
+    session.validation.ambiguous = []
+    step.change_state(FlowState.VALIDATED)
+    prompt = "confirm_delivery" if step.delivery() else "confirm_visit"
+    if session.slots.visitor_name is None:
+        prompt += "_no_name"
+    step.fx.say(VISITOR, step.prompts.text(prompt, **step.values()))
+    place_call(step)
+
+
+def place_call(step: Step) -> None:
+    session = step.session
+    target = session.call.target
+    if target is None:
+        raise RuntimeError("placing a call without a target")
+    session.call.attempt += 1
+    step.fx.ask(
+        PlaceCallRequest(
+            session_id=session.session_id,
+            destination=target.destination,
+            attempt=session.call.attempt,
+            intent=session.slots.intent.value if session.slots.intent else "",
+            apartment=target.apartment,
+        )
+    )
+
+
+def call_placed(step: Step) -> None:
+    if step.session.state not in (FlowState.VALIDATED, FlowState.CALLING_RESIDENT):
+        return
+    step.change_state(FlowState.CALLING_RESIDENT)
+    step.arm(DeadlineKind.RESIDENT_CONNECT, step.settings.resident_connect_timeout_seconds)
+
+
+def call_failed(step: Step) -> None:
+    if step.session.state not in (FlowState.VALIDATED, FlowState.CALLING_RESIDENT):
+        return
+    step.finish(Outcome.FAILED, "visitor_dialer_unavailable", None)
+
+
+def target_of(candidate: directory_pb2.Candidate) -> Target:
+    return Target(
+        apartment=candidate.apartment,
+        resident_name=candidate.resident_name,
+        destination=candidate.destination,
+        block=candidate.block,
+    )
