@@ -12,7 +12,7 @@ from alembic import command
 
 from porteiro_register import migrate
 from porteiro_register.db import create_engine
-from tests.register.conftest import Database, create_throwaway_database, database_url, drop_database
+from tests.register.conftest import SERVING, Database, create_throwaway_database, database_url, drop_database
 
 
 @pytest.fixture
@@ -93,4 +93,19 @@ def test_cli_migrate_creates_the_database_when_asked():
         assert created.returncode == 0, created.stderr
         assert created.stdout.splitlines() == ["database created", "database at revision 0001"]
     finally:
+        drop_database(Database(name))
+
+
+async def test_the_service_creates_its_database_when_told_and_migrates_it(start_register):
+    name = f"porteiro_test_register_new_{uuid.uuid4().hex[:8]}"
+    register = await start_register(database_url=database_url(name), create_database=True)
+    try:
+        await register.wait_health(SERVING)
+        engine = create_engine(database_url(name))
+        try:
+            assert migrate.current_revision(engine) == migrate.head_revision()
+        finally:
+            engine.dispose()
+    finally:
+        await register.app.stop(1)  # before the drop, so nothing reconnects to it
         drop_database(Database(name))
