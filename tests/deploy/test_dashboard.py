@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.deploy.chart import CHART_DIR, REPO
+from tests.deploy.promql import exported_series_names, parse_errors, without_grafana_variables
 
 DASHBOARD = CHART_DIR / "dashboards" / "porteiro.json"
 REPO_COPY = REPO / "deploy" / "grafana" / "porteiro-dashboard.json"
@@ -104,7 +105,9 @@ def test_issue_panels_are_present(dashboard):
         "up{",
     ):
         assert metric in exprs, metric
-    assert 'porteiro_dialer_publishes_total{namespace=~"$namespace", outcome!="confirmed"}' in exprs
+    assert (
+        'porteiro_dialer_publishes_total{namespace=~"$namespace", job=~"$job", outcome!="confirmed"}' in exprs
+    )
 
 
 def test_panels_use_the_datasource_variable_and_fit_the_grid(dashboard):
@@ -144,3 +147,55 @@ def test_every_dashboard_metric_is_one_the_services_export(dashboard):
         if base not in defined and base.removesuffix("_total") not in defined:
             missing.add(name)
     assert not missing, f"dashboard queries metrics no service declares: {sorted(missing)}"
+
+
+# ---- issue 18: filters, units, the missing panels, Prometheus's own parser ----------------
+
+
+def panels(dashboard: dict[str, Any]) -> list[dict[str, Any]]:
+    return [panel for panel in dashboard["panels"] if panel["type"] != "row"]
+
+
+def test_every_selector_filters_on_namespace_and_job(dashboard):
+    for expr in expressions(dashboard):
+        selectors = re.findall(r"\{[^}]*\}", re.sub(r"\{\{[^}]*\}\}", "", expr))
+        assert selectors, expr
+        for selector in selectors:
+            assert 'namespace=~"$namespace"' in selector and 'job=~"$job"' in selector, expr
+
+
+def test_every_panel_has_a_unit_and_the_real_time_factor_is_a_ratio(dashboard):
+    for panel in panels(dashboard):
+        unit = panel["fieldConfig"]["defaults"].get("unit")
+        assert unit and unit != "none", panel["title"]
+    rtf_panel = next(p for p in panels(dashboard) if "real_time_factor" in str(p["targets"]))
+    rtf_ref = next(t["refId"] for t in rtf_panel["targets"] if "real_time_factor" in t["expr"])
+    override = next(o for o in rtf_panel["fieldConfig"]["overrides"] if o["matcher"]["options"] == rtf_ref)
+    assert {"id": "unit", "value": "percentunit"} in override["properties"]
+
+
+def test_panels_for_rejections_protocol_errors_legs_ended_dropped_utterances_and_resyncs(dashboard):
+    exprs = "\n".join(expressions(dashboard))
+    for metric in (
+        "porteiro_speech_rejections_total",
+        "porteiro_gateway_protocol_errors_total",
+        "porteiro_gateway_legs_ended_total",
+        "porteiro_gateway_dropped_utterances_total",
+        "porteiro_gateway_playback_resyncs_total",
+        "porteiro_build_info",
+    ):
+        assert metric in exprs, metric
+
+
+def test_every_expression_parses_with_prometheus_own_parser(dashboard, tmp_path):
+    exprs = [without_grafana_variables(expr) for expr in expressions(dashboard)]
+    assert parse_errors(exprs, tmp_path) == ""
+    # Guards the check: a broken expression is reported.
+    assert "parse error" in parse_errors(["sum(rate(porteiro_x_total[5m])"], tmp_path)
+
+
+def test_every_expression_names_only_metrics_the_services_export(dashboard):
+    exported = exported_series_names() | {"up"}
+    for expr in expressions(dashboard):
+        names = metric_names(expr)
+        assert names and names <= exported, f"{sorted(names - exported)} in {expr}"
