@@ -89,7 +89,8 @@ class ServiceProcess:
             stub = health_pb2_grpc.HealthStub(channel)
             while time.monotonic() < deadline:
                 if not self.running:
-                    raise RuntimeError(f"{self.name} exited ({self.process.returncode}):\n{self.logs()}")
+                    code = self.process.returncode if self.process else None
+                    raise RuntimeError(f"{self.name} exited ({code}):\n{self.logs()}")
                 with contextlib.suppress(grpc.RpcError):
                     reply = await stub.Check(health_pb2.HealthCheckRequest(), timeout=1.0)
                     if reply.status == SERVING:
@@ -98,11 +99,11 @@ class ServiceProcess:
         raise TimeoutError(f"{self.name} not SERVING after {wait_seconds:.0f} s:\n{self.logs()}")
 
     def terminate(self) -> None:
-        if self.running:
+        if self.process is not None and self.running:
             self.process.send_signal(signal.SIGTERM)
 
     def kill(self) -> None:
-        if self.running:
+        if self.process is not None and self.running:
             self.process.kill()
 
     async def wait_exit(self, wait_seconds: float) -> int | None:
