@@ -13,6 +13,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.support.processes import start_service
 from tests.support.services import SERVICES
 
 pytestmark = pytest.mark.slow
@@ -28,8 +29,22 @@ def grpcurl() -> str:
     return found
 
 
+@pytest.fixture(scope="module", params=SERVICES, ids=IDS)
+def started(request, tmp_path_factory):
+    """One process per service for the read-only checks of this module (SIGTERM starts its own)."""
+    spec = request.param
+    service = start_service(
+        spec.module, spec.prefix, tmp_path_factory.mktemp("logs"), spec.env, spec.extra_ports
+    )
+    try:
+        service.wait_serving(timeout=90)
+        yield spec, service
+    finally:
+        service.kill()
+
+
 @pytest.fixture(params=SERVICES, ids=IDS)
-def started(request, run_service):
+def started_alone(request, run_service):
     spec = request.param
     service = run_service(spec.module, spec.prefix, spec.env, spec.extra_ports)
     service.wait_serving(timeout=90)
@@ -71,8 +86,8 @@ def test_metrics_endpoint_speaks_prometheus_text(started):
     assert "process_cpu_seconds" in families or "python_info" in families
 
 
-def test_sigterm_turns_health_not_serving_then_exits(started):
-    _, service = started
+def test_sigterm_turns_health_not_serving_then_exits(started_alone):
+    _, service = started_alone
     with grpc.insecure_channel(service.target) as channel:
         watch = health_pb2_grpc.HealthStub(channel).Watch(
             health_pb2.HealthCheckRequest(service=""), timeout=30

@@ -142,6 +142,7 @@ async def observe_one_call(work_dir: Path, *, personal_data: bool, real_speech: 
             work_dir / "logs" / "speech.log",
         )
         speech.start(Path.cwd())
+        await speech.wait_listening(("grpc", "metrics"), 180.0)
         fake: FakeSpeechServer = RelayingSpeechServer(voice, speech.target)
     else:
         fake = FakeSpeechServer(voice)

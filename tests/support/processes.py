@@ -1,4 +1,9 @@
-"""Start Porteiro services as real processes on free loopback ports."""
+"""Start Porteiro services as real processes, each on ports it picks itself.
+
+Every listening port is set to 0 and the service reports the ports it bound in a
+ports file (porteiro_common.listening), so parallel tests and runs never race for a
+probed "free" port. `free_port` remains for tests that need a port nothing listens on.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +12,21 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from porteiro_common.listening import read_ports
+
 REPO = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:
+    """A loopback port free right now: only for addresses where nothing must listen."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -33,14 +42,47 @@ def health_status(port: int, service: str = "", timeout: float = 2.0) -> int | N
             return None
 
 
+def listener_name(port_setting: str) -> str:
+    """The listener a port setting names: "VISITOR_PORT" -> "visitor"."""
+    return port_setting.removesuffix("_PORT").lower()
+
+
 @dataclass
 class ServiceProcess:
     module: str
-    grpc_port: int
-    metrics_port: int
     process: subprocess.Popen
     log_path: Path
-    extra_ports: dict[str, int] = field(default_factory=dict)
+    ports_file: Path
+    port_settings: tuple[str, ...] = ()  # more port settings than gRPC and metrics, e.g. "VISITOR_PORT"
+
+    def port(self, listener: str, timeout: float = 60.0) -> int:
+        """The port `listener` ("grpc", "metrics", "visitor", ...) bound, waiting until it is reported."""
+        deadline = time.monotonic() + timeout
+        while True:
+            ports = read_ports(self.ports_file)
+            if listener in ports:
+                return ports[listener]
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"{self.module} exited {self.process.returncode} before listening ({listener}):\n"
+                    f"{self.logs()}"
+                )
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.module} reported no {listener} port in {timeout}s:\n{self.logs()}")
+            time.sleep(0.05)
+
+    @property
+    def grpc_port(self) -> int:
+        return self.port("grpc")
+
+    @property
+    def metrics_port(self) -> int:
+        return self.port("metrics")
+
+    @property
+    def extra_ports(self) -> dict[str, int]:
+        """The ports of `port_settings`, by setting name ("VISITOR_PORT": 40123)."""
+        return {name: self.port(listener_name(name)) for name in self.port_settings}
 
     @property
     def target(self) -> str:
@@ -51,10 +93,11 @@ class ServiceProcess:
 
     def wait_serving(self, timeout: float = 60.0, service: str = "") -> None:
         deadline = time.monotonic() + timeout
+        grpc_port = self.port("grpc", timeout)
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"{self.module} exited {self.process.returncode}:\n{self.logs()}")
-            if health_status(self.grpc_port, service, timeout=1.0) == health_pb2.HealthCheckResponse.SERVING:
+            if health_status(grpc_port, service, timeout=1.0) == health_pb2.HealthCheckResponse.SERVING:
                 return
             time.sleep(0.1)
         raise TimeoutError(f"{self.module} not SERVING after {timeout}s:\n{self.logs()}")
@@ -75,6 +118,25 @@ class ServiceProcess:
             self.process.wait()
 
 
+def service_environment(prefix: str, ports_file: Path, port_settings: tuple[str, ...]) -> dict[str, str]:
+    """This process's environment without Porteiro/OTel settings, plus every port at 0 on loopback."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("PORTEIRO_", "OTEL_"))}
+    env.update(
+        {
+            f"{prefix}GRPC_HOST": "127.0.0.1",
+            f"{prefix}GRPC_PORT": "0",
+            f"{prefix}METRICS_HOST": "127.0.0.1",
+            f"{prefix}METRICS_PORT": "0",
+            f"{prefix}PORTS_FILE": str(ports_file),
+            f"{prefix}SHUTDOWN_DELAY_SECONDS": "0.5",
+            "PORTEIRO_LOG_FORMAT": "text",
+            "CREWAI_DISABLE_TELEMETRY": "true",
+        }
+    )
+    env.update({f"{prefix}{name}": "0" for name in port_settings})
+    return env
+
+
 def start_service(
     module: str,
     prefix: str,
@@ -82,37 +144,24 @@ def start_service(
     env: dict[str, str] | None = None,
     extra_ports: tuple[str, ...] = (),
 ) -> ServiceProcess:
-    """Run ``python -m module`` with its gRPC and metrics ports on free ports.
+    """Run ``python -m module`` with its gRPC and metrics ports (and `extra_ports`) at 0.
 
-    `extra_ports` names more port settings (e.g. "VISITOR_PORT") to fill with
-    free ports. Does not wait for readiness: call `wait_serving`.
+    `extra_ports` names more port settings (e.g. "VISITOR_PORT"); their ports are in
+    `extra_ports` once reported. Does not wait for readiness: call `wait_serving`.
     """
-    grpc_port, metrics_port = free_port(), free_port()
-    ports = {name: free_port() for name in extra_ports}
-    process_env = {
-        key: value for key, value in os.environ.items() if not key.startswith(("PORTEIRO_", "OTEL_"))
-    }
-    process_env.update(
-        {
-            f"{prefix}GRPC_HOST": "127.0.0.1",
-            f"{prefix}GRPC_PORT": str(grpc_port),
-            f"{prefix}METRICS_HOST": "127.0.0.1",
-            f"{prefix}METRICS_PORT": str(metrics_port),
-            f"{prefix}SHUTDOWN_DELAY_SECONDS": "0.5",
-            "PORTEIRO_LOG_FORMAT": "text",
-            "CREWAI_DISABLE_TELEMETRY": "true",
-        }
-    )
-    process_env.update({f"{prefix}{name}": str(port) for name, port in ports.items()})
-    process_env.update(env or {})
     log_dir.mkdir(parents=True, exist_ok=True)
-    log_path = log_dir / f"{module}-{grpc_port}.log"
-    log_file = log_path.open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", module],
-        env=process_env,
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
-        cwd=REPO,
-    )
-    return ServiceProcess(module, grpc_port, metrics_port, process, log_path, ports)
+    handle, log_name = tempfile.mkstemp(prefix=f"{module}-", suffix=".log", dir=log_dir)
+    os.close(handle)
+    log_path = Path(log_name)
+    ports_file = log_path.with_suffix(".ports")
+    process_env = service_environment(prefix, ports_file, extra_ports)
+    process_env.update(env or {})
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", module],
+            env=process_env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+        )
+    return ServiceProcess(module, process, log_path, ports_file, extra_ports)

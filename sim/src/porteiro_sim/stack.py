@@ -1,8 +1,10 @@
-"""The five Porteiro services as local processes on free ports, wired to each other.
+"""The five Porteiro services as local processes, wired to each other.
 
 Used by `make demo`, the end-to-end tests and the end-to-end benchmark. Every
 service runs as ``python -m <package>`` with its settings from the environment,
-exactly as in production; only ports and targets are chosen here.
+exactly as in production. Every port is 0: each service binds a free port and
+reports it in its ports file (porteiro_common.listening), so parallel stacks never
+race for a port; a service that needs another's address starts once it is known.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,13 +22,9 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from porteiro_common.listening import read_ports
+
 SERVING = health_pb2.HealthCheckResponse.SERVING
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -37,9 +34,20 @@ class ServiceProcess:
     prefix: str
     env: dict[str, str]
     log_path: Path
-    grpc_port: int = field(default_factory=free_port)
-    metrics_port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
+    ports: dict[str, int] = field(default_factory=dict)  # by listener: "grpc", "metrics", "visitor", ...
+
+    @property
+    def ports_file(self) -> Path:
+        return self.log_path.with_suffix(".ports")
+
+    @property
+    def grpc_port(self) -> int:
+        return self.known_port("grpc")
+
+    @property
+    def metrics_port(self) -> int:
+        return self.known_port("metrics")
 
     @property
     def target(self) -> str:
@@ -49,7 +57,13 @@ class ServiceProcess:
     def metrics_url(self) -> str:
         return f"http://127.0.0.1:{self.metrics_port}/metrics"
 
-    def start(self, cwd: Path) -> None:
+    def known_port(self, listener: str) -> int:
+        if listener not in self.ports:
+            raise RuntimeError(f"{self.name} has not reported its {listener} port (not started?)")
+        return self.ports[listener]
+
+    def start(self, cwd: Path, wiring: dict[str, str] | None = None) -> None:
+        """Start the process with every port at 0; `wiring` holds the addresses of the services it uses."""
         env = {
             k: v
             for k, v in os.environ.items()
@@ -58,14 +72,18 @@ class ServiceProcess:
         env.update(
             {
                 f"{self.prefix}GRPC_HOST": "127.0.0.1",
-                f"{self.prefix}GRPC_PORT": str(self.grpc_port),
+                f"{self.prefix}GRPC_PORT": "0",
                 f"{self.prefix}METRICS_HOST": "127.0.0.1",
-                f"{self.prefix}METRICS_PORT": str(self.metrics_port),
+                f"{self.prefix}METRICS_PORT": "0",
+                f"{self.prefix}PORTS_FILE": str(self.ports_file),
                 "CREWAI_DISABLE_TELEMETRY": "true",
             }
         )
+        env.update(wiring or {})
         env.update(self.env)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.ports_file.unlink(missing_ok=True)
+        self.ports = {}
         with self.log_path.open("ab") as log_file:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", self.module],
@@ -82,6 +100,20 @@ class ServiceProcess:
     def logs(self, tail: int = 4000) -> str:
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
         return text[-tail:]
+
+    async def wait_listening(self, listeners: tuple[str, ...], wait_seconds: float) -> None:
+        """Wait until the process has reported the ports of `listeners`; fail if it exits first."""
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            self.ports = read_ports(self.ports_file)
+            if all(listener in self.ports for listener in listeners):
+                return
+            if not self.running:
+                code = self.process.returncode if self.process else None
+                raise RuntimeError(f"{self.name} exited ({code}) before listening:\n{self.logs()}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.name} did not report {listeners} in {wait_seconds:.0f} s")
+            await asyncio.sleep(0.05)
 
     async def wait_serving(self, wait_seconds: float) -> None:
         deadline = time.monotonic() + wait_seconds
@@ -138,7 +170,6 @@ class Stack:
     def __init__(self, config: StackConfig, cwd: Path | None = None) -> None:
         self.config = config
         self.cwd = cwd or Path.cwd()
-        self.visitor_port, self.resident_port = free_port(), free_port()
         logs = config.work_dir / "logs"
         common = self._common_env()
         self.directory = self._service("directory", "porteiro_directory", "PORTEIRO_DIRECTORY_", logs, common)
@@ -165,11 +196,7 @@ class Stack:
                 "PORTEIRO_CONCIERGE_",
                 logs,
                 common,
-                {
-                    "PORTEIRO_CONCIERGE_DIRECTORY_TARGET": self.directory.target,
-                    "PORTEIRO_CONCIERGE_DIALER_TARGET": self.dialer.target,
-                    **({"PORTEIRO_CONCIERGE_REDIS_URL": config.redis_url} if config.redis_url else {}),
-                },
+                {"PORTEIRO_CONCIERGE_REDIS_URL": config.redis_url} if config.redis_url else {},
                 key="concierge",
             )
             for index in range(config.concierges)
@@ -181,14 +208,22 @@ class Stack:
             logs,
             common,
             {
-                "PORTEIRO_GATEWAY_SPEECH_TARGET": self.speech_target,
-                "PORTEIRO_GATEWAY_CONCIERGE_TARGET": self.concierge_target,
                 "PORTEIRO_GATEWAY_VISITOR_HOST": "127.0.0.1",
-                "PORTEIRO_GATEWAY_VISITOR_PORT": str(self.visitor_port),
+                "PORTEIRO_GATEWAY_VISITOR_PORT": "0",
                 "PORTEIRO_GATEWAY_RESIDENT_HOST": "127.0.0.1",
-                "PORTEIRO_GATEWAY_RESIDENT_PORT": str(self.resident_port),
+                "PORTEIRO_GATEWAY_RESIDENT_PORT": "0",
             },
         )
+
+    @property
+    def visitor_port(self) -> int:
+        """The gateway's AudioSocket port for visitors' calls (once started)."""
+        return self.gateway.known_port("visitor")
+
+    @property
+    def resident_port(self) -> int:
+        """The gateway's AudioSocket port for residents' calls (once started)."""
+        return self.gateway.known_port("resident")
 
     @property
     def speech_target(self) -> str:
@@ -226,26 +261,55 @@ class Stack:
         prefix: str,
         logs: Path,
         common: dict[str, str],
-        wiring: dict[str, str] | None = None,
+        settings: dict[str, str] | None = None,
         key: str | None = None,
     ) -> ServiceProcess:
         env = {
             **common,
             f"{prefix}SHUTDOWN_DELAY_SECONDS": "0.2",
-            **(wiring or {}),
+            **(settings or {}),
             **self.config.env.get(key or name, {}),
         }
         return ServiceProcess(name, module, prefix, env, logs / f"{name}.log")
 
     async def start(self, wait_seconds: float = 120.0) -> None:
-        """Start everything and wait until every service reports SERVING."""
-        for service in self.services:
-            service.start(self.cwd)
+        """Start everything, each service once the addresses it needs are known; wait until all SERVE."""
         try:
+            await self._start_in_order(wait_seconds)
             await asyncio.gather(*(service.wait_serving(wait_seconds) for service in self.services))
         except BaseException:
             await self.stop()
             raise
+
+    async def _start_in_order(self, wait_seconds: float) -> None:
+        """Directory, dialer and speech first; the concierges once directory and dialer listen;
+        the gateway once speech and the concierges listen."""
+        grpc_and_metrics = ("grpc", "metrics")
+        backends = [self.directory, self.dialer, *([self.speech] if self.speech else [])]
+        for service in backends:
+            service.start(self.cwd)
+        await self._wait_listening([self.directory, self.dialer], grpc_and_metrics, wait_seconds)
+        wiring = {
+            "PORTEIRO_CONCIERGE_DIRECTORY_TARGET": self.directory.target,
+            "PORTEIRO_CONCIERGE_DIALER_TARGET": self.dialer.target,
+        }
+        for concierge in self.concierges:
+            concierge.start(self.cwd, wiring)
+        await self._wait_listening([*backends, *self.concierges], grpc_and_metrics, wait_seconds)
+        self.gateway.start(
+            self.cwd,
+            {
+                "PORTEIRO_GATEWAY_SPEECH_TARGET": self.speech_target,
+                "PORTEIRO_GATEWAY_CONCIERGE_TARGET": self.concierge_target,
+            },
+        )
+        await self.gateway.wait_listening((*grpc_and_metrics, "visitor", "resident"), wait_seconds)
+
+    @staticmethod
+    async def _wait_listening(
+        services: list[ServiceProcess], listeners: tuple[str, ...], wait_seconds: float
+    ) -> None:
+        await asyncio.gather(*(service.wait_listening(listeners, wait_seconds) for service in services))
 
     async def stop(self, wait_seconds: float = 20.0) -> dict[str, int | None]:
         """SIGTERM the gateway first (calls end before their backends go), then the rest together."""

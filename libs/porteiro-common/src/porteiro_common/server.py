@@ -25,6 +25,7 @@ from opentelemetry.instrumentation.grpc import filters
 
 from porteiro_common.health import HealthReporter
 from porteiro_common.logs import configure_logging
+from porteiro_common.listening import report_listening
 from porteiro_common.metrics import MetricsEndpoint
 from porteiro_common.reflection import enable_documented_reflection
 from porteiro_common.request_decoding import RequestDecodingInterceptor
@@ -115,7 +116,8 @@ async def serve(app: ServiceApp, settings: ServiceSettings) -> None:
     await bound.health.set_serving(False)
     await bound.health.set_alive()
     await bound.server.start()
-    log.info("grpc listening", extra={"port": bound.port, "metrics_port": metrics.port})
+    report_listening(settings.ports_file, "grpc", bound.port)
+    report_listening(settings.ports_file, "metrics", metrics.port)
     try:
         start = asyncio.create_task(app.start(bound.health))
         stopper = asyncio.create_task(stop_requested.wait())

@@ -33,6 +33,9 @@ class ServiceSettings(BaseSettings):
     shutdown_delay_seconds: float = Field(
         1.0, ge=0, le=60, description="Time health reports NOT_SERVING before the server stops"
     )
+    ports_file: Path | None = Field(
+        None, description="Append one JSON line per listening socket here (lets a supervisor use port 0)"
+    )
 
 
 class ObservabilitySettings(BaseSettings):
