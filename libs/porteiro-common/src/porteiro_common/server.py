@@ -24,8 +24,8 @@ from grpc_reflection.v1alpha import reflection
 from opentelemetry.instrumentation.grpc import filters
 
 from porteiro_common.health import HealthReporter
-from porteiro_common.logs import configure_logging
 from porteiro_common.listening import report_listening
+from porteiro_common.logs import configure_logging
 from porteiro_common.metrics import MetricsEndpoint
 from porteiro_common.reflection import enable_documented_reflection
 from porteiro_common.request_decoding import RequestDecodingInterceptor
