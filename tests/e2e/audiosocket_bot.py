@@ -1,7 +1,9 @@
 """A tiny AudioSocket server for testing the simulators before (and apart from) the gateway.
 
 It greets with a tone, answers each caller sentence with a tone `reply_delay` after
-the sentence ended, hangs up (0x00) on DTMF "9", and records what it received.
+the sentence ended, hangs up (0x00) on DTMF "9" and when stopped with calls open, and
+records what it received. After its 0x00 frame it reads until the caller's EOF before
+closing, so no unread frame makes the kernel reset the connection.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ from porteiro_common.audiosocket import (
 )
 from porteiro_sim import audio
 
+# After its 0x00 frame, how long the bot reads on for the caller's EOF.
+HANGUP_DRAIN_SECONDS = 2.0
+
 
 @dataclass
 class BotCall:
@@ -32,6 +37,7 @@ class BotCall:
     speech_ends: list[float] = field(default_factory=list)
     replies_sent: list[float] = field(default_factory=list)
     ended_by: str = ""
+    after_hangup: str = ""  # after the bot's 0x00 frame, how the caller's side ended: eof, reset, timeout
 
 
 class AudioSocketBot:
@@ -47,6 +53,8 @@ class AudioSocketBot:
         self.reply_delay, self.end_silence = reply_delay, end_silence
         self.calls: list[BotCall] = []
         self._server: asyncio.AbstractServer | None = None
+        self._handlers: set[asyncio.Task] = set()
+        self._open: set[asyncio.StreamWriter] = set()
         self.port = 0
 
     async def start(self) -> None:
@@ -54,11 +62,36 @@ class AudioSocketBot:
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
+        """Stop accepting, hang up the calls still open (0x00 frame) and wait for them to end."""
         if self._server is not None:
             self._server.close()
+        for writer in list(self._open):
+            with contextlib.suppress(ConnectionError, OSError, RuntimeError):
+                writer.write(HANGUP_FRAME)
+        if self._handlers:
+            await asyncio.wait(self._handlers, timeout=HANGUP_DRAIN_SECONDS)
+        if self._server is not None:
             await self._server.wait_closed()
 
+    async def wait_calls_ended(self, wait_seconds: float = 5.0) -> None:
+        if self._handlers:
+            await asyncio.wait(self._handlers, timeout=wait_seconds)
+
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        handler = asyncio.current_task()
+        assert handler is not None
+        self._handlers.add(handler)
+        self._open.add(writer)
+        try:
+            await self._serve_call(reader, writer)
+        finally:
+            self._open.discard(writer)
+            writer.close()
+            with contextlib.suppress(ConnectionError, OSError):
+                await writer.wait_closed()
+            self._handlers.discard(handler)
+
+    async def _serve_call(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         call = BotCall()
         self.calls.append(call)
         first = await read_frame(reader)
@@ -75,7 +108,8 @@ class AudioSocketBot:
             player.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await player
-            writer.close()
+        if call.ended_by == "bot-hangup":
+            call.after_hangup = await _hang_up(reader, writer)
 
     async def _listen(self, reader, writer, call: BotCall, outgoing: asyncio.Queue[bytes]) -> None:
         last_voiced: float | None = None
@@ -91,8 +125,6 @@ class AudioSocketBot:
             if frame.kind == Kind.DTMF:
                 call.dtmf.append(frame.payload.decode())
                 if frame.payload == b"9":
-                    writer.write(HANGUP_FRAME)
-                    await writer.drain()
                     call.ended_by = "bot-hangup"
                     return
             if frame.kind == Kind.AUDIO_8K:
@@ -122,3 +154,18 @@ class AudioSocketBot:
                 await writer.drain()
                 tick += 1
                 await asyncio.sleep(max(0.0, start + tick * FRAME_SECONDS - time.monotonic()))
+
+
+async def _hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> str:
+    """Send 0x00, then read until the caller's EOF: "eof", "reset" or "timeout"."""
+    try:
+        writer.write(HANGUP_FRAME)
+        await writer.drain()
+        async with asyncio.timeout(HANGUP_DRAIN_SECONDS):
+            while await read_frame(reader) is not None:
+                pass
+    except TimeoutError:
+        return "timeout"
+    except (ConnectionError, OSError):
+        return "reset"
+    return "eof"

@@ -33,13 +33,12 @@ async def bot():
     await server.stop()
 
 
-async def test_uuid_first_then_paced_frames_then_eof(bot):
+async def test_uuid_first_then_paced_frames_then_a_hangup_frame(bot):
     session = str(uuid.uuid4())
     client = AudioSocketClient("127.0.0.1", bot.port, session)
     await client.connect()
     await asyncio.sleep(1.0)
     await client.hang_up()
-    await asyncio.sleep(0.1)
     call = bot.calls[0]
     assert call.first_kind == Kind.UUID and call.uuid_payload == uuid.UUID(session).bytes
     assert call.frame_sizes == {320}
@@ -47,7 +46,34 @@ async def test_uuid_first_then_paced_frames_then_eof(bot):
     assert 45 <= len(arrivals) <= 53  # 50 frames a second, no burst
     gaps = [b - a for a, b in zip(arrivals, arrivals[1:], strict=False)]
     assert max(gaps) < 0.06
-    assert call.ended_by == "eof"
+    assert call.ended_by == "hangup-frame"  # hang_up returns once the server has seen it and closed
+
+
+async def test_hanging_up_with_eof_only_on_request(bot):
+    client = AudioSocketClient("127.0.0.1", bot.port)
+    await client.connect()
+    await asyncio.sleep(0.1)
+    await client.hang_up(send_hangup_frame=False)
+    assert bot.calls[0].ended_by == "eof"
+
+
+async def test_closing_an_open_call_hangs_up_first(bot):
+    client = AudioSocketClient("127.0.0.1", bot.port)
+    await client.connect()
+    await asyncio.sleep(0.1)
+    await client.close()
+    assert bot.calls[0].ended_by == "hangup-frame" and client.close_reason == "local"
+
+
+async def test_the_server_hanging_up_is_read_to_the_end_and_closed_without_a_reset(bot):
+    client = AudioSocketClient("127.0.0.1", bot.port)
+    await client.connect()
+    await client.send_dtmf("9")
+    assert await client.wait_closed(5)
+    await client.close()
+    await bot.wait_calls_ended()
+    assert client.close_reason == "hangup-frame"
+    assert bot.calls[0].ended_by == "bot-hangup" and bot.calls[0].after_hangup == "eof"
 
 
 async def test_waits_for_each_reply_and_measures_latency(bot):

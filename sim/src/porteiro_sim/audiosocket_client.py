@@ -4,7 +4,9 @@
 - then sends one 20 ms slin frame (0x10, 320 bytes) every 20 ms on an absolute
   monotonic schedule for the whole call: queued speech when there is some,
   silence otherwise (an answered channel always carries audio);
-- DTMF keys as 0x03 frames; hang-up as EOF (what Asterisk usually does) or a 0x00 frame;
+- DTMF keys as 0x03 frames; hanging up sends a 0x00 frame and EOF, as Asterisk does,
+  then reads until the server closes too, so no unread frame makes the kernel reset
+  the connection (EOF alone on request, to test that path);
 - receives concurrently, records everything received, and splits the received
   audio into speech segments by energy so a caller can wait for each reply.
 """
@@ -38,6 +40,9 @@ from porteiro_common.audiosocket import (
 from porteiro_sim import audio
 
 log = logging.getLogger(__name__)
+
+# After hanging up, how long to keep reading until the server closes its side.
+HANGUP_DRAIN_SECONDS = 2.0
 
 # If the sender falls this far behind its schedule (a stalled loop), it resyncs
 # instead of bursting the backlog: Asterisk never bursts either.
@@ -151,15 +156,14 @@ class AudioSocketClient:
     # ---- lifecycle -------------------------------------------------------
 
     async def connect(self, wait_seconds: float = 5.0) -> None:
-        self._reader, self._writer = await asyncio.wait_for(
-            asyncio.open_connection(self.host, self.port), wait_seconds
-        )
-        sock = self._writer.get_extra_info("socket")
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(self.host, self.port), wait_seconds)
+        self._reader, self._writer = reader, writer
+        sock = writer.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._writer.write(encode_uuid(self.session_id))
+        writer.write(encode_uuid(self.session_id))
         self.uuid_sent_at = time.monotonic()
-        await self._writer.drain()
+        await writer.drain()
         self._sending = True
         self._tasks = [
             asyncio.create_task(self._send_loop(), name=f"as-send-{self.session_id[:8]}"),
@@ -173,20 +177,43 @@ class AudioSocketClient:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    async def hang_up(self, send_hangup_frame: bool = False) -> None:
-        """The caller hangs up: EOF by default (as Asterisk does), or a 0x00 frame first."""
-        self._sending = False
-        if self._writer is None or self._writer.is_closing():
+    async def hang_up(self, send_hangup_frame: bool = True) -> None:
+        """The caller hangs up: a 0x00 frame (unless told not to) and EOF, then wait for the server's EOF."""
+        if self._writer is None or self._writer.is_closing() or self.closed:
+            await self.close()
             return
+        await self._stop_sending()
+        self._mark_closed("local")
         with contextlib.suppress(ConnectionError, OSError):
             if send_hangup_frame:
                 self._writer.write(HANGUP_FRAME)
-                await self._writer.drain()
             self._writer.write_eof()
-        self._mark_closed("local")
+            await self._writer.drain()
+            await self._drain_until_server_closes()
         await self.close()
 
+    async def _stop_sending(self) -> None:
+        """Stop the frame clock before the last frames, so no audio follows the hang-up."""
+        self._sending = False
+        for task in self._tasks_named("as-send"):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def _drain_until_server_closes(self) -> None:
+        """Keep receiving (what is left unread would make the kernel reset) until EOF or the time limit."""
+        receiving = self._tasks_named("as-recv")
+        if receiving:
+            await asyncio.wait(receiving, timeout=HANGUP_DRAIN_SECONDS)
+
+    def _tasks_named(self, prefix: str) -> list[asyncio.Task]:
+        return [task for task in self._tasks if task.get_name().startswith(prefix)]
+
     async def close(self) -> None:
+        """End the call: hang up first if the line is still open, then release the socket."""
+        if self._writer is not None and not self.closed and not self._writer.is_closing():
+            await self.hang_up()
+            return
         self._sending = False
         for task in self._tasks:
             task.cancel()
@@ -265,8 +292,8 @@ class AudioSocketClient:
     async def _send_due_frames(self, now: float) -> None:
         assert self._writer is not None
         while self._controls:
-            frame, done = self._controls.popleft()
-            self._writer.write(frame)
+            control, done = self._controls.popleft()
+            self._writer.write(control)
             if not done.done():
                 done.set_result(now)
         frame = self._next_audio_frame(now)
