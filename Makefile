@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 DEV_EXTRAS_concierge := [llm]
 DEV_EXTRAS_speech := [azure]
 
-.PHONY: setup protos protos-check run demo test lint bench images clean
+.PHONY: setup protos protos-check run demo test test-all lint bench images clean
 
 setup: $(STAMP)
 
@@ -44,7 +44,14 @@ SCENARIO ?= delivery
 demo: $(STAMP)
 	$(PY) -m porteiro_sim.demo --scenario $(SCENARIO)
 
+# Two tiers (README, "The two commands"). The fast one: everything but whole-stack calls (e2e)
+# and the real offline recogniser (acoustic).
+FAST_TIER := not e2e and not acoustic
 test: $(STAMP) protos-check
+	$(PY) -m pytest -m "$(FAST_TIER)" $(PYTEST_ARGS)
+
+# Everything, the fast tier plus e2e and acoustic tests: what .ci/run runs.
+test-all: $(STAMP) protos-check
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)

@@ -2,9 +2,35 @@
 
 from __future__ import annotations
 
+import asyncio
+import warnings
+from pathlib import Path
+
 import pytest
+import pytest_asyncio
 
 from tests.support.processes import ServiceProcess, start_service
+
+# Tasks a test left behind get this long to finish (e.g. cancelled in a teardown but
+# not yet run to their end) before they count as leaked.
+PENDING_TASK_GRACE_SECONDS = 0.25
+
+# A gRPC aio server keeps one task waiting for its next call and starts a new one after
+# each call: created during a test, it belongs to the server (stopped by its fixture).
+SERVER_WAITING_TASKS = frozenset({"AioServer._request_registered_call"})
+
+
+class PendingTasksWarning(UserWarning):
+    """Asyncio tasks left pending by a test where that is tolerated (pytest.ini)."""
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini(
+        "pending_tasks_tolerated_in",
+        "test paths where asyncio tasks a test leaves pending are a warning instead of a failure",
+        type="linelist",
+        default=[],
+    )
 
 
 @pytest.fixture
@@ -20,3 +46,62 @@ def run_service(tmp_path):
     yield start
     for service in started:
         service.kill()
+
+
+@pytest.fixture(autouse=True)
+def no_pending_tasks_left(request: pytest.FixtureRequest):
+    """Fails an async test that leaves asyncio tasks pending once it and its fixtures are done.
+
+    Autouse, so set up before the test's other fixtures and torn down after them; it
+    holds the test's event loop (pytest-asyncio's runner fixture) open until it has looked.
+    Only tasks created during the test count: module-scoped fixtures may keep theirs.
+    """
+    item = request.node
+    if not pytest_asyncio.is_async_test(item):
+        yield
+        return
+    # pytest-asyncio names its loop runners "_<scope>_scoped_runner" (pinned in constraints.txt).
+    runner = request.getfixturevalue(f"_{loop_scope(item)}_scoped_runner")
+    before = asyncio.all_tasks(runner.get_loop())
+    yield
+    leaked = runner.run(tasks_left_pending(before))
+    if not leaked:
+        return
+    message = f"{len(leaked)} asyncio task(s) left pending: " + "; ".join(map(describe_task, leaked))
+    if tolerated(item):
+        warnings.warn(PendingTasksWarning(message), stacklevel=1)
+    else:
+        pytest.fail(message, pytrace=False)
+
+
+def loop_scope(item: pytest.Item) -> str:
+    marker = item.get_closest_marker("asyncio")
+    scope = marker.kwargs.get("loop_scope") if marker else None
+    return scope or item.config.getini("asyncio_default_test_loop_scope") or "function"
+
+
+async def tasks_left_pending(before: set[asyncio.Task]) -> list[asyncio.Task]:
+    """Tasks created since `before` still pending after the grace period."""
+    new = {
+        task
+        for task in asyncio.all_tasks() - before - {asyncio.current_task()}
+        if coroutine_name(task) not in SERVER_WAITING_TASKS
+    }
+    if new:
+        await asyncio.wait(new, timeout=PENDING_TASK_GRACE_SECONDS)
+    return [task for task in new if not task.done()]
+
+
+def coroutine_name(task: asyncio.Task) -> str:
+    coro = task.get_coro()
+    return str(getattr(coro, "__qualname__", repr(coro)))
+
+
+def describe_task(task: asyncio.Task) -> str:
+    return f"{task.get_name()} running {coroutine_name(task)}"
+
+
+def tolerated(item: pytest.Item) -> bool:
+    where = Path(str(item.path)).resolve()
+    root = item.config.rootpath
+    return any(where.is_relative_to(root / path) for path in item.config.getini("pending_tasks_tolerated_in"))
