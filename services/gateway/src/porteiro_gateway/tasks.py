@@ -29,6 +29,8 @@ class LegTasks:
             coroutine.close()
             return None
         task = self._group.create_task(self._guarded(coroutine))
+        # A task cancelled before it ran never awaited `coroutine`: close it (no "never awaited" warning).
+        task.add_done_callback(lambda _: coroutine.close())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         if keep_on_end:
