@@ -136,14 +136,33 @@ class AsteriskClient:
                         return item.at
                 await asyncio.sleep(0.01)
 
-    async def close(self) -> None:
-        self.writer.close()
+    async def hang_up(self, within: float = 2.0) -> None:
+        """Hang up as Asterisk does: a hangup frame, then read until the gateway closes, then close.
+
+        Closing with frames still unread makes the kernel answer with a reset (RST): the
+        gateway would see a connection error instead of the caller's hangup.
+        """
+        if not self.writer.is_closing():
+            self.writer.write(encode(Kind.HANGUP))
+        await self._drain_and_close(within)
+
+    async def close(self, within: float = 2.0) -> None:
+        """End our side (EOF), read until the gateway closes, then close: no reset."""
+        if not self.writer.is_closing() and self.writer.can_write_eof():
+            try:
+                self.writer.write_eof()
+            except OSError:
+                pass
+        await self._drain_and_close(within)
+
+    async def _drain_and_close(self, within: float) -> None:
         if self._task is not None:
             try:
-                async with asyncio.timeout(2):
-                    await self._task
+                async with asyncio.timeout(within):
+                    await asyncio.shield(self._task)
             except TimeoutError:
                 self._task.cancel()
+        self.writer.close()
 
 
 class BlockingCaller:

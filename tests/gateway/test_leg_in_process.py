@@ -116,8 +116,21 @@ async def test_turn_latency_is_measured_in_virtual_time_on_the_turn_span():
     expected_ms = round((first_reply_frame_at - speech_ended_at) * 1000, 1)
     assert turn.attributes["turn_latency_ms"] == expected_ms and 300 < expected_ms < 360
     assert [e.name for e in turn.events][:3] == ["SPEECH_DETECTED", "SILENCE_DETECTED", "SPEECH_ENDED"]
+    assert turn.attributes["porteiro.transcript"] == "[redacted]"  # PORTEIRO_TRACE_PERSONAL_DATA is off
     call = next(span for span in exporter.get_finished_spans() if span.name == "CALL")
     assert turn.parent.span_id == call.context.span_id
+    assert call.attributes["porteiro.session_id"] == SESSION
+    call_events = [event.name for event in call.events]
+    assert call_events[0] == "CALL_SETUP" and call_events[-1] == "CALL_ENDED"
+    assert "GREETING" in call_events
+    states = [(e.attributes["from"], e.attributes["to"]) for e in call.events if e.name == "STATE_CHANGE"]
+    assert states == [
+        ("CONNECTED", "CALLER_SPEAKING"),
+        ("CALLER_SPEAKING", "LISTENING"),
+        ("LISTENING", "PLAYING"),
+        ("PLAYING", "LISTENING"),
+        ("LISTENING", "ENDING"),
+    ]
 
 
 async def test_barge_in_stops_playback_at_the_next_tick_and_drops_the_queue():
@@ -252,6 +265,21 @@ async def test_retry_mode_reopens_the_concierge_stream_after_the_fallback():
         await h.until(lambda: bool(h.events_of("playback_finished")))
         audio = h.audio_out()
         assert audio.index(h.speech.audio(FALLBACK_TEXT)) < audio.index(h.speech.audio("de volta"))
+
+
+async def test_retry_mode_plays_the_fallback_after_a_failed_synthesis_and_carries_on():
+    async with LegHarness(settings={"on_dependency_failure": "retry", "max_dependency_failures": 3}) as h:
+        h.speech.failing_texts.add("quebrada")
+        h.receive(uuid_frame())
+        h.act(say("bad", "quebrada"))
+        await h.until(lambda: bool(h.events_of("playback_finished")))
+        assert [(f.say_id, f.interrupted) for f in h.events_of("playback_finished")] == [("bad", True)]
+        h.act(say("good", "depois do problema"))
+        await h.until(lambda: len(h.events_of("playback_finished")) == 2)
+        assert not h.events_of("playback_finished")[1].interrupted and not h.ended
+        audio = h.audio_out()
+        fallback, after = h.speech.audio(FALLBACK_TEXT), h.speech.audio("depois do problema")
+        assert 0 <= audio.index(fallback) < audio.index(after)
 
 
 async def test_a_reset_after_the_hangup_frame_is_still_a_caller_hangup():
