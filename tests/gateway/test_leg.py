@@ -129,7 +129,8 @@ async def test_caller_eof_ends_the_leg_and_tells_the_concierge(stack):
     assert (await leg.next_event("leg_ended")).reason == Reason.LEG_END_REASON_CALLER_HANGUP
     await asyncio.wait_for(leg.closed.wait(), 2)
     await stack.wait_no_legs()
-    assert not [t for t in asyncio.all_tasks() if "Leg." in repr(t.get_coro())]
+    leg_tasks = {"LegTasks._guarded", "LegListener._run"}  # a leg's own tasks, and the one running it
+    assert not [t for t in asyncio.all_tasks() if getattr(t.get_coro(), "__qualname__", "") in leg_tasks]
 
 
 async def test_connection_reset_ends_the_leg(stack):
