@@ -1,0 +1,279 @@
+"""`make eval` / `porteiro-eval`: seeded persona calls through the whole real stack, then the figures.
+
+    porteiro-eval --calls 20 --seed 1 --voices pt-br+m3@150,pt-br+f2@140 --json var/eval.json
+
+Starts the five services on the offline defaults (as `make demo` does) with the directory
+file given (`--data`), runs the calls one after another (or a few at a time,
+`--concurrency`), then prints and writes the report. Everything the services logged and
+their spans are kept in `var/eval-<time>/`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from porteiro_common.prompts import load_prompts
+from porteiro_sim.call import delete_queue_async
+from porteiro_sim.evaluation.calls import CallEnvironment, CallRecord, PersonaPbx, run_persona_call
+from porteiro_sim.evaluation.hearing import prompt_beginnings
+from porteiro_sim.evaluation.personas import Persona, draw_personas, load_targets
+from porteiro_sim.evaluation.phrasing import Utterance
+from porteiro_sim.evaluation.questions import PromptGuesser, SentenceReader
+from porteiro_sim.evaluation.report import format_call, format_summary, to_json
+from porteiro_sim.evaluation.scoring import (
+    RESIDENT_DECISION_OUTCOMES,
+    CallScore,
+    align_transcripts,
+    expected_outcome,
+    intent_of,
+    last_slot,
+    leg_turn_spans,
+    score_lines,
+    summarize,
+    system_sentences,
+    understood,
+)
+from porteiro_sim.evaluation.voices import DEFAULT_VOICES, VoiceBox, parse_voices
+from porteiro_sim.pbx import PbxSettings
+from porteiro_sim.report import SpanRecord, read_spans
+from porteiro_sim.speech import SpeechServiceRecogniser, SpeechServiceVoice
+from porteiro_sim.stack import Stack, StackConfig
+from porteiro_sim.timeline import format_timeline
+
+# As in `make demo`: a shorter wait for the resident than production's.
+EVAL_ENV = {"concierge": {"PORTEIRO_CONCIERGE_RESIDENT_CONNECT_TIMEOUT_SECONDS": "8"}}
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+def stack_config(args: argparse.Namespace, work: Path, queue: str) -> StackConfig:
+    env: dict[str, dict[str, str]] = {name: dict(values) for name, values in EVAL_ENV.items()}
+    if args.data:
+        env.setdefault("directory", {})["PORTEIRO_DIRECTORY_DATA_FILE"] = str(Path(args.data).resolve())
+    if args.prompts:
+        prompts = str(Path(args.prompts).resolve())
+        for service, variable in (
+            ("concierge", "PORTEIRO_CONCIERGE_PROMPTS_FILE"),
+            ("gateway", "PORTEIRO_GATEWAY_PROMPTS_FILE"),
+            ("speech", "PORTEIRO_SPEECH_PROMPTS_FILE"),
+        ):
+            env.setdefault(service, {})[variable] = prompts
+    return StackConfig(work, queue=queue, span_file=work / "spans.jsonl", trace_personal_data=True, env=env)
+
+
+async def evaluate(args: argparse.Namespace, personas: list[Persona]) -> int:
+    work = args.work_dir / f"eval-{time.strftime('%Y%m%d-%H%M%S')}"
+    queue = f"porteiro-eval-{uuid.uuid4().hex[:8]}"
+    config = stack_config(args, work, queue)
+    stack = Stack(config)
+    say(f"== Porteiro voice evaluation: {len(personas)} calls, seed {args.seed}; logs and spans in {work}")
+    began = time.monotonic()
+    try:
+        await stack.start(wait_seconds=240.0)
+    except (RuntimeError, TimeoutError) as error:
+        say(f"!! the stack did not start: {error}")
+        return 2
+    say(f"   five services SERVING after {time.monotonic() - began:.1f} s; calling…")
+    system_voice = SpeechServiceVoice(stack.speech_target)
+    recogniser = SpeechServiceRecogniser(stack.speech_target)
+    targets = load_targets(args.data)
+    pbx = PersonaPbx(PbxSettings(queue=queue, resident_port=stack.resident_port, ring_seconds=0.5), 0.5)
+    records: list[CallRecord] = []
+    try:
+        await pbx.start()
+        guesser = PromptGuesser(args.prompts)
+        env = CallEnvironment(
+            "127.0.0.1",
+            stack.visitor_port,
+            system_voice,
+            recogniser if args.transcribe_unknown else None,
+            guesser,
+            pbx,
+            targets,
+            await prompt_beginnings(system_voice, guesser.prompts),
+            args.prompts,
+        )
+        records = await run_calls(env, personas, VoiceBox(args.noise, args.wav_dir), args.concurrency)
+    finally:
+        await pbx.stop()
+        await system_voice.close()
+        await recogniser.close()
+        await stack.stop()
+        await delete_queue_async(queue)
+    spans = read_spans(work / "spans.jsonl")
+    reader = SentenceReader(load_prompts(args.prompts))
+    scores = [score_call(record, spans, reader) for record in records]
+    return report(args, scores, time.monotonic() - began)
+
+
+async def run_calls(
+    env: CallEnvironment, personas: list[Persona], voices: VoiceBox, concurrency: int
+) -> list[CallRecord]:
+    """Each persona's call, at most `concurrency` at once, in persona order in the result."""
+    gate = asyncio.Semaphore(max(1, concurrency))
+
+    async def one(persona: Persona) -> CallRecord:
+        async with gate:
+            record = await run_persona_call(
+                env, persona, voices.get(persona.visitor_voice), voices.get(persona.resident_voice)
+            )
+            say(
+                f"   call {persona.index + 1}/{len(personas)}: {persona.intent} for {persona.target.resident}"
+                f" -> {record.visitor_outcome or 'no outcome'} ({record.seconds:.0f} s)"
+            )
+            return record
+
+    return list(await asyncio.gather(*(one(persona) for persona in personas)))
+
+
+def score_call(record: CallRecord, spans: list[SpanRecord], reader: SentenceReader) -> CallScore:
+    persona, session = record.persona, record.session_id
+    traces = {span.trace_id for span in spans if span.attributes.get("porteiro.session_id") == session}
+    sentences = system_sentences(spans, traces)
+    intent, visitor_name, resident_named = understood([reader.read(text) for text in sentences])
+    visitor_said = [(line.utterance, line.question, line.turn) for line in record.said]
+    visitor_heard = align_transcripts(
+        [line.turn for line in record.said], leg_turn_spans(spans, session, "visitor"), record.wall_offset
+    )
+    lines = score_lines(visitor_said, visitor_heard, "visitor")
+    for leg in record.residents:
+        turns = list(leg.turns)
+        said = [(record.plan.said.get(turn.text) or _keys(turn.text), "decision", turn) for turn in turns]
+        heard = align_transcripts(turns, leg_turn_spans(spans, session, "resident"), record.wall_offset)
+        lines += score_lines(said, heard, "resident")
+    destinations = [command.origin for command in record.commands]
+    right = persona.target.destination
+    outcome = record.visitor_outcome
+    return CallScore(
+        index=persona.index,
+        persona=persona,
+        session_id=session,
+        reached_right_resident=right in destinations and outcome in RESIDENT_DECISION_OUTCOMES,
+        reached_wrong_resident=any(destination != right for destination in destinations),
+        destinations=destinations,
+        intent_heard=intent or intent_of(last_slot(spans, traces, "intent")),
+        visitor_name_heard=visitor_name,
+        resident_named=resident_named,
+        visitor_outcome=outcome,
+        expected_outcome=expected_outcome(persona),
+        used_keypad=any(line.utterance.keyed for line in record.said),
+        resident_used_keypad=any(
+            turn.text.startswith("[DTMF") for leg in record.residents for turn in leg.turns
+        ),
+        visitor_turns=len(record.visitor.turns),
+        lines=lines,
+        unidentified_replies=len(record.guessed),
+        seconds=record.seconds,
+        error=record.visitor.error,
+        timeline=format_timeline([record.visitor, *record.residents]).splitlines(),
+        system_sentences=sentences,
+    )
+
+
+def _keys(turn_text: str) -> Utterance:
+    """The keys a resident pressed ("[DTMF 1]"), as an utterance."""
+    return Utterance("#" + turn_text.removeprefix("[DTMF ").rstrip("]"), {}, "decision:keys")
+
+
+def report(args: argparse.Namespace, scores: list[CallScore], seconds: float) -> int:
+    summary = summarize(scores)
+    settings = run_settings(args)
+    settings["wall_seconds"] = round(seconds, 1)
+    if args.verbose:
+        for score in scores:
+            say(format_call(score))
+        say("")
+    say(format_summary(summary, settings))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(to_json(summary, scores, settings), ensure_ascii=False, indent=2))
+        say(f"JSON report: {args.json}")
+    return 0 if scores else 1
+
+
+def run_settings(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "calls": args.calls,
+        "seed": args.seed,
+        "voices": ",".join(args.voices),
+        "data": str(args.data or "sample condominium"),
+        "noise_snr_db": args.noise,
+        "wav_dir": str(args.wav_dir) if args.wav_dir else None,
+        "concurrency": args.concurrency,
+    }
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="porteiro-eval",
+        description="Seeded simulated visitor calls through the whole real stack; recognition and outcome figures.",
+    )
+    parser.add_argument("--calls", type=int, default=20, help="number of calls (personas)")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the personas and their phrasings")
+    parser.add_argument(
+        "--voices",
+        type=parse_voices,
+        default=list(DEFAULT_VOICES),
+        help="comma-separated espeak-ng voices with rates, e.g. pt-br+m3@150,pt-br+f2@140 "
+        f"(default {','.join(DEFAULT_VOICES)})",
+    )
+    parser.add_argument(
+        "--data", type=Path, default=None, help="directory data file (default: the sample condominium)"
+    )
+    parser.add_argument(
+        "--prompts", type=str, default=None, help="prompts file (default: the shipped pt-BR prompts)"
+    )
+    parser.add_argument(
+        "--noise",
+        type=float,
+        default=None,
+        metavar="SNR_DB",
+        help="add telephone-band noise at this SNR (dB)",
+    )
+    parser.add_argument(
+        "--wav-dir", type=Path, default=None, help="recorded caller lines (<slug>.wav) to use when present"
+    )
+    parser.add_argument(
+        "--transcribe-unknown",
+        action="store_true",
+        help="transcribe system sentences not identified on the wire and guess their prompt (slow: "
+        "whisper on the system's voice; the caller answers late)",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=2,
+        help="calls at once (default 2, the speech service's recognizer workers: more can be refused)",
+    )
+    parser.add_argument("--json", type=Path, default=None, help="write the full report as JSON here")
+    parser.add_argument("--work-dir", type=Path, default=Path("var"), help="logs and spans go here")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="print every call's lines as said and heard"
+    )
+    args = parser.parse_args(argv)
+    if args.calls < 1:
+        parser.error("--calls must be at least 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        targets = load_targets(args.data)
+    except (ValueError, OSError) as error:
+        print(f"porteiro-eval: {error}", file=sys.stderr)
+        return 2
+    personas = draw_personas(targets, args.calls, args.seed, args.voices)
+    try:
+        return asyncio.run(evaluate(args, personas))
+    except KeyboardInterrupt:
+        return 130

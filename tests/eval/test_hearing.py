@@ -1,0 +1,49 @@
+"""Identifying the system's sentences on the wire, including those that carry a value not known beforehand.
+
+The system's voice here is the local espeak-ng (deterministic, like the speech service's).
+"""
+
+import pytest
+
+from porteiro_common.prompts import load_prompts
+from porteiro_sim import audio
+from porteiro_sim.evaluation.hearing import PARTIAL, build_reply_matcher, prompt_beginnings
+from porteiro_sim.sentences import Sentence
+from porteiro_sim.speech import EspeakVoice
+
+pytestmark = pytest.mark.skipif(not audio.espeak_available(), reason="needs espeak-ng")
+
+KEYS = ("no_apartment", "no_resident_anywhere", "ambiguous_resident", "confirm_visit", "visitor_authorized_visit", "ask_apartment")  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def prompts():
+    every = load_prompts()
+    return {key: every[key] for key in KEYS}
+
+
+async def test_prompts_with_values_are_known_by_their_beginning(prompts):
+    voice = EspeakVoice("pt-br", 175)
+    beginnings = await prompt_beginnings(voice, prompts)
+    keys = {beginning.key for beginning in beginnings}
+    # "{resident_name} autorizou..." starts with a value and fixed prompts need no beginning.
+    assert {"no_apartment", "no_resident_anywhere", "ambiguous_resident", "confirm_visit"} <= keys
+    assert not keys & {"visitor_authorized_visit", "ask_apartment"}
+    known = [Sentence("ask_apartment", prompts["ask_apartment"])]
+    matcher = await build_reply_matcher(voice, known, beginnings)
+
+    async def heard(text: str) -> list[Sentence]:
+        # As received: some silence, the sentence, silence.
+        return matcher.identify(audio.silence(0.3) + await voice.speak(text) + audio.silence(0.5))
+
+    misheard_name = prompts["no_resident_anywhere"].format(resident_name="Arreti")
+    assert [s.key for s in await heard(misheard_name)] == ["no_resident_anywhere"]
+    assert (await heard(misheard_name))[0].text.endswith(PARTIAL)
+    misheard_number = prompts["no_apartment"].format(apartment="4100")
+    assert [s.key for s in await heard(misheard_number)] == ["no_apartment"]
+    options = prompts["ambiguous_resident"].format(options="Luiza Mendes do 201 ou Luísa Mendes do 202")
+    assert [s.key for s in await heard(options)] == ["ambiguous_resident"]
+    # Whole sentences known beforehand are identified whole.
+    assert await heard(prompts["ask_apartment"]) == known
+    # Something else is not mistaken for a prompt.
+    assert await heard("Bom dia, tudo bem com o senhor?") == []
