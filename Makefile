@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 DEV_EXTRAS_concierge := [llm]
 DEV_EXTRAS_speech := [azure]
 
-.PHONY: setup protos protos-check run demo test test-all lint bench images clean
+.PHONY: setup protos protos-check run demo eval test test-all lint bench images clean
 
 setup: $(STAMP)
 
@@ -43,6 +43,10 @@ run: $(STAMP)
 SCENARIO ?= delivery
 demo: $(STAMP)
 	$(PY) -m porteiro_sim.demo --scenario $(SCENARIO)
+
+# Seeded simulated calls through the whole stack; recognition and outcome figures (sim/README.md).
+eval: $(STAMP)
+	$(PY) -m porteiro_sim.evaluation $(EVAL_ARGS)
 
 # Two tiers (README, "The two commands"). The fast one: everything but whole-stack calls (e2e)
 # and the real offline recogniser (acoustic).
