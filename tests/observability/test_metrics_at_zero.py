@@ -17,7 +17,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import REGISTRY, CollectorRegistry, Histogram, generate_latest
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 
-from porteiro_common.metrics import VOICE_LATENCY_BUCKETS, TracedHistogram
+from porteiro_common.metrics import VOICE_LATENCY_BUCKETS, TracedHistogram, trace_exemplar
 from porteiro_concierge import telemetry as concierge_metrics
 from porteiro_concierge.session import Outcome
 from porteiro_dialer import metrics as dialer_metrics
@@ -162,6 +162,14 @@ def test_histograms_carry_the_trace_id_as_an_exemplar_in_openmetrics():
     exemplar = f'porteiro_test_seconds_bucket{{le="0.7"}} 2.0 # {{trace_id="{trace_id}"}} 0.7 '
     assert exemplar in text, text
     assert "trace_id" not in generate_latest(registry).decode()  # classic text format: no exemplars
+    # Observed outside the span's context, with the span's exemplar given explicitly.
+    turn = tracer.start_span("turn")
+    histogram.observe(4.5, trace_exemplar(turn))
+    turn_id = format(turn.get_span_context().trace_id, "032x")
+    assert (
+        f'porteiro_test_seconds_bucket{{le="5.0"}} 3.0 # {{trace_id="{turn_id}"}} 4.5 '
+        in generate_openmetrics(registry).decode()
+    )
     assert isinstance(histogram, Histogram)
 
 

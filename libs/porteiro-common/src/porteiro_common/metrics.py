@@ -51,12 +51,18 @@ class TracedHistogram(Histogram):
         super().observe(amount, exemplar if exemplar is not None else current_trace_exemplar())
 
 
-def current_trace_exemplar() -> dict[str, str] | None:
-    """{"trace_id": ...} of the span in context, or None outside a sampled trace."""
-    context = trace.get_current_span().get_span_context()
+def trace_exemplar(span: trace.Span) -> dict[str, str] | None:
+    """{"trace_id": ...} of `span`, or None when it is not part of a sampled trace. For code
+    that observes outside its span's context: `HISTOGRAM.observe(seconds, trace_exemplar(span))`."""
+    context = span.get_span_context()
     if not context.is_valid or not context.trace_flags.sampled:
         return None
     return {"trace_id": format(context.trace_id, "032x")}
+
+
+def current_trace_exemplar() -> dict[str, str] | None:
+    """The exemplar of the span in context (see `trace_exemplar`)."""
+    return trace_exemplar(trace.get_current_span())
 
 
 class MetricsEndpoint:
