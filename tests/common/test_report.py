@@ -274,6 +274,7 @@ def test_jaeger_query_api_source(jaeger):
     assert [(e["at_ms"], e["service"], e["event"]) for e in report["timeline"]] == [
         (0.0, "gateway", "CALL_START"),
         (1_400.0, "speech", "ERROR"),
+        (1_400.0, "speech", "TRANSCRIPTION_COMPLETE"),
         (5_000.0, "gateway", "CALL_COMPLETE"),
     ]
     assert requests and requests[0].startswith("/api/traces?") and "porteiro.session_id" in requests[0]
@@ -394,3 +395,34 @@ def test_a_closed_pipe_ends_the_report_quietly(tmp_path):
     assert report.wait(timeout=60) == 0
     assert b"CALL" in first
     assert report.stderr.read() == b""
+
+
+def test_a_turn_ends_in_the_timeline_with_its_transcript(tmp_path):
+    turn_events = [{"name": "SPEECH_DETECTED", "time_ns": 1_000 * MS, "attributes": {"pre_roll_ms": 300}}]
+    path = tmp_path / "spans.jsonl"
+    records = [
+        span("a" * 32, "a1", "CALL", 0, 5_000, attributes={"porteiro.session_id": CALL_A}),
+        span(
+            "a" * 32,
+            "a2",
+            "TURN",
+            1_000,
+            2_500,
+            "a1",
+            attributes={"porteiro.transcript": "sou o Pedro", "turn_latency_ms": 420.0},
+            events=turn_events,
+        ),
+    ]
+    path.write_text("".join(json.dumps(record) + "\n" for record in records))
+    timeline = json.loads(run("--span-file", str(path), "--call-id", CALL_A, "--json")[1])["timeline"]
+    assert [(e["at_ms"], e["event"]) for e in timeline] == [
+        (0.0, "CALL_START"),
+        (1_000.0, "SPEECH_DETECTED"),
+        (2_500.0, "TURN_COMPLETE"),
+        (5_000.0, "CALL_COMPLETE"),
+    ]
+    assert timeline[2]["data"] == {
+        "porteiro.transcript": "sou o Pedro",
+        "turn_latency_ms": 420.0,
+        "duration_ms": 1500.0,
+    }

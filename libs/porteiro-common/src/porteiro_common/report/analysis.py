@@ -196,11 +196,14 @@ def _span_timeline(span: SpanRecord, call_start_ns: int) -> list[dict[str, Any]]
         if event.name == f"{span.name}_COMPLETE":
             data = {**_span_data(span), **data}
         entries.append(_entry(event.time_ns, call_start_ns, event.name, span, data))
-    if not span.events and is_stage(span):
-        # A stage recorded without its events (other tracers, Jaeger imports): its start and end.
+    if not is_stage(span) or any(event.name == f"{span.name}_COMPLETE" for event in span.events):
+        return entries
+    # A stage without its own _COMPLETE event (TURN, CALL, or spans of other tracers): its end,
+    # with its data (a turn's transcript and latency), and its start when nothing else marks it.
+    if not span.events:
         entries.append(_entry(span.start_ns, call_start_ns, f"{span.name}_START", span, {}))
-        data = {**_span_data(span), "duration_ms": round(span.duration_ms, 3)}
-        entries.append(_entry(span.end_ns, call_start_ns, f"{span.name}_COMPLETE", span, data))
+    data = {**_span_data(span), "duration_ms": round(span.duration_ms, 3)}
+    entries.append(_entry(span.end_ns, call_start_ns, f"{span.name}_COMPLETE", span, data))
     return entries
 
 
