@@ -426,3 +426,72 @@ def test_a_turn_ends_in_the_timeline_with_its_transcript(tmp_path):
         "turn_latency_ms": 420.0,
         "duration_ms": 1500.0,
     }
+
+
+def as_jaeger_payload(records: list[dict]) -> dict:
+    """The same spans as Jaeger's query API returns them (µs times, tags, logs, processes)."""
+    traces: dict[str, dict] = {}
+    for record in records:
+        trace = traces.setdefault(
+            record["trace_id"], {"traceID": record["trace_id"], "processes": {}, "spans": []}
+        )
+        process_id = f"p-{record['service']}"
+        trace["processes"][process_id] = {"serviceName": record["service"]}
+        tags = [{"key": key, "value": value} for key, value in record["attributes"].items()]
+        if record["status"] == "ERROR":
+            tags.append({"key": "otel.status_code", "value": "ERROR"})
+        parent = record["parent_span_id"]
+        trace["spans"].append(
+            {
+                "traceID": record["trace_id"],
+                "spanID": record["span_id"],
+                "operationName": record["name"],
+                "references": [{"refType": "CHILD_OF", "spanID": parent}] if parent else [],
+                "startTime": record["start_ns"] // 1000,
+                "duration": (record["end_ns"] - record["start_ns"]) // 1000,
+                "processID": process_id,
+                "tags": tags,
+                "logs": [
+                    {
+                        "timestamp": event["time_ns"] // 1000,
+                        "fields": [{"key": "event", "value": event["name"]}]
+                        + [{"key": k, "value": v} for k, v in event["attributes"].items()],
+                    }
+                    for event in record["events"]
+                ],
+            }
+        )
+    return {"data": list(traces.values())}
+
+
+def test_jaeger_and_the_span_file_give_the_same_report(span_file, tmp_path):
+    records = known_spans() + pokes_and_unfinished()
+    span_file.write_text("".join(json.dumps(record) + "\n" for record in records))
+    from_file = json.loads(run("--span-file", str(span_file), "--all", "--json")[1])
+
+    body = json.dumps(as_jaeger_payload(records)).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server naming
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        from_jaeger = json.loads(
+            run("--jaeger", f"http://127.0.0.1:{server.server_address[1]}", "--all", "--json")[1]
+        )
+    finally:
+        server.shutdown()
+    assert from_jaeger["summary"] == from_file["summary"]
+    for by_jaeger, by_file in zip(from_jaeger["calls"], from_file["calls"], strict=True):
+        assert by_jaeger["stages"] == by_file["stages"] and by_jaeger["outcome"] == by_file["outcome"]
+        assert [(e["at_ms"], e["event"]) for e in by_jaeger["timeline"]] == [
+            (e["at_ms"], e["event"]) for e in by_file["timeline"]
+        ]
