@@ -29,7 +29,17 @@ MALE_NAMES = (
     "Luís", "Gabriel", "Rafael", "Daniel", "Marcelo", "Bruno", "Eduardo", "Felipe", "Raimundo",
     "Rodrigo", "Thiago", "Mateus", "André", "Fábio", "Gustavo", "Diego",
 )  # fmt: skip
-DELIVERY_COMPANIES = ("Mercado Livre", "iFood", "Correios", "Amazon", "Rappi", "Shopee", "Magalu", "Loggi")
+# Delivery companies, each with the contraction it takes ("do iFood", "dos Correios", "da Amazon").
+DELIVERY_COMPANIES = {
+    "Mercado Livre": "do",
+    "iFood": "do",
+    "Correios": "dos",
+    "Amazon": "da",
+    "Rappi": "do",
+    "Shopee": "da",
+    "Magalu": "da",
+    "Loggi": "da",
+}
 
 # Female first names that do not end in "a", and male ones that do (for "dona"/"seu", "a"/"o").
 _FEMALE_EXCEPTIONS = frozenset(
@@ -114,7 +124,7 @@ def draw_persona(
     rng = random.Random(f"porteiro-eval/{seed}/{index}")
     intent = rng.choice((DELIVERY, VISIT))
     visitor_name = rng.choice(rng.choice((FEMALE_NAMES, MALE_NAMES)))
-    company = rng.choice(DELIVERY_COMPANIES) if intent == DELIVERY and rng.random() < 0.7 else ""
+    company = rng.choice(sorted(DELIVERY_COMPANIES)) if intent == DELIVERY and rng.random() < 0.7 else ""
     target = rng.choice(targets)
     decisions = (YES, YES, YES, NO, FRONT_DESK) if intent == DELIVERY else (YES, YES, YES, NO)
     return Persona(

@@ -20,7 +20,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from porteiro_sim.evaluation.numbers import cardinal, dictation
-from porteiro_sim.evaluation.personas import DELIVERY, FRONT_DESK, NO, YES, Persona, is_female
+from porteiro_sim.evaluation.personas import (
+    DELIVERY,
+    DELIVERY_COMPANIES,
+    FRONT_DESK,
+    NO,
+    YES,
+    Persona,
+    is_female,
+)
 
 INTENT, VISITOR_NAME, APARTMENT, BLOCK, RESIDENT, DECISION = (
     "intent",
@@ -59,10 +67,10 @@ DELIVERY_LINES = (
     "Tenho uma encomenda.",
 )
 DELIVERY_COMPANY_LINES = (
-    "Entrega do {company}.",
-    "Sou do {company}, tenho uma entrega.",
-    "É do {company}.",
-    "Encomenda do {company}.",
+    "Entrega {of} {company}.",
+    "Sou {of} {company}, tenho uma entrega.",
+    "É {of} {company}.",
+    "Encomenda {of} {company}.",
     "{company}, entrega.",
 )
 VISIT_LINES = ("Visita.", "É uma visita.", "É visita.", "Vim fazer uma visita.", "Eu sou visita.")
@@ -208,7 +216,8 @@ class Phrasebook:
         if persona.intent == DELIVERY:
             lines = list(DELIVERY_LINES)
             if persona.company:
-                lines += [line.format(company=persona.company) for line in DELIVERY_COMPANY_LINES]
+                of = DELIVERY_COMPANIES[persona.company]
+                lines += [line.format(company=persona.company, of=of) for line in DELIVERY_COMPANY_LINES]
         else:
             friend = "amiga" if persona.visitor_is_female else "amigo"
             of_them = "dela" if is_female(persona.target.resident) else "dele"
