@@ -17,7 +17,13 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from porteiro_common.tracing import TracingConfigError, otlp_exporter, server_tracing_interceptor
+from porteiro_common.settings import ObservabilitySettings
+from porteiro_common.tracing import (
+    TracingConfigError,
+    configure_tracing,
+    otlp_exporter,
+    server_tracing_interceptor,
+)
 
 SERVICE = "porteiro.test.v1.Probe"
 
@@ -214,3 +220,14 @@ def test_the_traces_specific_protocol_wins_and_unknown_ones_are_refused():
     assert isinstance(otlp_exporter(both), GrpcExporter)
     with pytest.raises(TracingConfigError, match="'http/json' is not supported"):
         otlp_exporter({"OTEL_EXPORTER_OTLP_PROTOCOL": "http/json"})
+
+
+def test_an_unsupported_protocol_stops_the_service_with_a_clear_message(capsys):
+    environ = {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9",
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json",
+    }
+    with pytest.raises(SystemExit) as stopped:
+        configure_tracing("test", ObservabilitySettings(), environ=environ)
+    assert stopped.value.code == 2
+    assert "OTEL_EXPORTER_OTLP_PROTOCOL='http/json' is not supported" in capsys.readouterr().err

@@ -16,6 +16,7 @@ interceptor, but a call its servicer deliberately ends with a client error
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -85,7 +86,13 @@ def configure_tracing(
     resource = Resource.create({"service.name": environ.get("OTEL_SERVICE_NAME", service_name)})
     provider = TracerProvider(resource=resource)
     if otlp_requested(environ):
-        provider.add_span_processor(BatchSpanProcessor(otlp_exporter(environ)))
+        try:
+            exporter = otlp_exporter(environ)
+        except TracingConfigError as error:
+            # Like a bad PORTEIRO_* setting (settings.load_settings): say which, exit 2.
+            print(f"invalid tracing configuration: {error}", file=sys.stderr, flush=True)
+            raise SystemExit(2) from None
+        provider.add_span_processor(BatchSpanProcessor(exporter))
     if settings.span_file is not None:
         provider.add_span_processor(SimpleSpanProcessor(JsonLinesSpanExporter(settings.span_file)))
     if extra_exporter is not None:
