@@ -121,3 +121,22 @@ def test_the_resident_decides_as_drawn():
         assert line.text in p.DECISION_LINES[persona.decision]
         assert slot_heard(line.slots[p.DECISION], line.text)
         assert p.decision_keys(persona).text == p.DECISION_KEYS[persona.decision]
+
+
+def test_confirmations_are_answered_by_whom_they_name():
+    targets = load_targets()
+    persona = next(item for item in personas(count=40) if item.target.resident == "Letícia Lima")
+    book = p.Phrasebook(persona, tuple(target.resident for target in targets))
+
+    def answer(sentence):
+        return book.answer(p.CONFIRMATION, sentence)
+
+    assert answer("Letícia Lima, do 301?").slots[p.DECISION] == ("sim",)
+    assert answer("É para o apartamento 301?").slots[p.DECISION] == ("sim",)
+    # A housemate of the same apartment is not whom the visitor came for.
+    assert answer("Rodrigo Lima, do 301?").slots[p.DECISION] == ("nao",)
+    assert answer("Mariana Costa, do 202?").slots[p.DECISION] == ("nao",)
+    # Known only by its beginning: the values are unknown; yes (the destination still tells).
+    assert answer("Confirma…").slots[p.DECISION] == ("sim",)
+    said = {answer("Letícia Lima, do 301?").text for _ in range(12)}
+    assert said <= set(p.CONFIRM_YES) and len(said) > 1

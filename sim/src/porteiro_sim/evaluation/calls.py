@@ -140,7 +140,10 @@ class VisitorRunner(ScriptRunner):
             if any(key in VISITOR_OUTCOMES for key in keys) or self.client.closed:
                 return
             question = visitor_question(keys, self.guesser.prompts)
-            utterance = self.phrasebook.answer(question) if question else None
+            heard = " ".join(
+                self.record.replies.get(index, "") for index in range(seen, len(self.client.segments))
+            )
+            utterance = self.phrasebook.answer(question, heard) if question else None
             if utterance is not None:
                 await self._say(utterance, question or "")
 
@@ -239,7 +242,8 @@ async def run_persona_call(
     record = LegRecord("visitor", client)
     plan = ResidentPlan(persona, resident_voice, matcher, persona.target.destination)
     env.pbx.plans[client.session_id] = plan
-    runner = VisitorRunner(record, visitor_voice, matcher, Phrasebook(persona), env.guesser, env.recogniser)
+    phrasebook = Phrasebook(persona, tuple(target.resident for target in env.targets))
+    runner = VisitorRunner(record, visitor_voice, matcher, phrasebook, env.guesser, env.recogniser)
     started, wall_offset = time.monotonic(), time.time() - time.monotonic()
     try:
         await client.connect()

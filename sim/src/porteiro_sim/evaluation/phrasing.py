@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from porteiro_sim.evaluation.hearing import PARTIAL
 from porteiro_sim.evaluation.numbers import cardinal, dictation
 from porteiro_sim.evaluation.personas import (
     DELIVERY,
@@ -107,6 +108,8 @@ DECISION_LINES = {
     FRONT_DESK: ("Deixa na portaria.", "Pode deixar na portaria.", "Deixa lá na portaria."),
 }
 DECISION_KEYS = {YES: "#1", NO: "#2", FRONT_DESK: "#3"}
+CONFIRM_YES = ("Sim.", "Isso.", "Sim, isso mesmo.", "É isso.")
+CONFIRM_NO = ("Não.", "Não, não é.", "Não é esse, não.")
 # The word of a decision line that carries the decision (scored as the decision slot).
 DECISION_WORDS = ("portaria", "nao", "sim", "pode", "libera", "autorizo")
 
@@ -162,15 +165,19 @@ def draw_style(persona: Persona, rng: random.Random) -> Style:
 class Phrasebook:
     """The answers of one caller to the questions of one call."""
 
-    def __init__(self, persona: Persona) -> None:
+    def __init__(self, persona: Persona, others: tuple[str, ...] = ()) -> None:
         self.persona = persona
+        self.others = tuple(name for name in others if name != persona.target.resident)  # other residents
         self.rng = random.Random(f"phrasing/{persona.seed}")
         self.style = draw_style(persona, self.rng)
         self.asked: Counter[str] = Counter()
         self.last: Utterance | None = None
 
-    def answer(self, question: str) -> Utterance | None:
-        """What the caller says to a question of kind `question` (None: nothing)."""
+    def answer(self, question: str, sentence: str = "") -> Utterance | None:
+        """What the caller says to a question of kind `question` (None: nothing).
+
+        `sentence` is the system's sentence as identified (needed for confirmations).
+        """
         self.asked[question] += 1
         rephrase = self.asked[question] > 1
         makers: dict[str, Callable[[bool], Utterance | None]] = {
@@ -182,7 +189,7 @@ class Phrasebook:
             ASK_BOTH: self.apartment_and_resident,
             WHICH_RESIDENT: self.which_resident,
             KEYPAD: lambda _: self.keypad(),
-            CONFIRMATION: lambda _: Utterance("Sim.", {DECISION: ("sim",)}, "confirmation:Sim."),
+            CONFIRMATION: lambda _: self.confirmation(sentence),
             REPEAT: lambda _: self.repeat(),
         }
         maker = makers.get(question)
@@ -265,6 +272,23 @@ class Phrasebook:
         text = f"{target.resident}, do {target.apartment}."
         slots = {RESIDENT: _name_forms(target.resident), APARTMENT: _apartment_forms(target.apartment)}
         return Utterance(text, slots, "which_resident")
+
+    def confirmation(self, sentence: str) -> Utterance:
+        """Yes when the system's question names the persona's resident or apartment and no one else.
+
+        A sentence known only by its beginning (its values unknown, see hearing.py) is taken as
+        naming the right person: the click-to-call's destination still tells a wrong resident.
+        """
+        target = self.persona.target
+        said = f" {plain(sentence)} "
+        if PARTIAL in sentence or not said.strip() or f" {plain(target.resident)} " in said:
+            yes = True
+        elif any(f" {plain(other)} " in said for other in self.others):
+            yes = False  # someone else, even of the same apartment
+        else:
+            yes = f" {plain(target.apartment)} " in said
+        text = self.rng.choice(CONFIRM_YES if yes else CONFIRM_NO)
+        return Utterance(text, {DECISION: ("sim",) if yes else ("nao",)}, f"confirmation:{text}")
 
     def keypad(self) -> Utterance:
         digits = "".join(char for char in self.persona.target.apartment if char.isdigit())
