@@ -10,7 +10,7 @@ import pytest
 
 from porteiro.common.v1 import common_pb2
 from porteiro.register.v1 import register_pb2
-from porteiro_register.events import CallFinishedPublisher
+from porteiro_register.events import CallFinishedPublisher, decode_call_finished
 from porteiro_register.records import OUTCOME_WORDS
 from tests.register.conftest import (
     AMQP_URL,
@@ -170,3 +170,35 @@ async def test_events_held_while_the_database_is_down_survive_a_restart_of_the_r
 
     await wait_until(lambda: count_records(engine) == len(sent), what="every held event stored")
     assert call_ids(engine) == sorted(record.call_id for record in sent)
+
+
+async def test_a_record_the_database_refuses_is_dead_lettered_without_holding_back_its_batch(
+    start_register, queues, engine
+):
+    register = await start_register()
+    await register.wait_health(SERVING)
+    await register.app.stop(2)  # let the events pile up so they arrive as one batch
+    publisher = CallFinishedPublisher(AMQP_URL, queues.name)
+    refused = make_record(apartment="5\x0001")  # PostgreSQL text cannot hold NUL
+    fine = [make_record() for _ in range(3)]
+    try:
+        assert all(
+            await asyncio.gather(*(publisher.publish(record) for record in [fine[0], refused, *fine[1:]]))
+        )
+    finally:
+        await publisher.close(1)
+
+    again = await start_register()
+    await again.wait_health(SERVING)
+
+    await wait_until(lambda: count_records(engine) == 3, what="the three valid records")
+    dead: list = []
+    await wait_until(
+        lambda: bool(dead.extend(queues.drain(queues.dead_letter)) or dead), what="a dead letter"
+    )
+    await asyncio.sleep(0.3)
+    dead.extend(queues.drain(queues.dead_letter))
+    assert call_ids(engine) == sorted(record.call_id for record in fine)
+    ((properties, body),) = dead
+    assert properties.headers["x-porteiro-error"].startswith("refused by the database")
+    assert decode_call_finished(body).record == refused

@@ -48,7 +48,9 @@ async def test_the_process_stores_events_answers_grpcurl_and_stops_on_sigterm(
         timeout=30,
     )
     assert listed.returncode == 0, listed.stderr
-    assert [call["callId"] for call in json.loads(listed.stdout)["calls"]] == [record.call_id]
+    # grpcurl names fields in JSON form (callId) when the descriptors carry json_name, else as declared.
+    calls = json.loads(listed.stdout)["calls"]
+    assert [call.get("callId", call.get("call_id")) for call in calls] == [record.call_id]
 
     text = metrics_text(service.metrics_port)
     assert 'porteiro_register_records_total{result="stored"} 1.0' in text
