@@ -21,6 +21,9 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import REGISTRY
 from psycopg import sql
 
@@ -236,8 +239,13 @@ class RunningRegister:
 
 
 @pytest.fixture
+def spans() -> InMemorySpanExporter:
+    return InMemorySpanExporter()
+
+
+@pytest.fixture
 async def start_register(
-    database: Database, queues: BrokerQueues
+    database: Database, queues: BrokerQueues, spans: InMemorySpanExporter
 ) -> AsyncIterator[Callable[..., Awaitable[RunningRegister]]]:
     """Factory: the register in-process on a free port, on this module's database and this test's queue.
 
@@ -245,6 +253,8 @@ async def start_register(
     test can watch health while the database is away.
     """
     running: list[tuple[RunningRegister, asyncio.Task]] = []
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(spans))
 
     async def start(**overrides) -> RunningRegister:
         values = {
@@ -259,7 +269,7 @@ async def start_register(
             **overrides,
         }
         settings = RegisterSettings(**values)
-        app = RegisterApp(settings)
+        app = RegisterApp(settings, tracer=provider.get_tracer("porteiro.register"))
         bound = build_server(app, settings.grpc_host, settings.grpc_port)
         await bound.health.set_serving(False)
         await bound.server.start()

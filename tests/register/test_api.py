@@ -117,11 +117,13 @@ async def test_get_call_returns_every_field(api, engine):
         ({"condominium": "x" * 65}, "condominium"),
     ],
 )
-async def test_bad_list_requests_are_invalid_argument_naming_the_field(api, request_fields, field):
+async def test_bad_list_requests_are_invalid_argument_naming_the_field(api, spans, request_fields, field):
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await api.stub.ListCalls(register_pb2.ListCallsRequest(**request_fields))
     assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert raised.value.details().startswith(f"{field}:")
+    (span,) = [span for span in spans.get_finished_spans() if span.name == "REGISTER_LIST_CALLS"]
+    assert span.attributes["error_field"] == field
 
 
 async def test_get_call_errors(api):

@@ -69,7 +69,7 @@ async def test_one_record_per_finished_call_of_every_outcome(start_register, pub
     assert count_records(engine) == len(OUTCOME_WORDS) == 7
 
 
-async def test_a_repeated_event_is_stored_once(start_register, publisher, engine):
+async def test_a_repeated_event_is_stored_once(start_register, publisher, engine, spans):
     register = await start_register()
     await register.wait_health(SERVING)
     record = make_record()
@@ -86,6 +86,10 @@ async def test_a_repeated_event_is_stored_once(start_register, publisher, engine
         what="two duplicates counted",
     )
     assert call_ids(engine) == sorted([record.call_id, other.call_id])
+    stores = [span for span in spans.get_finished_spans() if span.name == "REGISTER_STORE"]
+    assert sum(span.attributes["stored"] for span in stores) == 2
+    assert sum(span.attributes["duplicates"] for span in stores) == 2
+    assert sum(span.attributes["events"] for span in stores) == 4
 
 
 async def test_visitor_name_is_kept_only_when_the_setting_allows_it(start_register, publisher, engine):

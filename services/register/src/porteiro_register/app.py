@@ -63,6 +63,7 @@ class RegisterApp(ServiceApp[RegisterSettings]):
                 store_visitor_name=settings.store_visitor_name,
                 backoff=self.backoff,
             ),
+            tracer=tracer,
         )
         self._tracer = tracer or trace.get_tracer("porteiro.register")
         self._tasks: list[asyncio.Task] = []

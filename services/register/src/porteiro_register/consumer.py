@@ -24,6 +24,7 @@ import pika
 import pika.exceptions
 import sqlalchemy as sa
 import sqlalchemy.exc
+from opentelemetry import trace
 from pika.adapters.blocking_connection import BlockingChannel
 
 from porteiro_common.amqp import (
@@ -73,8 +74,10 @@ class CallFinishedConsumer:
         engine: sa.Engine,
         config: ConsumerConfig,
         on_database_state: Callable[[bool], None] = lambda up: None,
+        tracer: trace.Tracer | None = None,
     ) -> None:
         self._parameters = parameters
+        self._tracer = tracer or trace.get_tracer("porteiro.register")
         self._engine = engine
         self._config = config
         self._on_database_state = on_database_state
@@ -170,17 +173,26 @@ class CallFinishedConsumer:
 
     def _store(self, deliveries: list[_Delivery]) -> None:
         """Write the batch (retrying while the database is away), then acknowledge it."""
-        try:
-            inserted = self._with_database(
-                lambda connection: insert_records(connection, self._rows(deliveries))
+        with self._tracer.start_as_current_span(
+            "REGISTER_STORE", attributes={"events": len(deliveries)}
+        ) as span:
+            began = time.monotonic()
+            try:
+                inserted = self._with_database(
+                    lambda connection: insert_records(connection, self._rows(deliveries))
+                )
+            except RECORD_ERRORS:
+                # One record the database refuses must not hold back the others: one by one.
+                span.set_attribute("one_by_one", True)
+                for delivery in deliveries:
+                    self._store_one(delivery)
+                return
+            elapsed_ms = round((time.monotonic() - began) * 1000, 3)
+            span.set_attributes(
+                {"stored": inserted, "duplicates": len(deliveries) - inserted, "duration_ms": elapsed_ms}
             )
-        except RECORD_ERRORS:
-            # One record the database refuses must not hold back the others: one by one.
-            for delivery in deliveries:
-                self._store_one(delivery)
-            return
-        self._count(inserted, len(deliveries))
-        self._ack(deliveries)
+            self._count(inserted, len(deliveries))
+            self._ack(deliveries)
 
     def _store_one(self, delivery: _Delivery) -> None:
         try:
