@@ -17,7 +17,14 @@ from porteiro_common.prompts import load_prompts
 from porteiro_sim.audiosocket_client import AudioSocketClient
 from porteiro_sim.evaluation.hearing import Beginning, build_reply_matcher
 from porteiro_sim.evaluation.personas import NO, Persona, Target
-from porteiro_sim.evaluation.phrasing import DECISION, Phrasebook, Utterance, decision_keys, decision_line
+from porteiro_sim.evaluation.phrasing import (
+    DECISION,
+    REPEAT,
+    Phrasebook,
+    Utterance,
+    decision_keys,
+    decision_line,
+)
 from porteiro_sim.evaluation.questions import PromptGuesser, visitor_question
 from porteiro_sim.pbx import ClickToCall, Pbx, PbxSettings, Resident
 from porteiro_sim.scenarios import RESIDENT_ENDINGS, VISITOR_OUTCOMES
@@ -139,7 +146,8 @@ class VisitorRunner(ScriptRunner):
             keys = self.identify_new(seen) or await self._guess(seen)
             if any(key in VISITOR_OUTCOMES for key in keys) or self.client.closed:
                 return
-            question = visitor_question(keys, self.guesser.prompts)
+            # A reply not identified at all: say the last answer again, as a caller not sure what was asked.
+            question = visitor_question(keys, self.guesser.prompts) if keys else REPEAT
             heard = " ".join(
                 self.record.replies.get(index, "") for index in range(seen, len(self.client.segments))
             )

@@ -31,7 +31,7 @@ PARTIAL = "…"  # ends the text of a sentence known only from its beginning
 class Beginning:
     key: str
     text: str  # the fixed words ("Não encontrei ")
-    early: bytes  # a stretch of their samples well inside the fixed words: finds the prompt
+    early: tuple[bytes, ...]  # stretches of their samples well inside the fixed words: one finds the prompt
     late: bytes  # the stretch just before the values: tells prompts sharing a beginning apart
     length: int  # bytes of samples the fillings share (longer = more specific)
 
@@ -53,7 +53,7 @@ def _fixed_start(template: str) -> str:
 async def prompt_beginnings(voice: Voice, prompts: dict[str, str]) -> list[Beginning]:
     """The audio beginnings of every prompt that starts with fixed words and then a value."""
     beginnings: list[Beginning] = []
-    seen: set[bytes] = set()  # beginnings shared by several prompts are kept once
+    seen: set[tuple[bytes, ...]] = set()  # beginnings shared by several prompts are kept once
     for key, template in prompts.items():
         fixed = _fixed_start(template)
         texts = [_filled(template, filling) for filling in FILLINGS]
@@ -68,12 +68,14 @@ async def prompt_beginnings(voice: Voice, prompts: dict[str, str]) -> list[Begin
         shared = _common_prefix(first, second)
         if shared < MIN_PREFIX_BYTES:
             continue
-        # The last sounds before a value change with it (coarticulation): the early stretch stays clear.
-        early_end = max(WINDOW_BYTES, shared * 2 // 3) // 2 * 2
+        # The last sounds before a value change with it (coarticulation): the early stretches stay clear
+        # of them. Several, so that a gap in playback (synthesis streamed late) cannot hide them all.
+        ends = [max(WINDOW_BYTES, shared * share // 6) // 2 * 2 for share in (2, 3, 4)]
+        early = tuple(first[end - WINDOW_BYTES : end] for end in ends)
         late_end = (shared - WINDOW_BYTES // 2) // 2 * 2
-        early, late = first[early_end - WINDOW_BYTES : early_end], first[late_end - WINDOW_BYTES : late_end]
-        if early + late not in seen:
-            seen.add(early + late)
+        late = first[late_end - WINDOW_BYTES : late_end]
+        if early + (late,) not in seen:
+            seen.add(early + (late,))
             beginnings.append(Beginning(key, fixed, early, late, shared))
     return beginnings
 
@@ -101,7 +103,9 @@ class ReplyMatcher(SentenceMatcher):
         found = super().identify(pcm, beginnings_only=True)
         if found:
             return found
-        matches = [beginning for beginning in self.beginnings if _find_even(pcm, beginning.early) >= 0]
+        matches = [
+            item for item in self.beginnings if any(_find_even(pcm, window) >= 0 for window in item.early)
+        ]
         if not matches:
             return []
         # The most specific beginning: its last sounds found too, then the longest.

@@ -86,7 +86,8 @@ async def evaluate(args: argparse.Namespace, personas: list[Persona]) -> int:
     system_voice = SpeechServiceVoice(stack.speech_target)
     recogniser = SpeechServiceRecogniser(stack.speech_target)
     targets = load_targets(args.data)
-    pbx = PersonaPbx(PbxSettings(queue=queue, resident_port=stack.resident_port, ring_seconds=0.5), 0.5)
+    ring = args.ring_seconds
+    pbx = PersonaPbx(PbxSettings(queue=queue, resident_port=stack.resident_port, ring_seconds=ring), ring)
     records: list[CallRecord] = []
     try:
         await pbx.start()
@@ -209,6 +210,7 @@ def run_settings(args: argparse.Namespace) -> dict[str, Any]:
         "noise_snr_db": args.noise,
         "wav_dir": str(args.wav_dir) if args.wav_dir else None,
         "concurrency": args.concurrency,
+        "ring_seconds": args.ring_seconds,
     }
 
 
@@ -253,6 +255,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=int,
         default=2,
         help="calls at once (default 2, the speech service's recognizer workers: more can be refused)",
+    )
+    parser.add_argument(
+        "--ring-seconds", type=float, default=1.0, help="how long the resident's phone rings (default 1 s)"
     )
     parser.add_argument("--json", type=Path, default=None, help="write the full report as JSON here")
     parser.add_argument("--work-dir", type=Path, default=Path("var"), help="logs and spans go here")
