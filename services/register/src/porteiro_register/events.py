@@ -20,9 +20,10 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+from prometheus_client import Counter, Gauge
+
 from porteiro.register.v1 import register_pb2
 from porteiro_common.amqp import AmqpPublisher, AmqpTarget, Backoff, BrokerUnavailable, connection_parameters
-from porteiro_register import metrics
 from porteiro_register.settings import CALL_FINISHED_QUEUE, LOCAL_AMQP_URL
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,20 @@ CONTENT_TYPE = "application/x-protobuf"
 MESSAGE_TYPE = register_pb2.CallFinished.DESCRIPTOR.full_name
 # Retry delays of an unconfirmed event: 0.2 s doubling up to 10 s.
 DEFAULT_BACKOFF = Backoff(0.2, 10.0)
+
+# Metrics of the publishing process (the concierge); only these are registered when it imports this module.
+EVENTS_CONFIRMED = Counter(
+    "porteiro_register_events_confirmed", "CallFinished events confirmed by the broker"
+)
+EVENTS_RETRIED = Counter(
+    "porteiro_register_event_retries", "Publish attempts of a CallFinished event that failed"
+)
+EVENTS_DROPPED = Counter(
+    "porteiro_register_events_dropped", "CallFinished events dropped because the publisher's buffer was full"
+)
+EVENTS_BUFFERED = Gauge(
+    "porteiro_register_events_buffered", "CallFinished events waiting for a broker confirm"
+)
 
 
 def encode_call_finished(record: register_pb2.CallRecord) -> bytes:
@@ -123,17 +138,17 @@ class CallFinishedPublisher:
             body = encode_call_finished(record)
         except Exception:  # a record that cannot be serialised is a bug upstream; never break the call
             log.exception("call-finished event could not be encoded; dropped")
-            metrics.EVENTS_DROPPED.inc()
+            EVENTS_DROPPED.inc()
             return False
         if self._wake is None:
             await self.start()
         if len(self._buffer) >= self._buffer_size:
-            metrics.EVENTS_DROPPED.inc()
+            EVENTS_DROPPED.inc()
             log.warning("call-finished buffer full (%d events): event dropped", self._buffer_size)
             return False
         pending = _Pending(body, asyncio.get_running_loop().create_future())
         self._buffer.append(pending)
-        metrics.EVENTS_BUFFERED.set(len(self._buffer))
+        EVENTS_BUFFERED.set(len(self._buffer))
         assert self._wake is not None
         self._wake.set()
         try:
@@ -187,15 +202,15 @@ class CallFinishedPublisher:
             future = self._amqp.submit(pending.body, self._confirm_timeout)
             await asyncio.wait_for(asyncio.wrap_future(future), self._confirm_timeout + 1.0)
         except (BrokerUnavailable, TimeoutError) as error:
-            metrics.EVENTS_RETRIED.inc()
+            EVENTS_RETRIED.inc()
             if pending.attempts == 1:
                 log.warning("call-finished event not confirmed, retrying: %s", error or type(error).__name__)
             if isinstance(error, TimeoutError):
                 self._amqp.report_stalled("call-finished publish not confirmed in time")
             return False
         self._buffer.popleft()
-        metrics.EVENTS_BUFFERED.set(len(self._buffer))
-        metrics.EVENTS_CONFIRMED.inc()
+        EVENTS_BUFFERED.set(len(self._buffer))
+        EVENTS_CONFIRMED.inc()
         if not pending.confirmed.done():
             pending.confirmed.set_result(True)
         return True
