@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from datetime import timedelta
 
 import grpc
@@ -12,6 +14,7 @@ from porteiro.register.v1 import register_pb2
 from porteiro_register.db import insert_records
 from porteiro_register.records import row_from_record, to_timestamp
 from tests.register.conftest import BASE_TIME, NOT_SERVING, SERVING, make_record
+from tests.support.processes import free_port
 
 AUTHORIZED, DENIED, NO_ANSWER = (
     common_pb2.CALL_OUTCOME_AUTHORIZED,
@@ -184,3 +187,15 @@ async def test_not_serving_until_the_database_answers_and_unavailable_while_it_i
     store(engine, [record := make_record()])
     listed = await register.stub.ListCalls(register_pb2.ListCallsRequest())
     assert [call.call_id for call in listed.calls] == [record.call_id]
+
+
+async def test_an_unreachable_broker_is_logged_once_and_does_not_stop_the_read_api(start_register, caplog):
+    caplog.set_level(logging.WARNING, logger="porteiro_register.consumer")
+    register = await start_register(amqp_url=f"amqp://guest:guest@127.0.0.1:{free_port()}/%2F")
+    await register.wait_health(SERVING)
+    await asyncio.sleep(1.0)  # several reconnect attempts (backoff 0.1 → 0.5 s)
+
+    assert (await register.stub.ListCalls(register_pb2.ListCallsRequest())).next_page_token == ""
+    assert not register.app.consumer.broker_connected
+    unavailable = [entry for entry in caplog.records if "unavailable" in entry.getMessage()]
+    assert len(unavailable) == 1

@@ -87,6 +87,7 @@ class CallFinishedConsumer:
         self._channel: BlockingChannel | None = None
         self._arrived: list[_Delivery] = []
         self.broker_connected = False
+        self._broker_logged: bool | None = None
         self.database_up: bool | None = None
 
     def start(self) -> None:
@@ -258,7 +259,9 @@ class CallFinishedConsumer:
     # ---- state ----------------------------------------------------------------------------------------
 
     def _mark_broker(self, up: bool, reason: str = "") -> None:
-        if up != self.broker_connected:
+        # Logged once per change, and once if the broker is unreachable from the start.
+        if up != self._broker_logged:
+            self._broker_logged = up
             if up:
                 log.info(
                     "broker %s connected, consuming %s", describe_broker(self._parameters), self._config.queue
