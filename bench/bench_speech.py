@@ -3,14 +3,23 @@ base model) and time to the first synthesized chunk, cached vs uncached (espeak-
 
 Runs a real speech server in-process on a free loopback port and calls it over gRPC.
 `python bench/bench_speech.py [--repeats N]`. Prints figures; asserts nothing.
+
+`--options` compares recognizer settings on short intercom answers instead (espeak-ng pt-BR
+at two speeds, resampled to 8 kHz as the gateway sends them): for each encoder window
+(`WHISPER_WINDOW_MARGIN_SECONDS`, 0 = faster-whisper's 30 s window) and CPU thread count,
+the wall time and CPU seconds per utterance (one at a time, then two at once as two
+workers run them) and the word error rate of the transcripts against the text.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import re
 import statistics
 import time
+import unicodedata
 
 import grpc
 
@@ -18,7 +27,9 @@ from porteiro.speech.v1 import speech_pb2, speech_pb2_grpc
 from porteiro_common.server import build_server
 from porteiro_common.settings import ObservabilitySettings
 from porteiro_speech.app import SpeechApp
+from porteiro_speech.backends import RecognitionConfig
 from porteiro_speech.offline.espeak import synthesize_slin
+from porteiro_speech.offline.whisper import WhisperRecognizer
 from porteiro_speech.settings import SpeechSettings
 
 SENTENCES = [
@@ -29,6 +40,82 @@ SENTENCES = [
     "Boa tarde, eu sou entregador, trago uma encomenda grande para a família Souza do apartamento "
     "trezentos e três, bloco B, e preciso que alguém assine o recebimento, por favor.",
 ]
+
+# Short answers a visitor or resident gives the doorman, with the hints the concierge sends.
+ANSWERS = [
+    "Entrega.",
+    "Meu nome é Pedro.",
+    "Renata Oliveira.",
+    "Sim, pode subir.",
+    "Não.",
+    "Visita.",
+    "Apartamento cento e um.",
+    "É uma entrega para a Renata Oliveira.",
+]
+ANSWER_HINTS = ("entrega", "visita", "sim", "não", "pode subir", "Renata Oliveira", "Pedro")
+# (encoder window margin in seconds, 0 = the full 30 s window; CPU threads, 0 = library default)
+OPTIONS = [(0.0, 0), (0.0, 1), (1.0, 0), (2.0, 0), (3.0, 0), (5.0, 0), (2.0, 1)]
+
+
+def words(text: str) -> list[str]:
+    text = unicodedata.normalize("NFC", text.casefold())
+    return re.findall(r"\w+", text)
+
+
+def word_errors(reference: str, hypothesis: str) -> tuple[int, int]:
+    """(edit distance in words, reference word count)."""
+    ref, hyp = words(reference), words(hypothesis)
+    row = list(range(len(hyp) + 1))
+    for i, ref_word in enumerate(ref, 1):
+        previous, row[0] = row[0], i
+        for j, hyp_word in enumerate(hyp, 1):
+            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (ref_word != hyp_word))
+    return row[len(hyp)], len(ref)
+
+
+async def bench_options(repeats: int) -> None:
+    speeds = (140, 170)
+    clips = [(text, synthesize_slin(text, speed=speed)) for text in ANSWERS for speed in speeds]
+    config = RecognitionConfig(8000, "pt-BR", ANSWER_HINTS)
+    audio_seconds = statistics.mean(len(audio) / 16000 for _, audio in clips)
+    print(
+        f"Recognizer options: {len(clips)} espeak-ng pt-BR answers ({', '.join(map(str, speeds))} wpm, "
+        f"mean {audio_seconds:.2f} s, 8 kHz), whisper base int8 greedy, {repeats} run(s) each"
+    )
+    print(f"load before: {os.getloadavg()[0]:.2f} (1 min), {os.cpu_count()} cores")
+    print(
+        f"{'window':>10} {'threads':>7} {'wall p50':>9} {'wall p95':>9} {'CPU s/utt':>10} "
+        f"{'2-at-once p50':>14} {'WER':>6}  misses"
+    )
+    for margin, threads in OPTIONS:
+        recognizer = WhisperRecognizer(workers=2, cpu_threads=threads, window_margin_seconds=margin)
+        await recognizer.start()
+        await recognizer.transcribe(clips[0][1], config)  # warm
+        walls, cpus, errors, reference_words, misses = [], [], 0, 0, []
+        for run in range(repeats):
+            for text, audio in clips:
+                wall, cpu = time.perf_counter(), time.process_time()
+                heard = (await recognizer.transcribe(audio, config)).text
+                walls.append(time.perf_counter() - wall)
+                cpus.append(time.process_time() - cpu)
+                if run == 0:
+                    wrong, count = word_errors(text, heard)
+                    errors, reference_words = errors + wrong, reference_words + count
+                    if wrong:
+                        misses.append(f"{text!r}->{heard!r}")
+        pair_walls = []
+        for index in range(0, len(clips) - 1, 2):  # two utterances at once, as two workers take them
+            began = time.perf_counter()
+            await asyncio.gather(*(recognizer.transcribe(clips[i][1], config) for i in (index, index + 1)))
+            pair_walls.append(time.perf_counter() - began)
+        await recognizer.close()
+        window = "30 s" if margin == 0 else f"fit+{margin:g}s"
+        print(
+            f"{window:>10} {threads or 'auto':>7} {statistics.median(walls):9.3f} "
+            f"{percentile(walls, 0.95):9.3f} {statistics.mean(cpus):10.3f} "
+            f"{statistics.median(pair_walls):14.3f} {errors / reference_words:6.1%}  {'; '.join(misses)[:300]}"
+        )
+    print(f"load after: {os.getloadavg()[0]:.2f} (1 min)")
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -89,7 +176,10 @@ async def bench_synthesis(stub, repeats: int) -> None:
         )
 
 
-async def main(repeats: int) -> None:
+async def main(repeats: int, options: bool) -> None:
+    if options:
+        await bench_options(repeats)
+        return
     settings = SpeechSettings(grpc_host="127.0.0.1", grpc_port=0, warmup=False)
     app = SpeechApp(settings, observability=ObservabilitySettings())
     bound = build_server(app, settings.grpc_host, settings.grpc_port)
@@ -110,4 +200,8 @@ async def main(repeats: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3, help="runs per utterance")
-    asyncio.run(main(parser.parse_args().repeats))
+    parser.add_argument(
+        "--options", action="store_true", help="compare encoder windows and threads (time, CPU, WER)"
+    )
+    arguments = parser.parse_args()
+    asyncio.run(main(arguments.repeats, arguments.options))

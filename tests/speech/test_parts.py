@@ -1,5 +1,5 @@
 """The speech service's small parts, without servers: prompt building, WAV parsing,
-streamed resampling, the cache and the worker limiter."""
+streamed resampling, the cache and the worker queue."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from porteiro_speech.audio import StreamResampler, resample_slin
 from porteiro_speech.backends import BackendError
 from porteiro_speech.cache import SynthesisCache, SynthesisKey
 from porteiro_speech.factory import build_backends
-from porteiro_speech.limiter import Overloaded, WorkerLimiter
+from porteiro_speech.limiter import Overloaded, WorkQueue
 from porteiro_speech.offline.espeak import WavHeaderReader, synthesize_slin
 from porteiro_speech.offline.whisper import (
     MAX_PROMPT_CHARS,
@@ -75,7 +75,7 @@ def test_cache_evicts_the_least_recently_used():
 
 
 async def test_limiter_with_no_queue_serves_free_slots_and_refuses_at_once_when_full():
-    limiter = WorkerLimiter(workers=1, queue_seconds=0)
+    limiter = WorkQueue("test", workers=1, max_wait_seconds=0, max_depth=8)
     gate = asyncio.Event()
 
     async def held() -> str:
@@ -92,7 +92,7 @@ async def test_limiter_with_no_queue_serves_free_slots_and_refuses_at_once_when_
 
 
 async def test_limiter_keeps_the_slot_until_abandoned_work_really_ends():
-    limiter = WorkerLimiter(workers=1, queue_seconds=0)
+    limiter = WorkQueue("test", workers=1, max_wait_seconds=0, max_depth=8)
     gate = asyncio.Event()
 
     async def held() -> None:

@@ -402,6 +402,21 @@ spec:
           type: Utilization
           averageUtilization: {{ . }}
     {{- end }}
+    {{- with $a.queueDepth }}
+    {{- if .enabled }}
+    # Requests waiting for a worker, per pod, served by a custom-metrics adapter (deploy/README.md).
+    - type: Pods
+      pods:
+        metric:
+          name: {{ .metricName }}
+          selector:
+            matchLabels:
+              kind: {{ .kind }}
+        target:
+          type: AverageValue
+          averageValue: {{ .averageValue | quote }}
+    {{- end }}
+    {{- end }}
 {{- end }}
 {{- end -}}
 

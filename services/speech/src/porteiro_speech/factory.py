@@ -36,6 +36,7 @@ def build_backends(settings: SpeechSettings) -> Backends:
             beam_size=settings.whisper_beam_size,
             cpu_threads=settings.whisper_cpu_threads,
             no_speech_threshold=settings.whisper_no_speech_threshold,
+            window_margin_seconds=settings.whisper_window_margin_seconds,
         ),
         synthesizer=EspeakSynthesizer(
             settings.espeak_command,

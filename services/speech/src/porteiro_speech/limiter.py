@@ -1,44 +1,128 @@
-"""Bounds how many transcriptions run at once; a short queue, then refusal."""
+"""A bounded FIFO queue in front of a fixed number of workers: busy is not broken.
+
+At most `workers` jobs run at once. Others wait their turn in arrival order, each for at
+most `max_wait_seconds` (or the request's own deadline, when that is shorter); a request
+is refused (`Overloaded`) only when its wait runs out or when `max_depth` requests are
+already waiting. The wait of every admitted request and the number waiting are metrics
+(`porteiro_speech_queue_wait_seconds`, `porteiro_speech_queue_depth`) fit for autoscaling.
+
+Slots are handed over directly from the job that ends to the first waiter, so a later
+arrival can never overtake an earlier one.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import TypeVar
+
+from porteiro_speech import metrics
 
 T = TypeVar("T")
 
 
 class Overloaded(RuntimeError):
-    """Every worker stayed busy for the whole queue time."""
+    """The queue was full, or no worker freed up within the wait limit."""
 
 
-class WorkerLimiter:
-    def __init__(self, workers: int, queue_seconds: float) -> None:
+class WorkQueue:
+    def __init__(
+        self, kind: str, workers: int, max_wait_seconds: float, max_depth: int, setting_prefix: str = ""
+    ) -> None:
+        """`kind` labels the metrics ("recognition" or "synthesis"); `setting_prefix` names the
+        settings in refusal messages (e.g. "PORTEIRO_SPEECH_STT")."""
+        self.kind = kind
         self.workers = workers
-        self.queue_seconds = queue_seconds
-        self._slots = asyncio.Semaphore(workers)
+        self.max_wait_seconds = max_wait_seconds
+        self.max_depth = max_depth
+        self.setting_prefix = setting_prefix
+        self.running = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._wait = metrics.QUEUE_WAIT_SECONDS.labels(kind)
+        self._depth = metrics.QUEUE_DEPTH.labels(kind)
+        self._busy = metrics.WORKERS_BUSY.labels(kind)
 
-    async def _acquire(self) -> None:
-        if not self._slots.locked():
-            await self._slots.acquire()  # free slot: no wait (also right when queue_seconds is 0)
+    @property
+    def depth(self) -> int:
+        """Requests waiting for a worker (not counting the running ones)."""
+        return len(self._waiters)
+
+    async def acquire(self, deadline_seconds: float | None = None) -> None:
+        """Take a worker slot, waiting in FIFO order for at most the wait limit or `deadline_seconds`
+        (the request's remaining gRPC deadline), whichever is shorter. Raises `Overloaded`."""
+        began = time.perf_counter()
+        if self.running < self.workers and not self._waiters:
+            self._take()
+            self._wait.observe(0.0)
             return
-        try:
-            await asyncio.wait_for(self._slots.acquire(), timeout=self.queue_seconds)
-        except TimeoutError:
+        if len(self._waiters) >= self.max_depth:
             raise Overloaded(
-                f"all {self.workers} recognizer workers stayed busy for {self.queue_seconds:g} s"
-            ) from None
+                f"{self.kind} queue full: {len(self._waiters)} requests already wait for "
+                f"{self.workers} workers ({self.setting_prefix}_QUEUE_DEPTH)"
+            )
+        limit = self.max_wait_seconds
+        if deadline_seconds is not None:
+            limit = max(0.0, min(limit, deadline_seconds))
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        self._depth.inc()
+        try:
+            async with asyncio.timeout(limit):
+                await waiter
+        except (TimeoutError, asyncio.CancelledError) as error:
+            if waiter.done() and not waiter.cancelled():
+                self._release()  # the slot was handed over just as we gave up: pass it on
+            else:
+                waiter.cancel()
+                self._waiters.remove(waiter)
+                self._depth.dec()
+            if isinstance(error, TimeoutError):
+                raise Overloaded(
+                    f"no {self.kind} worker of {self.workers} freed up within {limit:.3g} s "
+                    f"({self.setting_prefix}_QUEUE_SECONDS or the request's deadline)"
+                ) from None
+            raise
+        self._wait.observe(time.perf_counter() - began)
 
-    async def run(self, work: Callable[[], Awaitable[T]]) -> T:
+    def release(self) -> None:
+        """Give the slot back: to the first waiter, or to the pool."""
+        self._release()
+
+    def _take(self) -> None:
+        self.running += 1
+        self._busy.inc()
+
+    def _release(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            self._depth.dec()
+            if not waiter.done():
+                waiter.set_result(None)  # the slot goes straight to the oldest waiter
+                return
+        self.running -= 1
+        self._busy.dec()
+
+    @asynccontextmanager
+    async def slot(self, deadline_seconds: float | None = None) -> AsyncIterator[None]:
+        """`async with queue.slot():` — for work the caller can interrupt (a streaming synthesis)."""
+        await self.acquire(deadline_seconds)
+        try:
+            yield
+        finally:
+            self.release()
+
+    async def run(self, work: Callable[[], Awaitable[T]], deadline_seconds: float | None = None) -> T:
         """Run `work()` in a slot. If the caller goes away, the slot stays taken until the work ends
         (inference already in a thread cannot be interrupted, so the pool must not be oversubscribed)."""
-        await self._acquire()
+        await self.acquire(deadline_seconds)
         task = asyncio.ensure_future(work())
-        task.add_done_callback(self._release)
+        task.add_done_callback(self._release_after)
         return await asyncio.shield(task)
 
-    def _release(self, task: asyncio.Future) -> None:
-        self._slots.release()
+    def _release_after(self, task: asyncio.Future) -> None:
+        self.release()
         if not task.cancelled():
             task.exception()  # retrieved, so an abandoned failure is not reported as "never retrieved"

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 from porteiro_common.metrics import VOICE_LATENCY_BUCKETS, TracedHistogram, set_build_info
 
 REAL_TIME_FACTOR_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
+# Queue waits: "none" (first bucket) up to the longest wait a conversation tolerates.
+QUEUE_WAIT_BUCKETS = (0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
+QUEUE_KINDS = ("recognition", "synthesis")
 
 STT_PROCESSING_SECONDS = TracedHistogram(
     "porteiro_speech_stt_processing_seconds",
@@ -26,6 +29,22 @@ TTS_FIRST_CHUNK_SECONDS = TracedHistogram(
     ["backend", "cached"],
     buckets=VOICE_LATENCY_BUCKETS,
 )
+QUEUE_WAIT_SECONDS = Histogram(
+    "porteiro_speech_queue_wait_seconds",
+    "Time an admitted request waited for a free worker (0 when one was free)",
+    ["kind"],
+    buckets=QUEUE_WAIT_BUCKETS,
+)
+QUEUE_DEPTH = Gauge(
+    "porteiro_speech_queue_depth",
+    "Requests waiting for a free worker now (the running ones not counted); the autoscaling signal",
+    ["kind"],
+)
+WORKERS_BUSY = Gauge(
+    "porteiro_speech_workers_busy",
+    "Workers running a request now (at most STT_WORKERS / TTS_WORKERS)",
+    ["kind"],
+)
 ERRORS = Counter(
     "porteiro_speech_errors_total",
     "Backend failures (answered UNAVAILABLE, or a failed warm-up sentence)",
@@ -38,7 +57,7 @@ REJECTIONS = Counter(
 )
 
 # The label values the code uses, created at zero so increase() sees each first event.
-# InvalidRequest reasons of the servicer, plus "overloaded" (recognizer pool full).
+# InvalidRequest reasons of the servicer, plus "overloaded" (queue full, or no worker within the wait).
 TRANSCRIBE_REJECTION_REASONS = (
     "rate",
     "no_config",
@@ -52,11 +71,15 @@ TRANSCRIBE_REJECTION_REASONS = (
     "no_audio",
     "overloaded",
 )
-SYNTHESIZE_REJECTION_REASONS = ("rate", "empty_text", "text_too_long", "unknown_voice")
+SYNTHESIZE_REJECTION_REASONS = ("rate", "empty_text", "text_too_long", "unknown_voice", "overloaded")
 for _reason in TRANSCRIBE_REJECTION_REASONS:
     REJECTIONS.labels("transcribe", _reason)
 for _reason in SYNTHESIZE_REJECTION_REASONS:
     REJECTIONS.labels("synthesize", _reason)
+for _kind in QUEUE_KINDS:
+    QUEUE_WAIT_SECONDS.labels(_kind)
+    QUEUE_DEPTH.labels(_kind)
+    WORKERS_BUSY.labels(_kind)
 set_build_info("speech", "porteiro-speech")
 
 

@@ -8,7 +8,8 @@ mapping to a gRPC status, is decided here:
   neither config nor audio, odd or oversized audio chunk, no audio, utterance
   too long, empty or too long text. Messages name the field and the accepted
   values or limit; an offending value is quoted at most 40 characters long;
-- RESOURCE_EXHAUSTED: every recognizer worker busy for the queue time;
+- RESOURCE_EXHAUSTED: no worker freed up within the queue time (or the request's
+  deadline), or the queue already holds its maximum depth (see limiter.py);
 - UNAVAILABLE: the backend failed (the reason is in the message).
 """
 
@@ -30,7 +31,7 @@ from porteiro_speech import metrics
 from porteiro_speech.audio import SUPPORTED_RATES, chunk_bytes, duration_seconds, split
 from porteiro_speech.backends import BackendError, Backends, RecognitionConfig, RecognitionSession
 from porteiro_speech.cache import SynthesisCache, SynthesisKey
-from porteiro_speech.limiter import Overloaded, WorkerLimiter
+from porteiro_speech.limiter import Overloaded, WorkQueue
 from porteiro_speech.settings import SpeechSettings
 from porteiro_speech.spans import streaming_stage_span
 
@@ -98,7 +99,20 @@ class SpeechServicer(speech_pb2_grpc.SpeechServiceServicer):
         self.settings = settings
         self.redact = redact
         self.cache = SynthesisCache(settings.cache_entries)
-        self.limiter = WorkerLimiter(settings.stt_workers, settings.stt_queue_seconds)
+        self.recognition_queue = WorkQueue(
+            "recognition",
+            settings.stt_workers,
+            settings.stt_queue_seconds,
+            settings.stt_queue_depth,
+            "PORTEIRO_SPEECH_STT",
+        )
+        self.synthesis_queue = WorkQueue(
+            "synthesis",
+            settings.tts_workers,
+            settings.tts_queue_seconds,
+            settings.tts_queue_depth,
+            "PORTEIRO_SPEECH_TTS",
+        )
 
     # ---- Transcribe -------------------------------------------------------------------
 
@@ -120,7 +134,7 @@ class SpeechServicer(speech_pb2_grpc.SpeechServiceServicer):
                 "hints": len(config.hints),
             }
             with stage_span(self.tracer, "TRANSCRIPTION", attributes) as span:
-                response = await self._transcribe(requests, config, span)
+                response = await self._transcribe(requests, config, span, context)
                 span.set_attribute("transcript", self.redact(response.text))
                 return response
         except InvalidRequest as error:
@@ -148,7 +162,11 @@ class SpeechServicer(speech_pb2_grpc.SpeechServiceServicer):
         )
 
     async def _transcribe(
-        self, requests: AsyncIterator[speech_pb2.TranscribeRequest], config: RecognitionConfig, span
+        self,
+        requests: AsyncIterator[speech_pb2.TranscribeRequest],
+        config: RecognitionConfig,
+        span,
+        context: grpc.aio.ServicerContext,
     ) -> speech_pb2.TranscribeResponse:
         recognizer = self.backends.recognizer
         session = await recognizer.open(config)
@@ -156,7 +174,9 @@ class SpeechServicer(speech_pb2_grpc.SpeechServiceServicer):
         try:
             received = await self._feed(session, requests, config.sample_rate_hz)
             began = time.perf_counter()
-            recognition = await self.limiter.run(session.finish)
+            # Queued FIFO behind the running recognitions, for at most the queue time or what is left
+            # of the client's deadline (None when it set none).
+            recognition = await self.recognition_queue.run(session.finish, context.time_remaining())
             finished = True
         finally:
             if not finished:
@@ -231,7 +251,7 @@ class SpeechServicer(speech_pb2_grpc.SpeechServiceServicer):
             }
             with streaming_stage_span(self.tracer, "SYNTHESIS", attributes) as span:
                 sent, cached = 0, False
-                async for response in self._synthesis_responses(key):
+                async for response in self._synthesis_responses(key, context.time_remaining()):
                     sent += len(response.audio)
                     cached = response.cached
                     yield response
@@ -240,6 +260,9 @@ class SpeechServicer(speech_pb2_grpc.SpeechServiceServicer):
         except InvalidRequest as error:
             metrics.REJECTIONS.labels("synthesize", error.reason).inc()
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+        except Overloaded as error:
+            metrics.REJECTIONS.labels("synthesize", "overloaded").inc()
+            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(error))
         except BackendError as error:
             metrics.ERRORS.labels(backend, "synthesize").inc()
             log.warning("synthesis failed", extra={"backend": backend, "reason": str(error)})
@@ -264,8 +287,11 @@ class SpeechServicer(speech_pb2_grpc.SpeechServiceServicer):
         where = f"{synthesizer.name}; PORTEIRO_SPEECH_{synthesizer.name.upper()}_VOICES"
         return one_of("voice", requested, accepted, where)
 
-    async def _synthesis_responses(self, key: SynthesisKey) -> AsyncIterator[speech_pb2.SynthesizeResponse]:
-        """The cached sentence, or the backend's chunks as they come (then cached)."""
+    async def _synthesis_responses(
+        self, key: SynthesisKey, deadline_seconds: float | None
+    ) -> AsyncIterator[speech_pb2.SynthesizeResponse]:
+        """The cached sentence at once, or the backend's chunks as they come (then cached), once a
+        synthesis worker is free (FIFO, for at most the queue time or `deadline_seconds`)."""
         began = time.perf_counter()
         backend = self.backends.synthesizer.name
         rate = key.sample_rate_hz
@@ -276,11 +302,14 @@ class SpeechServicer(speech_pb2_grpc.SpeechServiceServicer):
                 yield speech_pb2.SynthesizeResponse(audio=piece, sample_rate_hz=rate, cached=True)
             return
         pieces: list[bytes] = []
-        async for piece in self.backends.synthesizer.synthesize(key.text, key.voice, rate):
-            if not pieces:
-                metrics.TTS_FIRST_CHUNK_SECONDS.labels(backend, "false").observe(time.perf_counter() - began)
-            pieces.append(piece)
-            yield speech_pb2.SynthesizeResponse(audio=piece, sample_rate_hz=rate)
+        async with self.synthesis_queue.slot(deadline_seconds):  # a client that leaves frees it
+            async for piece in self.backends.synthesizer.synthesize(key.text, key.voice, rate):
+                if not pieces:
+                    metrics.TTS_FIRST_CHUNK_SECONDS.labels(backend, "false").observe(
+                        time.perf_counter() - began
+                    )
+                pieces.append(piece)
+                yield speech_pb2.SynthesizeResponse(audio=piece, sample_rate_hz=rate)
         audio = b"".join(pieces)
         if not audio:
             raise BackendError("the synthesizer produced no audio")

@@ -80,14 +80,28 @@ class SpeechSettings(ServiceSettings):
     whisper_cpu_threads: int = Field(
         0, ge=0, le=64, description="CPU threads per inference (0 = library default)"
     )
+    whisper_window_margin_seconds: float = Field(
+        0.0,
+        ge=0,
+        le=30,
+        description="Encoder window = the utterance plus this much silence (whisper.cpp's reduced audio_ctx); "
+        "0 = the full 30 s window",
+    )
 
-    # Recognition pool and limits.
+    # Recognition pool, queue and limits.
     stt_workers: int = Field(2, ge=1, le=32, description="Transcriptions run at the same time")
     stt_queue_seconds: float = Field(
-        2.0,
+        8.0,
         ge=0,
         le=60,
-        description="How long a transcription waits for a free worker before RESOURCE_EXHAUSTED",
+        description="Longest a transcription waits (FIFO) for a free worker before RESOURCE_EXHAUSTED; "
+        "the request's own gRPC deadline wins when shorter",
+    )
+    stt_queue_depth: int = Field(
+        64,
+        ge=0,
+        le=10_000,
+        description="Transcriptions that may wait at once; one more is RESOURCE_EXHAUSTED",
     )
     stt_max_audio_seconds: float = Field(
         60.0, gt=0, le=600, description="Longest utterance accepted (longer = INVALID_ARGUMENT)"
@@ -107,6 +121,19 @@ class SpeechSettings(ServiceSettings):
         description="Comma-separated espeak-ng voices a Synthesize request may name (the default voice always may)",
     )
     espeak_speed_wpm: int = Field(160, ge=80, le=450, description="espeak-ng speaking rate, words per minute")
+
+    # Synthesis pool and queue (cache hits skip the queue).
+    tts_workers: int = Field(4, ge=1, le=64, description="Uncached syntheses run at the same time")
+    tts_queue_seconds: float = Field(
+        4.0,
+        ge=0,
+        le=60,
+        description="Longest an uncached synthesis waits (FIFO) for a free worker before RESOURCE_EXHAUSTED; "
+        "the request's own gRPC deadline wins when shorter",
+    )
+    tts_queue_depth: int = Field(
+        64, ge=0, le=10_000, description="Syntheses that may wait at once; one more is RESOURCE_EXHAUSTED"
+    )
 
     # Synthesis limits, cache and warm-up.
     max_text_chars: int = Field(1000, ge=1, le=20000, description="Longest text Synthesize accepts")

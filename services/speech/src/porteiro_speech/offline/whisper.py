@@ -5,6 +5,16 @@ Audio is buffered while the caller speaks (whisper needs the whole utterance);
 (CTranslate2 releases the GIL, so the event loop stays free). The servicer
 bounds how many transcriptions reach the pool at once, so inference never
 queues inside it.
+
+Encoder window. Whisper was trained on 30 s windows and faster-whisper pads every
+utterance to 30 s (3,000 mel frames) before the encoder, so a 1 s "Sim." costs as much
+encoder work as 30 s of speech. CTranslate2 accepts shorter mel inputs (since 3.19,
+"Relax shape checks for Whisper input features"), the technique whisper.cpp exposes as
+a reduced `audio_ctx`. With `window_margin_seconds` > 0 the encoder sees the utterance
+plus that much silence, rounded up to a whole second (`fitted_window_frames`); the
+decoding is the same greedy pass faster-whisper does. Too short a window makes whisper
+lose track of where speech ends (it repeats itself or stops early), hence the margin,
+the token budget and `no_repeat_ngram_size`. 0 keeps faster-whisper's own 30 s path.
 """
 
 from __future__ import annotations
@@ -15,6 +25,8 @@ import math
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from porteiro_speech.audio import to_float_16k
 from porteiro_speech.backends import BackendError, Recognition, RecognitionConfig
@@ -29,6 +41,16 @@ logging.getLogger("faster_whisper").setLevel(logging.WARNING)
 
 # Whisper's prompt holds ~224 tokens; keep the hints well inside it.
 MAX_PROMPT_CHARS = 600
+
+FRAMES_PER_SECOND = 100  # whisper's mel hop is 10 ms at 16 kHz
+FULL_WINDOW_FRAMES = 3000  # the 30 s window whisper was trained on
+
+
+def fitted_window_frames(audio_frames: int, margin_seconds: float) -> int:
+    """Mel frames the encoder sees: the audio plus `margin_seconds`, rounded up to a whole second,
+    at most the full 30 s window."""
+    wanted = audio_frames + margin_seconds * FRAMES_PER_SECOND
+    return min(FULL_WINDOW_FRAMES, math.ceil(wanted / FRAMES_PER_SECOND) * FRAMES_PER_SECOND)
 
 
 def whisper_language(bcp47: str) -> str:
@@ -102,6 +124,7 @@ class WhisperRecognizer:
         beam_size: int = 1,
         cpu_threads: int = 0,
         no_speech_threshold: float = 0.6,
+        window_margin_seconds: float = 0.0,
     ) -> None:
         # None = the bundled base model, assembled (once) when the service starts.
         self.model_source = str(model) if model else None
@@ -110,6 +133,7 @@ class WhisperRecognizer:
         self.beam_size = beam_size
         self.cpu_threads = cpu_threads
         self.no_speech_threshold = no_speech_threshold
+        self.window_margin_seconds = window_margin_seconds
         self._model: WhisperModel | None = None
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="whisper")
 
@@ -147,6 +171,11 @@ class WhisperRecognizer:
     def _transcribe_blocking(self, audio: bytes, config: RecognitionConfig) -> Recognition:
         assert self._model is not None
         samples = to_float_16k(audio, config.sample_rate_hz)
+        audio_frames = len(samples) // 160
+        if self.window_margin_seconds > 0 and fitted_window_frames(
+            audio_frames, self.window_margin_seconds
+        ) < (FULL_WINDOW_FRAMES):
+            return self._transcribe_fitted(samples, config)
         try:
             segments, _ = self._model.transcribe(
                 samples,
@@ -169,6 +198,55 @@ class WhisperRecognizer:
         segments = [segment for segment in segments if segment.no_speech_prob <= self.no_speech_threshold]
         text = " ".join(segment.text.strip() for segment in segments).strip()
         return Recognition(text=text, confidence=confidence_from(segments) if text else None)
+
+    def _transcribe_fitted(self, samples: np.ndarray, config: RecognitionConfig) -> Recognition:
+        """One greedy decode over an encoder window fitted to the utterance (see the module doc).
+
+        Same options as the 30 s path: language, hints as the previous text, no timestamps,
+        suppressed non-speech tokens, `no_repeat_ngram_size=3`, token budget by audio length."""
+        from faster_whisper.tokenizer import Tokenizer
+        from faster_whisper.transcribe import get_suppressed_tokens
+
+        model = self._model
+        assert model is not None
+        try:
+            # Called without chunk_length: the extractor's shared state is left alone (threads).
+            features = model.feature_extractor(samples)
+            audio_frames = features.shape[-1]
+            window = fitted_window_frames(audio_frames, self.window_margin_seconds)
+            features = np.pad(features, ((0, 0), (0, window - audio_frames)))  # zeros, as faster-whisper pads
+            encoder_output = model.encode(features)
+            tokenizer = Tokenizer(
+                model.hf_tokenizer,
+                model.model.is_multilingual,
+                task="transcribe",
+                language=whisper_language(config.language),
+            )
+            hints = initial_prompt(config.hints)
+            previous = tokenizer.encode(" " + hints) if hints else []
+            prompt = model.get_prompt(tokenizer, previous, without_timestamps=True)
+            result = model.model.generate(
+                encoder_output,
+                [prompt],
+                beam_size=self.beam_size,
+                max_length=len(prompt) + max_tokens(len(samples) / 16000),
+                no_repeat_ngram_size=3,
+                return_scores=True,
+                return_no_speech_prob=True,
+                suppress_blank=True,
+                suppress_tokens=get_suppressed_tokens(tokenizer, (-1,)),
+            )[0]
+        except Exception as error:
+            raise BackendError(f"whisper failed: {error}") from error
+        tokens = result.sequences_ids[0]
+        if result.no_speech_prob > self.no_speech_threshold:
+            return Recognition(text="", confidence=None)
+        text = tokenizer.decode(tokens).strip()
+        if not text:
+            return Recognition(text="", confidence=None)
+        # CTranslate2's score is the length-normalised sum; faster-whisper's avg_logprob is sum / (n + 1).
+        mean_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
+        return Recognition(text=text, confidence=max(0.0, min(1.0, math.exp(mean_logprob))))
 
     async def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
