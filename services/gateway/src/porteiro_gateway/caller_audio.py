@@ -91,7 +91,6 @@ class CallerAudio:
         self._turns = turns
         self._now = now
         self.session_id = ""
-        self.leg_name = ""
         self.hints: list[str] = []  # RecognitionContext of the next recognitions
         self.language = ""
         self._endpointer: Endpointer | None = None
@@ -166,7 +165,7 @@ class CallerAudio:
             self._owner.barged_in(item)
 
     def _speech_started(self, event: SpeechStarted, rate: int) -> None:
-        span = self._turns.speech_started(self.session_id, self.leg_name)
+        span = self._turns.speech_started(self.session_id)
         self._owner.send(LegEvent(speech_started=concierge_pb2.SpeechStarted()))
         self._owner.caller_state_changed()
         if self._transcription is not None:

@@ -54,7 +54,9 @@ class Leg(PlaybackSink):
         self._tasks = LegTasks(self.failed)
         self._link = deps.concierge()
         self.trace = LegTrace(deps.tracer, leg, self.leg_name)
-        self.turns = Turns(deps.tracer, self.trace, deps.redactor, self._time.now, settings.pre_roll_ms)
+        self.turns = Turns(
+            deps.tracer, self.trace, self.leg_name, deps.redactor, self._time.now, settings.pre_roll_ms
+        )
         self.socket = CallerSocket(transport, self, self.leg_name, settings.max_frame_bytes)
         self.player = Player(self.socket.send, self, PLAYBACK_RATE, settings.idle_silence, self._time.now)
         self.caller_audio = CallerAudio(self, settings, deps.speech, self.player, self.turns, self._time.now)
@@ -142,7 +144,6 @@ class Leg(PlaybackSink):
 
     def identified(self, session_id: str) -> None:
         self.session_id = self.caller_audio.session_id = session_id
-        self.caller_audio.leg_name = self.leg_name
         if self.leg == common_pb2.LEG_VISITOR:
             self.trace.start(session_id)  # a RESIDENT_LEG span waits for the visitor's traceparent
         self._open_concierge()

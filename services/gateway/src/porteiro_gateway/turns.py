@@ -38,12 +38,14 @@ class Turns:
         self,
         tracer: trace.Tracer,
         leg_trace: LegTrace,
+        leg_name: str,
         redactor: Redactor,
         now: Callable[[], float],
         pre_roll_ms: int,
     ) -> None:
         self._tracer = tracer
         self._leg_trace = leg_trace
+        self._leg_name = leg_name
         self._redactor = redactor
         self._now = now
         self._pre_roll_ms = pre_roll_ms
@@ -52,7 +54,7 @@ class Turns:
         self._awaiting_reply: Span | None = None  # the last recognised turn, until the reply starts
         self._speech_ended_at: float | None = None
 
-    def speech_started(self, session_id: str, leg_name: str) -> Span:
+    def speech_started(self, session_id: str) -> Span:
         """A new turn at speech onset; returns its span (the recognition runs inside it)."""
         self._end_awaited()
         self.number += 1
@@ -61,7 +63,7 @@ class Turns:
             context=trace.set_span_in_context(self._leg_trace.span),
             attributes={
                 "porteiro.session_id": session_id,
-                "porteiro.leg": leg_name,
+                "porteiro.leg": self._leg_name,
                 "porteiro.turn": self.number,
             },
         )
