@@ -4,6 +4,7 @@ a fake dialer on loopback, and concierges started in-process."""
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
 from dataclasses import dataclass, field
 
@@ -46,11 +47,44 @@ async def fakes():
     await server.stop(0)
 
 
+class DirectoryThread:
+    """The real directory service (sample condominium) served from a thread of this process.
+
+    One for the whole run: its own event loop in a thread, so it outlives each test's loop.
+    """
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="directory", daemon=True)
+
+    def start(self) -> int:
+        self.thread.start()
+        return asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(timeout=30)
+
+    async def _start(self) -> int:
+        settings = DirectorySettings(grpc_host="127.0.0.1", grpc_port=0)
+        self.app = DirectoryApp(settings, ObservabilitySettings(trace_personal_data=False))
+        self.bound = build_server(self.app, "127.0.0.1", 0)
+        await self.bound.server.start()
+        await self.app.start(self.bound.health)
+        return self.bound.port
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self._stop(), self.loop).result(timeout=10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
+
+    async def _stop(self) -> None:
+        await self.bound.server.stop(0)
+        await self.app.stop(0)
+
+
 @dataclass
 class Directory:
-    """The real directory service (sample condominium) in this process, reached through a proxy."""
+    """The real directory, reached through a proxy so a test can take it away."""
 
     proxy: TcpProxy
+    is_down: bool = False
 
     @property
     def target(self) -> str:
@@ -59,31 +93,37 @@ class Directory:
     def down(self) -> None:
         """The directory goes away: connections cut, new ones refused (UNAVAILABLE)."""
         self.proxy.close()
+        self.is_down = True
+
+    def reopen(self) -> None:
+        self.proxy.reopen()
+        self.is_down = False
 
     async def up(self, concierge: Concierge, timeout: float = 5.0) -> None:  # noqa: ASYNC109 - test helper
         """The directory comes back; returns once the concierge's channel to it is connected again
         (a gRPC channel that lost its peer waits a reconnect backoff before trying again)."""
-        self.proxy.reopen()
+        self.reopen()
         channel = concierge.app.directory._channel.get()  # the client's lazily opened channel
         async with asyncio.timeout(timeout):
             while (state := channel.get_state(try_to_connect=True)) != grpc.ChannelConnectivity.READY:
                 await channel.wait_for_state_change(state)
 
 
-@pytest.fixture
-async def directory():
-    app = DirectoryApp(
-        DirectorySettings(grpc_host="127.0.0.1", grpc_port=0),
-        ObservabilitySettings(trace_personal_data=False),
-    )
-    bound = build_server(app, "127.0.0.1", 0)
-    await bound.server.start()
-    await app.start(bound.health)
-    proxy = TcpProxy(("127.0.0.1", bound.port)).start()
+@pytest.fixture(scope="session")
+def directory_service():
+    service = DirectoryThread()
+    proxy = TcpProxy(("127.0.0.1", service.start())).start()
     yield Directory(proxy)
     proxy.close()
-    await bound.server.stop(0)
-    await app.stop(0)
+    service.stop()
+
+
+@pytest.fixture
+def directory(directory_service):
+    """The real directory (in this process, shared by the run); up again after a test that took it down."""
+    yield directory_service
+    if directory_service.is_down:
+        directory_service.reopen()
 
 
 @dataclass

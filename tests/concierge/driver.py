@@ -101,6 +101,10 @@ class LegDriver:
         for key in keys:
             self._events.put_nowait(concierge_pb2.LegEvent(dtmf=concierge_pb2.Dtmf(digit=key)))
 
+    def send(self, event: concierge_pb2.LegEvent) -> None:
+        """Any event as the gateway would send it (malformed ones included)."""
+        self._events.put_nowait(event)
+
     async def hang_up(self) -> None:
         """The caller hangs up (AudioSocket EOF)."""
         self._end(concierge_pb2.LEG_END_REASON_CALLER_HANGUP)

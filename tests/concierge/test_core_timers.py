@@ -200,3 +200,31 @@ async def test_visitor_hanging_up_clears_the_deadline():
     assert await call.session() is None  # no leg left: the session is gone
     await call.advance(60)
     assert len(call.dialer.attempts) == 1
+
+
+async def test_noise_cannot_hold_off_the_visitor_silence_timer():
+    call = CallHarness(SCRIPT)
+    await call.start_visitor()
+    await call.played(VISITOR)
+    for _ in range(120):  # a minute of noise: voice onsets that never become a sentence
+        await call.speech(VISITOR)
+        await call.advance(0.5)
+        if call.hung_up(VISITOR):
+            break
+        if call.count(VISITOR, "entrega ou uma visita") and call.next_deadline is None:
+            await call.played(VISITOR)
+    assert call.count(VISITOR, "entrega ou uma visita") == 1
+    assert call.last_said(VISITOR).startswith("Não ouvi a sua resposta") and call.hung_up(VISITOR)
+    assert call.clock.now - 1_000_000.0 <= 2 * (15 + 20)  # each question extended once at most
+
+
+async def test_noise_cannot_hold_off_the_resident_silence_timer():
+    call = await resident_asked()
+    began = call.clock.now
+    await call.played(RESIDENT)
+    while not call.hung_up(RESIDENT) and call.clock.now - began < 120:
+        await call.speech(RESIDENT)
+        await call.advance(0.5)
+    assert call.count(RESIDENT, "Está me ouvindo") == 1
+    assert call.last_said(VISITOR).startswith("Não consegui falar com o morador")
+    assert call.clock.now - began <= 8 + 20 + 20  # reply, extended once; the re-prompt's allowance

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import grpc
 import pytest
 from prometheus_client import REGISTRY
 
+from porteiro.common.v1 import common_pb2
 from porteiro.concierge.v1 import concierge_pb2, concierge_pb2_grpc
 from tests.concierge.test_conversation import collect_delivery
 from tests.support.tracing import recording_spans
@@ -68,8 +71,46 @@ async def test_malformed_session_id_is_refused(concierge):
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
+async def refused(driver) -> grpc.aio.AioRpcError:
+    await asyncio.wait_for(driver.closed.wait(), 5)
+    assert driver.error is not None, "the stream was not refused"
+    return driver.error
+
+
+async def test_a_second_leg_started_is_refused_naming_the_field(concierge, session_id):
+    visitor = concierge.leg(session_id, "visitor")
+    await visitor.start()
+    await visitor.expect("em que posso ajudar")
+    again = concierge_pb2.LegStarted(session_id=session_id, leg=common_pb2.LEG_VISITOR, sample_rate_hz=8000)
+    visitor.send(concierge_pb2.LegEvent(leg_started=again))
+    error = await refused(visitor)
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and "leg_started" in error.details()
+    # The leg is gone for the call too: nothing of it is left in the store.
+    assert await concierge.app.store.load(session_id) is None
+
+
+async def test_a_dtmf_longer_than_one_key_is_refused_naming_the_field(concierge, session_id):
+    visitor = concierge.leg(session_id, "visitor")
+    await visitor.start()
+    await visitor.expect("em que posso ajudar")
+    visitor.send(concierge_pb2.LegEvent(dtmf=concierge_pb2.Dtmf(digit="1" * 2000)))
+    error = await refused(visitor)
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "dtmf.digit" in error.details() and "2000" in error.details()
+
+
+async def test_one_key_at_a_time_is_accepted(concierge, session_id):
+    visitor = concierge.leg(session_id, "visitor")
+    await visitor.start()
+    await visitor.press("5")
+    await visitor.utter("Boa tarde")  # the stream is still open: the visitor is answered
+    await visitor.expect("entrega ou uma visita")
+    assert visitor.error is None
+
+
 async def test_silent_visitor_is_asked_again_then_the_call_ends(concierge_factory, session_id):
-    concierge = await concierge_factory(visitor_reply_timeout_seconds=0.5)
+    # The one real-time timer test through gRPC (the leg's local timer); the rest run in virtual time.
+    concierge = await concierge_factory(visitor_reply_timeout_seconds=0.2)
     visitor = concierge.leg(session_id, "visitor")
     await visitor.start()
     await visitor.expect("em que posso ajudar")

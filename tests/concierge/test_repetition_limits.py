@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from pydantic import ValidationError
 
@@ -143,50 +141,6 @@ async def test_every_call_has_a_turn_budget(concierge_factory, fakes, session_id
         await visitor.utter(sentence)
     await visitor.expect("não consegui concluir o atendimento")
     await visitor.expect_hangup()
-
-
-async def test_digits_typed_without_hash_are_taken_after_the_silence(concierge_factory, fakes, session_id):
-    concierge = await concierge_factory(visitor_reply_timeout_seconds=0.5)
-    visitor = await visitor_asked_for_whom(concierge, session_id)
-    await visitor.utter(MISHEARD)
-    await visitor.utter(MISHEARD)
-    await visitor.expect("jogo da velha")
-    await visitor.press("501")
-    await visitor.expect("entrega para", "apartamento 501", timeout=5)
-    await fakes.dialer.next_call()
-
-
-async def keep_making_noise(leg, seconds: float) -> None:
-    for _ in range(int(seconds / 0.1)):
-        await leg.noise()
-        await asyncio.sleep(0.1)
-
-
-async def test_noise_cannot_hold_off_the_visitor_silence_timer(concierge_factory, session_id):
-    concierge = await concierge_factory(visitor_reply_timeout_seconds=0.3, playback_allowance_seconds=0.6)
-    visitor = concierge.leg(session_id, "visitor")
-    await visitor.start()
-    noise = asyncio.create_task(keep_making_noise(visitor, 8))
-    await visitor.expect("entrega ou uma visita", timeout=5)
-    await visitor.expect("Não ouvi a sua resposta", timeout=5)
-    await visitor.expect_hangup()
-    noise.cancel()
-
-
-async def test_noise_cannot_hold_off_the_resident_silence_timer(concierge_factory, fakes, session_id):
-    concierge = await concierge_factory(resident_reply_timeout_seconds=0.3, playback_allowance_seconds=0.6)
-    visitor = concierge.leg(session_id, "visitor")
-    await visitor.start()
-    await visitor.utter("Aqui é o João, entrega para a Renata do 501")
-    await fakes.dialer.next_call()
-    resident = concierge.leg(session_id, "resident")
-    await resident.start()
-    noise = asyncio.create_task(keep_making_noise(resident, 8))
-    await resident.expect("Está me ouvindo", timeout=5)
-    await resident.expect("Vou encerrar", timeout=5)
-    await visitor.expect("Não consegui falar com o morador")
-    await resident.expect_hangup()
-    noise.cancel()
 
 
 def test_the_end_limit_must_come_after_the_fallback():

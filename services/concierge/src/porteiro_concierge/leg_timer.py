@@ -58,15 +58,14 @@ class LegTimer:
             if self._at is not None and self._at <= now:
                 self._at = None
                 await self._guarded(self._fire, "deadline handling failed")
-                continue
-            if now >= next_reread:
+            elif now >= next_reread:
                 next_reread = now + self._reread_seconds
                 await self._guarded(self._reread, "deadline re-read failed")
-                continue
             wake = next_reread if self._at is None else min(self._at, next_reread)
             self._changed.clear()
+            # At least a short wait each round, so a deadline that stays due cannot spin the loop.
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(max(wake - now, MIN_WAIT_SECONDS)):
+                async with asyncio.timeout(max(wake - self._clock(), MIN_WAIT_SECONDS)):
                     await self._changed.wait()
 
     async def _guarded(self, action: Callable[[], Awaitable[Deadline | None]], what: str) -> None:

@@ -1,0 +1,124 @@
+"""A leg's local timer: fires the deadline it was armed with without reading the store; reads the
+store only at the slow fail-over rate; survives a store that is down (short real waits, < 1 s)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from porteiro_concierge.leg_timer import LegTimer
+from porteiro_concierge.session import Deadline, DeadlineKind
+
+
+class Calls:
+    """The timer's two callbacks, counted; `fire` returns `next_deadline`, `reread` returns `stored`."""
+
+    def __init__(self) -> None:
+        self.fired: list[float] = []
+        self.rereads = 0
+        self.next_deadline: Deadline | None = None
+        self.stored: Deadline | None = None
+        self.fail = False
+
+    async def fire(self) -> Deadline | None:
+        self.fired.append(time.time())
+        if self.fail:
+            raise ConnectionError("store unreachable")
+        deadline, self.next_deadline = self.next_deadline, None  # handled: the core clears it
+        return deadline
+
+    async def reread(self) -> Deadline | None:
+        self.rereads += 1
+        if self.fail:
+            raise ConnectionError("store unreachable")
+        return self.stored
+
+
+@contextlib.asynccontextmanager
+async def running(timer: LegTimer):
+    task = asyncio.create_task(timer.run())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def soon(seconds: float) -> Deadline:
+    return Deadline(DeadlineKind.VISITOR_REPLY, time.time() + seconds)
+
+
+async def test_an_armed_deadline_fires_on_time_without_reading_the_store():
+    calls = Calls()
+    timer = LegTimer(calls.fire, calls.reread, reread_seconds=60)
+    async with running(timer):
+        deadline = soon(0.1)
+        timer.arm(deadline)
+        await asyncio.sleep(0.3)
+    assert len(calls.fired) == 1 and 0 <= calls.fired[0] - deadline.at < 0.1
+    assert calls.rereads == 0
+
+
+async def test_the_next_deadline_returned_by_firing_is_armed():
+    calls = Calls()
+    timer = LegTimer(calls.fire, calls.reread, reread_seconds=60)
+    async with running(timer):
+        calls.next_deadline = soon(0.15)
+        timer.arm(soon(0.05))
+        await asyncio.sleep(0.35)
+    assert len(calls.fired) == 2 and timer.at is None
+
+
+async def test_re_arming_replaces_the_deadline_and_disarming_stops_it():
+    calls = Calls()
+    timer = LegTimer(calls.fire, calls.reread, reread_seconds=60)
+    async with running(timer):
+        timer.arm(soon(0.1))
+        timer.arm(None)  # e.g. the call ended
+        await asyncio.sleep(0.25)
+    assert calls.fired == []
+
+
+async def test_a_deadline_set_by_another_process_is_found_at_the_slow_reread():
+    calls = Calls()
+    calls.stored = soon(0.0)  # saved in the session by the process holding the other leg
+    timer = LegTimer(calls.fire, calls.reread, reread_seconds=0.2)
+    async with running(timer):
+        await asyncio.sleep(0.1)
+        assert calls.rereads == 0 and calls.fired == []
+        await asyncio.sleep(0.25)
+    assert calls.rereads >= 1 and len(calls.fired) == 1
+
+
+async def test_a_deadline_that_stays_due_cannot_spin_the_loop():
+    calls = Calls()
+    stuck = soon(0.0)
+
+    async def fire_returning_the_same() -> Deadline | None:
+        calls.fired.append(time.time())
+        return stuck  # e.g. clocks that disagree: the core has not cleared it
+
+    timer = LegTimer(fire_returning_the_same, calls.reread, reread_seconds=60)
+    async with running(timer):
+        timer.arm(stuck)
+        await asyncio.sleep(0.2)  # the event loop still runs this test
+    assert 1 <= len(calls.fired) <= 0.2 / 0.01 + 2
+
+
+async def test_a_store_that_is_down_is_logged_once_and_the_timer_goes_on(caplog):
+    calls = Calls()
+    calls.fail = True
+    timer = LegTimer(calls.fire, calls.reread, reread_seconds=0.05)
+    with caplog.at_level(logging.WARNING, logger="porteiro_concierge.leg_timer"):
+        async with running(timer):
+            timer.arm(soon(0.0))
+            await asyncio.sleep(0.3)
+            assert calls.rereads >= 3  # still trying
+            calls.fail = False
+            calls.stored = soon(0.0)
+            await asyncio.sleep(0.15)
+    assert len(calls.fired) >= 2  # the first firing failed; the deadline re-read later fired again
+    assert len([record for record in caplog.records if record.levelno == logging.WARNING]) == 1
