@@ -1,7 +1,8 @@
 """Fakes of the concierge's dependencies: real grpc.aio servicers of the real protos.
 
 `FakeDirectory` answers from a few apartments of the sample condominium with
-rapidfuzz (the real directory is richer; tests also run against it);
+rapidfuzz (the conversation scenarios run against the real directory; these fakes serve the
+extractor tests);
 `FakeDialer` records every PlaceCall and can be told to fail. Either can be
 switched "down" to answer UNAVAILABLE.
 """

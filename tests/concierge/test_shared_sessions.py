@@ -27,7 +27,7 @@ def start_concierge(run_service, fakes):
                 "PORTEIRO_CONCIERGE_DIRECTORY_TARGET": fakes.target,
                 "PORTEIRO_CONCIERGE_DIALER_TARGET": fakes.target,
                 "PORTEIRO_CONCIERGE_RESIDENT_CONNECT_TIMEOUT_SECONDS": "1.5",
-                "PORTEIRO_CONCIERGE_TIMER_POLL_SECONDS": "0.05",
+                "PORTEIRO_CONCIERGE_DEADLINE_REREAD_SECONDS": "0.05",
             },
         )
         await asyncio.to_thread(service.wait_serving, 60)
