@@ -1,12 +1,14 @@
 """Identifying the system's sentences on the wire, including those that carry what it heard.
 
 `porteiro_sim.sentences` finds a sentence by stretches of its exact samples, so it needs the
-sentence's exact text. A sentence that carries what the system heard ("Não encontrei
-<misheard name> entre os moradores...") cannot be known in advance. But speech synthesis is
-deterministic and starts every sentence the same way: the samples of a prompt's fixed
-beginning ("Não encontrei ", "Encontrei mais de um morador: ") are the same whatever follows.
-So each such prompt is synthesized twice with different values, the common beginning is
-kept, and a reply that holds it is that prompt.
+sentence's exact text (and the speech service's cache, which gives every request for that text
+the same samples). A sentence that carries what the system heard ("Não encontrei <misheard
+name> entre os moradores...") cannot be known in advance. But synthesis starts every sentence
+the same way: the audio of a prompt's fixed beginning ("Não encontrei ", "Encontrei mais de um
+morador: ") is the same whatever follows — to within the speech service's streamed resampling,
+which differs by a sample value or two from one synthesis to the next. So each such prompt is
+synthesized twice with different values, the beginning they share is kept, and a reply that
+starts like it (normalised cross-correlation) is that prompt.
 """
 
 from __future__ import annotations
@@ -15,15 +17,20 @@ import logging
 import string
 from dataclasses import dataclass
 
+import numpy as np
+
+from porteiro_common.audiosocket import FRAME_BYTES
 from porteiro_sim import audio
-from porteiro_sim.sentences import WINDOW_BYTES, Sentence, SentenceMatcher
+from porteiro_sim.sentences import Sentence, SentenceMatcher
 from porteiro_sim.speech import Voice
 
 log = logging.getLogger(__name__)
 
 # Two unlikely fillings of every placeholder: where their audio parts is where the values begin.
 FILLINGS = ({"name": "Xavier Quintela", "number": "909"}, {"name": "Bernardo Pimenta", "number": "717"})
-MIN_PREFIX_BYTES = 3 * WINDOW_BYTES
+MIN_BEGINNING_SECONDS = 0.3
+SAME_FRAME = 0.05  # two 20 ms frames are the same sound when their difference is this small (RMS ratio)
+MIN_CORRELATION = 0.95
 PARTIAL = "…"  # ends the text of a sentence known only from its beginning
 
 
@@ -31,18 +38,12 @@ PARTIAL = "…"  # ends the text of a sentence known only from its beginning
 class Beginning:
     key: str
     text: str  # the fixed words ("Não encontrei ")
-    early: tuple[bytes, ...]  # stretches of their samples well inside the fixed words: one finds the prompt
-    late: bytes  # the stretch just before the values: tells prompts sharing a beginning apart
-    length: int  # bytes of samples the fillings share (longer = more specific)
+    samples: np.ndarray  # their audio (float), up to where the values begin
 
 
-def _filled(template: str, filling: dict[str, str]) -> str | None:
+def _filled(template: str, filling: dict[str, str]) -> str:
     fields = [name for _, name, _, _ in string.Formatter().parse(template) if name]
-    values = {name: filling["number"] if name == "apartment" else filling["name"] for name in fields}
-    try:
-        return template.format(**values)
-    except (KeyError, IndexError, ValueError):
-        return None
+    return template.format(**{name: filling["number" if name == "apartment" else "name"] for name in fields})
 
 
 def _fixed_start(template: str) -> str:
@@ -50,43 +51,49 @@ def _fixed_start(template: str) -> str:
     return literal if "{" in template else ""
 
 
+def _samples(pcm: bytes) -> np.ndarray:
+    return np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2").astype(np.float64)
+
+
 async def prompt_beginnings(voice: Voice, prompts: dict[str, str]) -> list[Beginning]:
     """The audio beginnings of every prompt that starts with fixed words and then a value."""
     beginnings: list[Beginning] = []
-    seen: set[tuple[bytes, ...]] = set()  # beginnings shared by several prompts are kept once
     for key, template in prompts.items():
         fixed = _fixed_start(template)
-        texts = [_filled(template, filling) for filling in FILLINGS]
-        if len(fixed.strip()) < 4 or None in texts:
+        if len(fixed.strip()) < 4:
             continue
         try:
-            first, second = [await voice.speak(text) for text in texts if text]
+            first, second = [audio.trim_silence(await voice.speak(_filled(template, f))) for f in FILLINGS]
         except Exception as error:  # one prompt the voice refuses must not stop the others
             log.warning("cannot synthesize %s: %s", key, error)
             continue
-        first, second = audio.trim_silence(first), audio.trim_silence(second)
-        shared = _common_prefix(first, second)
-        if shared < MIN_PREFIX_BYTES:
-            continue
-        # The last sounds before a value change with it (coarticulation): the early stretches stay clear
-        # of them. Several, so that a gap in playback (synthesis streamed late) cannot hide them all.
-        ends = [max(WINDOW_BYTES, shared * share // 6) // 2 * 2 for share in (2, 3, 4)]
-        early = tuple(first[end - WINDOW_BYTES : end] for end in ends)
-        late_end = (shared - WINDOW_BYTES // 2) // 2 * 2
-        late = first[late_end - WINDOW_BYTES : late_end]
-        if early + (late,) not in seen:
-            seen.add(early + (late,))
-            beginnings.append(Beginning(key, fixed, early, late, shared))
+        shared = shared_frames(first, second) - 1  # the last shared frame already leans towards the value
+        if shared * FRAME_BYTES >= MIN_BEGINNING_SECONDS * 16000:
+            beginnings.append(Beginning(key, fixed, _samples(first[: shared * FRAME_BYTES])))
     return beginnings
 
 
-def _common_prefix(first: bytes, second: bytes) -> int:
-    length = 0
-    for a, b in zip(first, second, strict=False):
-        if a != b:
-            break
-        length += 1
-    return length
+def shared_frames(first: bytes, second: bytes) -> int:
+    """How many 20 ms frames the two start with that sound the same."""
+    a, b = audio.frames_of(first), audio.frames_of(second)
+    for index, (frame_a, frame_b) in enumerate(zip(a, b, strict=False)):
+        x, y = _samples(frame_a), _samples(frame_b)
+        level = max(float(np.sqrt(np.mean(x * x))), 1.0)
+        if float(np.sqrt(np.mean((x - y) ** 2))) > SAME_FRAME * level:
+            return index
+    return min(len(a), len(b))
+
+
+def correlation_peak(received: np.ndarray, probe: np.ndarray) -> float:
+    """Highest normalised cross-correlation of `probe` anywhere in `received` (1.0: the same sound)."""
+    if len(received) < len(probe) or not len(probe):
+        return 0.0
+    size = 1 << (len(received) + len(probe) - 1).bit_length()
+    products = np.fft.irfft(np.fft.rfft(received, size) * np.conj(np.fft.rfft(probe, size)), size)
+    products = products[: len(received) - len(probe) + 1]
+    energy = np.concatenate(([0.0], np.cumsum(received * received)))
+    window_norms = np.sqrt(np.maximum(energy[len(probe) :] - energy[: -len(probe)], 0.0))
+    return float(np.max(products / (np.linalg.norm(probe) * window_norms + 1e-9)))
 
 
 class ReplyMatcher(SentenceMatcher):
@@ -101,23 +108,17 @@ class ReplyMatcher(SentenceMatcher):
         if found or beginnings_only:
             return found
         found = super().identify(pcm, beginnings_only=True)
-        if found:
+        if found or not self.beginnings:
             return found
+        received = _samples(pcm)
         matches = [
-            item for item in self.beginnings if any(_find_even(pcm, window) >= 0 for window in item.early)
+            item for item in self.beginnings if correlation_peak(received, item.samples) >= MIN_CORRELATION
         ]
         if not matches:
             return []
-        # The most specific beginning: its last sounds found too, then the longest.
-        best = max(matches, key=lambda item: (_find_even(pcm, item.late) >= 0, item.length))
+        # Prompts sharing a beginning ("Não encontrei "): the longest one that matches is the most specific.
+        best = max(matches, key=lambda item: len(item.samples))
         return [Sentence(best.key, best.text.rstrip() + PARTIAL)]
-
-
-def _find_even(haystack: bytes, needle: bytes) -> int:
-    position = haystack.find(needle)
-    while position >= 0 and position % 2:
-        position = haystack.find(needle, position + 1)
-    return position
 
 
 async def build_reply_matcher(
