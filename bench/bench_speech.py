@@ -26,6 +26,7 @@ import grpc
 from porteiro.speech.v1 import speech_pb2, speech_pb2_grpc
 from porteiro_common.server import build_server
 from porteiro_common.settings import ObservabilitySettings
+from porteiro_concierge.hints import DECISION_HINTS, INTENT_HINTS, NAME_ANSWER_HINTS
 from porteiro_speech.app import SpeechApp
 from porteiro_speech.backends import RecognitionConfig
 from porteiro_speech.offline.espeak import synthesize_slin
@@ -41,20 +42,21 @@ SENTENCES = [
     "trezentos e três, bloco B, e preciso que alguém assine o recebimento, por favor.",
 ]
 
-# Short answers a visitor or resident gives the doorman, with the hints the concierge sends.
+# Short answers a visitor or resident gives the doorman, each with the hints the concierge sends
+# for the question it answers (porteiro_concierge.hints).
+RESIDENTS = ("Renata Oliveira", "João Pereira", "Maria Silva")
 ANSWERS = [
-    "Entrega.",
-    "Meu nome é Pedro.",
-    "Renata Oliveira.",
-    "Sim, pode subir.",
-    "Não.",
-    "Visita.",
-    "Apartamento cento e um.",
-    "É uma entrega para a Renata Oliveira.",
+    ("Entrega.", INTENT_HINTS),
+    ("Visita.", INTENT_HINTS),
+    ("É uma entrega para a Renata Oliveira.", INTENT_HINTS),
+    ("Meu nome é Pedro.", NAME_ANSWER_HINTS),
+    ("Renata Oliveira.", RESIDENTS),
+    ("Apartamento cento e um.", ("apartamento", "101", "202", "303")),
+    ("Sim, pode subir.", DECISION_HINTS),
+    ("Não.", DECISION_HINTS),
 ]
-ANSWER_HINTS = ("entrega", "visita", "sim", "não", "pode subir", "Renata Oliveira", "Pedro")
 # (encoder window margin in seconds, 0 = the full 30 s window; CPU threads, 0 = library default)
-OPTIONS = [(0.0, 0), (0.0, 1), (1.0, 0), (2.0, 0), (3.0, 0), (5.0, 0), (2.0, 1)]
+OPTIONS = [(0.0, 0), (0.0, 1), (0.0, 2), (3.0, 0), (5.0, 0), (8.0, 0), (10.0, 0), (5.0, 1)]
 
 
 def words(text: str) -> list[str]:
@@ -75,9 +77,12 @@ def word_errors(reference: str, hypothesis: str) -> tuple[int, int]:
 
 async def bench_options(repeats: int) -> None:
     speeds = (140, 170)
-    clips = [(text, synthesize_slin(text, speed=speed)) for text in ANSWERS for speed in speeds]
-    config = RecognitionConfig(8000, "pt-BR", ANSWER_HINTS)
-    audio_seconds = statistics.mean(len(audio) / 16000 for _, audio in clips)
+    clips = [
+        (text, RecognitionConfig(8000, "pt-BR", tuple(hints)), synthesize_slin(text, speed=speed))
+        for text, hints in ANSWERS
+        for speed in speeds
+    ]
+    audio_seconds = statistics.mean(len(audio) / 16000 for _, _, audio in clips)
     print(
         f"Recognizer options: {len(clips)} espeak-ng pt-BR answers ({', '.join(map(str, speeds))} wpm, "
         f"mean {audio_seconds:.2f} s, 8 kHz), whisper base int8 greedy, {repeats} run(s) each"
@@ -90,10 +95,10 @@ async def bench_options(repeats: int) -> None:
     for margin, threads in OPTIONS:
         recognizer = WhisperRecognizer(workers=2, cpu_threads=threads, window_margin_seconds=margin)
         await recognizer.start()
-        await recognizer.transcribe(clips[0][1], config)  # warm
+        await recognizer.transcribe(clips[0][2], clips[0][1])  # warm
         walls, cpus, errors, reference_words, misses = [], [], 0, 0, []
         for run in range(repeats):
-            for text, audio in clips:
+            for text, config, audio in clips:
                 wall, cpu = time.perf_counter(), time.process_time()
                 heard = (await recognizer.transcribe(audio, config)).text
                 walls.append(time.perf_counter() - wall)
@@ -106,7 +111,9 @@ async def bench_options(repeats: int) -> None:
         pair_walls = []
         for index in range(0, len(clips) - 1, 2):  # two utterances at once, as two workers take them
             began = time.perf_counter()
-            await asyncio.gather(*(recognizer.transcribe(clips[i][1], config) for i in (index, index + 1)))
+            await asyncio.gather(
+                *(recognizer.transcribe(clips[i][2], clips[i][1]) for i in (index, index + 1))
+            )
             pair_walls.append(time.perf_counter() - began)
         await recognizer.close()
         window = "30 s" if margin == 0 else f"fit+{margin:g}s"
