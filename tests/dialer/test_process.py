@@ -13,6 +13,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+from google.protobuf import json_format
 
 from porteiro.dialer.v1 import dialer_pb2, dialer_pb2_grpc
 from tests.dialer.conftest import NOT_SERVING, url_via_port
@@ -56,7 +57,9 @@ def test_grpcurl_places_a_call_on_the_queue_named_by_the_environment(run_service
     )
 
     assert placed.returncode == 0, placed.stderr
-    assert json.loads(placed.stdout)["command_id"] == f"cmd-{session}"
+    # grpcurl prints the proto3 JSON mapping (field names in lowerCamelCase with documented reflection).
+    reply = json_format.Parse(placed.stdout, dialer_pb2.PlaceCallResponse())
+    assert reply.command_id == f"cmd-{session}"
     (delivery,) = broker_queue.drain()
     assert delivery.body["data"] == {"destiny": "IA", "guid": session, "license": "555", "origin": "1001"}
     assert metric_line(service.metrics_port, 'porteiro_dependency_up{dependency="rabbitmq"}').endswith(" 1.0")
