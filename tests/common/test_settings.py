@@ -70,3 +70,18 @@ def test_llm_library_logs_are_redacted_unless_personal_data_enabled(capsys):
     configure_logging("test", ObservabilitySettings(log_format="text", trace_personal_data=True))
     logging.getLogger("openai._base_client").error("call failed: input_value='Renata Oliveira'")
     assert "Renata" in capsys.readouterr().err
+
+
+def test_ports_file_setting_collects_one_line_per_listener(monkeypatch, tmp_path):
+    from porteiro_common.listening import read_ports, report_listening
+
+    ports_file = tmp_path / "ports"
+    monkeypatch.setenv("PORTEIRO_EXAMPLE_REQUIRED_URL", "amqp://broker")
+    monkeypatch.setenv("PORTEIRO_EXAMPLE_PORTS_FILE", str(ports_file))
+    settings = load_settings(ExampleSettings)
+    assert read_ports(settings.ports_file) == {}  # nothing reported yet: no file
+    report_listening(settings.ports_file, "grpc", 50731)
+    report_listening(settings.ports_file, "metrics", 9464)
+    with ports_file.open("a") as out:
+        out.write('{"listener": "visitor", "po')  # a line still being written is not read
+    assert read_ports(ports_file) == {"grpc": 50731, "metrics": 9464}
