@@ -87,7 +87,7 @@ class Effects:
         context = concierge_pb2.RecognitionContext(hints=hints, language=HINTS_LANGUAGE)
         self.actions[leg].append(concierge_pb2.LegAction(recognition=context))
 
-    def ask(self, request: Request) -> None:
+    def request_io(self, request: Request) -> None:
         if self.request is not None:  # one I/O at a time: the result is the next event
             raise RuntimeError(f"a second request {request!r} in one event")
         self.request = request

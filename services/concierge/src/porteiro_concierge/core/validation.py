@@ -23,7 +23,9 @@ MAX_OPTIONS = 3
 
 def resolve(step: Step) -> None:
     slots = step.session.slots
-    step.fx.ask(ResolveRequest(apartment=slots.apartment or "", resident_name=slots.resident_name or ""))
+    step.fx.request_io(
+        ResolveRequest(apartment=slots.apartment or "", resident_name=slots.resident_name or "")
+    )
 
 
 def directory_answered(step: Step, response: directory_pb2.ResolveResponse) -> None:
@@ -137,7 +139,7 @@ def place_call(step: Step) -> None:
     if target is None:
         raise RuntimeError("placing a call without a target")
     session.call.attempt += 1
-    step.fx.ask(
+    step.fx.request_io(
         PlaceCallRequest(
             session_id=session.session_id,
             destination=target.destination,
