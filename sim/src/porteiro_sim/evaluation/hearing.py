@@ -26,10 +26,16 @@ from porteiro_sim.speech import Voice
 
 log = logging.getLogger(__name__)
 
-# Two unlikely fillings of every placeholder: where their audio parts is where the values begin.
-FILLINGS = ({"name": "Xavier Quintela", "number": "909"}, {"name": "Bernardo Pimenta", "number": "717"})
+# Fillings of every placeholder, short and long (the value's length can change the sentence's
+# intonation from early on): where their audio parts is where the values begin.
+FILLINGS = (
+    {"name": "Xavier Quintela", "number": "909"},
+    {"name": "Bernardo Pimenta de Albuquerque", "number": "1717"},
+    {"name": "Ana", "number": "2"},
+)
 MIN_BEGINNING_SECONDS = 0.3
 SAME_FRAME = 0.05  # two 20 ms frames are the same sound when their difference is this small (RMS ratio)
+SAME_FRAME_FLOOR = 8.0  # ... or smaller than this (RMS, sample values): pauses differ by rounding only
 MIN_CORRELATION = 0.95
 PARTIAL = "…"  # ends the text of a sentence known only from its beginning
 
@@ -63,11 +69,12 @@ async def prompt_beginnings(voice: Voice, prompts: dict[str, str]) -> list[Begin
         if len(fixed.strip()) < 4:
             continue
         try:
-            first, second = [audio.trim_silence(await voice.speak(_filled(template, f))) for f in FILLINGS]
+            first, *others = [audio.trim_silence(await voice.speak(_filled(template, f))) for f in FILLINGS]
         except Exception as error:  # one prompt the voice refuses must not stop the others
             log.warning("cannot synthesize %s: %s", key, error)
             continue
-        shared = shared_frames(first, second) - 1  # the last shared frame already leans towards the value
+        # The last shared frame already leans towards the value: left out.
+        shared = min(shared_frames(first, other) for other in others) - 1
         if shared * FRAME_BYTES >= MIN_BEGINNING_SECONDS * 16000:
             beginnings.append(Beginning(key, fixed, _samples(first[: shared * FRAME_BYTES])))
     return beginnings
@@ -78,8 +85,8 @@ def shared_frames(first: bytes, second: bytes) -> int:
     a, b = audio.frames_of(first), audio.frames_of(second)
     for index, (frame_a, frame_b) in enumerate(zip(a, b, strict=False)):
         x, y = _samples(frame_a), _samples(frame_b)
-        level = max(float(np.sqrt(np.mean(x * x))), 1.0)
-        if float(np.sqrt(np.mean((x - y) ** 2))) > SAME_FRAME * level:
+        level = float(np.sqrt(np.mean(x * x)))
+        if float(np.sqrt(np.mean((x - y) ** 2))) > max(SAME_FRAME * level, SAME_FRAME_FLOOR):
             return index
     return min(len(a), len(b))
 
