@@ -54,3 +54,15 @@ async def test_prompts_with_values_are_known_by_their_beginning(prompts):
     assert matcher.identify(audio.silence(0.3) + whole + audio.silence(0.5)) == known
     # Something else is not mistaken for a prompt.
     assert await heard("Bom dia, tudo bem com o senhor?") == []
+
+
+def test_shared_frames_tolerate_rounding_but_not_other_sounds():
+    from porteiro_sim.evaluation.hearing import shared_frames
+
+    speech = audio.tone(300, 0.4) + audio.silence(0.2) + audio.tone(500, 0.4)
+    samples = np.frombuffer(speech, dtype="<i2").astype(np.int32)
+    rounded = samples + np.random.default_rng(1).integers(-2, 3, samples.size)
+    rounded_pcm = np.clip(rounded, -32768, 32767).astype("<i2").tobytes()
+    assert shared_frames(speech, rounded_pcm) == len(audio.frames_of(speech))  # the pause too
+    other = audio.tone(300, 0.4) + audio.silence(0.2) + audio.tone(700, 0.4)
+    assert shared_frames(speech, other) == 30  # 0.6 s of 20 ms frames, then another sound
