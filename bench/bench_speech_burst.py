@@ -193,7 +193,7 @@ async def main(arguments: argparse.Namespace) -> None:
                     timeout=60,
                 )
                 timeline.started.clear()
-            go, ended = asyncio.Event(), {}
+            go, ended = asyncio.Event(), dict[int, float]()
             calls = [
                 asyncio.create_task(caller(stub, n, clips[n % len(clips)], go, ended))
                 for n in range(arguments.callers)
