@@ -35,6 +35,7 @@ def test_summary_text_has_the_headline_and_the_figures():
         "word error rate (digits as words): 33%",
         "   intent        0/1 (0%)",
         "   apartment     1/1 (100%)",
+        "   pt-br@150        1/2 (50%)",
         "seed 5",
     ):
         assert expected in text, expected

@@ -40,6 +40,9 @@ def format_summary(summary: Summary, settings: dict[str, Any]) -> str:
     lines += [f"   {kind:<13} {rate}" for kind, rate in summary.recognition.items()] or ["   (no lines)"]
     lines.append("Word error rate per question answered:")
     lines += [f"   {question:<22} {_percent(wer)}" for question, wer in summary.recognition_wer.items()]
+    if summary.voices:
+        lines.append("Visitor's values heard, per voice:")
+        lines += [f"   {voice:<16} {rate}" for voice, rate in summary.voices.items()]
     if summary.phrasings:
         lines.append("Lines whose slots were all heard, per phrasing:")
         width = max(len(name) for name in summary.phrasings)

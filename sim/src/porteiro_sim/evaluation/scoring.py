@@ -258,6 +258,7 @@ class Summary:
     recognition: dict[str, Rate] = field(default_factory=dict)  # slot kind -> heard
     recognition_wer: dict[str, float] = field(default_factory=dict)  # question kind -> WER
     phrasings: dict[str, Rate] = field(default_factory=dict)  # phrasing -> lines whose slots were all heard
+    voices: dict[str, Rate] = field(default_factory=dict)  # visitor's voice -> slots heard
     unaligned_lines: int = 0
     unidentified_replies: int = 0
     seconds_per_call: float = 0.0
@@ -286,6 +287,7 @@ def summarize(scores: list[CallScore]) -> Summary:
         recognition=_slot_rates(spoken),
         recognition_wer=_wer_by_question(spoken),
         phrasings=_phrasing_rates(spoken),
+        voices=_voice_rates(scores),
         unaligned_lines=sum(1 for line in lines if line.heard is None and not line.said.startswith("#")),
         unidentified_replies=sum(s.unidentified_replies for s in scores),
         seconds_per_call=statistics.mean([s.seconds for s in scores]) if scores else 0.0,
@@ -315,6 +317,16 @@ def _wer_by_question(lines: list[LineScore]) -> dict[str, float]:
         totals[line.question][0] += line.errors
         totals[line.question][1] += line.words
     return {question: errors / words for question, (errors, words) in totals.items() if words}
+
+
+def _voice_rates(scores: list[CallScore]) -> dict[str, Rate]:
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for score in scores:
+        for line in score.lines:
+            if line.leg == "visitor" and line.heard is not None:
+                counts[score.persona.visitor_voice][0] += sum(line.slots.values())
+                counts[score.persona.visitor_voice][1] += len(line.slots)
+    return {voice: Rate(*counts[voice]) for voice in sorted(counts)}
 
 
 def _phrasing_rates(lines: list[LineScore]) -> dict[str, Rate]:
