@@ -15,9 +15,15 @@ PUBLISH_SECONDS = TracedHistogram(
 PUBLISH_OUTCOMES = ("confirmed", "duplicate", "unavailable", "rejected", "timeout", "cancelled", "invalid")
 PUBLISHES = Counter("porteiro_dialer_publishes", "PlaceCall requests by outcome", ["outcome"])
 
+# One per CancelCall: confirmed, unavailable, rejected, cancelled, invalid.
+CANCEL_OUTCOMES = ("confirmed", "unavailable", "rejected", "cancelled", "invalid")
+CANCELS = Counter("porteiro_dialer_cancels", "CancelCall requests by outcome", ["outcome"])
+
 # Every label value exists from the start, so increase() sees the first event (and dashboards a zero).
 for _outcome in PUBLISH_OUTCOMES:
     PUBLISHES.labels(_outcome)
+for _outcome in CANCEL_OUTCOMES:
+    CANCELS.labels(_outcome)
 set_build_info("dialer", "porteiro-dialer")
 
 RABBITMQ = "rabbitmq"

@@ -5,6 +5,12 @@ call to Porteiro's resident port with that UUID. ``operation.guid`` (the command
 id) is ``cmd-<session id>`` for the first attempt, exactly as the prototype sent
 it, and ``cmd-<session id>-<attempt>`` for retries, so every (session, attempt)
 has its own command id while the resident leg still finds its session.
+
+A superseded command (the concierge placed a retry, or the call ended before the
+resident answered) is cancelled by a second message on the same queue: the same
+``data`` without ``origin``, ``operation.type`` ``"cancelclicktocall"`` and
+``operation.guid`` the id of the command to cancel. The PBX stops ringing that
+command; a command already answered is not affected.
 """
 
 from __future__ import annotations
@@ -49,7 +55,25 @@ def build_clicktocall(
             "guid": command_id(session_id, attempt),
             "msg": note,
             "timestamp": timestamp,
-            "type": "clicktocall",
+            "type": CLICKTOCALL,
+        },
+    }
+
+
+CLICKTOCALL = "clicktocall"
+CANCEL_CLICKTOCALL = "cancelclicktocall"
+
+
+def build_cancel(config: PayloadConfig, *, session_id: str, attempt: int, timestamp: int) -> dict:
+    """The cancel of the click-to-call command of (session, attempt)."""
+    return {
+        "data": {"destiny": config.destiny, "guid": session_id, "license": config.license},
+        "operation": {
+            "eventcode": config.event_code,
+            "guid": command_id(session_id, attempt),
+            "msg": "",
+            "timestamp": timestamp,
+            "type": CANCEL_CLICKTOCALL,
         },
     }
 

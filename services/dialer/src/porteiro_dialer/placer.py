@@ -26,7 +26,7 @@ from porteiro_common.stages import stage_span
 from porteiro_dialer import metrics
 from porteiro_dialer.errors import BrokerUnavailable, InvalidCallRequest, PublishRejected
 from porteiro_dialer.idempotency import CallKey, IdempotencyStore, PublishedCommand
-from porteiro_dialer.payload import PayloadConfig, build_clicktocall, encode
+from porteiro_dialer.payload import PayloadConfig, build_cancel, build_clicktocall, command_id, encode
 from porteiro_dialer.settings import (
     DEFAULT_MAX_APARTMENT_CHARS,
     DEFAULT_MAX_ATTEMPT,
@@ -38,6 +38,7 @@ from porteiro_dialer.settings import (
 log = logging.getLogger(__name__)
 
 CALL_MORADOR = "CALL_MORADOR"
+CANCEL_MORADOR_CALL = "CANCEL_MORADOR_CALL"
 
 
 class Publisher(Protocol):
@@ -60,6 +61,18 @@ class CallRequest:
 class PlacedCall:
     command_id: str
     duplicate: bool
+    published_at: float  # unix seconds of the broker's confirm
+
+
+@dataclass(frozen=True)
+class CancelRequest:
+    session_id: str
+    attempt: int
+
+
+@dataclass(frozen=True)
+class CancelledCall:
+    command_id: str
     published_at: float  # unix seconds of the broker's confirm
 
 
@@ -118,6 +131,20 @@ def validate(request: CallRequest, limits: RequestLimits = DEFAULT_LIMITS) -> Ca
     return replace(request, session_id=session_id, destination=destination)
 
 
+def validate_cancel(request: CancelRequest, limits: RequestLimits = DEFAULT_LIMITS) -> CancelRequest:
+    """The cancel with a canonical session id, or InvalidCallRequest naming the field."""
+    try:
+        session_id = canonical_session_id(request.session_id)
+    except ValueError as error:
+        raise InvalidCallRequest(f"session_id: {error}") from None
+    if not 1 <= request.attempt <= limits.max_attempt:
+        raise InvalidCallRequest(
+            f"attempt is {request.attempt}; it must be from 1 to {limits.max_attempt} "
+            "(PORTEIRO_DIALER_MAX_ATTEMPT)"
+        )
+    return replace(request, session_id=session_id)
+
+
 class CallPlacer:
     def __init__(
         self,
@@ -173,6 +200,59 @@ class CallPlacer:
             finally:
                 span.set_attribute("outcome", outcome)
                 metrics.PUBLISHES.labels(outcome).inc()
+
+    async def cancel_call(
+        self, request: CancelRequest, timeout_seconds: float | None = None
+    ) -> CancelledCall:
+        """Publish the cancel of (session, attempt)'s command; raises InvalidCallRequest or BrokerUnavailable.
+
+        Not deduplicated: a repeated cancel is harmless (the PBX ignores a command it no longer rings).
+        """
+        try:
+            request = validate_cancel(request, self._limits)
+        except InvalidCallRequest:
+            metrics.CANCELS.labels("invalid").inc()
+            raise
+        wait = (
+            self._publish_timeout if timeout_seconds is None else min(timeout_seconds, self._publish_timeout)
+        )
+        cid = command_id(request.session_id, request.attempt)
+        attributes: dict[str, AttributeValue] = {
+            "porteiro.session_id": request.session_id,
+            "attempt": request.attempt,
+            "porteiro.command_id": cid,
+        }
+        with stage_span(self._tracer, CANCEL_MORADOR_CALL, attributes) as span:
+            outcome = "unavailable"
+            try:
+                published_at = await self._publish_cancel(request, max(wait, 0.0))
+                outcome = "confirmed"
+                log.info("cancel of click-to-call %s confirmed", cid)
+                return CancelledCall(cid, published_at)
+            except PublishRejected:
+                outcome = "rejected"
+                raise
+            except asyncio.CancelledError:
+                outcome = "cancelled"
+                raise
+            finally:
+                span.set_attribute("outcome", outcome)
+                metrics.CANCELS.labels(outcome).inc()
+
+    async def _publish_cancel(self, request: CancelRequest, wait: float) -> float:
+        payload = build_cancel(
+            self._payload_config,
+            session_id=request.session_id,
+            attempt=request.attempt,
+            timestamp=int(time.time()),
+        )
+        confirm = self._publisher.submit(encode(payload), self._publish_timeout)
+        try:
+            return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(confirm)), wait)
+        except TimeoutError:
+            if wait >= self._publish_timeout:
+                self._publisher.report_stalled(f"broker did not confirm within {wait:.3f} s")
+            raise BrokerUnavailable(f"cancel not confirmed within {wait:.3f} s") from None
 
     async def _place_once(self, request: CallRequest, wait: float) -> PlacedCall:
         key = (request.session_id, request.attempt)

@@ -40,3 +40,19 @@ class PlaceCallResponse(_message.Message):
     duplicate: bool
     published_at: _timestamp_pb2.Timestamp
     def __init__(self, command_id: _Optional[str] = ..., duplicate: _Optional[bool] = ..., published_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class CancelCallRequest(_message.Message):
+    __slots__ = ("session_id", "attempt")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    attempt: int
+    def __init__(self, session_id: _Optional[str] = ..., attempt: _Optional[int] = ...) -> None: ...
+
+class CancelCallResponse(_message.Message):
+    __slots__ = ("command_id", "published_at")
+    COMMAND_ID_FIELD_NUMBER: _ClassVar[int]
+    PUBLISHED_AT_FIELD_NUMBER: _ClassVar[int]
+    command_id: str
+    published_at: _timestamp_pb2.Timestamp
+    def __init__(self, command_id: _Optional[str] = ..., published_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

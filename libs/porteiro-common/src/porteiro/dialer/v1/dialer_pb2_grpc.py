@@ -39,6 +39,11 @@ class DialerServiceStub:
                 request_serializer=porteiro_dot_dialer_dot_v1_dot_dialer__pb2.PlaceCallRequest.SerializeToString,
                 response_deserializer=porteiro_dot_dialer_dot_v1_dot_dialer__pb2.PlaceCallResponse.FromString,
                 _registered_method=True)
+        self.CancelCall = channel.unary_unary(
+                '/porteiro.dialer.v1.DialerService/CancelCall',
+                request_serializer=porteiro_dot_dialer_dot_v1_dot_dialer__pb2.CancelCallRequest.SerializeToString,
+                response_deserializer=porteiro_dot_dialer_dot_v1_dot_dialer__pb2.CancelCallResponse.FromString,
+                _registered_method=True)
 
 
 class DialerServiceServicer:
@@ -55,6 +60,19 @@ class DialerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CancelCall(self, request, context):
+        """Publish a cancel for the command of (session_id, attempt) -- superseded by
+        a retry, or the call ended before the resident answered -- and answer
+        after the broker confirmed it. The PBX stops ringing that command; a
+        command already answered is not affected. Nothing needs to have been
+        placed by this process: the command id follows from the pair.
+        Errors: INVALID_ARGUMENT (malformed session id, attempt out of range),
+        UNAVAILABLE (broker unreachable or publish not confirmed).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DialerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -62,6 +80,11 @@ def add_DialerServiceServicer_to_server(servicer, server):
                     servicer.PlaceCall,
                     request_deserializer=porteiro_dot_dialer_dot_v1_dot_dialer__pb2.PlaceCallRequest.FromString,
                     response_serializer=porteiro_dot_dialer_dot_v1_dot_dialer__pb2.PlaceCallResponse.SerializeToString,
+            ),
+            'CancelCall': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelCall,
+                    request_deserializer=porteiro_dot_dialer_dot_v1_dot_dialer__pb2.CancelCallRequest.FromString,
+                    response_serializer=porteiro_dot_dialer_dot_v1_dot_dialer__pb2.CancelCallResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -91,6 +114,33 @@ class DialerService:
             '/porteiro.dialer.v1.DialerService/PlaceCall',
             porteiro_dot_dialer_dot_v1_dot_dialer__pb2.PlaceCallRequest.SerializeToString,
             porteiro_dot_dialer_dot_v1_dot_dialer__pb2.PlaceCallResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelCall(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/porteiro.dialer.v1.DialerService/CancelCall',
+            porteiro_dot_dialer_dot_v1_dot_dialer__pb2.CancelCallRequest.SerializeToString,
+            porteiro_dot_dialer_dot_v1_dot_dialer__pb2.CancelCallResponse.FromString,
             options,
             channel_credentials,
             insecure,
