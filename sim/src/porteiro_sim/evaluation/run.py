@@ -19,7 +19,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import grpc
+
 from porteiro_common.prompts import load_prompts
+from porteiro_sim import audio
 from porteiro_sim.call import delete_queue_async
 from porteiro_sim.evaluation.calls import CallEnvironment, CallRecord, PersonaPbx, run_persona_call
 from porteiro_sim.evaluation.hearing import prompt_beginnings
@@ -104,6 +107,9 @@ async def evaluate(args: argparse.Namespace, personas: list[Persona]) -> int:
             args.prompts,
         )
         records = await run_calls(env, personas, VoiceBox(args.noise, args.wav_dir), args.concurrency)
+    except (ConnectionError, grpc.RpcError) as error:
+        say(f"!! the run stopped: {error}")
+        return 2
     finally:
         await pbx.stop()
         await system_voice.close()
@@ -276,6 +282,12 @@ def main(argv: list[str] | None = None) -> int:
         targets = load_targets(args.data)
     except (ValueError, OSError) as error:
         print(f"porteiro-eval: {error}", file=sys.stderr)
+        return 2
+    if not audio.espeak_available():
+        print(
+            "porteiro-eval: espeak-ng is not installed (apt-get install espeak-ng, or make setup)",
+            file=sys.stderr,
+        )
         return 2
     personas = draw_personas(targets, args.calls, args.seed, args.voices)
     try:
