@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import subprocess
 import sys
 import time
 import uuid
@@ -195,6 +196,7 @@ def report(args: argparse.Namespace, scores: list[CallScore], seconds: float) ->
     summary = summarize(scores)
     settings = run_settings(args)
     settings["wall_seconds"] = round(seconds, 1)
+    settings["source"] = source_version()
     if args.verbose:
         for score in scores:
             say(format_call(score))
@@ -205,6 +207,17 @@ def report(args: argparse.Namespace, scores: list[CallScore], seconds: float) ->
         args.json.write_text(json.dumps(to_json(summary, scores, settings), ensure_ascii=False, indent=2))
         say(f"JSON report: {args.json}")
     return 0 if scores else 1
+
+
+def source_version() -> str:
+    """The repository's commit ("-dirty" with local changes), so figures can be traced to the code."""
+    try:
+        result = subprocess.run(
+            ["git", "describe", "--always", "--dirty"], capture_output=True, text=True, timeout=5, check=True
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return result.stdout.strip() or "unknown"
 
 
 def run_settings(args: argparse.Namespace) -> dict[str, Any]:
