@@ -18,6 +18,14 @@ class LegEndReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     LEG_END_REASON_SHUTDOWN: _ClassVar[LegEndReason]
     LEG_END_REASON_HANGUP_REQUESTED: _ClassVar[LegEndReason]
     LEG_END_REASON_DEPENDENCY_FAILURE: _ClassVar[LegEndReason]
+
+class ExpectedAnswer(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    EXPECTED_ANSWER_UNSPECIFIED: _ClassVar[ExpectedAnswer]
+    EXPECTED_ANSWER_YES_NO: _ClassVar[ExpectedAnswer]
+    EXPECTED_ANSWER_SHORT: _ClassVar[ExpectedAnswer]
+    EXPECTED_ANSWER_DIGITS: _ClassVar[ExpectedAnswer]
+    EXPECTED_ANSWER_OPEN: _ClassVar[ExpectedAnswer]
 LEG_END_REASON_UNSPECIFIED: LegEndReason
 LEG_END_REASON_CALLER_HANGUP: LegEndReason
 LEG_END_REASON_CONNECTION_ERROR: LegEndReason
@@ -26,6 +34,11 @@ LEG_END_REASON_MAX_DURATION: LegEndReason
 LEG_END_REASON_SHUTDOWN: LegEndReason
 LEG_END_REASON_HANGUP_REQUESTED: LegEndReason
 LEG_END_REASON_DEPENDENCY_FAILURE: LegEndReason
+EXPECTED_ANSWER_UNSPECIFIED: ExpectedAnswer
+EXPECTED_ANSWER_YES_NO: ExpectedAnswer
+EXPECTED_ANSWER_SHORT: ExpectedAnswer
+EXPECTED_ANSWER_DIGITS: ExpectedAnswer
+EXPECTED_ANSWER_OPEN: ExpectedAnswer
 
 class LegEvent(_message.Message):
     __slots__ = ("leg_started", "utterance", "dtmf", "playback_finished", "barge_in", "leg_ended", "speech_started")
@@ -146,9 +159,11 @@ class HangUp(_message.Message):
     def __init__(self, after_playback: _Optional[bool] = ...) -> None: ...
 
 class RecognitionContext(_message.Message):
-    __slots__ = ("hints", "language")
+    __slots__ = ("hints", "language", "expected_answer")
     HINTS_FIELD_NUMBER: _ClassVar[int]
     LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_ANSWER_FIELD_NUMBER: _ClassVar[int]
     hints: _containers.RepeatedScalarFieldContainer[str]
     language: str
-    def __init__(self, hints: _Optional[_Iterable[str]] = ..., language: _Optional[str] = ...) -> None: ...
+    expected_answer: ExpectedAnswer
+    def __init__(self, hints: _Optional[_Iterable[str]] = ..., language: _Optional[str] = ..., expected_answer: _Optional[_Union[ExpectedAnswer, str]] = ...) -> None: ...
