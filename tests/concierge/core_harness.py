@@ -90,10 +90,11 @@ class FakeDirectory:
 
 @dataclass
 class FakeDialer:
-    """The engine's `Dialer`: records each attempt; `down` answers UNAVAILABLE."""
+    """The engine's `Dialer`: records each attempt and each cancel; `down` answers UNAVAILABLE."""
 
     down: bool = False
     attempts: list[tuple[str, int]] = field(default_factory=list)
+    cancelled: list[int] = field(default_factory=list)
 
     async def place_call(
         self, session_id: str, destination: str, attempt: int, intent: str, apartment: str
@@ -102,6 +103,12 @@ class FakeDialer:
             raise DependencyError("dialer", grpc.StatusCode.UNAVAILABLE, "broker unreachable")
         self.attempts.append((destination, attempt))
         return dialer_pb2.PlaceCallResponse(command_id=f"cmd-{session_id}-{attempt}")
+
+    async def cancel_call(self, session_id: str, attempt: int) -> dialer_pb2.CancelCallResponse:
+        if self.down:
+            raise DependencyError("dialer", grpc.StatusCode.UNAVAILABLE, "broker unreachable")
+        self.cancelled.append(attempt)
+        return dialer_pb2.CancelCallResponse(command_id=f"cmd-{session_id}-{attempt}")
 
 
 class ScriptedExtractor:

@@ -159,6 +159,7 @@ class FakeDialer(dialer_pb2_grpc.DialerServiceServicer):
     down: bool = False
     requests: list[dialer_pb2.PlaceCallRequest] = field(default_factory=list)
     placed: asyncio.Queue = field(default_factory=asyncio.Queue)
+    cancels: list[dialer_pb2.CancelCallRequest] = field(default_factory=list)
 
     async def PlaceCall(self, request, context):  # noqa: N802
         if self.down:
@@ -176,6 +177,12 @@ class FakeDialer(dialer_pb2_grpc.DialerServiceServicer):
         return dialer_pb2.PlaceCallResponse(
             command_id=f"cmd-{request.session_id}-{request.attempt}", duplicate=duplicate, published_at=stamp
         )
+
+    async def CancelCall(self, request, context):  # noqa: N802
+        if self.down:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "broker unreachable")
+        self.cancels.append(request)
+        return dialer_pb2.CancelCallResponse(command_id=f"cmd-{request.session_id}-{request.attempt}")
 
     async def next_call(self, timeout: float = 5.0) -> dialer_pb2.PlaceCallRequest:  # noqa: ASYNC109 - test helper
         return await asyncio.wait_for(self.placed.get(), timeout)

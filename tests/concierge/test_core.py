@@ -107,7 +107,7 @@ def test_a_match_is_confirmed_and_called_then_the_connect_deadline_is_armed(core
     assert session.state == FlowState.VALIDATED
     handled = core.handle(session, CallPlaced(), NOW + 1)
     assert session.state == FlowState.CALLING_RESIDENT
-    assert (handled.next_deadline.kind, handled.next_deadline.at) == (DeadlineKind.RESIDENT_CONNECT, NOW + 11)
+    assert (handled.next_deadline.kind, handled.next_deadline.at) == (DeadlineKind.RESIDENT_CONNECT, NOW + 31)  # the 30 s default
     assert [event.name for event in handled.effects.span_events] == ["STATE_CHANGE"]
 
 

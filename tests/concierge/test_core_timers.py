@@ -82,7 +82,7 @@ async def test_greeting_never_acknowledged_still_starts_the_silence_timer():
 
 async def test_resident_not_connecting_is_called_again_then_no_answer():
     before = outcomes("no_answer")
-    call = await calling_the_resident()
+    call = await calling_the_resident(resident_connect_timeout_seconds=10.0)
     assert (await call.session()).deadline.kind == DeadlineKind.RESIDENT_CONNECT
     await call.advance(9.9)
     assert len(call.dialer.attempts) == 1
@@ -183,7 +183,7 @@ async def test_speech_onset_extends_the_resident_timer_once():
 
 
 async def test_a_timer_firing_early_or_twice_changes_nothing():
-    call = await calling_the_resident()
+    call = await calling_the_resident(resident_connect_timeout_seconds=10.0)
     saved = (await call.session()).to_json()
     await call.advance(3)
     await call.fire_timer()

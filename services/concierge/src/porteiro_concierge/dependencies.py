@@ -110,5 +110,9 @@ class DialerClient:
         )
         return await _call("dialer", self._stub.PlaceCall, request, self._timeout)
 
+    async def cancel_call(self, session_id: str, attempt: int) -> dialer_pb2.CancelCallResponse:
+        request = dialer_pb2.CancelCallRequest(session_id=session_id, attempt=attempt)
+        return await _call("dialer", self._stub.CancelCall, request, self._timeout)
+
     async def close(self) -> None:
         await self._channel.close()

@@ -24,6 +24,7 @@ from porteiro.dialer.v1 import dialer_pb2
 from porteiro.directory.v1 import directory_pb2
 from porteiro_common.stages import record_error, stage_span
 from porteiro_concierge.core import (
+    CancelCallRequest,
     Conversation,
     Effects,
     PlaceCallRequest,
@@ -62,6 +63,8 @@ class Dialer(Protocol):
     async def place_call(
         self, session_id: str, destination: str, attempt: int, intent: str, apartment: str
     ) -> dialer_pb2.PlaceCallResponse: ...
+
+    async def cancel_call(self, session_id: str, attempt: int) -> dialer_pb2.CancelCallResponse: ...
 
 
 class VocabularyCache(Protocol):
@@ -143,6 +146,8 @@ class CallEngine:
             handled = self.conversation.handle(session, event, self.clock())
             session, effects = handled.session, handled.effects
             self._record(session, effects)
+            for cancel in effects.cancels:
+                await self._cancel_call(cancel)
             for leg, actions in effects.actions.items():
                 merged.actions[leg].extend(actions)
             if effects.turn_outcome != TurnOutcome.IGNORED:
@@ -183,6 +188,19 @@ class CallEngine:
                 record_error(span, error)
                 return CallFailed(str(error))
         return CallPlaced()
+
+    async def _cancel_call(self, request: CancelCallRequest) -> None:
+        """Cancel a superseded click-to-call; a failure is recorded, the conversation goes on."""
+        with stage_span(tracer, "CANCEL_MORADOR_CALL", {"attempt": request.attempt}) as span:
+            try:
+                await self.dialer.cancel_call(request.session_id, request.attempt)
+            except DependencyError as error:
+                record_error(span, error)
+                log.warning(
+                    "click-to-call not cancelled: %s",
+                    error,
+                    extra={"session_id": request.session_id, "attempt": request.attempt},
+                )
 
     def _record(self, session: Session | None, effects: Effects) -> None:
         span = trace.get_current_span()

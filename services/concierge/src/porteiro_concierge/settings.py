@@ -33,7 +33,10 @@ class ConciergeSettings(ServiceSettings):
     )
     session_ttl_seconds: int = Field(900, ge=10, description="Lifetime of a session without activity")
     resident_connect_timeout_seconds: float = Field(
-        10.0, gt=0, description="Time for the resident leg to connect after each call attempt"
+        30.0,
+        gt=0,
+        description="Time for the resident leg to connect after each call attempt: covers a normal ring "
+        "(a late answer to an earlier attempt is still taken)",
     )
     max_call_attempts: int = Field(2, ge=1, le=5, description="Call attempts before giving up")
     resident_reply_timeout_seconds: float = Field(

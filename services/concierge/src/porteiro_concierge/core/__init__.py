@@ -2,6 +2,7 @@
 
 from porteiro_concierge.core.conversation import Conversation
 from porteiro_concierge.core.effects import (
+    CancelCallRequest,
     Effects,
     Handled,
     PlaceCallRequest,
@@ -12,6 +13,7 @@ from porteiro_concierge.core.effects import (
 from porteiro_concierge.core.step import HintSource, Rules
 
 __all__ = [
+    "CancelCallRequest",
     "Conversation",
     "Effects",
     "Handled",

@@ -1,9 +1,11 @@
 """What the core asks for: actions for each leg, one I/O request, and what to record.
 
 Actions are the `LegAction` protos the legs send to the gateway (`Say`,
-`HangUp`, `RecognitionContext`); the leg names each `Say` (its `say_id`) as it
-sends it. A request (`ResolveRequest`, `PlaceCallRequest`) is performed by the
-shell, which feeds the result back as the next event under the same lock.
+`StopPlayback`, `HangUp`, `RecognitionContext`); the leg names each `Say` (its
+`say_id`) as it sends it. A request (`ResolveRequest`, `PlaceCallRequest`) is
+performed by the shell, which feeds the result back as the next event under the
+same lock. Cancels (`CancelCallRequest`) are orders with no result for the core:
+the shell performs them before the request and only records a failure.
 """
 
 from __future__ import annotations
@@ -55,6 +57,14 @@ Request = ResolveRequest | PlaceCallRequest
 
 
 @dataclass(frozen=True)
+class CancelCallRequest:
+    """Ask the dialer to cancel the click-to-call of `attempt` (superseded, or the call ended)."""
+
+    session_id: str
+    attempt: int
+
+
+@dataclass(frozen=True)
 class SpanEvent:
     """A point event for the current span (STATE_CHANGE, MORADOR_CONNECTED, CALL_ENDED)."""
 
@@ -70,6 +80,7 @@ class Effects:
         default_factory=lambda: {VISITOR: [], RESIDENT: []}
     )
     request: Request | None = None
+    cancels: list[CancelCallRequest] = field(default_factory=list)
     turn_outcome: TurnOutcome = TurnOutcome.IGNORED
     span_events: list[SpanEvent] = field(default_factory=list)
     # Set when the call ended during this event (counted once in the call outcomes metric).
@@ -78,6 +89,10 @@ class Effects:
     def say(self, leg: str, text: str, allow_barge_in: bool = True) -> None:
         say = concierge_pb2.Say(text=text, allow_barge_in=allow_barge_in)
         self.actions[leg].append(concierge_pb2.LegAction(say=say))
+
+    def stop_playback(self, leg: str) -> None:
+        """Cut what `leg` is hearing now and drop its queued sentences (the gateway does it at once)."""
+        self.actions[leg].append(concierge_pb2.LegAction(stop_playback=concierge_pb2.StopPlayback()))
 
     def hang_up(self, leg: str) -> None:
         hang_up = concierge_pb2.HangUp(after_playback=True)
@@ -91,6 +106,9 @@ class Effects:
         if self.request is not None:  # one I/O at a time: the result is the next event
             raise RuntimeError(f"a second request {request!r} in one event")
         self.request = request
+
+    def cancel_call(self, request: CancelCallRequest) -> None:
+        self.cancels.append(request)
 
     def note(self, name: str, **attributes: str | int) -> None:
         self.span_events.append(SpanEvent(name, attributes))

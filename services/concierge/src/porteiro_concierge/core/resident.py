@@ -8,6 +8,7 @@ says and nothing an extractor returns gets there.
 from __future__ import annotations
 
 from porteiro_common.stages import MORADOR_CONNECTED
+from porteiro_concierge.core import validation
 from porteiro_concierge.core.effects import TurnOutcome
 from porteiro_concierge.core.step import Step
 from porteiro_concierge.decision import Decision, decide_from_key, decide_from_text
@@ -52,7 +53,11 @@ def key(step: Step, pressed: str) -> None:
 
 
 def decided(step: Step, decision: Decision) -> None:
-    """The resident's answer: the only way a visit becomes authorized."""
+    """The resident's answer: the only way a visit becomes authorized.
+
+    An answer given while the brief still plays (a key, or speech over it) cuts the brief at once.
+    """
+    step.fx.stop_playback(RESIDENT)
     step.fx.turn_outcome = TurnOutcome.UNCLEAR if decision == Decision.UNCLEAR else TurnOutcome.DECISION
     if decision == Decision.AUTHORIZE:
         visitor_line = "visitor_authorized_delivery" if step.delivery() else "visitor_authorized_visit"
@@ -76,7 +81,11 @@ def leg_ended(step: Step, leg: str) -> None:
     if session.state == FlowState.FINISHED:
         return
     if leg == VISITOR:
-        resident_line = "resident_visitor_hung_up" if session.leg_on_line(RESIDENT) else None
+        validation.cancel_ringing_call(step)  # the resident never answered: stop ringing them
+        resident_line = None
+        if session.leg_on_line(RESIDENT):
+            step.fx.stop_playback(RESIDENT)  # the brief stops now, then the resident hears why
+            resident_line = "resident_visitor_hung_up"
         step.finish(Outcome.VISITOR_HUNG_UP, None, resident_line)
     elif session.state == FlowState.WAITING_RESIDENT:
         step.finish(Outcome.RESIDENT_HUNG_UP, "visitor_resident_hung_up", None)

@@ -49,6 +49,7 @@ def resident_did_not_connect(step: Step) -> None:
         step.say_visitor(step.prompts["retrying_call"])
         validation.place_call(step)
     else:
+        validation.cancel_ringing_call(step)  # the PBX stops ringing the last attempt
         step.finish(Outcome.NO_ANSWER, "visitor_no_answer", None)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from porteiro.directory.v1 import directory_pb2
-from porteiro_concierge.core.effects import PlaceCallRequest, ResolveRequest, TurnOutcome
+from porteiro_concierge.core.effects import CancelCallRequest, PlaceCallRequest, ResolveRequest, TurnOutcome
 from porteiro_concierge.core.step import Step
 from porteiro_concierge.hints import options_hints
 from porteiro_concierge.session import VISITOR, Asking, DeadlineKind, FlowState, Outcome, Target
@@ -134,10 +134,12 @@ def call_resident(step: Step, target: Target) -> None:
 
 
 def place_call(step: Step) -> None:
+    """Call the resident; a retry first cancels the attempt it supersedes (no resident rung twice)."""
     session = step.session
     target = session.call.target
     if target is None:
         raise RuntimeError("placing a call without a target")
+    cancel_ringing_call(step)
     session.call.attempt += 1
     step.fx.request_io(
         PlaceCallRequest(
@@ -148,6 +150,16 @@ def place_call(step: Step) -> None:
             apartment=target.apartment,
         )
     )
+
+
+def cancel_ringing_call(step: Step) -> None:
+    """Cancel the click-to-call still ringing, if any: the last attempt, while it has not connected.
+
+    Only the last attempt can be ringing: each retry cancels the one before it.
+    """
+    session = step.session
+    if session.call.attempt > 0 and session.state == FlowState.CALLING_RESIDENT:
+        step.fx.cancel_call(CancelCallRequest(session.session_id, session.call.attempt))
 
 
 def call_placed(step: Step) -> None:
