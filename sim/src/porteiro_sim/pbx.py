@@ -3,7 +3,8 @@
 A real PBX originates a call to `data.origin` and, when the resident answers,
 connects that call to Porteiro's resident port with AudioSocket UUID = `data.guid`.
 This simulator rings for a while (or never answers), then does the same with a
-scripted resident.
+scripted resident. A cancel (`operation.type` "cancelclicktocall", `operation.guid`
+the command's id) stops a command that is still ringing: it is never answered.
 
     python -m porteiro_sim.pbx --say "Sim, pode subir."      # answers every command
 """
@@ -44,6 +45,35 @@ class PbxSettings(BaseSettings):
     ring_seconds: float = 1.0
 
 
+CLICKTOCALL = "clicktocall"
+CANCEL = "cancelclicktocall"
+
+
+@dataclass(frozen=True)
+class Cancel:
+    """A cancel of the click-to-call whose `operation.guid` is `command_id`."""
+
+    guid: str
+    command_id: str
+    received_at: float
+
+    @classmethod
+    def parse(cls, body: bytes) -> Cancel:
+        payload = json.loads(body)
+        operation = payload["operation"]
+        if operation.get("type") != CANCEL or not operation.get("guid"):
+            raise ValueError(f"not a cancel: {operation.get('type')!r}")
+        return cls(str(payload["data"]["guid"]), str(operation["guid"]), time.monotonic())
+
+
+def is_cancel(body: bytes) -> bool:
+    try:
+        payload = json.loads(body)
+        return isinstance(payload, dict) and payload.get("operation", {}).get("type") == CANCEL
+    except (ValueError, AttributeError):
+        return False
+
+
 @dataclass(frozen=True)
 class ClickToCall:
     guid: str  # the visitor session's AudioSocket UUID
@@ -56,7 +86,7 @@ class ClickToCall:
     def parse(cls, body: bytes) -> ClickToCall:
         payload = json.loads(body)
         data, operation = payload["data"], payload.get("operation", {})
-        if operation.get("type", "clicktocall") != "clicktocall":
+        if operation.get("type", CLICKTOCALL) != CLICKTOCALL:
             raise ValueError(f"not a click-to-call command: {operation.get('type')!r}")
         return cls(
             str(data["guid"]), str(data["origin"]), str(operation.get("guid", "")), payload, time.monotonic()
@@ -97,6 +127,9 @@ class Pbx:
     commands: list[ClickToCall] = field(default_factory=list)
     legs: list[LegRecord] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)
+    cancels: list[Cancel] = field(default_factory=list)
+    # Command ids whose cancel arrived while they were still ringing (so they were never answered).
+    cancelled_while_ringing: list[str] = field(default_factory=list)
     on_leg: Callable[[LegRecord], None] | None = None
     matcher: SentenceMatcher | None = None
 
@@ -170,6 +203,9 @@ class Pbx:
     # ---- call side (event loop) ------------------------------------------
 
     def _on_message(self, body: bytes) -> None:
+        if is_cancel(body):
+            self._on_cancel(body)
+            return
         try:
             command = ClickToCall.parse(body)
         except (ValueError, KeyError, TypeError) as error:
@@ -182,6 +218,19 @@ class Pbx:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    def _on_cancel(self, body: bytes) -> None:
+        try:
+            cancel = Cancel.parse(body)
+        except (ValueError, KeyError, TypeError) as error:
+            self.rejected.append(f"{error!r}: {body[:200]!r}")
+            return
+        self.cancels.append(cancel)
+        self._event(f"cancel-{len(self.cancels)}").set()
+        log.info("cancel of click-to-call %s", cancel.command_id)
+
+    def _cancelled(self, command: ClickToCall) -> bool:
+        return any(cancel.command_id == command.command_id for cancel in self.cancels)
+
     def _event(self, name: str) -> asyncio.Event:
         return self.events.setdefault(name, asyncio.Event())
 
@@ -191,6 +240,10 @@ class Pbx:
         if not self.resident.answers(attempt):
             return
         await asyncio.sleep(self.resident.ring_seconds)
+        if self._cancelled(command):  # the caller hung up on the ringing phone: nobody answers
+            self.cancelled_while_ringing.append(command.command_id)
+            log.info("click-to-call %s cancelled while ringing: not answered", command.command_id)
+            return
         record = await place_call(
             self.settings.resident_host,
             self.settings.resident_port,
