@@ -10,10 +10,12 @@ from porteiro_common.health import HealthReporter
 from porteiro_common.redaction import Redactor
 from porteiro_common.server import ServiceApp
 from porteiro_common.settings import ObservabilitySettings, load_settings
+from porteiro_common.tenants import Refresh, TenantWatcher
 from porteiro_directory.matching import Thresholds
 from porteiro_directory.servicer import DirectoryServicer
 from porteiro_directory.settings import DirectorySettings
 from porteiro_directory.store import DirectoryStore, FileWatcher
+from porteiro_directory.tenants import TenantDirectories
 
 
 def thresholds_from(settings: DirectorySettings) -> Thresholds:
@@ -26,7 +28,10 @@ def thresholds_from(settings: DirectorySettings) -> Thresholds:
 
 
 class DirectoryApp(ServiceApp[DirectorySettings]):
-    """Serves the data file; NOT_SERVING until a valid file has been loaded once."""
+    """Serves the data file, or the tenants folder when set.
+
+    NOT_SERVING until a valid data file has been loaded once (or the tenants
+    folder has been read once)."""
 
     service_names = ("porteiro.directory.v1.DirectoryService",)
 
@@ -39,13 +44,19 @@ class DirectoryApp(ServiceApp[DirectorySettings]):
         super().__init__(settings)
         observability = observability or load_settings(ObservabilitySettings)
         self.store = DirectoryStore(settings.data_file, thresholds_from(settings))
+        self.tenants = (
+            TenantDirectories(settings.tenants_dir, thresholds_from(settings))
+            if settings.tenants_dir is not None
+            else None
+        )
         self.servicer = DirectoryServicer(
             self.store,
             settings.max_text_length,
             Redactor(observability.trace_personal_data),
             tracer or trace.get_tracer("porteiro.directory"),
+            self.tenants,
         )
-        self.watcher: FileWatcher | None = None
+        self.watcher: FileWatcher | TenantWatcher | None = None
         self._health: HealthReporter | None = None
 
     def register(self, server: grpc.aio.Server) -> None:
@@ -56,12 +67,26 @@ class DirectoryApp(ServiceApp[DirectorySettings]):
         # grpc's HealthServicer reports the overall service ("") SERVING by
         # default; say NOT_SERVING until the data has loaded.
         await health_reporter.set_serving(False)
+        if self.tenants is not None:
+            watcher = TenantWatcher(
+                self.tenants.registry, self.settings.reload_interval_seconds, self._refreshed
+            )
+            self.watcher = watcher
+            await watcher.refresh()
+            watcher.start()
+            return
         # The watcher notes the file's signature before the first load, so a
         # change made while loading is picked up by the next poll.
         self.watcher = FileWatcher(self.store, self.settings.reload_interval_seconds, self._loaded)
         if await self.store.try_load():
             await health_reporter.set_serving(True)
         self.watcher.start()
+
+    async def _refreshed(self, report: Refresh) -> None:
+        assert self.tenants is not None
+        self.tenants.counted(report)
+        if self.tenants.ready:
+            await self._loaded()
 
     async def _loaded(self) -> None:
         if self._health is not None and not self._health.serving:

@@ -11,11 +11,13 @@ from porteiro.directory.v1 import directory_pb2, directory_pb2_grpc
 from porteiro_common.ptbr import plain
 from porteiro_common.redaction import Redactor
 from porteiro_common.stages import stage_span
+from porteiro_common.tenants import DEFAULT_CONDOMINIUM
 from porteiro_directory.data import Apartment
 from porteiro_directory.matching import Candidate, Directory, Resolution
 from porteiro_directory.metrics import RESOLVE_OUTCOMES, RESOLVE_SECONDS
 from porteiro_directory.spoken_numbers import find_apartment
 from porteiro_directory.store import DirectoryStore
+from porteiro_directory.tenants import TenantDirectories
 
 STATUS = {
     "MATCH": directory_pb2.RESOLVE_STATUS_MATCH,
@@ -25,6 +27,9 @@ STATUS = {
 }
 
 
+# The span attribute naming the condominium a request was for (its id; not personal data).
+CONDOMINIUM_ATTRIBUTE = "porteiro.condominium"
+
 # SearchByName's page: `limit` 0 means the default; more than the maximum is INVALID_ARGUMENT.
 DEFAULT_SEARCH_LIMIT = 5
 MAX_SEARCH_LIMIT = 100
@@ -32,6 +37,23 @@ MAX_SEARCH_LIMIT = 100
 
 class InvalidRequest(ValueError):
     pass
+
+
+class Refused(Exception):
+    """The request's condominium cannot be served: the status and message to answer with."""
+
+    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+# Resolve's outcome label for each refusal.
+REFUSAL_OUTCOMES = {
+    grpc.StatusCode.INVALID_ARGUMENT: "invalid",
+    grpc.StatusCode.NOT_FOUND: "unknown_condominium",
+    grpc.StatusCode.UNAVAILABLE: "unavailable",
+}
 
 
 def apartment_message(apartment: Apartment) -> directory_pb2.Apartment:
@@ -69,9 +91,16 @@ def resolution_message(resolution: Resolution) -> directory_pb2.ResolveResponse:
 
 class DirectoryServicer(directory_pb2_grpc.DirectoryServiceServicer):
     def __init__(
-        self, store: DirectoryStore, max_text_length: int, redact: Redactor, tracer: trace.Tracer
+        self,
+        store: DirectoryStore,
+        max_text_length: int,
+        redact: Redactor,
+        tracer: trace.Tracer,
+        tenants: TenantDirectories | None = None,
     ) -> None:
+        # Without `tenants`, `store` is the one condominium (the `default` tenant).
         self.store = store
+        self.tenants = tenants
         self.max_text_length = max_text_length
         self.redact = redact
         self.tracer = tracer
@@ -86,14 +115,44 @@ class DirectoryServicer(directory_pb2_grpc.DirectoryServiceServicer):
                     "(PORTEIRO_DIRECTORY_MAX_TEXT_LENGTH)"
                 )
 
-    async def _directory(self, context: grpc.aio.ServicerContext) -> Directory:
-        directory = self.store.current
-        if directory is None:
-            await context.abort(
-                grpc.StatusCode.UNAVAILABLE, f"directory data not loaded: {self.store.last_error}"
+    def _find(self, condominium: str) -> Directory:
+        """The directory of the request's condominium ("" = default); raises Refused naming it."""
+        if len(condominium) > self.max_text_length:
+            raise Refused(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"condominium has {len(condominium)} characters; the limit is {self.max_text_length}",
             )
-        assert directory is not None
-        return directory
+        condominium_id = condominium or DEFAULT_CONDOMINIUM
+        trace.get_current_span().set_attribute(CONDOMINIUM_ATTRIBUTE, condominium_id)
+        if self.tenants is None:
+            if condominium_id != DEFAULT_CONDOMINIUM:
+                raise Refused(
+                    grpc.StatusCode.NOT_FOUND,
+                    f"condominium {condominium_id!r} is not served here: this directory serves one "
+                    f"condominium, {DEFAULT_CONDOMINIUM!r} (PORTEIRO_DIRECTORY_TENANTS_DIR is not set)",
+                )
+            if self.store.current is None:
+                raise Refused(
+                    grpc.StatusCode.UNAVAILABLE, f"directory data not loaded: {self.store.last_error}"
+                )
+            return self.store.current
+        if not self.tenants.ready:
+            raise Refused(grpc.StatusCode.UNAVAILABLE, "the tenants folder has not been read yet")
+        tenant = self.tenants.get(condominium_id)
+        if tenant is None:
+            problem = self.tenants.problem(condominium_id)
+            why = f": its data was rejected: {problem}" if problem else ""
+            raise Refused(
+                grpc.StatusCode.NOT_FOUND, f"condominium {condominium_id!r} is not served here{why}"
+            )
+        return tenant.data
+
+    async def _directory(self, context: grpc.aio.ServicerContext, condominium: str) -> Directory:
+        try:
+            return self._find(condominium)
+        except Refused as refused:
+            await context.abort(refused.code, refused.message)
+            raise  # not reached: abort raises
 
     # --- RPCs -------------------------------------------------------------
 
@@ -110,14 +169,17 @@ class DirectoryServicer(directory_pb2_grpc.DirectoryServiceServicer):
         except InvalidRequest as error:
             RESOLVE_OUTCOMES.labels(status="invalid").inc()
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
-        if self.store.current is None:
-            RESOLVE_OUTCOMES.labels(status="unavailable").inc()
-        directory = await self._directory(context)
+        try:
+            directory = self._find(request.condominium)
+        except Refused as refused:
+            RESOLVE_OUTCOMES.labels(status=REFUSAL_OUTCOMES[refused.code]).inc()
+            await context.abort(refused.code, refused.message)
         with stage_span(
             self.tracer,
             "FUZZY_VALIDATION",
             {
                 "porteiro.resident_name": self.redact(request.resident_name),
+                CONDOMINIUM_ATTRIBUTE: request.condominium or DEFAULT_CONDOMINIUM,
             },
         ) as span:
             resolution = directory.resolve(request.apartment, request.resident_name, request.block)
@@ -146,7 +208,7 @@ class DirectoryServicer(directory_pb2_grpc.DirectoryServiceServicer):
                 raise InvalidRequest("name is empty")
         except InvalidRequest as error:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
-        directory = await self._directory(context)
+        directory = await self._directory(context, request.condominium)
         limit = request.limit or DEFAULT_SEARCH_LIMIT
         found = directory.search(request.name, limit=limit)
         return directory_pb2.SearchByNameResponse(candidates=[candidate_message(c) for c in found])
@@ -160,7 +222,7 @@ class DirectoryServicer(directory_pb2_grpc.DirectoryServiceServicer):
                 raise InvalidRequest("apartment is empty")
         except InvalidRequest as error:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
-        directory = await self._directory(context)
+        directory = await self._directory(context, request.condominium)
         number, block = directory.understand_apartment(request.apartment, request.block)
         found = directory.find_apartments(number, block)
         where = f"apartment {number}" if number else f"apartment {request.apartment!r}"
@@ -177,7 +239,7 @@ class DirectoryServicer(directory_pb2_grpc.DirectoryServiceServicer):
     async def ListApartments(  # noqa: N802 - gRPC method name
         self, request: directory_pb2.ListApartmentsRequest, context: grpc.aio.ServicerContext
     ) -> directory_pb2.ListApartmentsResponse:
-        directory = await self._directory(context)
+        directory = await self._directory(context, request.condominium)
         return directory_pb2.ListApartmentsResponse(
             apartments=[apartment_message(apartment) for apartment in directory.apartments]
         )
@@ -185,7 +247,7 @@ class DirectoryServicer(directory_pb2_grpc.DirectoryServiceServicer):
     async def ListVocabulary(  # noqa: N802 - gRPC method name
         self, request: directory_pb2.ListVocabularyRequest, context: grpc.aio.ServicerContext
     ) -> directory_pb2.ListVocabularyResponse:
-        directory = await self._directory(context)
+        directory = await self._directory(context, request.condominium)
         names: dict[str, None] = {}
         numbers: dict[str, None] = {}
         for apartment in directory.apartments:
@@ -209,7 +271,7 @@ class DirectoryServicer(directory_pb2_grpc.DirectoryServiceServicer):
                 raise InvalidRequest("text is empty")
         except InvalidRequest as error:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
-        directory = await self._directory(context)
+        directory = await self._directory(context, request.condominium)
         parsed = find_apartment(request.text, exists=directory.number_exists)
         if parsed is None or not parsed.number:
             return directory_pb2.ParseApartmentResponse(found=False, block=parsed.block if parsed else "")

@@ -19,8 +19,18 @@ class DirectorySettings(ServiceSettings):
     data_file: Path = Field(
         SAMPLE_DATA_FILE, description="Condominium data, JSON or YAML (default: the sample condominium)"
     )
+    tenants_dir: Path | None = Field(
+        None,
+        description=(
+            "Folder of per-condominium subfolders or files (many condominiums; DATA_FILE is then unused). "
+            "Unset = one condominium, the `default` tenant, from DATA_FILE"
+        ),
+    )
     reload_interval_seconds: float = Field(
-        2.0, ge=0, le=3600, description="How often the data file's mtime is checked (0 = never reload)"
+        2.0,
+        ge=0,
+        le=3600,
+        description="How often the data file's (or tenants folder's) mtimes are checked (0 = never reload)",
     )
     apartment_threshold: float = Field(
         85.0, ge=0, le=100, description="Minimum fuzz.ratio for a near apartment number"

@@ -24,43 +24,43 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%porteiro/directory/v1/directory.proto\x12\x15porteiro.directory.v1\")\n\x08Resident\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07\x61liases\x18\x02 \x03(\t\"s\n\tApartment\x12\x0e\n\x06number\x18\x01 \x01(\t\x12\r\n\x05\x62lock\x18\x02 \x01(\t\x12\x32\n\tresidents\x18\x03 \x03(\x0b\x32\x1f.porteiro.directory.v1.Resident\x12\x13\n\x0b\x64\x65stination\x18\x04 \x01(\t\"I\n\x0eResolveRequest\x12\x11\n\tapartment\x18\x01 \x01(\t\x12\x15\n\rresident_name\x18\x02 \x01(\t\x12\r\n\x05\x62lock\x18\x03 \x01(\t\"h\n\tCandidate\x12\x11\n\tapartment\x18\x01 \x01(\t\x12\r\n\x05\x62lock\x18\x02 \x01(\t\x12\x15\n\rresident_name\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65stination\x18\x04 \x01(\t\x12\r\n\x05score\x18\x05 \x01(\x02\"\xcc\x01\n\x0fResolveResponse\x12\x34\n\x06status\x18\x01 \x01(\x0e\x32$.porteiro.directory.v1.ResolveStatus\x12/\n\x05match\x18\x02 \x01(\x0b\x32 .porteiro.directory.v1.Candidate\x12\x34\n\ncandidates\x18\x03 \x03(\x0b\x32 .porteiro.directory.v1.Candidate\x12\x1c\n\x14normalized_apartment\x18\x04 \x01(\t\"2\n\x13SearchByNameRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\r\"L\n\x14SearchByNameResponse\x12\x34\n\ncandidates\x18\x01 \x03(\x0b\x32 .porteiro.directory.v1.Candidate\"7\n\x13GetApartmentRequest\x12\x11\n\tapartment\x18\x01 \x01(\t\x12\r\n\x05\x62lock\x18\x02 \x01(\t\"\x17\n\x15ListApartmentsRequest\"N\n\x16ListApartmentsResponse\x12\x34\n\napartments\x18\x01 \x03(\x0b\x32 .porteiro.directory.v1.Apartment\"\x17\n\x15ListVocabularyRequest\"K\n\x16ListVocabularyResponse\x12\x16\n\x0eresident_names\x18\x01 \x03(\t\x12\x19\n\x11\x61partment_numbers\x18\x02 \x03(\t\"%\n\x15ParseApartmentRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\"Y\n\x16ParseApartmentResponse\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\x12\x11\n\tapartment\x18\x02 \x01(\t\x12\r\n\x05\x62lock\x18\x03 \x01(\t\x12\x0e\n\x06\x65xists\x18\x04 \x01(\x08*\xa8\x01\n\rResolveStatus\x12\x1e\n\x1aRESOLVE_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14RESOLVE_STATUS_MATCH\x10\x01\x12\x1c\n\x18RESOLVE_STATUS_AMBIGUOUS\x10\x02\x12\x1f\n\x1bRESOLVE_STATUS_NO_APARTMENT\x10\x03\x12\x1e\n\x1aRESOLVE_STATUS_NO_RESIDENT\x10\x04\x32\x80\x05\n\x10\x44irectoryService\x12X\n\x07Resolve\x12%.porteiro.directory.v1.ResolveRequest\x1a&.porteiro.directory.v1.ResolveResponse\x12g\n\x0cSearchByName\x12*.porteiro.directory.v1.SearchByNameRequest\x1a+.porteiro.directory.v1.SearchByNameResponse\x12\\\n\x0cGetApartment\x12*.porteiro.directory.v1.GetApartmentRequest\x1a .porteiro.directory.v1.Apartment\x12m\n\x0eListApartments\x12,.porteiro.directory.v1.ListApartmentsRequest\x1a-.porteiro.directory.v1.ListApartmentsResponse\x12m\n\x0eListVocabulary\x12,.porteiro.directory.v1.ListVocabularyRequest\x1a-.porteiro.directory.v1.ListVocabularyResponse\x12m\n\x0eParseApartment\x12,.porteiro.directory.v1.ParseApartmentRequest\x1a-.porteiro.directory.v1.ParseApartmentResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%porteiro/directory/v1/directory.proto\x12\x15porteiro.directory.v1\")\n\x08Resident\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07\x61liases\x18\x02 \x03(\t\"s\n\tApartment\x12\x0e\n\x06number\x18\x01 \x01(\t\x12\r\n\x05\x62lock\x18\x02 \x01(\t\x12\x32\n\tresidents\x18\x03 \x03(\x0b\x32\x1f.porteiro.directory.v1.Resident\x12\x13\n\x0b\x64\x65stination\x18\x04 \x01(\t\"^\n\x0eResolveRequest\x12\x11\n\tapartment\x18\x01 \x01(\t\x12\x15\n\rresident_name\x18\x02 \x01(\t\x12\r\n\x05\x62lock\x18\x03 \x01(\t\x12\x13\n\x0b\x63ondominium\x18\x04 \x01(\t\"h\n\tCandidate\x12\x11\n\tapartment\x18\x01 \x01(\t\x12\r\n\x05\x62lock\x18\x02 \x01(\t\x12\x15\n\rresident_name\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65stination\x18\x04 \x01(\t\x12\r\n\x05score\x18\x05 \x01(\x02\"\xcc\x01\n\x0fResolveResponse\x12\x34\n\x06status\x18\x01 \x01(\x0e\x32$.porteiro.directory.v1.ResolveStatus\x12/\n\x05match\x18\x02 \x01(\x0b\x32 .porteiro.directory.v1.Candidate\x12\x34\n\ncandidates\x18\x03 \x03(\x0b\x32 .porteiro.directory.v1.Candidate\x12\x1c\n\x14normalized_apartment\x18\x04 \x01(\t\"G\n\x13SearchByNameRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\r\x12\x13\n\x0b\x63ondominium\x18\x03 \x01(\t\"L\n\x14SearchByNameResponse\x12\x34\n\ncandidates\x18\x01 \x03(\x0b\x32 .porteiro.directory.v1.Candidate\"L\n\x13GetApartmentRequest\x12\x11\n\tapartment\x18\x01 \x01(\t\x12\r\n\x05\x62lock\x18\x02 \x01(\t\x12\x13\n\x0b\x63ondominium\x18\x03 \x01(\t\",\n\x15ListApartmentsRequest\x12\x13\n\x0b\x63ondominium\x18\x01 \x01(\t\"N\n\x16ListApartmentsResponse\x12\x34\n\napartments\x18\x01 \x03(\x0b\x32 .porteiro.directory.v1.Apartment\",\n\x15ListVocabularyRequest\x12\x13\n\x0b\x63ondominium\x18\x01 \x01(\t\"K\n\x16ListVocabularyResponse\x12\x16\n\x0eresident_names\x18\x01 \x03(\t\x12\x19\n\x11\x61partment_numbers\x18\x02 \x03(\t\":\n\x15ParseApartmentRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x13\n\x0b\x63ondominium\x18\x02 \x01(\t\"Y\n\x16ParseApartmentResponse\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\x12\x11\n\tapartment\x18\x02 \x01(\t\x12\r\n\x05\x62lock\x18\x03 \x01(\t\x12\x0e\n\x06\x65xists\x18\x04 \x01(\x08*\xa8\x01\n\rResolveStatus\x12\x1e\n\x1aRESOLVE_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14RESOLVE_STATUS_MATCH\x10\x01\x12\x1c\n\x18RESOLVE_STATUS_AMBIGUOUS\x10\x02\x12\x1f\n\x1bRESOLVE_STATUS_NO_APARTMENT\x10\x03\x12\x1e\n\x1aRESOLVE_STATUS_NO_RESIDENT\x10\x04\x32\x80\x05\n\x10\x44irectoryService\x12X\n\x07Resolve\x12%.porteiro.directory.v1.ResolveRequest\x1a&.porteiro.directory.v1.ResolveResponse\x12g\n\x0cSearchByName\x12*.porteiro.directory.v1.SearchByNameRequest\x1a+.porteiro.directory.v1.SearchByNameResponse\x12\\\n\x0cGetApartment\x12*.porteiro.directory.v1.GetApartmentRequest\x1a .porteiro.directory.v1.Apartment\x12m\n\x0eListApartments\x12,.porteiro.directory.v1.ListApartmentsRequest\x1a-.porteiro.directory.v1.ListApartmentsResponse\x12m\n\x0eListVocabulary\x12,.porteiro.directory.v1.ListVocabularyRequest\x1a-.porteiro.directory.v1.ListVocabularyResponse\x12m\n\x0eParseApartment\x12,.porteiro.directory.v1.ParseApartmentRequest\x1a-.porteiro.directory.v1.ParseApartmentResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'porteiro.directory.v1.directory_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_RESOLVESTATUS']._serialized_start=1137
-  _globals['_RESOLVESTATUS']._serialized_end=1305
+  _globals['_RESOLVESTATUS']._serialized_start=1263
+  _globals['_RESOLVESTATUS']._serialized_end=1431
   _globals['_RESIDENT']._serialized_start=64
   _globals['_RESIDENT']._serialized_end=105
   _globals['_APARTMENT']._serialized_start=107
   _globals['_APARTMENT']._serialized_end=222
   _globals['_RESOLVEREQUEST']._serialized_start=224
-  _globals['_RESOLVEREQUEST']._serialized_end=297
-  _globals['_CANDIDATE']._serialized_start=299
-  _globals['_CANDIDATE']._serialized_end=403
-  _globals['_RESOLVERESPONSE']._serialized_start=406
-  _globals['_RESOLVERESPONSE']._serialized_end=610
-  _globals['_SEARCHBYNAMEREQUEST']._serialized_start=612
-  _globals['_SEARCHBYNAMEREQUEST']._serialized_end=662
-  _globals['_SEARCHBYNAMERESPONSE']._serialized_start=664
-  _globals['_SEARCHBYNAMERESPONSE']._serialized_end=740
-  _globals['_GETAPARTMENTREQUEST']._serialized_start=742
-  _globals['_GETAPARTMENTREQUEST']._serialized_end=797
-  _globals['_LISTAPARTMENTSREQUEST']._serialized_start=799
-  _globals['_LISTAPARTMENTSREQUEST']._serialized_end=822
-  _globals['_LISTAPARTMENTSRESPONSE']._serialized_start=824
-  _globals['_LISTAPARTMENTSRESPONSE']._serialized_end=902
-  _globals['_LISTVOCABULARYREQUEST']._serialized_start=904
-  _globals['_LISTVOCABULARYREQUEST']._serialized_end=927
-  _globals['_LISTVOCABULARYRESPONSE']._serialized_start=929
-  _globals['_LISTVOCABULARYRESPONSE']._serialized_end=1004
-  _globals['_PARSEAPARTMENTREQUEST']._serialized_start=1006
-  _globals['_PARSEAPARTMENTREQUEST']._serialized_end=1043
-  _globals['_PARSEAPARTMENTRESPONSE']._serialized_start=1045
-  _globals['_PARSEAPARTMENTRESPONSE']._serialized_end=1134
-  _globals['_DIRECTORYSERVICE']._serialized_start=1308
-  _globals['_DIRECTORYSERVICE']._serialized_end=1948
+  _globals['_RESOLVEREQUEST']._serialized_end=318
+  _globals['_CANDIDATE']._serialized_start=320
+  _globals['_CANDIDATE']._serialized_end=424
+  _globals['_RESOLVERESPONSE']._serialized_start=427
+  _globals['_RESOLVERESPONSE']._serialized_end=631
+  _globals['_SEARCHBYNAMEREQUEST']._serialized_start=633
+  _globals['_SEARCHBYNAMEREQUEST']._serialized_end=704
+  _globals['_SEARCHBYNAMERESPONSE']._serialized_start=706
+  _globals['_SEARCHBYNAMERESPONSE']._serialized_end=782
+  _globals['_GETAPARTMENTREQUEST']._serialized_start=784
+  _globals['_GETAPARTMENTREQUEST']._serialized_end=860
+  _globals['_LISTAPARTMENTSREQUEST']._serialized_start=862
+  _globals['_LISTAPARTMENTSREQUEST']._serialized_end=906
+  _globals['_LISTAPARTMENTSRESPONSE']._serialized_start=908
+  _globals['_LISTAPARTMENTSRESPONSE']._serialized_end=986
+  _globals['_LISTVOCABULARYREQUEST']._serialized_start=988
+  _globals['_LISTVOCABULARYREQUEST']._serialized_end=1032
+  _globals['_LISTVOCABULARYRESPONSE']._serialized_start=1034
+  _globals['_LISTVOCABULARYRESPONSE']._serialized_end=1109
+  _globals['_PARSEAPARTMENTREQUEST']._serialized_start=1111
+  _globals['_PARSEAPARTMENTREQUEST']._serialized_end=1169
+  _globals['_PARSEAPARTMENTRESPONSE']._serialized_start=1171
+  _globals['_PARSEAPARTMENTRESPONSE']._serialized_end=1260
+  _globals['_DIRECTORYSERVICE']._serialized_start=1434
+  _globals['_DIRECTORYSERVICE']._serialized_end=2074
 # @@protoc_insertion_point(module_scope)

@@ -41,14 +41,16 @@ class Apartment(_message.Message):
     def __init__(self, number: _Optional[str] = ..., block: _Optional[str] = ..., residents: _Optional[_Iterable[_Union[Resident, _Mapping]]] = ..., destination: _Optional[str] = ...) -> None: ...
 
 class ResolveRequest(_message.Message):
-    __slots__ = ("apartment", "resident_name", "block")
+    __slots__ = ("apartment", "resident_name", "block", "condominium")
     APARTMENT_FIELD_NUMBER: _ClassVar[int]
     RESIDENT_NAME_FIELD_NUMBER: _ClassVar[int]
     BLOCK_FIELD_NUMBER: _ClassVar[int]
+    CONDOMINIUM_FIELD_NUMBER: _ClassVar[int]
     apartment: str
     resident_name: str
     block: str
-    def __init__(self, apartment: _Optional[str] = ..., resident_name: _Optional[str] = ..., block: _Optional[str] = ...) -> None: ...
+    condominium: str
+    def __init__(self, apartment: _Optional[str] = ..., resident_name: _Optional[str] = ..., block: _Optional[str] = ..., condominium: _Optional[str] = ...) -> None: ...
 
 class Candidate(_message.Message):
     __slots__ = ("apartment", "block", "resident_name", "destination", "score")
@@ -77,12 +79,14 @@ class ResolveResponse(_message.Message):
     def __init__(self, status: _Optional[_Union[ResolveStatus, str]] = ..., match: _Optional[_Union[Candidate, _Mapping]] = ..., candidates: _Optional[_Iterable[_Union[Candidate, _Mapping]]] = ..., normalized_apartment: _Optional[str] = ...) -> None: ...
 
 class SearchByNameRequest(_message.Message):
-    __slots__ = ("name", "limit")
+    __slots__ = ("name", "limit", "condominium")
     NAME_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
+    CONDOMINIUM_FIELD_NUMBER: _ClassVar[int]
     name: str
     limit: int
-    def __init__(self, name: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+    condominium: str
+    def __init__(self, name: _Optional[str] = ..., limit: _Optional[int] = ..., condominium: _Optional[str] = ...) -> None: ...
 
 class SearchByNameResponse(_message.Message):
     __slots__ = ("candidates",)
@@ -91,16 +95,20 @@ class SearchByNameResponse(_message.Message):
     def __init__(self, candidates: _Optional[_Iterable[_Union[Candidate, _Mapping]]] = ...) -> None: ...
 
 class GetApartmentRequest(_message.Message):
-    __slots__ = ("apartment", "block")
+    __slots__ = ("apartment", "block", "condominium")
     APARTMENT_FIELD_NUMBER: _ClassVar[int]
     BLOCK_FIELD_NUMBER: _ClassVar[int]
+    CONDOMINIUM_FIELD_NUMBER: _ClassVar[int]
     apartment: str
     block: str
-    def __init__(self, apartment: _Optional[str] = ..., block: _Optional[str] = ...) -> None: ...
+    condominium: str
+    def __init__(self, apartment: _Optional[str] = ..., block: _Optional[str] = ..., condominium: _Optional[str] = ...) -> None: ...
 
 class ListApartmentsRequest(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+    __slots__ = ("condominium",)
+    CONDOMINIUM_FIELD_NUMBER: _ClassVar[int]
+    condominium: str
+    def __init__(self, condominium: _Optional[str] = ...) -> None: ...
 
 class ListApartmentsResponse(_message.Message):
     __slots__ = ("apartments",)
@@ -109,8 +117,10 @@ class ListApartmentsResponse(_message.Message):
     def __init__(self, apartments: _Optional[_Iterable[_Union[Apartment, _Mapping]]] = ...) -> None: ...
 
 class ListVocabularyRequest(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+    __slots__ = ("condominium",)
+    CONDOMINIUM_FIELD_NUMBER: _ClassVar[int]
+    condominium: str
+    def __init__(self, condominium: _Optional[str] = ...) -> None: ...
 
 class ListVocabularyResponse(_message.Message):
     __slots__ = ("resident_names", "apartment_numbers")
@@ -121,10 +131,12 @@ class ListVocabularyResponse(_message.Message):
     def __init__(self, resident_names: _Optional[_Iterable[str]] = ..., apartment_numbers: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ParseApartmentRequest(_message.Message):
-    __slots__ = ("text",)
+    __slots__ = ("text", "condominium")
     TEXT_FIELD_NUMBER: _ClassVar[int]
+    CONDOMINIUM_FIELD_NUMBER: _ClassVar[int]
     text: str
-    def __init__(self, text: _Optional[str] = ...) -> None: ...
+    condominium: str
+    def __init__(self, text: _Optional[str] = ..., condominium: _Optional[str] = ...) -> None: ...
 
 class ParseApartmentResponse(_message.Message):
     __slots__ = ("found", "apartment", "block", "exists")

@@ -72,7 +72,8 @@ class DirectoryServiceServicer:
     def Resolve(self, request, context):
         """Resolve an apartment and a resident name as spoken ("quinhentos e um",
         "cinco meia dois", "dona Renata") to whom to call.
-        Errors: INVALID_ARGUMENT (both fields empty, text too long).
+        Errors: INVALID_ARGUMENT (both fields empty, text too long), NOT_FOUND
+        (condominium not served here).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
