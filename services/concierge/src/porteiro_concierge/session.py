@@ -124,6 +124,8 @@ class Session:
     legs: dict[str, bool] = field(default_factory=dict)
     # The recognition hints last sent to each leg (sent again only when they change).
     hints: dict[str, list[str]] = field(default_factory=dict)
+    # The kind of answer last announced to each leg with them (a concierge ExpectedAnswer value).
+    expected_answers: dict[str, int] = field(default_factory=dict)
     outcome: Outcome | None = None
     traceparent: str = ""
     created_at: float = field(default_factory=time.time)
@@ -159,6 +161,7 @@ class Session:
             deadline=_deadline(deadline) if deadline else None,
             legs=dict(raw.get("legs", {})),
             hints={leg: list(hints) for leg, hints in raw.get("hints", {}).items()},
+            expected_answers={leg: int(kind) for leg, kind in raw.get("expected_answers", {}).items()},
             outcome=Outcome(raw["outcome"]) if raw.get("outcome") else None,
             traceparent=raw.get("traceparent", ""),
             created_at=raw.get("created_at", time.time()),

@@ -58,7 +58,7 @@ class Conversation:
         else:  # the visitor's stream came back (e.g. after a concierge restart)
             step = Step(session, now, self.rules)
             session.legs[VISITOR] = True
-            session.hints.pop(VISITOR, None)  # a new stream starts without hints
+            step.forget_hints(VISITOR)  # a new stream starts without hints
             _resume_visitor(step)
         return Handled(session, step.fx, session.deadline)
 

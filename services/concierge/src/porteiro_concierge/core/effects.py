@@ -98,8 +98,15 @@ class Effects:
         hang_up = concierge_pb2.HangUp(after_playback=True)
         self.actions[leg].append(concierge_pb2.LegAction(hang_up=hang_up))
 
-    def hints(self, leg: str, hints: list[str]) -> None:
-        context = concierge_pb2.RecognitionContext(hints=hints, language=HINTS_LANGUAGE)
+    def hints(
+        self,
+        leg: str,
+        hints: list[str],
+        expected: concierge_pb2.ExpectedAnswer = concierge_pb2.EXPECTED_ANSWER_UNSPECIFIED,
+    ) -> None:
+        context = concierge_pb2.RecognitionContext(
+            hints=hints, language=HINTS_LANGUAGE, expected_answer=expected
+        )
         self.actions[leg].append(concierge_pb2.LegAction(recognition=context))
 
     def request_io(self, request: Request) -> None:

@@ -7,6 +7,7 @@ says and nothing an extractor returns gets there.
 
 from __future__ import annotations
 
+from porteiro.concierge.v1 import concierge_pb2
 from porteiro_common.stages import MORADOR_CONNECTED
 from porteiro_concierge.core import validation
 from porteiro_concierge.core.effects import TurnOutcome
@@ -30,8 +31,8 @@ def started(step: Step) -> None:
     if session.state == FlowState.CALLING_RESIDENT:
         step.change_state(FlowState.WAITING_RESIDENT)
         step.say_visitor(step.prompts["resident_answered"])
-    session.hints.pop(RESIDENT, None)  # a new stream starts without hints
-    step.hint(RESIDENT, decision_hints())
+    step.forget_hints(RESIDENT)  # a new stream starts without hints
+    step.hint(RESIDENT, decision_hints(), concierge_pb2.EXPECTED_ANSWER_YES_NO)
     step.fx.say(RESIDENT, brief(step))
     step.arm(DeadlineKind.RESIDENT_REPLY, step.settings.playback_allowance_seconds)
 

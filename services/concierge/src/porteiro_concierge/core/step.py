@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from porteiro.concierge.v1 import concierge_pb2
 from porteiro_common.stages import CALL_ENDED, STATE_CHANGE
 from porteiro_concierge.core.effects import Effects
 from porteiro_concierge.extraction.base import Intent
@@ -25,6 +26,17 @@ from porteiro_concierge.session import (
     Session,
 )
 from porteiro_concierge.settings import ConciergeSettings
+
+# The kind of answer each question expects (RecognitionContext.expected_answer): the gateway
+# ends the caller's speech after a short silence for a word or a name, a long one while an
+# apartment number is dictated digit by digit, its default for a free sentence.
+EXPECTED_ANSWERS = {
+    "intent": concierge_pb2.EXPECTED_ANSWER_SHORT,
+    "visitor_name": concierge_pb2.EXPECTED_ANSWER_SHORT,
+    "resident_name": concierge_pb2.EXPECTED_ANSWER_SHORT,
+    "apartment": concierge_pb2.EXPECTED_ANSWER_DIGITS,
+    "apartment_and_resident": concierge_pb2.EXPECTED_ANSWER_OPEN,
+}
 
 
 class HintSource(Protocol):
@@ -66,23 +78,46 @@ class Step:
     def ask(
         self, asking: Asking, text: str, question: str | None = None, hints: list[str] | None = None
     ) -> None:
-        """Ask the visitor a question, preceded by recognition hints for its answer.
+        """Ask the visitor a question, preceded by recognition hints and the kind of answer expected.
 
-        `asking` is the slot a bare answer fills; `question` picks the hints when it
-        differs (the apartment-and-resident question); `hints` overrides both.
+        `asking` is the slot a bare answer fills; `question` picks the hints and the
+        kind when it differs (the apartment-and-resident question); `hints` overrides
+        the vocabulary's.
         """
         self.session.asking = asking
+        question = question or asking.value
         if hints is None:
-            hints = self.rules.vocabulary.for_question(question or asking.value, self.session.slots.apartment)
-        self.hint(VISITOR, hints)
+            hints = self.rules.vocabulary.for_question(question, self.session.slots.apartment)
+        expected = EXPECTED_ANSWERS.get(question, concierge_pb2.EXPECTED_ANSWER_UNSPECIFIED)
+        self.hint(VISITOR, hints, expected)
         self.say_visitor(text)
 
-    def hint(self, leg: str, hints: list[str] | None) -> None:
-        """Send `hints` to `leg` unless they are already in force there."""
-        if hints is None or self.session.hints.get(leg) == hints:
+    def hint(
+        self,
+        leg: str,
+        hints: list[str] | None,
+        expected: concierge_pb2.ExpectedAnswer = concierge_pb2.EXPECTED_ANSWER_UNSPECIFIED,
+    ) -> None:
+        """Send `hints` and the `expected` kind of answer to `leg`, unless both are in force there.
+
+        `hints` None keeps the current hints (only a new kind of answer is sent then).
+        """
+        session = self.session
+        current = session.hints.get(leg)
+        if hints is None:
+            if current is None:
+                return
+            hints = current
+        if current == hints and session.expected_answers.get(leg, 0) == expected:
             return
-        self.session.hints[leg] = hints
-        self.fx.hints(leg, hints)
+        session.hints[leg] = hints
+        session.expected_answers[leg] = expected
+        self.fx.hints(leg, hints, expected)
+
+    def forget_hints(self, leg: str) -> None:
+        """A new stream on `leg` starts without hints and with the gateway's default silence."""
+        self.session.hints.pop(leg, None)
+        self.session.expected_answers.pop(leg, None)
 
     def values(self) -> dict[str, str]:
         """The placeholders of the sentences about this call."""
