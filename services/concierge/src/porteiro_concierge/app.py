@@ -8,10 +8,12 @@ import logging
 import grpc
 
 from porteiro.concierge.v1 import concierge_pb2_grpc
+from porteiro_common.call_register import CallFinishedPublisher
 from porteiro_common.health import HealthReporter
 from porteiro_common.redaction import Redactor
 from porteiro_common.server import ServiceApp
 from porteiro_common.settings import ObservabilitySettings
+from porteiro_concierge.call_register import CallRegister, NoCallRegister, PublishingCallRegister
 from porteiro_concierge.core import Conversation, Rules
 from porteiro_concierge.dependencies import DialerClient, DirectoryClient
 from porteiro_concierge.engine import CallEngine
@@ -44,8 +46,15 @@ class ConciergeApp(ServiceApp[ConciergeSettings]):
         # An extractor that asks the directory may make up to three calls per sentence.
         budget = settings.llm_timeout_seconds + 3 * settings.dependency_timeout_seconds
         self.reader = SentenceReader(extractor, fallback, Redactor(observability.trace_personal_data), budget)
+        self.call_register = build_call_register(settings)
         self.engine = CallEngine(
-            self.store, self.conversation, self.directory, self.dialer, self.reader, self.vocabulary
+            self.store,
+            self.conversation,
+            self.directory,
+            self.dialer,
+            self.reader,
+            self.vocabulary,
+            call_register=self.call_register,
         )
 
     def register(self, server: grpc.aio.Server) -> None:
@@ -58,8 +67,24 @@ class ConciergeApp(ServiceApp[ConciergeSettings]):
         while not await self.store.ping():
             log.warning("session store unreachable, retrying")
             await asyncio.sleep(1.0)
+        await self.call_register.start()  # connects in the background; calls never wait for it
         await health_reporter.set_serving(True)
 
     async def stop(self, grace_seconds: float) -> None:
+        # The calls are over (the server drained them): flush their register events first.
+        await self.call_register.close(grace_seconds)
         await asyncio.gather(self.directory.close(), self.dialer.close(), return_exceptions=True)
         await self.store.close()
+
+
+def build_call_register(settings: ConciergeSettings) -> CallRegister:
+    """The visitor register's publisher when enabled; otherwise finished calls are not published."""
+    if not settings.register_enabled:
+        return NoCallRegister()
+    publisher = CallFinishedPublisher(
+        settings.register_amqp_url.get_secret_value(),
+        settings.register_queue,
+        buffer_size=settings.register_buffer_size,
+    )
+    log.info("visitor register enabled: finished calls are published to queue %s", settings.register_queue)
+    return PublishingCallRegister(publisher)

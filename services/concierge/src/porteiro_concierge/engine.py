@@ -6,6 +6,7 @@ processes. Under the lock the shell reads a visitor's sentence (extractor) and
 refreshes the hint vocabulary, lets the core handle the event, performs the
 directory or dialer request the core returns and feeds the result back as the
 next event, then saves the session and delivers the legs' actions in order.
+A call that finished is handed to the visitor register once its session is saved.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from opentelemetry import trace
 from porteiro.dialer.v1 import dialer_pb2
 from porteiro.directory.v1 import directory_pb2
 from porteiro_common.stages import record_error, stage_span
+from porteiro_concierge.call_register import CallRegister, NoCallRegister
 from porteiro_concierge.core import (
     CancelCallRequest,
     Conversation,
@@ -90,6 +92,7 @@ class CallEngine:
         reader: SentenceReader,
         vocabulary: VocabularyCache,
         clock: Callable[[], float] = time.time,
+        call_register: CallRegister | None = None,
     ) -> None:
         self.store = store
         self.conversation = conversation
@@ -98,6 +101,7 @@ class CallEngine:
         self.reader = reader
         self.vocabulary = vocabulary
         self.clock = clock
+        self.call_register = call_register or NoCallRegister()
 
     async def dispatch(self, session_id: str, event: Event) -> Dispatched:
         """Run one event of one call under the session's lock."""
@@ -113,6 +117,9 @@ class CallEngine:
                     await self.store.delete(session_id)  # both legs gone: the call is over
                 else:
                     await self.store.save(session)
+                if effects.finished is not None:
+                    # After the save: a save that failed leaves the call unfinished, to be retried.
+                    self.call_register.record(session)
             for leg in (VISITOR, RESIDENT):
                 if effects.actions[leg]:
                     await self.store.deliver(session_id, leg, effects.actions[leg])
@@ -152,6 +159,7 @@ class CallEngine:
                 merged.actions[leg].extend(actions)
             if effects.turn_outcome != TurnOutcome.IGNORED:
                 merged.turn_outcome = effects.turn_outcome
+            merged.finished = merged.finished or effects.finished
             if effects.request is None:
                 return session, merged
             event = await self._perform(effects.request)

@@ -33,6 +33,13 @@ class Outcome(StrEnum):
     FAILED = "failed"
 
 
+class DecidedBy(StrEnum):
+    """How the resident gave the decision that ended the call (for the visitor register)."""
+
+    VOICE = "voice"
+    KEYPAD = "keypad"
+
+
 class Asking(StrEnum):
     """The question the visitor was last asked: which slot a bare answer ("João") fills."""
 
@@ -106,6 +113,10 @@ class ResidentCall:
     attempt: int = 0
     unclear_answers: int = 0
     reprompted: bool = False
+    # When Porteiro started calling the resident (first attempt): the visitor's wait starts.
+    waiting_since: float | None = None
+    # Set only by the resident's own decision (voice or keys); None when nobody decided.
+    decided_by: DecidedBy | None = None
 
 
 @dataclass
@@ -129,6 +140,8 @@ class Session:
     outcome: Outcome | None = None
     traceparent: str = ""
     created_at: float = field(default_factory=time.time)
+    # When the call finished (the outcome was decided), epoch seconds.
+    ended_at: float | None = None
 
     def leg_on_line(self, leg: str) -> bool:
         return self.legs.get(leg, False)
@@ -165,6 +178,7 @@ class Session:
             outcome=Outcome(raw["outcome"]) if raw.get("outcome") else None,
             traceparent=raw.get("traceparent", ""),
             created_at=raw.get("created_at", time.time()),
+            ended_at=raw.get("ended_at"),
         )
 
 
@@ -210,6 +224,7 @@ def _resident_call(values: dict[str, Any]) -> ResidentCall:
     values = _known(ResidentCall, values)
     target = values.get("target")
     values["target"] = Target(**target) if target else None
+    values["decided_by"] = DecidedBy(values["decided_by"]) if values.get("decided_by") else None
     return ResidentCall(**values)
 
 

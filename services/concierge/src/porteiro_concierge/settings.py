@@ -2,9 +2,10 @@
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from porteiro_common.call_register import CALL_FINISHED_QUEUE, LOCAL_AMQP_URL
 from porteiro_common.settings import ServiceSettings
 
 
@@ -82,6 +83,18 @@ class ConciergeSettings(ServiceSettings):
     llm_api_key: str | None = Field(None, description="API key for the LLM")
     llm_base_url: str | None = Field(None, description="Base URL of an OpenAI-compatible LLM endpoint")
     llm_timeout_seconds: float = Field(6.0, gt=0, description="Per-sentence budget of the CrewAI extractor")
+    register_enabled: bool = Field(
+        False, description="Publish a CallFinished event per finished call for the visitor register"
+    )
+    register_amqp_url: SecretStr = Field(
+        SecretStr(LOCAL_AMQP_URL), description="RabbitMQ URL for the register's events (from a Secret)"
+    )
+    register_queue: str = Field(
+        CALL_FINISHED_QUEUE, min_length=1, description="Durable queue the register consumes"
+    )
+    register_buffer_size: int = Field(
+        1000, ge=1, description="Events held in memory while RabbitMQ is away (more are dropped, counted)"
+    )
 
     @model_validator(mode="after")
     def _fallback_before_end(self) -> "ConciergeSettings":

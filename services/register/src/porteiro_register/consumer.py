@@ -34,9 +34,9 @@ from porteiro_common.amqp import (
     describe_broker,
     describe_error,
 )
+from porteiro_common.call_register import decode_call_finished
 from porteiro_register import metrics
 from porteiro_register.db import describe_database, insert_records
-from porteiro_register.events import decode_call_finished
 from porteiro_register.records import InvalidRecord, row_from_record
 
 log = logging.getLogger(__name__)

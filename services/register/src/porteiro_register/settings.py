@@ -7,12 +7,11 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from porteiro_common.call_register import CALL_FINISHED_QUEUE, LOCAL_AMQP_URL
 from porteiro_common.settings import ServiceSettings
 
-# RabbitMQ's guest account and a trust-auth local PostgreSQL: development defaults only.
-LOCAL_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
+# A trust-auth local PostgreSQL (and RabbitMQ's guest account): development defaults only.
 LOCAL_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/porteiro"
-CALL_FINISHED_QUEUE = "porteiro-call-finished"
 
 
 class RegisterSettings(ServiceSettings):

@@ -14,7 +14,7 @@ from porteiro_concierge.core.effects import TurnOutcome
 from porteiro_concierge.core.step import Step
 from porteiro_concierge.decision import Decision, decide_from_key, decide_from_text
 from porteiro_concierge.hints import decision_hints
-from porteiro_concierge.session import RESIDENT, VISITOR, DeadlineKind, FlowState, Outcome
+from porteiro_concierge.session import RESIDENT, VISITOR, DeadlineKind, DecidedBy, FlowState, Outcome
 
 # Outcome -> (sentence for the visitor, sentence for the resident).
 FINAL_SENTENCES = {
@@ -45,21 +45,23 @@ def brief(step: Step) -> str:
 def utterance(step: Step, text: str) -> None:
     step.session.remember(RESIDENT, text)
     if step.session.state == FlowState.WAITING_RESIDENT:
-        decided(step, decide_from_text(text, step.delivery()))
+        decided(step, decide_from_text(text, step.delivery()), DecidedBy.VOICE)
 
 
 def key(step: Step, pressed: str) -> None:
     if step.session.state == FlowState.WAITING_RESIDENT:
-        decided(step, decide_from_key(pressed, step.delivery()))
+        decided(step, decide_from_key(pressed, step.delivery()), DecidedBy.KEYPAD)
 
 
-def decided(step: Step, decision: Decision) -> None:
-    """The resident's answer: the only way a visit becomes authorized.
+def decided(step: Step, decision: Decision, by: DecidedBy) -> None:
+    """The resident's answer (`by` voice or keypad): the only way a visit becomes authorized.
 
     An answer given while the brief still plays (a key, or speech over it) cuts the brief at once.
     """
     step.fx.stop_playback(RESIDENT)
     step.fx.turn_outcome = TurnOutcome.UNCLEAR if decision == Decision.UNCLEAR else TurnOutcome.DECISION
+    if decision != Decision.UNCLEAR:
+        step.session.call.decided_by = by  # for the register: how the resident decided
     if decision == Decision.AUTHORIZE:
         visitor_line = "visitor_authorized_delivery" if step.delivery() else "visitor_authorized_visit"
         step.finish(Outcome.AUTHORIZED, visitor_line, "resident_ack_authorized")

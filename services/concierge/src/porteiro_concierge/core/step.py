@@ -141,11 +141,14 @@ class Step:
         if self.session.state != state:
             self.fx.note(STATE_CHANGE, **{"from": self.session.state.value, "to": state.value})
             self.session.state = state
+        if state == FlowState.VALIDATED and self.session.call.waiting_since is None:
+            self.session.call.waiting_since = self.now  # the resident is being called: the wait starts
 
     def finish(self, outcome: Outcome, visitor_key: str | None, resident_key: str | None) -> None:
         """End the call: a last sentence for each leg on the line, then hang it up."""
         session = self.session
         session.outcome = outcome
+        session.ended_at = self.now
         session.deadline = None
         self.change_state(FlowState.FINISHED)
         values = self.values()
