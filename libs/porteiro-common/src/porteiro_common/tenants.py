@@ -609,7 +609,9 @@ def parse_port_map(text: str) -> dict[int, str]:
     for item in (part.strip() for part in text.split(",")):
         if not item:
             continue
-        port_text, _, condominium_id = item.partition("=")
+        port_text, equals, condominium_id = item.partition("=")
+        if not equals:
+            raise ValueError(f"{item!r}: expected port=condominium (e.g. 8080=apoena)")
         condominium_id = condominium_id.strip()
         if not port_text.strip().isdigit() or not 0 < int(port_text) < 65536:
             raise ValueError(f"{item!r}: the port must be a number from 1 to 65535 (port=condominium)")
