@@ -17,6 +17,18 @@ work, leaving placement to the scheduler is often better: the default). CPU per
 call-second divides by the calls actually connected (sampled every 0.5 s). The clients are as light as a real PBX allows: one
 transport write per frame, and only a sample of calls parses what comes back
 (for the jitter figure); the others just count bytes.
+
+`--hog` adds a process that burns a whole CPU pinned to the gateway's core (implies `--pin`): the
+gateway then gets about half a core from the scheduler, and the bench reports the share of frames
+within 20 ms of their slot. Lateness figures include the frames a schedule rebase jumped over
+(the gateway counts each at the stall's lateness, `..._playback_skipped_frames_total`); a gateway
+from before that accounting reports only its rebase count.
+
+`--compare DIR` measures two gateways in one sitting: the one in DIR (a checkout of another
+commit, e.g. `git worktree add /tmp/gw-before <commit>`; its sources go first on PYTHONPATH)
+and this tree's, alternately `--rounds` times each, and prints every run and a summary with the
+ratio of CPU per call-second. `--profile FILE` records the gateway with py-spy during the
+window (collapsed stacks, `--native`; see the gateway README, "Where the CPU goes").
 """
 
 from __future__ import annotations
@@ -26,6 +38,7 @@ import asyncio
 import multiprocessing
 import os
 import struct
+import subprocess
 import sys
 import time
 import urllib.request
@@ -35,6 +48,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for the tests' fakes and helpers
 
 import logging  # noqa: E402
+import math  # noqa: E402
 
 import numpy as np  # noqa: E402
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
@@ -173,19 +187,47 @@ def buckets(samples: list) -> dict[str, float]:
     return {s.labels["le"]: s.value for s in samples if s.name.endswith("_bucket")}
 
 
-def lateness_figures(before: list, after: list) -> tuple[float, float, float, float]:
-    """(frames, share sent <= 5 ms late, p50, p99) over the window; quantiles are bucket upper bounds."""
+def lateness_figures(before: list, after: list) -> dict[str, float]:
+    """Frames, shares sent <= 5 ms and <= 20 ms late, p50 and p99 over the window (bucket upper bounds)."""
     start, end = buckets(before), buckets(after)
     frames = end["+Inf"] - start["+Inf"]
     if not frames:
-        return 0.0, 0.0, float("nan"), float("nan")
-    share = (end["0.005"] - start["0.005"]) / frames
+        return {"frames": 0.0, "within_5ms": 0.0, "within_20ms": 0.0, "p50": math.nan, "p99": math.nan}
     bounds = sorted((float(le), end[le] - start[le]) for le in end)
 
     def quantile(q: float) -> float:
         return next(upper for upper, count in bounds if count >= q * frames)
 
-    return frames, share, quantile(0.5), quantile(0.99)
+    return {
+        "frames": frames,
+        "within_5ms": (end["0.005"] - start["0.005"]) / frames,
+        "within_20ms": (end["0.02"] - start["0.02"]) / frames,
+        "p50": quantile(0.5),
+        "p99": quantile(0.99),
+    }
+
+
+def counter_total(families: dict[str, list], name: str) -> float | None:
+    """A counter's value, or None when this gateway does not export it."""
+    if name not in families:
+        return None
+    return sum(s.value for s in families[name] if s.name.endswith("_total"))
+
+
+def start_profiler(pid: int, seconds: float, output: Path) -> subprocess.Popen:
+    """py-spy on the gateway for the window: collapsed Python stacks, read without stopping the process
+    (`--native` would stop it for every sample and wreck the schedule it measures)."""
+    command = [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(pid)]
+    command += ["--duration", str(int(seconds)), "--rate", "200", "--nonblocking", "--format", "raw"]
+    return subprocess.Popen(
+        [*command, "--output", str(output)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+
+
+def burn() -> None:
+    """The --hog: a whole CPU of pure computation."""
+    while True:
+        pass
 
 
 def client_lateness(calls: list[CallProtocol], since: float) -> str:
@@ -242,7 +284,16 @@ def fakes_process(ports, stop, cpus: set[int] | None) -> None:
     asyncio.run(serve_fakes(ports, stop))
 
 
-async def bench(calls_wanted: int, seconds: float, pinned: bool) -> None:
+async def bench(
+    calls_wanted: int,
+    seconds: float,
+    pinned: bool,
+    hog: bool = False,
+    gateway_src: Path | None = None,
+    profile: Path | None = None,
+    label: str = "this tree",
+) -> dict[str, float]:
+    """One run: start the fakes and a gateway, connect the calls, measure `seconds`; print and return figures."""
     cpus = sorted(os.sched_getaffinity(0))
     gateway_cpus, client_cpus = ({cpus[0]}, set(cpus[1:])) if pinned and len(cpus) > 1 else (None, None)
     if client_cpus:
@@ -253,25 +304,40 @@ async def bench(calls_wanted: int, seconds: float, pinned: bool) -> None:
     fakes = context.Process(target=fakes_process, args=(child_end, fakes_stop, client_cpus), daemon=True)
     fakes.start()
     speech_port, concierge_port = await asyncio.to_thread(ports.recv)
+    env = {
+        "PORTEIRO_GATEWAY_VISITOR_HOST": "127.0.0.1",
+        "PORTEIRO_GATEWAY_RESIDENT_HOST": "127.0.0.1",
+        "PORTEIRO_GATEWAY_SPEECH_TARGET": f"127.0.0.1:{speech_port}",
+        "PORTEIRO_GATEWAY_CONCIERGE_TARGET": f"127.0.0.1:{concierge_port}",
+        "PORTEIRO_GATEWAY_MAX_LEGS": str(calls_wanted + 10),
+        "PORTEIRO_LOG_LEVEL": "WARNING",
+    }
+    if (
+        gateway_src is not None
+    ):  # another checkout's gateway and shared library, ahead of the editable installs
+        sources = [gateway_src / "services/gateway/src", gateway_src / "libs/porteiro-common/src"]
+        env["PYTHONPATH"] = os.pathsep.join(str(path) for path in sources)
     gateway = start_service(
         "porteiro_gateway",
         "PORTEIRO_GATEWAY_",
         Path("/tmp/porteiro-bench-gateway"),
-        {
-            "PORTEIRO_GATEWAY_VISITOR_HOST": "127.0.0.1",
-            "PORTEIRO_GATEWAY_RESIDENT_HOST": "127.0.0.1",
-            "PORTEIRO_GATEWAY_SPEECH_TARGET": f"127.0.0.1:{speech_port}",
-            "PORTEIRO_GATEWAY_CONCIERGE_TARGET": f"127.0.0.1:{concierge_port}",
-            "PORTEIRO_GATEWAY_MAX_LEGS": str(calls_wanted + 10),
-            "PORTEIRO_LOG_LEVEL": "WARNING",
-        },
+        env,
         ("VISITOR_PORT", "RESIDENT_PORT"),
     )
+    hogs: list[multiprocessing.process.BaseProcess] = []
+    profiler: subprocess.Popen | None = None
     stop = asyncio.Event()
+    figures: dict[str, float] = {}
     try:
         await asyncio.to_thread(gateway.wait_serving, 60)
         if gateway_cpus:
             pin(gateway.process.pid, gateway_cpus)
+        if hog:
+            burner = context.Process(target=burn, daemon=True)
+            burner.start()
+            assert burner.pid is not None
+            os.sched_setaffinity(burner.pid, gateway_cpus or {cpus[0]})
+            hogs.append(burner)
         port = gateway.extra_ports["VISITOR_PORT"]
         loop = asyncio.get_running_loop()
         calls: list[CallProtocol] = []
@@ -289,6 +355,9 @@ async def bench(calls_wanted: int, seconds: float, pinned: bool) -> None:
         )
         sender = asyncio.create_task(send_audio(calls, audio, stop))
         await asyncio.sleep(3.0)  # warm-up: every leg connected, first prompts playing
+        if profile is not None:
+            profiler = start_profiler(gateway.process.pid, seconds, profile)
+        load_at_start = os.getloadavg()[0]
         before = scrape(gateway.metrics_port)
         cpu_before, began = cpu_seconds(gateway.process.pid), time.monotonic()
         own_before = time.process_time()
@@ -302,27 +371,38 @@ async def bench(calls_wanted: int, seconds: float, pinned: bool) -> None:
         after = scrape(gateway.metrics_port)
         stop.set()
         await sender
-        frames, on_time, p50, p99 = lateness_figures(
+        late = lateness_figures(
             before["porteiro_gateway_playback_lateness_seconds"],
             after["porteiro_gateway_playback_lateness_seconds"],
         )
-        resyncs = sum(
-            s.value for s in after["porteiro_gateway_playback_resyncs"] if s.name.endswith("_total")
+        resyncs = (counter_total(after, "porteiro_gateway_playback_resyncs") or 0) - (
+            counter_total(before, "porteiro_gateway_playback_resyncs") or 0
         )
+        skipped_after = counter_total(after, "porteiro_gateway_playback_skipped_frames")
+        skipped = (
+            None
+            if skipped_after is None
+            else skipped_after - (counter_total(before, "porteiro_gateway_playback_skipped_frames") or 0)
+        )
+        per_call = cpu_used / elapsed / max(connected, 1) * 1000
         alive = sum(not call.closed for call in calls)
-        print(f"calls: {calls_wanted} ({alive} still connected)  window: {elapsed:.1f} s")
+        print(f"[{label}] calls: {calls_wanted} ({alive} still connected)  window: {elapsed:.1f} s")
         print(
             f"gateway CPU: {cpu_used / elapsed:.1%} of one core (user {user_used / elapsed:.1%}, "
             f"system {system_used / elapsed:.1%}); "
-            f"{cpu_used / elapsed / max(connected, 1) * 1000:.2f} ms CPU per call-second "
+            f"{per_call:.2f} ms CPU per call-second "
             f"({connected:.0f} calls connected on average)"
         )
-        print(
-            f"playback lateness (gateway histogram): p50 <= {p50 * 1000:g} ms, p99 <= {p99 * 1000:g} ms "
-            f"(bucket bounds); sent within 5 ms of their slot: {on_time:.2%} of {frames:.0f} frames; "
-            f"schedule rebases: {resyncs:.0f}"
+        skipped_text = (
+            "not counted by this gateway" if skipped is None else f"{skipped:.0f} (counted in the figures)"
         )
-        verdict = "met" if p99 <= 0.005 and connected >= TARGET_CALLS * 0.99 else "not met"
+        print(
+            f"playback lateness (gateway histogram): p50 <= {late['p50'] * 1000:g} ms, "
+            f"p99 <= {late['p99'] * 1000:g} ms (bucket bounds); within 5 ms of their slot: "
+            f"{late['within_5ms']:.2%}, within 20 ms: {late['within_20ms']:.2%} of {late['frames']:.0f} frames; "
+            f"schedule rebases: {resyncs:.0f}, frames they skipped: {skipped_text}"
+        )
+        verdict = "met" if late["p99"] <= 0.005 and connected >= TARGET_CALLS * 0.99 else "not met"
         print(f"target ({TARGET_CALLS} calls, p99 lateness <= 5 ms): {verdict} at {connected:.0f} calls")
         timed = sum(call.timed for call in calls)
         print(
@@ -334,23 +414,82 @@ async def bench(calls_wanted: int, seconds: float, pinned: bool) -> None:
             if gateway_cpus and client_cpus
             else "not pinned"
         )
+        if hog:
+            placement += f"; a CPU hog pinned to CPU {sorted(gateway_cpus or {cpus[0]})}"
+        load_at_end = os.getloadavg()[0]
         print(
             f"context: {placement}; this client process used {own_used / elapsed:.0%} of a core; "
-            f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores (at the end of the window); "
+            f"load average {load_at_start:.2f} -> {load_at_end:.2f} on {os.cpu_count()} cores (window start -> end); "
             f"the gateway's loop thread waited {waited / elapsed * 1000:.0f} ms per second for a CPU"
         )
-        fallbacks = sum(s.value for s in after["porteiro_gateway_fallbacks"] if s.name.endswith("_total"))
+        fallbacks = counter_total(after, "porteiro_gateway_fallbacks") or 0
         print(f"fallbacks played (a fake dependency too slow): {fallbacks:.0f}")
+        figures = {
+            "cpu_per_call_ms": per_call,
+            "cpu_share": cpu_used / elapsed,
+            "connected": connected,
+            "load_start": load_at_start,
+            "load_end": load_at_end,
+            "waited_ms": waited / elapsed * 1000,
+            "resyncs": resyncs,
+            **late,
+        }
         for call in calls:
             if call.transport is not None:
                 call.transport.close()
     finally:
         stop.set()
+        if client_cpus:
+            pin(os.getpid(), set(cpus))  # the next run places everything again
+        for burner in hogs:
+            burner.kill()
+            burner.join(5)
+        if profiler is not None:
+            try:
+                await asyncio.to_thread(profiler.wait, 30)
+            except subprocess.TimeoutExpired:
+                profiler.kill()
         gateway.terminate()
         fakes_stop.set()
         if await asyncio.to_thread(ports.poll, 5):
             print(f"utterances recognised (whole run): {ports.recv()}")
         fakes.join(5)
+    return figures
+
+
+def summary(runs: list[tuple[str, dict[str, float]]]) -> None:
+    """Both gateways' runs side by side, and the ratio of CPU per call-second (after / before)."""
+    print("\nsummary (one sitting):")
+    print(
+        "  run        CPU/call-s  CPU share  p99 late  within 5 ms  within 20 ms  rebases  load (start->end)"
+    )
+    for label, f in runs:
+        if not f:
+            print(f"  {label:<10} (failed)")
+            continue
+        print(
+            f"  {label:<10} {f['cpu_per_call_ms']:7.2f} ms  {f['cpu_share']:8.1%}  {f['p99'] * 1000:5g} ms"
+            f"  {f['within_5ms']:10.2%}  {f['within_20ms']:11.2%}  {f['resyncs']:7.0f}"
+            f"  {f['load_start']:.2f} -> {f['load_end']:.2f}"
+        )
+    before = [f["cpu_per_call_ms"] for label, f in runs if label.startswith("before") and f]
+    after = [f["cpu_per_call_ms"] for label, f in runs if label.startswith("after") and f]
+    if before and after:
+        ratio = (sum(after) / len(after)) / (sum(before) / len(before))
+        print(f"  CPU per call-second, after / before (means): {ratio:.2f}")
+
+
+async def run_all(args: argparse.Namespace) -> None:
+    pinned = args.pin or args.hog
+    if args.compare is None:
+        await bench(args.calls, args.seconds, pinned, args.hog, None, args.profile)
+        return
+    runs: list[tuple[str, dict[str, float]]] = []
+    for round_ in range(1, args.rounds + 1):
+        for label, source in ((f"before.{round_}", args.compare), (f"after.{round_}", None)):
+            runs.append((label, await bench(args.calls, args.seconds, pinned, args.hog, source, None, label)))
+            print()
+    summary(runs)
 
 
 def main() -> None:
@@ -365,14 +504,41 @@ def main() -> None:
         action="store_true",
         help="pin the gateway to CPU 0 and the clients and fake servers to the others",
     )
+    parser.add_argument(
+        "--hog",
+        action="store_true",
+        help="a CPU-burning process pinned to the gateway's core (implies --pin)",
+    )
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        metavar="DIR",
+        help="also run the gateway of the checkout in DIR (before), alternately with this tree's (after)",
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="with --compare: before/after pairs")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="FILE",
+        help="py-spy record the gateway during the window (raw stacks)",
+    )
     args = parser.parse_args()
-    print(f"load average before start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+    print(
+        f"load average before start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; CPU: {cpu_model()}"
+    )
     try:
         import uvloop
 
-        uvloop.run(bench(args.calls, args.seconds, args.pin))
+        uvloop.run(run_all(args))
     except ImportError:
-        asyncio.run(bench(args.calls, args.seconds, args.pin))
+        asyncio.run(run_all(args))
+
+
+def cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return "unknown"
 
 
 if __name__ == "__main__":

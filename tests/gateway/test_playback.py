@@ -192,7 +192,12 @@ async def test_after_a_stall_longer_than_resync_the_schedule_is_rebased_without_
     # One frame at the stall's end, then every 20 ms from there: no catch-up burst of 4 frames.
     assert times == [20.0, 120.0, 140.0, 160.0, 180.0, 200.0, 220.0]
     assert stepped.clock.resyncs == 1
-    assert stepped.lateness[1] == pytest.approx(0.0, abs=1e-9)  # rebased: on time against the new slot
+    # The +40, +60, +80 and +100 ms slots were jumped over: 4 frames never sent, each counted
+    # in the lateness figures as 80 ms late (the stall), then the frame at +120 ms is on time
+    # against the rebased schedule.
+    assert stepped.clock.skipped_frames == 4
+    assert stepped.lateness[1:6] == pytest.approx([0.08] * 4 + [0.0], abs=1e-9)
+    assert stepped.lateness[6:] == pytest.approx([0.0] * 5, abs=1e-9)
 
 
 async def test_a_stall_shorter_than_resync_is_caught_up_on_the_original_schedule():

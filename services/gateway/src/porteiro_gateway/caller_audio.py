@@ -10,6 +10,7 @@ barge-ins, a failed recognition. Turn spans and per-turn metrics are kept by
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
@@ -105,17 +106,25 @@ class CallerAudio:
         return self._endpointer is not None and self._endpointer.speaking
 
     def feed(self, pcm: bytes, rate: int) -> None:
-        """One frame of caller audio (slin at `rate`)."""
-        pcm, rate = self._to_vad_rate(pcm, rate)
-        if not pcm:
-            return
+        """One frame of caller audio (slin at `rate`).
+
+        Runs in the loop's read callback for every frame of every leg: the common case
+        (8 kHz, no Say playing, no event) is a VAD call and a few attribute reads.
+        """
+        if rate != 8000 and rate != 16000:
+            pcm, rate = self._to_vad_rate(pcm, rate)
+            if not pcm:
+                return
         endpointer = self._endpointer
         if endpointer is None or endpointer.sample_rate != rate:
             endpointer = self._endpointer = Endpointer(rate, endpointing_config(self._settings))
         events = endpointer.feed(pcm)
         if endpointer.voiced_run_ms:
             self._last_voiced_at = self._now()
-        self._check_barge_in(pcm, rate, endpointer.voiced_run_ms > 0)
+        if self._player.current is None:  # nothing playing: nothing to barge in on
+            self._barge_run_ms = 0.0
+        else:
+            self._check_barge_in(pcm, rate, endpointer.voiced_run_ms > 0)
         for event in events:
             if isinstance(event, SpeechAudio):
                 if self._transcription is not None:
@@ -223,5 +232,6 @@ class CallerAudio:
 
 
 def rms(pcm: bytes) -> float:
-    samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32)
-    return float(np.sqrt(np.mean(samples * samples))) if samples.size else 0.0
+    """Root mean square of int16 samples, exact: the sum of squares in int64 (one dot product)."""
+    samples = np.frombuffer(pcm, dtype="<i2").astype(np.int64)
+    return math.sqrt(int(samples @ samples) / samples.size) if samples.size else 0.0

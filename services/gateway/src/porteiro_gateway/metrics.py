@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator
+
+from prometheus_client import REGISTRY, Counter, Gauge
+from prometheus_client.core import HistogramMetricFamily
+from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 from porteiro.concierge.v1 import concierge_pb2
 from porteiro_common.metrics import VOICE_LATENCY_BUCKETS, TracedHistogram, set_build_info
@@ -29,11 +35,60 @@ ACTIVE_LEGS = Gauge("porteiro_gateway_active_legs", "AudioSocket legs connected 
 FRAMES = Counter(
     "porteiro_gateway_frames_total", "AudioSocket frames received (in) and sent (out)", ["direction", "leg"]
 )
-PLAYBACK_LATENESS = Histogram(
+
+
+class LoopHistogram(Collector):
+    """A histogram written only from the event loop: a list of counts, no lock, no per-value call chain.
+
+    prometheus_client's Histogram takes a lock per bucket and per sum on every
+    observation; the playback clock observes ~15,000 frames a second at 300
+    calls. Here an observation is a bisect and two additions (the clock inlines
+    them over a whole slot with `observe_since`); the scrape thread reads plain ints.
+    """
+
+    def __init__(self, name: str, documentation: str, buckets: Iterable[float]) -> None:
+        self.name, self.documentation = name, documentation
+        self.bounds = [float(bound) for bound in buckets]  # upper bounds, +Inf implied
+        self.counts = [0] * (len(self.bounds) + 1)  # per bucket, not cumulative; last: above every bound
+        self.sum = 0.0
+
+    def observe(self, value: float) -> None:
+        self.counts[bisect_left(self.bounds, value)] += 1
+        self.sum += value
+
+    def observe_many(self, value: float, count: int) -> None:
+        """`count` observations of the same value (frames skipped by a schedule rebase)."""
+        self.counts[bisect_left(self.bounds, value)] += count
+        self.sum += value * count
+
+    def observe_since(self, deadline: float, times: Iterable[float]) -> None:
+        """One observation per time in `times`: how long after `deadline` it was (0 if before)."""
+        counts, bounds, total = self.counts, self.bounds, 0.0
+        for at in times:
+            late = at - deadline
+            if late < 0.0:
+                late = 0.0
+            counts[bisect_left(bounds, late)] += 1
+            total += late
+        self.sum += total
+
+    def collect(self) -> Iterator[HistogramMetricFamily]:
+        cumulative, running = [], 0
+        for bound, count in zip([*self.bounds, float("inf")], list(self.counts), strict=True):
+            running += count
+            cumulative.append((floatToGoString(bound), running))
+        family = HistogramMetricFamily(self.name, self.documentation)
+        family.add_metric([], cumulative, self.sum)
+        yield family
+
+
+PLAYBACK_LATENESS = LoopHistogram(
     "porteiro_gateway_playback_lateness_seconds",
-    "How late each outgoing 20 ms frame left, against its absolute schedule",
-    buckets=PLAYBACK_LATENESS_BUCKETS,
+    "How late each outgoing 20 ms frame left against its absolute schedule; "
+    "frames skipped by a schedule rebase count at the stall's lateness",
+    PLAYBACK_LATENESS_BUCKETS,
 )
+REGISTRY.register(PLAYBACK_LATENESS)
 ENDPOINTING = TracedHistogram(
     "porteiro_gateway_endpointing_seconds",
     "From the last voiced audio to the end-of-speech decision",
@@ -64,6 +119,10 @@ DROPPED_UTTERANCES = Counter(
 )
 PLAYBACK_RESYNCS = Counter(
     "porteiro_gateway_playback_resyncs_total", "Playback schedule rebased after the loop stalled"
+)
+SKIPPED_FRAMES = Counter(
+    "porteiro_gateway_playback_skipped_frames_total",
+    "Outgoing frames never sent because the schedule was rebased after a stall (all legs)",
 )
 LEGS_ENDED = Counter("porteiro_gateway_legs_ended_total", "Legs ended, by reason", ["leg", "reason"])
 

@@ -119,6 +119,11 @@ class Player:
 
     def tick(self) -> None:
         """Send this tick's frame: audio of the current Say, or silence."""
+        if self.current is None and not self._queue:  # idle, most ticks: silence, nothing to decide
+            if self.idle_silence:
+                self._send(self._silence)
+                self.frames_sent += 1
+            return
         frame = self._next_frame()
         if frame is not None:
             self._send(frame)
@@ -152,7 +157,7 @@ class Player:
         if len(buffer) < size:  # the last piece of a Say: pad it to a whole frame
             buffer += bytes(size - len(buffer))
         frame = self._header + buffer[:size]
-        del buffer[:size]
+        del buffer[:size]  # bytearray deletes from the front in O(1) (it moves its start)
         if item.started_at is None:
             item.started_at = self._now()
             self._sink.on_say_started(item)
@@ -177,8 +182,23 @@ class PlaybackClock:
         observe_lateness: Callable[[float], None] | None = None,
     ) -> None:
         self.time_source = time_source  # the legs read the time here too
-        self._observe = observe_lateness or metrics.PLAYBACK_LATENESS.observe
+        if observe_lateness is None:  # production: the loop-only histogram, fed a whole slot at once
+            self._observe_slot: Callable[[float, list[float]], None] = metrics.PLAYBACK_LATENESS.observe_since
+            self._observe_skipped: Callable[[float, int], None] = metrics.PLAYBACK_LATENESS.observe_many
+        else:  # tests: one call per frame, sent or skipped
+            observe = observe_lateness
+
+            def observe_slot(deadline: float, sent_at: list[float]) -> None:
+                for at in sent_at:
+                    observe(max(0.0, at - deadline))
+
+            def observe_skipped(value: float, count: int) -> None:
+                for _ in range(count):
+                    observe(value)
+
+            self._observe_slot, self._observe_skipped = observe_slot, observe_skipped
         self.resyncs = 0  # schedule rebases (also counted in Prometheus)
+        self.skipped_frames = 0  # frames never sent because of rebases, all players (also in Prometheus)
         self._resync = resync_ms / 1000
         self._phase_seconds = FRAME_SECONDS / phases
         self._slots: list[dict[Player, None]] = [{} for _ in range(phases)]  # insertion-ordered sets
@@ -197,7 +217,8 @@ class PlaybackClock:
             self._slots[slot].pop(player, None)
 
     async def run(self) -> None:
-        now, sleep, observe = self.time_source.now, self.time_source.sleep, self._observe
+        now, sleep = self.time_source.now, self.time_source.sleep
+        observe_slot = self._observe_slot
         start = now()
         step = 0
         phases = len(self._slots)
@@ -208,16 +229,35 @@ class PlaybackClock:
                 await sleep(delay)
             lateness = now() - deadline
             if lateness > self._resync:
-                metrics.PLAYBACK_RESYNCS.inc()
-                self.resyncs += 1
+                self._rebase(lateness)
                 start += lateness
                 deadline += lateness
-            for player in list(self._slots[step % phases]):
-                try:
-                    player.tick()
-                except Exception as error:  # noqa: BLE001 - one broken leg must not stop the others
-                    log.exception("player failed")
-                    self.discard(player)
-                    player.sink.on_player_error(error)
-                observe(max(0.0, now() - deadline))
+            slot = self._slots[step % phases]
+            if slot:
+                # One pass over the slot's players; the time after each frame is kept and the
+                # lateness histogram gets the whole slot in one call (off the per-frame path).
+                sent_at: list[float] = []
+                stamp = sent_at.append
+                for player in list(slot):
+                    try:
+                        player.tick()
+                    except Exception as error:  # noqa: BLE001 - one broken leg must not stop the others
+                        log.exception("player failed")
+                        self.discard(player)
+                        player.sink.on_player_error(error)
+                    stamp(now())
+                observe_slot(deadline, sent_at)
             step += 1
+
+    def _rebase(self, lateness: float) -> None:
+        """The loop stalled for `lateness`: the schedule moves on by as much, and the frames of the
+        slots jumped over are never sent. They count as frames `lateness` late (every player
+        loses about lateness / 20 ms frames), so stalls show in the lateness figures, not only as
+        a rebase count."""
+        metrics.PLAYBACK_RESYNCS.inc()
+        self.resyncs += 1
+        skipped = max(1, round(lateness / FRAME_SECONDS)) * len(self._slot_of)
+        if skipped:
+            self.skipped_frames += skipped
+            metrics.SKIPPED_FRAMES.inc(skipped)
+            self._observe_skipped(lateness, skipped)
