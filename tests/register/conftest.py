@@ -73,7 +73,7 @@ class Database:
         return database_url(self.name, port)
 
 
-def _admin(statement: sql.Composable) -> None:
+def _admin(statement: sql.Composed) -> None:
     with psycopg.connect(SERVER_URL, autocommit=True, connect_timeout=5) as connection:
         connection.execute(statement)
 
@@ -178,7 +178,7 @@ class BrokerQueues:
         connection = self._connect()
         try:
             channel = connection.channel()
-            messages = []
+            messages: list[tuple[pika.BasicProperties, bytes]] = []
             while True:
                 method, properties, body = channel.basic_get(queue or self.name, auto_ack=True)
                 if method is None:

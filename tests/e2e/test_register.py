@@ -1,0 +1,261 @@
+"""The visitor register end to end: concierge and register as real processes, real RabbitMQ and PostgreSQL.
+
+The concierge (with the real directory process) publishes a CallFinished per call; the
+register stores it. The gateway's part is played by the concierge's gRPC driver and the
+dialer by a fake (the one boundary replaced: it lets a test place a call and take the
+dialer down). The database is reached through a TCP proxy, so a test can cut it and
+restore it without stopping the machine's PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+
+import grpc
+import psycopg
+import pytest
+
+from porteiro.register.v1 import register_pb2, register_pb2_grpc
+from tests.concierge.driver import LegDriver
+from tests.concierge.fakes import FakeDialer, FakeDirectory, serve_fakes
+from tests.register.conftest import (
+    AMQP_URL,
+    BrokerQueues,
+    Database,
+    create_throwaway_database,
+    drop_database,
+    server_address,
+)
+from tests.support.processes import ServiceProcess
+from tests.support.tcp_proxy import TcpProxy
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+VISIT = "Boa tarde, aqui é o João, entrega para a Renata do 501"
+
+
+@pytest.fixture
+def database() -> Iterator[Database]:
+    database = create_throwaway_database()
+    yield database
+    drop_database(database)
+
+
+@pytest.fixture
+def queues() -> Iterator[BrokerQueues]:
+    queues = BrokerQueues()
+    yield queues
+    queues.delete()
+
+
+@pytest.fixture
+def database_proxy() -> Iterator[TcpProxy]:
+    proxy = TcpProxy(server_address()).start()
+    yield proxy
+    proxy.close()
+
+
+@pytest.fixture
+async def dialer() -> AsyncIterator[tuple[FakeDialer, str]]:
+    fake = FakeDialer()
+    server, port = await serve_fakes(FakeDirectory(), fake)
+    yield fake, f"127.0.0.1:{port}"
+    await server.stop(0)
+
+
+@dataclass
+class Stack:
+    concierge: ServiceProcess
+    register: ServiceProcess
+    dialer: FakeDialer
+    database: Database
+
+    def records(self) -> dict[str, tuple[str, str, int, str | None]]:
+        """call id -> (outcome, decided_by, attempts, visitor_name), read straight from PostgreSQL."""
+        with psycopg.connect(self.database.url, connect_timeout=5) as connection:
+            rows = connection.execute(
+                "SELECT call_id::text, outcome, decided_by, attempts, visitor_name FROM call_records"
+            ).fetchall()
+        return {row[0]: (row[1], row[2], row[3], row[4]) for row in rows}
+
+    async def wait_records(
+        self, count: int, within: float = 30.0
+    ) -> dict[str, tuple[str, str, int, str | None]]:
+        deadline = time.monotonic() + within
+        while True:
+            records = await asyncio.to_thread(self.records)
+            if len(records) >= count or time.monotonic() > deadline:
+                return records
+            await asyncio.sleep(0.2)
+
+
+@pytest.fixture
+async def stack(run_service, database, queues, database_proxy, dialer) -> Stack:
+    fake_dialer, dialer_target = dialer
+    directory = run_service("porteiro_directory", "PORTEIRO_DIRECTORY_")
+    register = run_service(
+        "porteiro_register",
+        "PORTEIRO_REGISTER_",
+        {
+            "PORTEIRO_REGISTER_DATABASE_URL": database.url_via(database_proxy.port),
+            "PORTEIRO_REGISTER_AMQP_URL": AMQP_URL,
+            "PORTEIRO_REGISTER_QUEUE": queues.name,
+            "PORTEIRO_REGISTER_STORE_VISITOR_NAME": "true",
+            "PORTEIRO_REGISTER_DATABASE_TIMEOUT_SECONDS": "2",
+            "PORTEIRO_REGISTER_RECONNECT_INITIAL_SECONDS": "0.1",
+            "PORTEIRO_REGISTER_RECONNECT_MAX_SECONDS": "0.5",
+        },
+    )
+    await asyncio.to_thread(directory.wait_serving, 60)
+    concierge = run_service(
+        "porteiro_concierge",
+        "PORTEIRO_CONCIERGE_",
+        {
+            "PORTEIRO_CONCIERGE_DIRECTORY_TARGET": directory.target,
+            "PORTEIRO_CONCIERGE_DIALER_TARGET": dialer_target,
+            "PORTEIRO_CONCIERGE_RESIDENT_CONNECT_TIMEOUT_SECONDS": "1.0",
+            "PORTEIRO_CONCIERGE_DEADLINE_REREAD_SECONDS": "0.05",
+            "PORTEIRO_CONCIERGE_REGISTER_ENABLED": "true",
+            "PORTEIRO_CONCIERGE_REGISTER_AMQP_URL": AMQP_URL,
+            "PORTEIRO_CONCIERGE_REGISTER_QUEUE": queues.name,
+        },
+    )
+    await asyncio.gather(
+        asyncio.to_thread(concierge.wait_serving, 60), asyncio.to_thread(register.wait_serving, 90)
+    )
+    return Stack(concierge, register, fake_dialer, database)
+
+
+Call = Callable[[grpc.aio.Channel, Stack], Awaitable[str]]
+
+
+async def visitor_asks(channel: grpc.aio.Channel) -> tuple[str, LegDriver]:
+    session_id = str(uuid.uuid4())
+    visitor = LegDriver(channel, session_id, "visitor")
+    await visitor.start()
+    await visitor.expect("em que posso ajudar")
+    await visitor.utter(VISIT)
+    return session_id, visitor
+
+
+async def resident_answers(channel: grpc.aio.Channel, stack: Stack, answer: str) -> str:
+    """A whole call whose resident answers `answer` (spoken, or keys when digits)."""
+    session_id, visitor = await visitor_asks(channel)
+    await visitor.expect("entrega para Renata Oliveira")
+    await stack.dialer.next_call(timeout=10)
+    resident = LegDriver(channel, session_id, "resident")
+    await resident.start()
+    await resident.expect("João", "501")
+    if answer.isdigit():
+        await resident.press(answer)
+    else:
+        await resident.utter(answer)
+    await visitor.expect_hangup(10)
+    await resident.expect_hangup(10)
+    return session_id
+
+
+async def nobody_answers(channel: grpc.aio.Channel, stack: Stack) -> str:
+    session_id, visitor = await visitor_asks(channel)
+    await visitor.expect("Não consegui falar com o morador", timeout=20)
+    await visitor.expect_hangup(10)
+    return session_id
+
+
+async def visitor_hangs_up(channel: grpc.aio.Channel, stack: Stack) -> str:
+    session_id = str(uuid.uuid4())
+    visitor = LegDriver(channel, session_id, "visitor")
+    await visitor.start()
+    await visitor.expect("em que posso ajudar")
+    await visitor.hang_up()
+    await asyncio.wait_for(visitor.closed.wait(), 10)
+    return session_id
+
+
+async def resident_hangs_up(channel: grpc.aio.Channel, stack: Stack) -> str:
+    session_id, visitor = await visitor_asks(channel)
+    await stack.dialer.next_call(timeout=10)
+    resident = LegDriver(channel, session_id, "resident")
+    await resident.start()
+    await resident.expect("João")
+    await resident.hang_up()
+    await visitor.expect_hangup(10)
+    return session_id
+
+
+async def dialer_down(channel: grpc.aio.Channel, stack: Stack) -> str:
+    stack.dialer.down = True
+    try:
+        session_id, visitor = await visitor_asks(channel)
+        await visitor.expect("Não consegui chamar o morador")
+        await visitor.expect_hangup(10)
+    finally:
+        stack.dialer.down = False
+    return session_id
+
+
+CALLS: list[tuple[str, Call, tuple[str, str, int]]] = [
+    ("authorized by voice", lambda c, s: resident_answers(c, s, "Pode liberar"), ("authorized", "voice", 1)),
+    ("authorized by key", lambda c, s: resident_answers(c, s, "1"), ("authorized", "keypad", 1)),
+    ("denied", lambda c, s: resident_answers(c, s, "Não, não conheço"), ("denied", "voice", 1)),
+    (
+        "front desk",
+        lambda c, s: resident_answers(c, s, "Deixa na portaria"),
+        ("left_at_front_desk", "voice", 1),
+    ),
+    ("no answer", nobody_answers, ("no_answer", "none", 2)),
+    ("visitor hung up", visitor_hangs_up, ("visitor_hung_up", "none", 0)),
+    ("resident hung up", resident_hangs_up, ("resident_hung_up", "none", 1)),
+    ("failed", dialer_down, ("failed", "none", 1)),
+]
+
+
+async def test_every_outcome_is_one_record_with_its_fields(stack: Stack):
+    expected: dict[str, tuple[str, str, int]] = {}
+    async with grpc.aio.insecure_channel(stack.concierge.target) as channel:
+        for name, call, fields in CALLS:
+            try:
+                expected[await call(channel, stack)] = fields
+            except (AssertionError, TimeoutError) as error:
+                raise AssertionError(f"{name}: {error}\n{stack.concierge.logs()[-4000:]}") from None
+    records = await stack.wait_records(len(CALLS))
+    await asyncio.sleep(1.0)  # anything published twice would arrive meanwhile
+    records = await asyncio.to_thread(stack.records)
+    assert {call_id: record[:3] for call_id, record in records.items()} == expected
+    visitor_names = {records[call_id][3] for call_id, fields in expected.items() if fields[2] == 1}
+    assert visitor_names == {"João"}  # stored: the register here is set to keep names
+
+    async with grpc.aio.insecure_channel(stack.register.target) as channel:
+        listed = await register_pb2_grpc.RegisterServiceStub(channel).ListCalls(
+            register_pb2.ListCallsRequest(condominium="default", page_size=50), timeout=10
+        )
+    assert sorted(call.call_id for call in listed.calls) == sorted(expected)
+
+
+async def test_database_cut_during_calls_loses_and_duplicates_nothing(stack: Stack, database_proxy: TcpProxy):
+    async with grpc.aio.insecure_channel(stack.concierge.target) as channel:
+        first = await resident_answers(channel, stack, "1")
+        assert set(await stack.wait_records(1)) == {first}
+
+        database_proxy.close()  # PostgreSQL goes away for the register (the server itself keeps running)
+        during = [
+            await resident_answers(channel, stack, "Pode liberar"),
+            await resident_answers(channel, stack, "2"),
+            await visitor_hangs_up(channel, stack),
+        ]
+        await asyncio.sleep(2.0)  # the register holds the events, unacknowledged, and retries
+        assert set(await asyncio.to_thread(stack.records)) == {first}
+
+        database_proxy.reopen()
+        records = await stack.wait_records(4, within=60)
+        last = await resident_answers(channel, stack, "3")
+    records = await stack.wait_records(5, within=30)
+    await asyncio.sleep(1.0)
+    records = await asyncio.to_thread(stack.records)
+    assert sorted(records) == sorted([first, *during, last])  # each call once: keys are unique call ids
+    assert [records[call_id][0] for call_id in during] == ["authorized", "denied", "visitor_hung_up"]
+    assert records[last][:2] == ("left_at_front_desk", "keypad")
