@@ -161,7 +161,7 @@ def test_only_the_resident_leg_authorizes(core):
     handled = core.handle(session, Key(RESIDENT, "1"), NOW)
     assert handled.effects.finished == Outcome.AUTHORIZED == session.outcome
     assert kinds(handled.effects.actions[VISITOR]) == ["say", "hang_up"]
-    assert kinds(handled.effects.actions[RESIDENT]) == ["say", "hang_up"]
+    assert kinds(handled.effects.actions[RESIDENT]) == ["stop_playback", "say", "hang_up"]  # cuts the brief
     assert all(not action.say.allow_barge_in for action in handled.effects.actions[VISITOR][:1])
 
 

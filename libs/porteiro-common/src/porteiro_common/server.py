@@ -57,6 +57,10 @@ class ServiceApp(Generic[S]):
     async def start(self, health_reporter: HealthReporter) -> None:
         await health_reporter.set_serving(True)
 
+    async def drain(self, grace_seconds: float) -> None:
+        """After SIGTERM, with health NOT_SERVING and the gRPC server still up: let work in
+        progress finish before the server stops (the gateway's calls). The default returns at once."""
+
     async def stop(self, grace_seconds: float) -> None:
         """Release resources; may take up to `grace_seconds`."""
 
@@ -130,6 +134,7 @@ async def serve(app: ServiceApp, settings: ServiceSettings) -> None:
         log.info("stopping", extra={"grace_seconds": settings.grace_period_seconds})
         await bound.health.set_serving(False)
         await asyncio.sleep(settings.shutdown_delay_seconds)
+        await app.drain(settings.grace_period_seconds)  # health still served meanwhile
         await bound.health.shutdown()
         await asyncio.gather(
             bound.server.stop(settings.grace_period_seconds),

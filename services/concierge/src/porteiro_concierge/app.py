@@ -35,6 +35,7 @@ class ConciergeApp(ServiceApp[ConciergeSettings]):
         self, settings: ConciergeSettings, observability: ObservabilitySettings | None = None
     ) -> None:
         super().__init__(settings)
+        self.servicer: ConciergeServicer | None = None
         observability = observability or ObservabilitySettings()
         self.prompts = Prompts(settings.prompts_file)
         self.store = build_store(settings.redis_url, settings.session_ttl_seconds)
@@ -58,8 +59,8 @@ class ConciergeApp(ServiceApp[ConciergeSettings]):
         )
 
     def register(self, server: grpc.aio.Server) -> None:
-        servicer = ConciergeServicer(self.engine, self.store, self.settings.deadline_reread_seconds)
-        concierge_pb2_grpc.add_ConciergeServiceServicer_to_server(servicer, server)
+        self.servicer = ConciergeServicer(self.engine, self.store, self.settings.deadline_reread_seconds)
+        concierge_pb2_grpc.add_ConciergeServiceServicer_to_server(self.servicer, server)
 
     async def start(self, health_reporter: HealthReporter) -> None:
         # Sessions are the one hard dependency; directory and dialer being down
@@ -71,6 +72,10 @@ class ConciergeApp(ServiceApp[ConciergeSettings]):
         await health_reporter.set_serving(True)
 
     async def stop(self, grace_seconds: float) -> None:
+        # The server takes no new streams now; the open ones are handed over to the other
+        # replicas (the gateways reopen them; the calls live on in the shared session store).
+        if self.servicer is not None and not await self.servicer.hand_over(grace_seconds):
+            log.warning("streams still open after the handover")
         # The calls are over (the server drained them): flush their register events first.
         await self.call_register.close(grace_seconds)
         await asyncio.gather(self.directory.close(), self.dialer.close(), return_exceptions=True)

@@ -37,14 +37,28 @@ FIRST_EVENT_TIMEOUT_SECONDS = 10.0
 MAX_UTTERANCE_CHARS = 500
 
 
+# How a stopping concierge ends its streams (the gateway reopens at once, on another replica:
+# porteiro_gateway.concierge_link.HANDOVER_PREFIX). The call lives on in the session store.
+HANDOVER_DETAIL = "handover: this concierge is stopping; reopen the stream"
+
+
 class InvalidEvent(Exception):
     """An event the gateway must not send; the stream ends with INVALID_ARGUMENT."""
 
 
 class LegHandler:
-    def __init__(self, engine: CallEngine, store: SessionStore, reread_seconds: float) -> None:
+    def __init__(
+        self,
+        engine: CallEngine,
+        store: SessionStore,
+        reread_seconds: float,
+        stopping: asyncio.Event | None = None,
+    ) -> None:
         self.engine = engine
         self.store = store
+        # Set when this process stops: the stream is handed over (HANDOVER_DETAIL), the call goes on.
+        self.stopping = stopping or asyncio.Event()
+        self._dispatching = asyncio.Lock()  # held while an event of this stream is being handled
         self.session_id = ""
         self.leg = ""
         self.unplayed: set[str] = set()
@@ -71,6 +85,7 @@ class LegHandler:
         reader: asyncio.Task | None = None
         timer: asyncio.Task | None = None
         delivered: asyncio.Future | None = None
+        stopping: asyncio.Future | None = None
         try:
             try:
                 with self._in_call_trace():
@@ -82,17 +97,25 @@ class LegHandler:
             with self._in_call_trace():  # the tasks keep the context they are created in
                 reader = asyncio.create_task(self._read(events))
                 timer = asyncio.create_task(self.timer.run())
+            stopping = asyncio.ensure_future(self.stopping.wait())
             while True:
                 delivered = asyncio.ensure_future(mailbox.get())
-                await asyncio.wait({delivered, reader}, return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait({delivered, reader, stopping}, return_when=asyncio.FIRST_COMPLETED)
                 if not delivered.done():
                     delivered.cancel()
                     break
                 yield self._named(delivered.result())
+            if stopping.done() and not reader.done():
+                async with self._dispatching:  # the event being handled finishes first
+                    reader.cancel()
+                while not mailbox.queue.empty():  # what that event produced still reaches the gateway
+                    yield self._named(mailbox.queue.get_nowait())
+                log.info("leg handed over", extra={"session_id": self.session_id, "leg": self.leg})
+                await context.abort(grpc.StatusCode.UNAVAILABLE, HANDOVER_DETAIL)
             if self.refusal is not None:
                 await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(self.refusal))
         finally:
-            for task in (reader, timer, delivered):  # delivered: pending when the stream was cancelled
+            for task in (reader, timer, delivered, stopping):  # pending when the stream was cancelled
                 if task is not None:
                     task.cancel()
                     with contextlib.suppress(BaseException):
@@ -166,7 +189,8 @@ class LegHandler:
         """Handle events until leg_ended, the gateway half-closes, or an event is refused."""
         async for event in events:
             try:
-                await self._handle(event)
+                async with self._dispatching:
+                    await self._handle(event)
             except InvalidEvent as refusal:
                 log.warning(
                     "event refused",
@@ -182,7 +206,8 @@ class LegHandler:
                 return
         if not self.ended:  # half-closed without leg_ended (or refused): the line is gone all the same
             self.ended = True
-            await self._dispatch(core_events.LegEnded(self.leg))
+            async with self._dispatching:
+                await self._dispatch(core_events.LegEnded(self.leg))
 
     async def _handle(self, event: concierge_pb2.LegEvent) -> None:
         core_event = self._core_event(event)

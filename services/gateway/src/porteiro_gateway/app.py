@@ -3,7 +3,8 @@
 The gRPC server carries only health and reflection: the gateway's real
 traffic is AudioSocket over TCP. It is SERVING once both listeners accept
 connections; speech and concierge being down does not stop that (calls then
-hear the fallback).
+hear the fallback). On SIGTERM it drains (`drain`): health NOT_SERVING but still
+served, calls in progress finish, new visitor legs are refused.
 """
 
 from __future__ import annotations
@@ -104,6 +105,19 @@ class GatewayApp(ServiceApp[GatewaySettings]):
         report_listening(settings.ports_file, "visitor", self.visitor.port)
         report_listening(settings.ports_file, "resident", self.resident.port)
         await health_reporter.set_serving(True)
+
+    async def drain(self, grace_seconds: float) -> None:
+        """SIGTERM, health already NOT_SERVING and still served: let the calls in progress finish.
+
+        New visitor legs are refused (hangup frame); resident legs of the calls in progress on this
+        gateway are still taken. A call cannot outlast `max_call_seconds`, so that is the wait;
+        `stop` then ends whatever is left.
+        """
+        self.registry.draining = True
+        legs = len(self.registry.legs)
+        log.info("draining", extra={"legs": legs, "max_wait_seconds": self.settings.max_call_seconds})
+        if not await self.registry.wait_empty(self.settings.max_call_seconds):
+            log.warning("calls still in progress after the drain", extra={"legs": len(self.registry.legs)})
 
     async def stop(self, grace_seconds: float) -> None:
         for listener in (self.visitor, self.resident):

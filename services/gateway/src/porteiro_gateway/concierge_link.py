@@ -26,6 +26,16 @@ class ConciergeGone(Exception):
     """The stream failed or ended without the leg asking for it."""
 
 
+class ConciergeHandover(ConciergeGone):
+    """The concierge replica is stopping and closed the stream on purpose: the call lives on in
+    the shared session store, and a new stream (to another replica) carries it on."""
+
+
+# The status a stopping concierge ends its streams with (porteiro_concierge.leg.HANDOVER_DETAIL).
+HANDOVER_CODE = grpc.StatusCode.UNAVAILABLE
+HANDOVER_PREFIX = "handover:"
+
+
 class ConciergeStream(Protocol):
     """One leg's conversation with the concierge: events out, actions in."""
 
@@ -102,6 +112,8 @@ class ConciergeLink:
             except grpc.aio.AioRpcError as error:
                 if self.closing:
                     return
+                if error.code() == HANDOVER_CODE and (error.details() or "").startswith(HANDOVER_PREFIX):
+                    raise ConciergeHandover(describe(error)) from None
                 raise ConciergeGone(describe(error)) from None
             if action is grpc.aio.EOF:
                 if self.closing:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from opentelemetry import trace
@@ -26,7 +26,7 @@ from porteiro_common.metrics import DEPENDENCY_UP
 from porteiro_gateway import leg_trace, metrics
 from porteiro_gateway.caller_audio import CallerAudio
 from porteiro_gateway.caller_socket import CallerSocket, Transport
-from porteiro_gateway.concierge_link import ConciergeGone, LegAction, LegEvent, describe
+from porteiro_gateway.concierge_link import ConciergeGone, ConciergeHandover, LegAction, LegEvent, describe
 from porteiro_gateway.deps import LEG_NAMES, LegDeps
 from porteiro_gateway.leg_trace import LegTrace
 from porteiro_gateway.playback import PlaybackSink, Player, SayItem
@@ -65,6 +65,8 @@ class Leg(PlaybackSink):
         self._hanging_up = False
         self._failures = 0
         self._in_fallback = False
+        # Whether the leg may go on once its UUID is known (the listener's check while draining).
+        self.admits: Callable[[Leg, str], bool] = lambda _leg, _session_id: True
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -144,6 +146,10 @@ class Leg(PlaybackSink):
 
     def identified(self, session_id: str) -> None:
         self.session_id = self.caller_audio.session_id = session_id
+        if not self.admits(self, session_id):  # draining: not a call in progress on this gateway
+            metrics.REFUSALS.labels("shutting_down").inc()
+            self.end(Reason.LEG_END_REASON_SHUTDOWN, "gateway draining: no call in progress here")
+            return
         if self.leg == common_pb2.LEG_VISITOR:
             self.trace.start(session_id)  # a RESIDENT_LEG span waits for the visitor's traceparent
         self._open_concierge()
@@ -168,6 +174,8 @@ class Leg(PlaybackSink):
         self._tasks.spawn(self._pump_out(), keep_on_end=True)  # ends by itself once the link is abandoned
         try:
             await self._link.pump_in(self._on_action)
+        except ConciergeHandover as error:
+            self._handed_over(error)
         except ConciergeGone as error:
             self._concierge_gone(error)
 
@@ -176,6 +184,16 @@ class Leg(PlaybackSink):
             await self._link.pump_out()
         except ConciergeGone as error:
             self._concierge_gone(error)
+
+    def _handed_over(self, error: ConciergeHandover) -> None:
+        """The concierge replica stopped on purpose: reopen at once (another replica takes the call,
+        from the shared session); the caller hears no fallback."""
+        self._link.abandon()
+        if self._ended.is_set() or self._hanging_up:
+            return
+        log.info("concierge handed the leg over: %s", error, extra={"session_id": self.session_id})
+        self.trace.event("CONCIERGE_HANDOVER")
+        self._open_concierge()
 
     def _concierge_gone(self, error: ConciergeGone) -> None:
         self._link.abandon()

@@ -7,6 +7,11 @@ A connection is refused before any leg exists when its source address is not
 in the allowlist (closed without a word), when the gateway already carries
 `max_legs` legs or is shutting down (a hangup frame, then close: the dialplan
 continues).
+
+While the gateway drains (SIGTERM, a rollout) both listeners stay open: a new
+visitor leg is refused with a hangup frame, and a resident leg is taken only
+for a call whose visitor leg is on this gateway (checked when its UUID arrives),
+so the calls in progress can finish.
 """
 
 from __future__ import annotations
@@ -37,16 +42,39 @@ class LegRegistry:
     def __init__(self, max_legs: int) -> None:
         self.max_legs = max_legs
         self.legs: set[Leg] = set()
-        self.accepting = True
+        self.accepting = True  # False once stopping: every connection is refused
+        self.draining = False  # True on SIGTERM: only resident legs of calls in progress here
         self._empty = asyncio.Event()
         self._empty.set()
 
-    def refusal(self) -> str | None:
-        if not self.accepting:
+    def refusal(self, leg: common_pb2.Leg = common_pb2.LEG_VISITOR) -> str | None:
+        """Why a new connection for a `leg` leg is refused (None: take it)."""
+        if not self.accepting or (self.draining and leg == common_pb2.LEG_VISITOR):
             return "shutting_down"
         if len(self.legs) >= self.max_legs:
             return "max_legs"
         return None
+
+    def admits(self, leg: Leg, session_id: str) -> bool:
+        """Whether a leg that just told its UUID may go on: while draining, only a resident leg
+        whose call's visitor leg is here."""
+        if not self.draining or leg.leg == common_pb2.LEG_VISITOR:
+            return True
+        return any(
+            other.leg == common_pb2.LEG_VISITOR
+            and other.session_id == session_id
+            and other.end_reason is None
+            for other in self.legs
+        )
+
+    async def wait_empty(self, seconds: float) -> bool:
+        """Wait up to `seconds` for every leg to end; True if they did."""
+        try:
+            async with asyncio.timeout(seconds):
+                await self._empty.wait()
+                return True
+        except TimeoutError:
+            return False
 
     def add(self, leg: Leg) -> None:
         self.legs.add(leg)
@@ -127,7 +155,7 @@ class LegListener:
             log.warning("connection from a network not allowed", extra={"peer": str(peer[0])})
             transport.abort()
             return None
-        reason = self._registry.refusal()
+        reason = self._registry.refusal(self.leg)
         if reason is not None:
             metrics.REFUSALS.labels(reason).inc()
             log.warning("connection refused", extra={"reason": reason})
@@ -135,6 +163,7 @@ class LegListener:
             transport.close()
             return None
         leg = Leg(self._deps, self.leg, transport)
+        leg.admits = self._registry.admits
         self._registry.add(leg)
         task = asyncio.get_running_loop().create_task(self._run(leg))
         self._handlers.add(task)
