@@ -487,3 +487,23 @@ spec:
   value: {{ printf "%s://%s:%v/%v" $scheme $redis.host $redis.port $redis.db | quote }}
 {{- end }}
 {{- end -}}
+
+{{/* <env> = the AMQP URL from the rabbitmq values, the credentials (if any) from a Secret through
+     $(AMQP_USERNAME)/$(AMQP_PASSWORD), so they never appear in the manifest. Nothing when
+     rabbitmq.host is empty (the service's local default). Context: root, env (variable name). */}}
+{{- define "porteiro.amqpEnv" -}}
+{{- $mq := .root.Values.rabbitmq -}}
+{{- if $mq.host }}
+{{- $scheme := ternary "amqps" "amqp" $mq.tls }}
+{{- $address := printf "%s:%v/%s" $mq.host $mq.port ($mq.vhost | urlquery) }}
+{{- if or $mq.auth.existingSecret $mq.auth.password }}
+{{ include "porteiro.secretEnv" (dict "root" .root "env" "AMQP_USERNAME" "existingSecret" $mq.auth.existingSecret "existingSecretKey" $mq.auth.existingSecretUsernameKey "generatedKey" "rabbitmq-username") }}
+{{ include "porteiro.secretEnv" (dict "root" .root "env" "AMQP_PASSWORD" "existingSecret" $mq.auth.existingSecret "existingSecretKey" $mq.auth.existingSecretPasswordKey "generatedKey" "rabbitmq-password") }}
+- name: {{ .env }}
+  value: {{ printf "%s://$(AMQP_USERNAME):$(AMQP_PASSWORD)@%s" $scheme $address | quote }}
+{{- else }}
+- name: {{ .env }}
+  value: {{ printf "%s://%s" $scheme $address | quote }}
+{{- end }}
+{{- end }}
+{{- end -}}
