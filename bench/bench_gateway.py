@@ -292,6 +292,7 @@ async def bench(
     gateway_src: Path | None = None,
     profile: Path | None = None,
     label: str = "this tree",
+    silent: bool = False,
 ) -> dict[str, float]:
     """One run: start the fakes and a gateway, connect the calls, measure `seconds`; print and return figures."""
     cpus = sorted(os.sched_getaffinity(0))
@@ -350,7 +351,11 @@ async def bench(
             calls.append(protocol)
         audio = (
             silence(1.0)
-            + spoken("eu vim entregar uma encomenda para o apartamento cento e dois")
+            + (
+                silence(4.0)
+                if silent
+                else spoken("eu vim entregar uma encomenda para o apartamento cento e dois")
+            )
             + silence(2.0)
         )
         sender = asyncio.create_task(send_audio(calls, audio, stop))
@@ -482,12 +487,17 @@ def summary(runs: list[tuple[str, dict[str, float]]]) -> None:
 async def run_all(args: argparse.Namespace) -> None:
     pinned = args.pin or args.hog
     if args.compare is None:
-        await bench(args.calls, args.seconds, pinned, args.hog, None, args.profile)
+        await bench(args.calls, args.seconds, pinned, args.hog, None, args.profile, silent=args.silent)
         return
     runs: list[tuple[str, dict[str, float]]] = []
     for round_ in range(1, args.rounds + 1):
         for label, source in ((f"before.{round_}", args.compare), (f"after.{round_}", None)):
-            runs.append((label, await bench(args.calls, args.seconds, pinned, args.hog, source, None, label)))
+            runs.append(
+                (
+                    label,
+                    await bench(args.calls, args.seconds, pinned, args.hog, source, None, label, args.silent),
+                )
+            )
             print()
     summary(runs)
 
@@ -516,6 +526,11 @@ def main() -> None:
         help="also run the gateway of the checkout in DIR (before), alternately with this tree's (after)",
     )
     parser.add_argument("--rounds", type=int, default=1, help="with --compare: before/after pairs")
+    parser.add_argument(
+        "--silent",
+        action="store_true",
+        help="callers send only silence (no utterance, no Transcribe): isolates the recognition streams' cost",
+    )
     parser.add_argument(
         "--profile",
         type=Path,
