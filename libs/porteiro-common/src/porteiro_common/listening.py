@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 def report_listening(ports_file: Path | None, listener: str, port: int) -> None:
     """Log that `listener` ("grpc", "metrics", "visitor", ...) accepts on `port`; append it to `ports_file`."""
-    log.info("listening", extra={"listener": listener, "port": port})
+    log.info("%s listening on port %d", listener, port, extra={"listener": listener, "port": port})
     if ports_file is None:
         return
     with ports_file.open("a", encoding="utf-8") as out:
