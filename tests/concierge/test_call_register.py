@@ -274,6 +274,8 @@ async def test_the_call_never_waits_for_the_broker_and_shutdown_drains():
     assert [record.call_id for record in publisher.published] == [SESSION_ID]
     await register.close(1.0)
     assert publisher.started and publisher.closed and register.pending == 0
+    register.record(finished_session("6f1c2a3b-0000-4000-8000-000000000002"))  # after close: refused
+    assert register.pending == 0 and len(publisher.published) == 1
 
 
 async def test_one_process_never_publishes_a_call_twice():

@@ -3,8 +3,8 @@
 The concierge (with the real directory process) publishes a CallFinished per call; the
 register stores it. The gateway's part is played by the concierge's gRPC driver and the
 dialer by a fake (the one boundary replaced: it lets a test place a call and take the
-dialer down). The database is reached through a TCP proxy, so a test can cut it and
-restore it without stopping the machine's PostgreSQL.
+dialer down). The database, and the broker as the concierge sees it, are reached through
+TCP proxies, so a test can cut them and restore them without stopping the real servers.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 
 import grpc
+import pika
 import psycopg
 import pytest
 
@@ -26,6 +27,7 @@ from tests.register.conftest import (
     AMQP_URL,
     BrokerQueues,
     Database,
+    amqp_url_via,
     create_throwaway_database,
     drop_database,
     server_address,
@@ -55,6 +57,15 @@ def queues() -> Iterator[BrokerQueues]:
 @pytest.fixture
 def database_proxy() -> Iterator[TcpProxy]:
     proxy = TcpProxy(server_address()).start()
+    yield proxy
+    proxy.close()
+
+
+@pytest.fixture
+def broker_proxy() -> Iterator[TcpProxy]:
+    """The concierge's way to RabbitMQ (the register connects directly)."""
+    parts = pika.URLParameters(AMQP_URL)
+    proxy = TcpProxy((parts.host, parts.port)).start()
     yield proxy
     proxy.close()
 
@@ -94,7 +105,7 @@ class Stack:
 
 
 @pytest.fixture
-async def stack(run_service, database, queues, database_proxy, dialer) -> Stack:
+async def stack(run_service, database, queues, database_proxy, broker_proxy, dialer) -> Stack:
     fake_dialer, dialer_target = dialer
     directory = run_service("porteiro_directory", "PORTEIRO_DIRECTORY_")
     register = run_service(
@@ -120,7 +131,8 @@ async def stack(run_service, database, queues, database_proxy, dialer) -> Stack:
             "PORTEIRO_CONCIERGE_RESIDENT_CONNECT_TIMEOUT_SECONDS": "1.0",
             "PORTEIRO_CONCIERGE_DEADLINE_REREAD_SECONDS": "0.05",
             "PORTEIRO_CONCIERGE_REGISTER_ENABLED": "true",
-            "PORTEIRO_CONCIERGE_REGISTER_AMQP_URL": AMQP_URL,
+            "PORTEIRO_CONCIERGE_REGISTER_AMQP_URL": amqp_url_via(broker_proxy.port),
+            "PORTEIRO_CONCIERGE_GRACE_PERIOD_SECONDS": "15",
             "PORTEIRO_CONCIERGE_REGISTER_QUEUE": queues.name,
         },
     )
@@ -259,3 +271,19 @@ async def test_database_cut_during_calls_loses_and_duplicates_nothing(stack: Sta
     assert sorted(records) == sorted([first, *during, last])  # each call once: keys are unique call ids
     assert [records[call_id][0] for call_id in during] == ["authorized", "denied", "visitor_hung_up"]
     assert records[last][:2] == ("left_at_front_desk", "keypad")
+
+
+async def test_a_stopping_concierge_delivers_the_events_it_still_holds(stack: Stack, broker_proxy: TcpProxy):
+    """The broker is away when a call finishes: the event waits in the concierge, which on
+    SIGTERM keeps flushing (up to its grace period) and delivers it once the broker is back."""
+    async with grpc.aio.insecure_channel(stack.concierge.target) as channel:
+        broker_proxy.close()
+        held = await resident_answers(channel, stack, "1")  # the call itself is not held up
+    stopping = asyncio.create_task(asyncio.to_thread(stack.concierge.terminate, 30))
+    await asyncio.sleep(2.0)
+    assert not stopping.done(), "the concierge stopped without delivering its event"
+    assert await asyncio.to_thread(stack.records) == {}
+    broker_proxy.reopen()
+    assert await stopping == 0
+    records = await stack.wait_records(1, within=30)
+    assert {call_id: record[:2] for call_id, record in records.items()} == {held: ("authorized", "keypad")}

@@ -76,7 +76,7 @@ class ConciergeApp(ServiceApp[ConciergeSettings]):
         # replicas (the gateways reopen them; the calls live on in the shared session store).
         if self.servicer is not None and not await self.servicer.hand_over(grace_seconds):
             log.warning("streams still open after the handover")
-        # The calls are over (the server drained them): flush their register events first.
+        # No call finishes here any more: flush the register events of those that did.
         await self.call_register.close(grace_seconds)
         await asyncio.gather(self.directory.close(), self.dialer.close(), return_exceptions=True)
         await self.store.close()

@@ -79,11 +79,18 @@ class PublishingCallRegister:
         self.condominium = condominium
         self._recorded: collections.OrderedDict[str, None] = collections.OrderedDict()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._closed = False
 
     async def start(self) -> None:
         await self.publisher.start()
 
     def record(self, session: Session) -> None:
+        if self._closed:  # a stream that outlived the handover at shutdown
+            log.error(
+                "call finished after the register closed; not published",
+                extra={"session_id": session.session_id},
+            )
+            return
         if session.session_id in self._recorded:
             log.warning(
                 "call already recorded; not published again", extra={"session_id": session.session_id}
@@ -106,6 +113,7 @@ class PublishingCallRegister:
 
     async def close(self, grace_seconds: float) -> None:
         """Flush the buffered events for up to `grace_seconds`, then stop the publisher."""
+        self._closed = True
         left = await self.publisher.close(grace_seconds)
         if self._tasks:  # close() settled every event: each task ends now
             await asyncio.gather(*self._tasks, return_exceptions=True)
