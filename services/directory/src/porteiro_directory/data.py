@@ -36,13 +36,13 @@ KNOWN_KEYS = frozenset(key for keys in ALIASES_OF_KEY.values() for key in keys)
 RESIDENT_KEYS = frozenset({"name", "aliases"})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Resident:
     name: str
     aliases: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Apartment:
     number: str
     block: str

@@ -24,8 +24,9 @@ resident's own name beats someone else's alias.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import chain
 
 import numpy as np
@@ -88,14 +89,21 @@ class Query:
         return cls(" ".join(words), " ".join(sorted(words)), words)
 
 
-@dataclass
+@dataclass(slots=True)
 class _ResidentEntry:
     apartment: Apartment
     resident: Resident
-    name_forms: list[str]
-    alias_forms: list[str]
+    name_forms: tuple[str, ...]
+    alias_forms: tuple[str, ...]
     sorted_name: str
-    words: set[str] = field(default_factory=set)
+    # Every word of the name and aliases, once each, sorted.
+    words: tuple[str, ...]
+
+
+def _shared(texts: list[str]) -> tuple[str, ...]:
+    """`texts` without repeats, each string interned: names and their forms repeat a lot
+    across residents and condominiums (a thousand condominiums share one "silva")."""
+    return tuple(sys.intern(text) for text in dict.fromkeys(texts))
 
 
 def score_entries(query: Query, entries: Sequence[_ResidentEntry]) -> np.ndarray:
@@ -136,10 +144,10 @@ def _resident_entry(apartment: Apartment, resident: Resident) -> _ResidentEntry:
     return _ResidentEntry(
         apartment,
         resident,
-        list(dict.fromkeys(name_forms)),
-        list(dict.fromkeys(alias_forms)),
-        " ".join(sorted(words)),
-        all_words,
+        _shared(name_forms),
+        _shared(alias_forms),
+        sys.intern(" ".join(sorted(words))),
+        _shared(sorted(all_words)),
     )
 
 
@@ -159,10 +167,11 @@ class Directory:
             self._entries[id(apartment)] = entries
             self._all_entries.extend(entries)
         self._numbers = list(self._by_number)
-        self._words = list(dict.fromkeys(word for entry in self._all_entries for word in sorted(entry.words)))
+        self._words = list(dict.fromkeys(word for entry in self._all_entries for word in entry.words))
         self._entry_words = self._word_matrix()
+        block_keys = {block: normalize_block(block) for block in {apt.block for apt in self.apartments}}
         self._entry_blocks = np.array(
-            [normalize_block(e.apartment.block) for e in self._all_entries], dtype=object
+            [block_keys[e.apartment.block] for e in self._all_entries], dtype=object
         )
 
     def _word_matrix(self) -> np.ndarray:
@@ -173,8 +182,10 @@ class Directory:
         position = {word: index for index, word in enumerate(self._words)}
         width = max((len(entry.words) for entry in self._all_entries), default=1)
         matrix = np.full((width, len(self._all_entries)), len(self._words), dtype=np.intp)
-        for column, entry in enumerate(self._all_entries):
-            matrix[: len(entry.words), column] = [position[word] for word in entry.words]
+        # One fancy-indexed assignment (a column at a time is slow for many residents).
+        rows = [row for entry in self._all_entries for row in range(len(entry.words))]
+        columns = [column for column, entry in enumerate(self._all_entries) for _ in entry.words]
+        matrix[rows, columns] = [position[word] for entry in self._all_entries for word in entry.words]
         return matrix
 
     @property
