@@ -302,16 +302,13 @@ class TenantSource:
     path: Path
     # Set when the entry cannot be a tenant (e.g. both apoena/ and apoena.yaml exist).
     problem: str | None = None
+    is_folder: bool = False
 
-    @property
-    def is_folder(self) -> bool:
-        return self.path.is_dir()
-
-    def files(self) -> list[Path]:
+    def files(self) -> list[str]:
         if not self.is_folder:
-            return [self.path]
-        names = [CONDOMINIUM_FILE, PROMPTS_FILE, *DIRECTORY_FILES]
-        return [self.path / name for name in names]
+            return [str(self.path)]
+        folder = str(self.path)
+        return [os.path.join(folder, name) for name in (CONDOMINIUM_FILE, PROMPTS_FILE, *DIRECTORY_FILES)]
 
     def signature(self) -> tuple[object, ...]:
         """What changes when any of the tenant's files is written, replaced, added or removed."""
@@ -382,7 +379,8 @@ def scan_folder(folder: Path) -> dict[str, TenantSource]:
             if entry.name.startswith("."):
                 continue
             path = Path(entry.path)
-            if entry.is_dir():
+            is_folder = entry.is_dir()  # follows a symlink, as a mounted volume may be
+            if is_folder:
                 tenant_id = entry.name
             elif path.suffix.lower() in ONE_FILE_SUFFIXES:
                 tenant_id = path.stem
@@ -391,9 +389,9 @@ def scan_folder(folder: Path) -> dict[str, TenantSource]:
             if tenant_id in sources:
                 # Both apoena/ and apoena.yaml: refuse both rather than guess.
                 problem = f"both a folder and a file are named {tenant_id!r}: keep one"
-                sources[tenant_id] = TenantSource(tenant_id, path, problem)
+                sources[tenant_id] = TenantSource(tenant_id, path, problem, is_folder)
                 continue
-            sources[tenant_id] = TenantSource(tenant_id, path)
+            sources[tenant_id] = TenantSource(tenant_id, path, is_folder=is_folder)
     return sources
 
 
