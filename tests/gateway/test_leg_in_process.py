@@ -98,7 +98,10 @@ async def test_turn_latency_is_measured_in_virtual_time_on_the_turn_span():
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     caller = spoken(SENTENCE) + silence(1.0)
-    async with LegHarness(tracer=provider.get_tracer("test")) as h:
+    # Without speculative recognition the transcription is finished at the end of speech (with it, at
+    # the pause before: tests/gateway/test_speculative_recognition.py).
+    no_speculation = {"speculative_recognition_ms": 0}
+    async with LegHarness(tracer=provider.get_tracer("test"), settings=no_speculation) as h:
         h.receive(uuid_frame(SESSION))
         for frame in audio_frames(caller):
             h.receive(frame)

@@ -29,10 +29,13 @@ from porteiro_gateway.endpointing import (
     SpeechAudio,
     SpeechDropped,
     SpeechEnded,
+    SpeechPaused,
+    SpeechResumed,
     SpeechStarted,
 )
 from porteiro_gateway.playback import Player, SayItem
 from porteiro_gateway.settings import GatewaySettings
+from porteiro_gateway.speculation import Speculation, SpeculativeRun
 from porteiro_gateway.speech import SpeechClient, Transcription
 from porteiro_gateway.turns import Outcome, Turns
 
@@ -69,6 +72,11 @@ def endpointing_config(settings: GatewaySettings) -> EndpointingConfig:
         frame_ms=settings.vad_frame_ms,
         onset_ms=settings.speech_onset_ms,
         end_silence_ms=settings.end_of_speech_silence_ms,
+        yes_no_silence_ms=settings.end_of_speech_yes_no_ms,
+        short_silence_ms=settings.end_of_speech_short_ms,
+        digits_silence_ms=settings.end_of_speech_digits_ms,
+        open_silence_ms=settings.end_of_speech_open_ms,
+        pause_ms=settings.speculative_recognition_ms,
         pre_roll_ms=settings.pre_roll_ms,
         min_speech_ms=settings.min_speech_ms,
         max_utterance_ms=int(settings.max_utterance_seconds * 1000),
@@ -94,6 +102,10 @@ class CallerAudio:
         self.session_id = ""
         self.hints: list[str] = []  # RecognitionContext of the next recognitions
         self.language = ""
+        self.expected_answer = 0  # its kind of answer (concierge_pb2.ExpectedAnswer)
+        self._span: Span = trace.INVALID_SPAN  # the TURN span of the utterance in progress
+        speculate = settings.speculative_recognition_ms > 0
+        self._speculation = Speculation(owner.spawn, now) if speculate else None
         self._endpointer: Endpointer | None = None
         self._input_rate = 0
         self._resampler: soxr.ResampleStream | None = None
@@ -118,6 +130,7 @@ class CallerAudio:
         endpointer = self._endpointer
         if endpointer is None or endpointer.sample_rate != rate:
             endpointer = self._endpointer = Endpointer(rate, endpointing_config(self._settings))
+            endpointer.expect(self.expected_answer)
         events = endpointer.feed(pcm)
         if endpointer.voiced_run_ms:
             self._last_voiced_at = self._now()
@@ -129,18 +142,34 @@ class CallerAudio:
             if isinstance(event, SpeechAudio):
                 if self._transcription is not None:
                     self._transcription.send(event.audio)
+                if self._speculation is not None:
+                    self._speculation.add(event.audio)
             elif isinstance(event, SpeechStarted):
                 self._speech_started(event, rate)
             elif isinstance(event, SpeechEnded):
                 self._speech_ended(event)
             elif isinstance(event, SpeechDropped):
                 self._speech_dropped()
+            elif isinstance(event, SpeechPaused):
+                self._speech_paused()
+            elif isinstance(event, SpeechResumed):
+                self._speech_resumed(rate)
+
+    def expect(self, context: concierge_pb2.RecognitionContext) -> None:
+        """The concierge's RecognitionContext for the next utterances: hints, language, kind of answer."""
+        self.hints = list(context.hints)
+        self.language = context.language
+        self.expected_answer = context.expected_answer
+        if self._endpointer is not None:
+            self._endpointer.expect(context.expected_answer)
 
     def stop(self) -> None:
         """The leg ended: drop the recognition in progress."""
         if self._transcription is not None:
             self._transcription.cancel()
             self._transcription = None
+        if self._speculation is not None:
+            self._speculation.cancel()
 
     def _to_vad_rate(self, pcm: bytes, rate: int) -> tuple[bytes, int]:
         """webrtcvad and speech take 8 or 16 kHz: resample anything else to 16 kHz."""
@@ -179,32 +208,68 @@ class CallerAudio:
         self._owner.caller_state_changed()
         if self._transcription is not None:
             self._transcription.cancel()
-        transcription = self._speech.transcription(rate, self.session_id, self.hints, self.language)
-        with trace.use_span(span, end_on_exit=False):  # the Transcribe client span joins the turn
-            transcription.start(self._settings.max_utterance_seconds)
+        self._span = span
+        transcription = self._open_transcription(rate)
         transcription.send(event.audio)
         self._transcription = transcription
+        if self._speculation is not None:
+            self._speculation.begin(event.audio)
+
+    def _open_transcription(self, rate: int) -> Transcription:
+        """A Transcribe stream for the utterance in progress, with the current RecognitionContext."""
+        transcription = self._speech.transcription(rate, self.session_id, self.hints, self.language)
+        with trace.use_span(self._span, end_on_exit=False):  # the Transcribe client span joins the turn
+            transcription.start(self._settings.max_utterance_seconds)
+        return transcription
+
+    def _speech_paused(self) -> None:
+        """A pause in the utterance: its recognition starts now (speculation.py)."""
+        live = self._transcription
+        if self._speculation is not None and live is not None and self._speculation.start(live):
+            self._transcription = None  # closed early; the audio from here on is only kept
+
+    def _speech_resumed(self, rate: int) -> None:
+        """The caller went on: drop the early run, stream the utterance again from its start."""
+        if self._speculation is not None and self._speculation.cancel():
+            self._transcription = self._open_transcription(rate)
+            self._transcription.send(self._speculation.audio())
 
     def _speech_ended(self, event: SpeechEnded) -> None:
         span = self._turns.speech_ended(event, self._last_voiced_at)
         transcription, self._transcription = self._transcription, None
         self._owner.caller_state_changed()
-        if transcription is None:  # no recognition was started: nothing to wait for
+        early = self._speculation.take() if self._speculation is not None else None
+        recognition: Transcription | SpeculativeRun
+        if early is not None:  # closed at a pause that held: its transcript is the utterance's
+            recognition, closed_at = early, early.started_at
+        elif transcription is not None:
+            transcription.finish()
+            recognition, closed_at = transcription, self._now()
+        else:  # no recognition was started: nothing to wait for
             self._turns.recognised(span, Outcome.ERROR, 0)
             return
-        transcription.finish()
-        ended_at = self._now()
-        self._owner.spawn(self._recognise(transcription, span, event.utterance_ms / 1000, ended_at))
+        self._turns.audio_closed(span, closed_at)
+        rate = self._endpointer.sample_rate if self._endpointer is not None else 8000
+        audio_seconds = recognition.audio_bytes / (2 * rate)  # up to the pause, for an early run
+        self._owner.spawn(self._recognise(recognition, span, audio_seconds, closed_at))
 
     def _speech_dropped(self) -> None:
-        self.stop()
+        self.stop()  # the speculative run too, if one was started
         self._turns.speech_dropped()
         self._owner.caller_state_changed()
 
     async def _recognise(
-        self, transcription: Transcription, span: Span | None, audio_seconds: float, ended_at: float
+        self,
+        transcription: Transcription | SpeculativeRun,
+        span: Span | None,
+        audio_seconds: float,
+        ended_at: float,
     ) -> None:
-        """Wait for the transcript; send it as an Utterance (empty ones are dropped)."""
+        """Wait for the transcript; send it as an Utterance (empty ones are dropped).
+
+        `ended_at` is when the recognition's audio was closed (the end of speech, or the
+        pause of a speculative run).
+        """
         outcome, text = Outcome.ERROR, ""
         try:
             response = await transcription.result()
@@ -213,8 +278,11 @@ class CallerAudio:
                 outcome = Outcome.EMPTY
                 return
             outcome = Outcome.UTTERANCE
+            early = transcription.recognised_at if isinstance(transcription, SpeculativeRun) else None
+            recognised_at = early or self._now()  # a speculative transcript may have waited for the end
+            self._turns.transcript_arrived(span, recognised_at)
             utterance = concierge_pb2.Utterance(
-                text=text, audio_seconds=audio_seconds, recognition_seconds=self._now() - ended_at
+                text=text, audio_seconds=audio_seconds, recognition_seconds=recognised_at - ended_at
             )
             if response.HasField("confidence"):
                 utterance.confidence = response.confidence

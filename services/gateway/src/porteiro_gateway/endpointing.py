@@ -5,6 +5,13 @@ frames. An utterance starts after `onset_ms` of consecutive voiced audio and
 carries the `pre_roll_ms` before it, so the first syllable is kept. It ends
 after `end_silence_ms` of unvoiced audio, or at `max_utterance_ms`.
 Utterances with less than `min_speech_ms` of voiced audio are dropped.
+
+The end-of-speech silence depends on the answer the last question expects
+(`expect`, from the concierge's RecognitionContext): short after a yes/no or a
+name, long while digits are dictated. It is fixed for an utterance at its onset.
+After `pause_ms` of silence inside an utterance (enough speech to recognise,
+the end not reached yet) a `SpeechPaused` is reported once, and `SpeechResumed`
+if voiced audio follows: speculative recognition starts and cancels on them.
 """
 
 from __future__ import annotations
@@ -14,6 +21,8 @@ from dataclasses import dataclass
 
 import _webrtcvad  # webrtcvad's C module: `Vad.is_speech` is a Python wrapper around its `process`
 import webrtcvad
+
+from porteiro.concierge.v1 import concierge_pb2
 
 VAD_RATES = (8000, 16000, 32000, 48000)
 
@@ -27,6 +36,22 @@ class EndpointingConfig:
     pre_roll_ms: int = 300
     min_speech_ms: int = 250
     max_utterance_ms: int = 15000
+    # End-of-speech silence by the kind of answer expected (end_silence_ms: not said).
+    yes_no_silence_ms: int = 300
+    short_silence_ms: int = 400
+    digits_silence_ms: int = 900
+    open_silence_ms: int = 600
+    pause_ms: int = 0  # silence that reports SpeechPaused (speculative recognition); 0 = never
+
+    def end_silence_for(self, expected: int) -> int:
+        """The end-of-speech silence for a RecognitionContext.expected_answer value."""
+        by_kind: dict[int, int] = {
+            concierge_pb2.EXPECTED_ANSWER_YES_NO: self.yes_no_silence_ms,
+            concierge_pb2.EXPECTED_ANSWER_SHORT: self.short_silence_ms,
+            concierge_pb2.EXPECTED_ANSWER_DIGITS: self.digits_silence_ms,
+            concierge_pb2.EXPECTED_ANSWER_OPEN: self.open_silence_ms,
+        }
+        return by_kind.get(expected, self.end_silence_ms)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +77,19 @@ class SpeechDropped:
     speech_ms: int
 
 
-Event = SpeechStarted | SpeechAudio | SpeechEnded | SpeechDropped
+@dataclass(frozen=True, slots=True)
+class SpeechPaused:
+    """`pause_ms` of silence inside an utterance that has enough speech: it may be ending."""
+
+    silence_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechResumed:
+    """Voiced audio after a SpeechPaused: the utterance goes on."""
+
+
+Event = SpeechStarted | SpeechAudio | SpeechEnded | SpeechDropped | SpeechPaused | SpeechResumed
 
 
 class Endpointer:
@@ -78,6 +115,16 @@ class Endpointer:
         self._speech_ms = 0
         self._silence_ms = 0
         self._utterance_ms = 0
+        self._paused = False  # a SpeechPaused was reported and no voiced audio came since
+        self._next_end_silence_ms = config.end_silence_ms  # for the next utterance (`expect`)
+        self.end_silence_ms = config.end_silence_ms  # of the utterance in progress
+
+    def expect(self, expected: int) -> None:
+        """The kind of answer the next utterances answer (RecognitionContext.expected_answer).
+
+        Takes effect at the next onset: an utterance keeps the silence it started with.
+        """
+        self._next_end_silence_ms = self.config.end_silence_for(expected)
 
     @property
     def frame_ms(self) -> int:
@@ -112,6 +159,8 @@ class Endpointer:
         kept = list(self._pre_roll)
         self._pre_roll.clear()
         self.speaking = True
+        self.end_silence_ms = self._next_end_silence_ms
+        self._paused = False
         self._speech_ms = self.voiced_run_ms
         self._silence_ms = 0
         self._utterance_ms = len(kept) * self.frame_ms
@@ -123,15 +172,30 @@ class Endpointer:
         if voiced:
             self._speech_ms += self.frame_ms
             self._silence_ms = 0
+            if self._paused:
+                self._paused = False
+                events.append(SpeechResumed())
         else:
             self._silence_ms += self.frame_ms
-        if self._silence_ms >= self.config.end_silence_ms:
+            if not self._paused and self._pausing():
+                self._paused = True
+                events.append(SpeechPaused(self._silence_ms))
+        if self._silence_ms >= self.end_silence_ms:
             self._finish("silence", events)
         elif self._utterance_ms >= self.config.max_utterance_ms:
             self._finish("max_length", events)
 
+    def _pausing(self) -> bool:
+        """A pause worth recognising early: long enough, short of the end, after enough speech."""
+        pause = self.config.pause_ms
+        return (
+            0 < pause <= self._silence_ms < self.end_silence_ms
+            and self._speech_ms >= self.config.min_speech_ms
+        )
+
     def _finish(self, reason: str, events: list[Event]) -> None:
         self.speaking = False
+        self._paused = False
         if self._speech_ms < self.config.min_speech_ms:
             events.append(SpeechDropped(self._speech_ms))
         else:

@@ -215,8 +215,7 @@ class Leg(PlaybackSink):
         elif which == "hang_up":
             self._on_hang_up(action.hang_up.after_playback)
         elif which == "recognition":
-            self.caller_audio.hints = list(action.recognition.hints)
-            self.caller_audio.language = action.recognition.language
+            self.caller_audio.expect(action.recognition)
 
     def _on_hang_up(self, after_playback: bool) -> None:
         self._hanging_up = True
@@ -235,7 +234,7 @@ class Leg(PlaybackSink):
     def on_say_started(self, item: SayItem) -> None:
         if item.is_fallback:
             return
-        self.turns.reply_started(item.queued_at)
+        self.turns.reply_started(item.queued_at, item.first_audio_at)
         self.trace.say_started(item.say_id)
         self.trace.set_state(leg_trace.PLAYING)
 

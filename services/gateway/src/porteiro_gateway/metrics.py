@@ -99,6 +99,25 @@ TURN_LATENCY = TracedHistogram(
     "From the end of the caller's speech to the first reply frame on the wire",
     buckets=VOICE_LATENCY_BUCKETS,
 )
+# A turn's critical path, in parts that add up to REPLY_LATENCY (turns.py, TURN_STAGES below).
+REPLY_LATENCY = TracedHistogram(
+    "porteiro_gateway_reply_latency_seconds",
+    "From the caller's last voiced frame to the first frame of the reply on the wire (gateway's clock)",
+    buckets=VOICE_LATENCY_BUCKETS,
+)
+TURN_STAGE = TracedHistogram(
+    "porteiro_gateway_turn_stage_seconds",
+    "Parts of the reply latency: end_of_speech (waiting on silence), recognition, concierge "
+    "(utterance sent to reply received), synthesis (to its first audio), playback_start",
+    ["stage"],
+    buckets=VOICE_LATENCY_BUCKETS,
+)
+SPECULATIVE_RECOGNITIONS = Counter(
+    "porteiro_gateway_speculative_recognitions_total",
+    "Recognitions started at a pause in the caller's speech: used (the pause was the end of the "
+    "utterance) or discarded (the caller went on, or the utterance was dropped or cut off)",
+    ["result"],
+)
 BARGE_INS = Counter("porteiro_gateway_barge_ins_total", "Playback interrupted by the caller speaking")
 REFUSALS = Counter(
     "porteiro_gateway_refusals_total",
@@ -131,6 +150,8 @@ LEGS = ("visitor", "resident")
 DIRECTIONS = ("in", "out")
 REFUSAL_REASONS = ("max_legs", "not_allowed", "shutting_down")
 FALLBACK_REASONS = ("speech", "concierge")  # the dependency that failed
+TURN_STAGES = ("end_of_speech", "recognition", "concierge", "synthesis", "playback_start")
+SPECULATION_RESULTS = ("used", "discarded")
 # Codes of porteiro_common.audiosocket.ProtocolError, and the leg's own protocol checks.
 PROTOCOL_ERROR_CODES = (
     "oversized",
@@ -164,6 +185,10 @@ def _create_label_values() -> None:
         FALLBACKS.labels(reason)
     for code in PROTOCOL_ERROR_CODES:
         PROTOCOL_ERRORS.labels(code)
+    for stage in TURN_STAGES:
+        TURN_STAGE.labels(stage)
+    for result in SPECULATION_RESULTS:
+        SPECULATIVE_RECOGNITIONS.labels(result)
 
 
 _create_label_values()

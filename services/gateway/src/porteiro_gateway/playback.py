@@ -44,6 +44,7 @@ class SayItem:
     played_bytes: int = 0
     started_at: float | None = None
     queued_at: float = field(default_factory=time.monotonic)
+    first_audio_at: float | None = None  # when synthesis gave its first audio (turn latency parts)
     is_fallback: bool = False
 
     @property

@@ -56,6 +56,8 @@ class Says:
         try:
             with trace.use_span(self._span(), end_on_exit=False):
                 async for chunk in self._speech.synthesize(text, voice):
+                    if item.first_audio_at is None:
+                        item.first_audio_at = self._now()
                     item.add_audio(chunk)
             item.finish_synthesis()
         except (grpc.aio.AioRpcError, ValueError) as error:

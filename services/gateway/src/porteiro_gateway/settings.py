@@ -54,7 +54,32 @@ class GatewaySettings(ServiceSettings):
     vad_aggressiveness: int = Field(2, ge=0, le=3)
     vad_frame_ms: Literal[10, 20, 30] = 20
     speech_onset_ms: int = Field(60, ge=10, description="Voiced audio that starts an utterance")
-    end_of_speech_silence_ms: int = Field(600, ge=100, le=5000)
+    end_of_speech_silence_ms: int = Field(
+        600, ge=100, le=5000, description="Silence that ends an utterance when no kind of answer is expected"
+    )
+    # By the kind of answer the question expects (RecognitionContext.expected_answer).
+    end_of_speech_yes_no_ms: int = Field(
+        300, ge=100, le=5000, description="Silence that ends a yes/no answer (the resident's decision)"
+    )
+    end_of_speech_short_ms: int = Field(
+        400,
+        ge=100,
+        le=5000,
+        description="Silence that ends a word or a name (intent, visitor's or resident's name)",
+    )
+    end_of_speech_digits_ms: int = Field(
+        900, ge=100, le=5000, description="Silence that ends an apartment number dictated digit by digit"
+    )
+    end_of_speech_open_ms: int = Field(
+        600, ge=100, le=5000, description="Silence that ends a free sentence (apartment and resident)"
+    )
+    speculative_recognition_ms: int = Field(
+        200,
+        ge=0,
+        le=5000,
+        description="Silence inside an utterance after which recognition starts early, before its end "
+        "is decided (used if the silence lasts to the end, discarded if the caller goes on); 0 = off",
+    )
     pre_roll_ms: int = Field(300, ge=0, le=2000)
     min_speech_ms: int = Field(250, ge=0, description="Shorter utterances are dropped")
     max_utterance_seconds: float = Field(15.0, gt=0)
