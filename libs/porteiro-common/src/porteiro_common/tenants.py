@@ -475,6 +475,8 @@ class TenantRegistry(Generic[T]):
         # id -> the problem that keeps the tenant's newest files from being served.
         self.problems: dict[str, str] = {}
         self.folder_read = False
+        # Why the folder could not be listed at the last refresh (None when it could).
+        self.folder_error: str | None = None
         self._signatures: dict[str, tuple[object, ...]] = {}
 
     def _sources(self) -> dict[str, TenantSource]:
@@ -498,8 +500,10 @@ class TenantRegistry(Generic[T]):
         except OSError as error:
             report.folder_error = f"cannot list the tenants folder {self.folder}: {error.strerror or error}"
             log.error("%s; keeping the %d condominiums served", report.folder_error, len(self.current))
+            self.folder_error = report.folder_error
             return report
         self.folder_read = True
+        self.folder_error = None
         by_id = dict(self.current.by_id)
         for removed in sorted(set(self._signatures) - set(sources)):
             self._signatures.pop(removed)

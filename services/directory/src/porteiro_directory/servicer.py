@@ -120,7 +120,8 @@ class DirectoryServicer(directory_pb2_grpc.DirectoryServiceServicer):
         if len(condominium) > self.max_text_length:
             raise Refused(
                 grpc.StatusCode.INVALID_ARGUMENT,
-                f"condominium has {len(condominium)} characters; the limit is {self.max_text_length}",
+                f"condominium has {len(condominium)} characters; the limit is {self.max_text_length} "
+                "(PORTEIRO_DIRECTORY_MAX_TEXT_LENGTH)",
             )
         condominium_id = condominium or DEFAULT_CONDOMINIUM
         trace.get_current_span().set_attribute(CONDOMINIUM_ATTRIBUTE, condominium_id)
@@ -137,7 +138,10 @@ class DirectoryServicer(directory_pb2_grpc.DirectoryServiceServicer):
                 )
             return self.store.current
         if not self.tenants.ready:
-            raise Refused(grpc.StatusCode.UNAVAILABLE, "the tenants folder has not been read yet")
+            raise Refused(
+                grpc.StatusCode.UNAVAILABLE,
+                f"the tenants folder has not been read yet: {self.tenants.registry.folder_error}",
+            )
         tenant = self.tenants.get(condominium_id)
         if tenant is None:
             problem = self.tenants.problem(condominium_id)
