@@ -58,7 +58,7 @@ ANSWERS = [
     ("Não.", DECISION_HINTS),
 ]
 # (encoder window margin in seconds, 0 = the full 30 s window; CPU threads, 0 = library default)
-OPTIONS = [(0.0, 0), (3.0, 0), (5.0, 0), (8.0, 0), (0.0, 1)]
+OPTIONS = [(0.0, 0), (3.0, 0), (5.0, 0), (8.0, 0)]
 # What the gateway sends around an utterance: its pre-roll and the end-of-speech silence.
 PRE_ROLL_SECONDS, END_SILENCE_SECONDS = 0.3, 0.6
 

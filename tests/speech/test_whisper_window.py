@@ -1,8 +1,8 @@
 """The fitted encoder window (`PORTEIRO_SPEECH_WHISPER_WINDOW_MARGIN_SECONDS`) with the real model.
 
 The encoder sees the utterance plus a margin of silence instead of 30 s; a short answer must
-come out at the start of the transcript, and noise must still be dropped by the no-speech
-filter. Sizes of the window are checked without the model.
+come out as with the 30 s window (an echoed transcript is recognised again over it), and noise
+must still be dropped by the no-speech filter. Sizes of the window are checked without the model.
 """
 
 from __future__ import annotations
@@ -15,7 +15,12 @@ import pytest
 from porteiro_common.ptbr import plain
 from porteiro_speech.backends import RecognitionConfig
 from porteiro_speech.offline.espeak import synthesize_slin
-from porteiro_speech.offline.whisper import FULL_WINDOW_FRAMES, WhisperRecognizer, fitted_window_frames
+from porteiro_speech.offline.whisper import (
+    FULL_WINDOW_FRAMES,
+    WhisperRecognizer,
+    fitted_window_frames,
+    repeats_itself,
+)
 
 DECISION = RecognitionConfig(
     8000, "pt-BR", ("Sim, pode subir.", "Não.", "Não conheço.", "Deixa na portaria.")
@@ -28,6 +33,24 @@ DECISION = RecognitionConfig(
 )
 def test_the_window_is_the_audio_plus_the_margin_in_whole_seconds_at_most_30_s(audio_frames, margin, window):
     assert fitted_window_frames(audio_frames, margin) == window
+
+
+@pytest.mark.parametrize(
+    ("text", "echoed"),
+    [
+        ("Sim, pode subir. Sim, Pode subir.", True),
+        ("Entrega. Entregar. Entragar.", True),
+        ("Não. Não.", True),
+        ("É uma entrega. É uma tira.", True),
+        ("Sim, pode subir.", False),
+        ("Sim. Pode subir.", False),
+        ("Meu nome é Pedro. Vim visitar a Renata Oliveira.", False),
+        ("Não conheço.", False),
+        ("", False),
+    ],
+)
+def test_a_transcript_whose_sentences_echo_each_other_is_recognised(text, echoed):
+    assert repeats_itself(text) is echoed
 
 
 @pytest.fixture(scope="module")
@@ -46,14 +69,20 @@ def padded(audio: bytes) -> bytes:
 
 @pytest.mark.slow
 @pytest.mark.acoustic
-async def test_a_short_answer_comes_out_first_with_the_fitted_window(recognizer):
+async def test_a_short_answer_is_recognised_with_the_fitted_window_as_with_the_full_one(recognizer):
     # The whole path runs: features padded to the window, hints as the previous text, greedy
-    # decode, confidence. With a short window whisper base tends to go on after the answer
-    # ("Sim, pode subir. Sim, pode subir."; see the README), which is why it is not the default:
-    # only the start of the transcript is checked here.
+    # decode, confidence; an answer whisper echoes ("Sim, pode subir. Sim, pode subir.") is
+    # recognised again over the full window.
     said = "Sim, pode subir."
-    fitted = await recognizer.transcribe(padded(synthesize_slin(said, speed=130)), DECISION)
-    assert plain(fitted.text).startswith(plain(said)), fitted.text
+    audio = padded(synthesize_slin(said, speed=130))
+    fitted = await recognizer.transcribe(audio, DECISION)
+    recognizer.window_margin_seconds = 0.0  # faster-whisper's own 30 s path
+    try:
+        full = await recognizer.transcribe(audio, DECISION)
+    finally:
+        recognizer.window_margin_seconds = 5.0
+    assert plain(fitted.text) == plain(said), fitted.text
+    assert plain(fitted.text) == plain(full.text)
     assert fitted.confidence is not None and 0 < fitted.confidence <= 1
 
 

@@ -28,6 +28,10 @@ class Overloaded(RuntimeError):
     """The queue was full, or no worker freed up within the wait limit."""
 
 
+class DeadlinePassed(Overloaded):
+    """No worker freed up before the request's own deadline (shorter than the wait limit)."""
+
+
 class WorkQueue:
     def __init__(
         self, kind: str, workers: int, max_wait_seconds: float, max_depth: int, setting_prefix: str = ""
@@ -64,6 +68,7 @@ class WorkQueue:
                 f"{self.workers} workers ({self.setting_prefix}_QUEUE_DEPTH)"
             )
         limit = self.max_wait_seconds
+        deadline_first = deadline_seconds is not None and deadline_seconds < limit
         if deadline_seconds is not None:
             limit = max(0.0, min(limit, deadline_seconds))
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -79,10 +84,15 @@ class WorkQueue:
                 waiter.cancel()
                 self._waiters.remove(waiter)
                 self._depth.dec()
+            if isinstance(error, TimeoutError) and deadline_first:
+                raise DeadlinePassed(
+                    f"the request's deadline passed after {limit:.3g} s waiting for one of "
+                    f"{self.workers} {self.kind} workers"
+                ) from None
             if isinstance(error, TimeoutError):
                 raise Overloaded(
                     f"no {self.kind} worker of {self.workers} freed up within {limit:.3g} s "
-                    f"({self.setting_prefix}_QUEUE_SECONDS or the request's deadline)"
+                    f"({self.setting_prefix}_QUEUE_SECONDS)"
                 ) from None
             raise
         self._wait.observe(time.perf_counter() - began)

@@ -45,6 +45,10 @@ WORKERS_BUSY = Gauge(
     "Workers running a request now (at most STT_WORKERS / TTS_WORKERS)",
     ["kind"],
 )
+WHISPER_WINDOW_RETRIES = Counter(
+    "porteiro_speech_whisper_window_retries_total",
+    "Fitted-window recognitions that echoed themselves and were run again over the full 30 s window",
+)
 ERRORS = Counter(
     "porteiro_speech_errors_total",
     "Backend failures (answered UNAVAILABLE, or a failed warm-up sentence)",

@@ -8,8 +8,9 @@ mapping to a gRPC status, is decided here:
   neither config nor audio, odd or oversized audio chunk, no audio, utterance
   too long, empty or too long text. Messages name the field and the accepted
   values or limit; an offending value is quoted at most 40 characters long;
-- RESOURCE_EXHAUSTED: no worker freed up within the queue time (or the request's
-  deadline), or the queue already holds its maximum depth (see limiter.py);
+- RESOURCE_EXHAUSTED: no worker freed up within the queue time, or the queue already
+  holds its maximum depth (see limiter.py); DEADLINE_EXCEEDED when the request's own
+  (shorter) deadline ended its wait;
 - UNAVAILABLE: the backend failed (the reason is in the message).
 """
 
@@ -31,7 +32,7 @@ from porteiro_speech import metrics
 from porteiro_speech.audio import SUPPORTED_RATES, chunk_bytes, duration_seconds, split
 from porteiro_speech.backends import BackendError, Backends, RecognitionConfig, RecognitionSession
 from porteiro_speech.cache import SynthesisCache, SynthesisKey
-from porteiro_speech.limiter import Overloaded, WorkQueue
+from porteiro_speech.limiter import DeadlinePassed, Overloaded, WorkQueue
 from porteiro_speech.settings import SpeechSettings
 from porteiro_speech.spans import streaming_stage_span
 
@@ -79,6 +80,15 @@ def session_id_or_empty(value: str) -> str:
         return canonical_session_id(value)
     except ValueError as error:
         raise InvalidRequest("session_id", f"config.session_id: {error}") from None
+
+
+def overload_status(error: Overloaded) -> grpc.StatusCode:
+    """DEADLINE_EXCEEDED when the client's own deadline ended the wait, else RESOURCE_EXHAUSTED."""
+    return (
+        grpc.StatusCode.DEADLINE_EXCEEDED
+        if isinstance(error, DeadlinePassed)
+        else grpc.StatusCode.RESOURCE_EXHAUSTED
+    )
 
 
 def clean_hints(hints: list[str]) -> tuple[str, ...]:
@@ -142,7 +152,7 @@ class SpeechServicer(speech_pb2_grpc.SpeechServiceServicer):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
         except Overloaded as error:
             metrics.REJECTIONS.labels("transcribe", "overloaded").inc()
-            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(error))
+            await context.abort(overload_status(error), str(error))
         except BackendError as error:
             metrics.ERRORS.labels(backend, "transcribe").inc()
             log.warning("transcription failed", extra={"backend": backend, "reason": str(error)})
@@ -262,7 +272,7 @@ class SpeechServicer(speech_pb2_grpc.SpeechServiceServicer):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
         except Overloaded as error:
             metrics.REJECTIONS.labels("synthesize", "overloaded").inc()
-            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(error))
+            await context.abort(overload_status(error), str(error))
         except BackendError as error:
             metrics.ERRORS.labels(backend, "synthesize").inc()
             log.warning("synthesis failed", extra={"backend": backend, "reason": str(error)})

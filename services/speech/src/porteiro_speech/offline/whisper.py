@@ -13,21 +13,26 @@ encoder work as 30 s of speech. CTranslate2 accepts shorter mel inputs (since 3.
 a reduced `audio_ctx`. With `window_margin_seconds` > 0 the encoder sees the utterance
 plus that much silence, rounded up to a whole second (`fitted_window_frames`); the
 decoding is the same greedy pass faster-whisper does. Too short a window makes whisper
-lose track of where speech ends (it repeats itself or stops early), hence the margin,
-the token budget and `no_repeat_ngram_size`. 0 keeps faster-whisper's own 30 s path.
+lose track of where speech ends: it goes on after the answer ("Sim, pode subir. Sim, pode
+subir.", "Entrega. Entregar."), so a transcript whose sentences echo each other
+(`repeats_itself`) is recognised again over the full window. 0 keeps faster-whisper's own
+30 s path. Measured in the README: not the default, accuracy drops.
 """
 
 from __future__ import annotations
 
 import asyncio
+import difflib
 import logging
 import math
+import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from porteiro_speech import metrics
 from porteiro_speech.audio import to_float_16k
 from porteiro_speech.backends import BackendError, Recognition, RecognitionConfig
 from porteiro_speech.model_assets import assemble_model
@@ -78,6 +83,17 @@ def initial_prompt(hints: tuple[str, ...]) -> str | None:
         sentences.append(sentence)
         length += len(sentence) + 1
     return " ".join(sentences) or None
+
+
+def repeats_itself(text: str, similar: float = 0.6) -> bool:
+    """True when a sentence of `text` is much like the one before it ("Não. Não.",
+    "Entrega. Entregar."): how whisper runs on past the answer given a short window."""
+    sentences = [" ".join(re.findall(r"\w+", part.casefold())) for part in re.split(r"[.!?;]+", text)]
+    sentences = [sentence for sentence in sentences if sentence]
+    return any(
+        difflib.SequenceMatcher(None, before, after).ratio() >= similar
+        for before, after in zip(sentences, sentences[1:], strict=False)
+    )
 
 
 def max_tokens(audio_seconds: float) -> int:
@@ -172,10 +188,12 @@ class WhisperRecognizer:
         assert self._model is not None
         samples = to_float_16k(audio, config.sample_rate_hz)
         audio_frames = len(samples) // 160
-        if self.window_margin_seconds > 0 and fitted_window_frames(
-            audio_frames, self.window_margin_seconds
-        ) < (FULL_WINDOW_FRAMES):
-            return self._transcribe_fitted(samples, config)
+        margin = self.window_margin_seconds
+        if margin > 0 and fitted_window_frames(audio_frames, margin) < FULL_WINDOW_FRAMES:
+            fitted = self._transcribe_fitted(samples, config)
+            if not repeats_itself(fitted.text):
+                return fitted
+            metrics.WHISPER_WINDOW_RETRIES.inc()  # and again over the full window, below
         try:
             segments, _ = self._model.transcribe(
                 samples,
