@@ -3,13 +3,19 @@
 The folder's format, validation and reload rules are the shared ones
 (`porteiro_common.tenants`); this module adds what the directory builds for
 each tenant, a pre-indexed `Directory` of its data, and the metrics.
+
+`python -m porteiro_directory.tenants FOLDER` checks a folder before it is
+deployed (exit 0: every condominium valid; 1: some rejected; 2: not listable).
 """
 
 from __future__ import annotations
 
+import argparse
 import gc
 import logging
+import sys
 from pathlib import Path
+from typing import TextIO
 
 from porteiro_common.prompts import load_prompts
 from porteiro_common.tenants import (
@@ -75,3 +81,42 @@ class TenantDirectories:
                 len(report.removed),
                 len(report.failed),
             )
+
+
+def check_folder(folder: Path, out: TextIO = sys.stdout) -> int:
+    """Validate a tenants folder as the service would load it; print one line per condominium.
+
+    Returns 0 when every condominium is valid, 1 when some are rejected, 2 when
+    the folder cannot be listed."""
+    directories = TenantDirectories(folder, Thresholds())
+    report = directories.registry.refresh()
+    if report.folder_error is not None:
+        print(report.folder_error, file=out)
+        return 2
+    for tenant_id in report.loaded:
+        tenant = directories.get(tenant_id)
+        assert tenant is not None
+        print(
+            f"ok        {tenant_id}: code {tenant.condominium.code}, {tenant.condominium.name!r}, "
+            f"{len(tenant.data.apartments)} apartments, {tenant.data.resident_count} residents",
+            file=out,
+        )
+    for tenant_id, problem in report.failed.items():
+        print(f"rejected  {tenant_id}: {problem}", file=out)
+    if not report.loaded and not report.failed:
+        print(f"{folder}: no condominiums", file=out)
+    return 1 if report.failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m porteiro_directory.tenants FOLDER`: check a tenants folder before deploying it."""
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("folder", type=Path, help="the tenants folder (PORTEIRO_DIRECTORY_TENANTS_DIR)")
+    args = parser.parse_args(argv)
+    # The problems are printed below; the registry's own log lines would repeat them.
+    logging.getLogger("porteiro_common.tenants").setLevel(logging.CRITICAL)
+    return check_folder(args.folder)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
