@@ -107,7 +107,8 @@ def test_a_match_is_confirmed_and_called_then_the_connect_deadline_is_armed(core
     assert session.state == FlowState.VALIDATED
     handled = core.handle(session, CallPlaced(), NOW + 1)
     assert session.state == FlowState.CALLING_RESIDENT
-    assert (handled.next_deadline.kind, handled.next_deadline.at) == (DeadlineKind.RESIDENT_CONNECT, NOW + 31)  # the 30 s default
+    connect = (DeadlineKind.RESIDENT_CONNECT, NOW + 31)  # the 30 s default
+    assert (handled.next_deadline.kind, handled.next_deadline.at) == connect
     assert [event.name for event in handled.effects.span_events] == ["STATE_CHANGE"]
 
 
@@ -160,9 +161,9 @@ def test_only_the_resident_leg_authorizes(core):
     core.handle(session, ResidentStarted(), NOW)
     handled = core.handle(session, Key(RESIDENT, "1"), NOW)
     assert handled.effects.finished == Outcome.AUTHORIZED == session.outcome
-    assert kinds(handled.effects.actions[VISITOR]) == ["say", "hang_up"]
+    assert kinds(handled.effects.actions[VISITOR]) == ["stop_playback", "say", "hang_up"]  # no more "aguarde"
     assert kinds(handled.effects.actions[RESIDENT]) == ["stop_playback", "say", "hang_up"]  # cuts the brief
-    assert all(not action.say.allow_barge_in for action in handled.effects.actions[VISITOR][:1])
+    assert not handled.effects.actions[VISITOR][1].say.allow_barge_in
 
 
 def test_a_resident_without_a_call_is_told_it_is_over(core):

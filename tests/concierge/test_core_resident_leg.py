@@ -73,6 +73,8 @@ async def test_a_key_during_the_brief_cuts_it_and_is_the_answer():
     assert kinds(actions) == ["stop_playback", "say", "hang_up"]
     assert actions[1].say.text == "Obrigado, a entrada será liberada. Até logo."
     assert call.last_said(VISITOR) == "O morador autorizou. Pode subir com a entrega."
+    visitor_end = call.heard[VISITOR][-3:]  # "O morador atendeu, aguarde" may still be playing: cut
+    assert kinds(visitor_end) == ["stop_playback", "say", "hang_up"]
     assert (await call.session()).outcome == Outcome.AUTHORIZED
 
 
@@ -96,6 +98,7 @@ async def test_an_unclear_key_during_the_brief_cuts_it_and_asks_again():
     actions = after_brief(call)
     assert kinds(actions) == ["stop_playback", "say"]
     assert (await call.session()).state == FlowState.WAITING_RESIDENT
+    assert not any(action.HasField("stop_playback") for action in call.heard[VISITOR])  # no decision yet
 
 
 async def test_ringing_is_not_failure_an_answer_after_15_s_is_taken_without_a_retry():

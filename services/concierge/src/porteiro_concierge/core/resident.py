@@ -56,9 +56,12 @@ def key(step: Step, pressed: str) -> None:
 def decided(step: Step, decision: Decision, by: DecidedBy) -> None:
     """The resident's answer (`by` voice or keypad): the only way a visit becomes authorized.
 
-    An answer given while the brief still plays (a key, or speech over it) cuts the brief at once.
+    An answer given while the brief still plays (a key, or speech over it) cuts the brief at once;
+    a decision also cuts what the visitor is still hearing ("aguarde…"), so the outcome comes now.
     """
     step.fx.stop_playback(RESIDENT)
+    if decision != Decision.UNCLEAR and step.session.leg_on_line(VISITOR):
+        step.fx.stop_playback(VISITOR)
     step.fx.turn_outcome = TurnOutcome.UNCLEAR if decision == Decision.UNCLEAR else TurnOutcome.DECISION
     if decision != Decision.UNCLEAR:
         step.session.call.decided_by = by  # for the register: how the resident decided
