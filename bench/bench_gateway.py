@@ -491,7 +491,7 @@ async def run_all(args: argparse.Namespace) -> None:
         return
     runs: list[tuple[str, dict[str, float]]] = []
     for round_ in range(1, args.rounds + 1):
-        for label, source in ((f"before.{round_}", args.compare), (f"after.{round_}", None)):
+        for label, source in ((f"before.{round_}", args.compare), (f"after.{round_}", args.after)):
             runs.append(
                 (
                     label,
@@ -524,6 +524,12 @@ def main() -> None:
         type=Path,
         metavar="DIR",
         help="also run the gateway of the checkout in DIR (before), alternately with this tree's (after)",
+    )
+    parser.add_argument(
+        "--after",
+        type=Path,
+        metavar="DIR",
+        help="with --compare: the 'after' gateway from the checkout in DIR too (default: this tree)",
     )
     parser.add_argument("--rounds", type=int, default=1, help="with --compare: before/after pairs")
     parser.add_argument(
