@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -36,6 +37,17 @@ from tests.support.processes import ServiceProcess
 from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+def metric_value(port: int, name: str) -> float:
+    """One unlabelled sample of a process's /metrics."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    for line in text.splitlines():
+        if line.startswith(f"{name} "):
+            return float(line.split()[1])
+    raise AssertionError(f"{name} not exported")
+
 
 VISIT = "Boa tarde, aqui é o João, entrega para a Renata do 501"
 
@@ -84,6 +96,7 @@ class Stack:
     register: ServiceProcess
     dialer: FakeDialer
     database: Database
+    concierge_env: dict[str, str]
 
     def records(self) -> dict[str, tuple[str, str, int, str | None]]:
         """call id -> (outcome, decided_by, attempts, visitor_name), read straight from PostgreSQL."""
@@ -122,24 +135,21 @@ async def stack(run_service, database, queues, database_proxy, broker_proxy, dia
         },
     )
     await asyncio.to_thread(directory.wait_serving, 60)
-    concierge = run_service(
-        "porteiro_concierge",
-        "PORTEIRO_CONCIERGE_",
-        {
-            "PORTEIRO_CONCIERGE_DIRECTORY_TARGET": directory.target,
-            "PORTEIRO_CONCIERGE_DIALER_TARGET": dialer_target,
-            "PORTEIRO_CONCIERGE_RESIDENT_CONNECT_TIMEOUT_SECONDS": "1.0",
-            "PORTEIRO_CONCIERGE_DEADLINE_REREAD_SECONDS": "0.05",
-            "PORTEIRO_CONCIERGE_REGISTER_ENABLED": "true",
-            "PORTEIRO_CONCIERGE_REGISTER_AMQP_URL": amqp_url_via(broker_proxy.port),
-            "PORTEIRO_CONCIERGE_GRACE_PERIOD_SECONDS": "15",
-            "PORTEIRO_CONCIERGE_REGISTER_QUEUE": queues.name,
-        },
-    )
+    concierge_env = {
+        "PORTEIRO_CONCIERGE_DIRECTORY_TARGET": directory.target,
+        "PORTEIRO_CONCIERGE_DIALER_TARGET": dialer_target,
+        "PORTEIRO_CONCIERGE_RESIDENT_CONNECT_TIMEOUT_SECONDS": "1.0",
+        "PORTEIRO_CONCIERGE_DEADLINE_REREAD_SECONDS": "0.05",
+        "PORTEIRO_CONCIERGE_REGISTER_ENABLED": "true",
+        "PORTEIRO_CONCIERGE_REGISTER_AMQP_URL": amqp_url_via(broker_proxy.port),
+        "PORTEIRO_CONCIERGE_GRACE_PERIOD_SECONDS": "15",
+        "PORTEIRO_CONCIERGE_REGISTER_QUEUE": queues.name,
+    }
+    concierge = run_service("porteiro_concierge", "PORTEIRO_CONCIERGE_", concierge_env)
     await asyncio.gather(
         asyncio.to_thread(concierge.wait_serving, 60), asyncio.to_thread(register.wait_serving, 90)
     )
-    return Stack(concierge, register, fake_dialer, database)
+    return Stack(concierge, register, fake_dialer, database, concierge_env)
 
 
 Call = Callable[[grpc.aio.Channel, Stack], Awaitable[str]]
@@ -287,3 +297,37 @@ async def test_a_stopping_concierge_delivers_the_events_it_still_holds(stack: St
     assert await stopping == 0
     records = await stack.wait_records(1, within=30)
     assert {call_id: record[:2] for call_id, record in records.items()} == {held: ("authorized", "keypad")}
+
+
+async def test_two_replicas_sharing_a_call_record_it_once(stack: Stack, run_service):
+    """Visitor leg on one concierge, resident leg on another (sessions in Redis): both legs end,
+    each replica sees the end of its own leg, and the call is still published once."""
+    env = {**stack.concierge_env, "PORTEIRO_CONCIERGE_REDIS_URL": "redis://127.0.0.1:6379/0"}
+    first = run_service("porteiro_concierge", "PORTEIRO_CONCIERGE_", env)
+    second = run_service("porteiro_concierge", "PORTEIRO_CONCIERGE_", env)
+    await asyncio.gather(
+        asyncio.to_thread(first.wait_serving, 60), asyncio.to_thread(second.wait_serving, 60)
+    )
+    async with (
+        grpc.aio.insecure_channel(first.target) as a,
+        grpc.aio.insecure_channel(second.target) as b,
+    ):
+        session_id, visitor = await visitor_asks(a)
+        await stack.dialer.next_call(timeout=10)
+        resident = LegDriver(b, session_id, "resident")
+        await resident.start()
+        await resident.expect("João", "501")
+        await resident.utter("Pode liberar")
+        await visitor.expect_hangup(10)
+        await resident.expect_hangup(10)
+    records = await stack.wait_records(1)
+    await asyncio.sleep(1.5)  # a second publication would arrive meanwhile: the register would count it
+    records = await asyncio.to_thread(stack.records)
+    assert {call_id: record[:2] for call_id, record in records.items()} == {
+        session_id: ("authorized", "voice")
+    }
+    published = sum(
+        metric_value(service.metrics_port, "porteiro_register_events_confirmed_total")
+        for service in (first, second)
+    )
+    assert published == 1.0
