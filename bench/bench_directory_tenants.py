@@ -40,6 +40,7 @@ from porteiro_directory.matching import Directory, Thresholds  # noqa: E402
 from porteiro_directory.tenants import TenantDirectories  # noqa: E402
 
 BLOCKS = ("A", "B", "C", "D")
+DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml: writing 500 YAML files is slow otherwise
 
 
 def condominium_data(index: int, apartments: int) -> list[dict]:
@@ -73,7 +74,8 @@ def write_folder(folder: Path, condominiums: int, apartments: int) -> dict[str, 
         settings = {"code": f"{index + 1:08x}", "name": f"Condomínio Teste {index}"}
         if index % 2:
             (folder / f"{tenant_id}.yaml").write_text(
-                yaml.safe_dump({**settings, "apartments": data}, allow_unicode=True), encoding="utf-8"
+                yaml.dump({**settings, "apartments": data}, Dumper=DUMPER, allow_unicode=True),
+                encoding="utf-8",
             )
         else:
             (folder / tenant_id).mkdir()
