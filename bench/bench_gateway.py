@@ -263,8 +263,9 @@ def jitter(calls: list[CallProtocol], since: float) -> str:
     return f"gap p1 {pick(0.01):.1f} ms  p50 {pick(0.5):.1f} ms  p99 {pick(0.99):.1f} ms"
 
 
-async def serve_fakes(ports, stop) -> None:
+async def serve_fakes(ports, stop, synthesis_chunk_ms: int = 100) -> None:
     speech, concierge = FakeSpeech(), FakeConcierge()
+    speech.chunk_bytes = 8000 * 2 * synthesis_chunk_ms // 1000  # the speech service streams 100 ms by default
     speech.texts["prompt"] = tone(520, 2.0)
     speech_server, concierge_server = await serve_speech(speech), await serve_concierge(concierge)
     script = asyncio.create_task(talk(concierge.legs, "prompt"))
@@ -276,12 +277,12 @@ async def serve_fakes(ports, stop) -> None:
     await concierge_server.server.stop(None)
 
 
-def fakes_process(ports, stop, cpus: set[int] | None) -> None:
+def fakes_process(ports, stop, cpus: set[int] | None, synthesis_chunk_ms: int = 100) -> None:
     """Fake speech and concierge in their own process, so the clients do not starve them."""
     if cpus:
         os.sched_setaffinity(0, cpus)
     logging.getLogger("opentelemetry.context").setLevel(logging.CRITICAL)
-    asyncio.run(serve_fakes(ports, stop))
+    asyncio.run(serve_fakes(ports, stop, synthesis_chunk_ms))
 
 
 async def bench(
@@ -293,6 +294,7 @@ async def bench(
     profile: Path | None = None,
     label: str = "this tree",
     silent: bool = False,
+    synthesis_chunk_ms: int = 100,
 ) -> dict[str, float]:
     """One run: start the fakes and a gateway, connect the calls, measure `seconds`; print and return figures."""
     cpus = sorted(os.sched_getaffinity(0))
@@ -302,7 +304,9 @@ async def bench(
     context = multiprocessing.get_context("spawn")
     ports, child_end = context.Pipe()
     fakes_stop = context.Event()
-    fakes = context.Process(target=fakes_process, args=(child_end, fakes_stop, client_cpus), daemon=True)
+    fakes = context.Process(
+        target=fakes_process, args=(child_end, fakes_stop, client_cpus, synthesis_chunk_ms), daemon=True
+    )
     fakes.start()
     speech_port, concierge_port = await asyncio.to_thread(ports.recv)
     env = {
@@ -487,7 +491,16 @@ def summary(runs: list[tuple[str, dict[str, float]]]) -> None:
 async def run_all(args: argparse.Namespace) -> None:
     pinned = args.pin or args.hog
     if args.compare is None:
-        await bench(args.calls, args.seconds, pinned, args.hog, None, args.profile, silent=args.silent)
+        await bench(
+            args.calls,
+            args.seconds,
+            pinned,
+            args.hog,
+            None,
+            args.profile,
+            silent=args.silent,
+            synthesis_chunk_ms=args.synthesis_chunk_ms,
+        )
         return
     runs: list[tuple[str, dict[str, float]]] = []
     for round_ in range(1, args.rounds + 1):
@@ -495,11 +508,65 @@ async def run_all(args: argparse.Namespace) -> None:
             runs.append(
                 (
                     label,
-                    await bench(args.calls, args.seconds, pinned, args.hog, source, None, label, args.silent),
+                    await bench(
+                        args.calls,
+                        args.seconds,
+                        pinned,
+                        args.hog,
+                        source,
+                        None,
+                        label,
+                        args.silent,
+                        args.synthesis_chunk_ms,
+                    ),
                 )
             )
             print()
     summary(runs)
+
+
+async def frame_costs(frames_per_case: int = 20_000) -> None:
+    """CPU per frame of one leg's hot paths, in process (a real Leg on virtual time, a no-op transport).
+
+    Load-insensitive (process time of this thread): the Python side of each frame in and out,
+    without the socket system calls and gRPC. Run under another checkout's PYTHONPATH to compare.
+    """
+    from porteiro_gateway.playback import SayItem
+    from tests.gateway.harness import LegHarness, audio_frames, uuid_frame
+
+    def per_frame(run, count: int) -> float:
+        began = time.process_time()
+        run()
+        return (time.process_time() - began) / count * 1e6
+
+    async with LegHarness() as h:
+        h.receive(uuid_frame())
+        await h.step(2)
+        sock = h.leg.socket
+        sock._transport.write = lambda data: None  # the transport write itself is not measured
+        if hasattr(sock, "_write"):
+            sock._write = lambda data: None
+        receive, n = sock.data_received, frames_per_case
+        quiet = audio_frames(silence(1.0))
+        talk = audio_frames(
+            spoken("eu vim entregar uma encomenda para o apartamento cento e dois") + silence(1.0)
+        )
+        cases = {
+            "in, silence, one frame per read": (quiet * (n // len(quiet) + 1))[:n],
+            "in, speech and silence, one frame per read": (talk * (n // len(talk) + 1))[:n],
+        }
+        for name, frames in cases.items():
+            print(f"{name}: {per_frame(lambda frames=frames: [receive(f) for f in frames], n):.2f} us/frame")
+        quiet_n = (quiet * (n // len(quiet) + 1))[:n]
+        merged = [b"".join(quiet_n[i : i + 3]) for i in range(0, n, 3)]
+        print(
+            f"in, silence, three frames per read: {per_frame(lambda: [receive(f) for f in merged], n):.2f} us/frame"
+        )
+        player = h.leg.player
+        print(f"out, idle (silence): {per_frame(lambda: [player.tick() for _ in range(n)], n):.2f} us/frame")
+        player._now = lambda: 0.0
+        player.enqueue(SayItem("bench", False, 8000, bytearray(n * 320), True))
+        print(f"out, playing a Say: {per_frame(lambda: [player.tick() for _ in range(n)], n):.2f} us/frame")
 
 
 def main() -> None:
@@ -543,7 +610,21 @@ def main() -> None:
         metavar="FILE",
         help="py-spy record the gateway during the window (raw stacks)",
     )
+    parser.add_argument(
+        "--synthesis-chunk-ms",
+        type=int,
+        default=100,
+        help="audio per Synthesize message of the fake speech (the service's default: 100)",
+    )
+    parser.add_argument(
+        "--frame-costs",
+        action="store_true",
+        help="only the per-frame CPU of one leg's hot paths, in process (no gateway process, no sockets)",
+    )
     args = parser.parse_args()
+    if args.frame_costs:
+        asyncio.run(frame_costs())
+        return
     print(
         f"load average before start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; CPU: {cpu_model()}"
     )
