@@ -224,6 +224,35 @@ def start_profiler(pid: int, seconds: float, output: Path) -> subprocess.Popen:
     )
 
 
+def short_frame(frame: str) -> str:
+    """py-spy's "function (path/to/file.py:123)" -> "function (file.py)"."""
+    function, _, where = frame.partition(" (")
+    return f"{function} ({where.rstrip(')').rsplit('/', 1)[-1].split(':')[0]})" if where else function
+
+
+def profile_summary(path: Path, top: int = 25) -> None:
+    """Print where the samples of a py-spy raw profile fall: each function's share, inclusive and own."""
+    inclusive: dict[str, int] = {}
+    own: dict[str, int] = {}
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack:
+            continue
+        count = int(count_text)
+        total += count
+        names = [short_frame(frame) for frame in stack.split(";")]
+        own[names[-1]] = own.get(names[-1], 0) + count
+        for name in set(names):
+            inclusive[name] = inclusive.get(name, 0) + count
+    if not total:
+        print("profile: no samples")
+        return
+    print(f"profile ({total} samples; share of samples, inclusive / own):")
+    for name, count in sorted(inclusive.items(), key=lambda item: -item[1])[:top]:
+        print(f"  {count / total:6.1%} / {own.get(name, 0) / total:6.1%}  {name}")
+
+
 def burn() -> None:
     """The --hog: a whole CPU of pure computation."""
     while True:
@@ -453,9 +482,10 @@ async def bench(
         for burner in hogs:
             burner.kill()
             burner.join(5)
-        if profiler is not None:
+        if profiler is not None and profile is not None:
             try:
                 await asyncio.to_thread(profiler.wait, 30)
+                profile_summary(profile)
             except subprocess.TimeoutExpired:
                 profiler.kill()
         gateway.terminate()
