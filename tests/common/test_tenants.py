@@ -18,6 +18,7 @@ from porteiro_common.prompts import load_prompts
 from porteiro_common.tenants import (
     DEFAULT_CONDOMINIUM,
     Condominium,
+    CondominiumLabels,
     TenantError,
     TenantRegistry,
     TenantWatcher,
@@ -496,3 +497,28 @@ def test_bad_port_maps_name_the_item(setting, message):
     with pytest.raises(ValueError, match=message):
         parse_port_map(setting)
     assert parse_port_map("") == {}
+
+
+# ---- the bounded `condominium` metric label -----------------------------------------
+
+
+def test_condominium_labels_are_bounded():
+    off = CondominiumLabels("")
+    assert {off("jacaranda"), off(None)} == {"-"}
+    named = CondominiumLabels("jacaranda, bosque-das-araras")
+    assert [named("jacaranda"), named("bosque-das-araras"), named("sabia"), named(None)] == [
+        "jacaranda",
+        "bosque-das-araras",
+        "other",
+        "unknown",
+    ]
+    every = CondominiumLabels("*", limit=2)
+    assert [every("a"), every("b"), every("c"), every("a"), every(None)] == [
+        "a",
+        "b",
+        "other",
+        "a",
+        "unknown",
+    ]
+    with pytest.raises(ValueError, match="not condominium ids: 'Jacarandá'"):
+        CondominiumLabels("Jacarandá,sabia")

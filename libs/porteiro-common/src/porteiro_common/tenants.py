@@ -657,3 +657,51 @@ def condominium_for_session(
     except ValueError:
         return None
     return snapshot.for_code(code)
+
+
+# ---- the bounded `condominium` metric label -----------------------------------------
+
+# Label values that are not condominium ids.
+LABEL_OFF = "-"  # labelling disabled
+LABEL_OTHER = "other"  # a condominium beyond the configured ones
+LABEL_UNKNOWN = "unknown"  # a call for no condominium served here (refused)
+
+
+class CondominiumLabels:
+    """The `condominium` label of call counters, bounded so that 1,000 tenants cannot blow up Prometheus.
+
+    `setting` (e.g. PORTEIRO_<SERVICE>_METRICS_CONDOMINIUMS):
+    * "" — labelling off: every call is "-" (one series, as a single-condominium deployment);
+    * "a,b,c" — those ids by name, every other condominium "other";
+    * "*" — each condominium by id, the first `limit` seen; later ones "other".
+    A call for no served condominium is "unknown" in every mode but "".
+    """
+
+    def __init__(self, setting: str = "", limit: int = 50) -> None:
+        text = setting.strip()
+        self.every = text == "*"
+        self.limit = limit
+        self.enabled = bool(text)
+        named = [] if self.every or not text else [part.strip() for part in text.split(",") if part.strip()]
+        bad = [name for name in named if not ID_PATTERN.fullmatch(name)]
+        if bad:
+            raise ValueError(
+                f"not condominium ids: {', '.join(map(repr, bad))} (expected '', '*' or 'a,b,c')"
+            )
+        self._named = frozenset(named)
+        self._seen: set[str] = set()
+
+    def __call__(self, condominium_id: str | None) -> str:
+        """The label value for a call of this condominium (None: a call refused as unknown)."""
+        if not self.enabled:
+            return LABEL_OFF
+        if condominium_id is None:
+            return LABEL_UNKNOWN
+        if not self.every:
+            return condominium_id if condominium_id in self._named else LABEL_OTHER
+        if condominium_id in self._seen:
+            return condominium_id
+        if len(self._seen) < self.limit:
+            self._seen.add(condominium_id)
+            return condominium_id
+        return LABEL_OTHER
