@@ -45,6 +45,8 @@ service from its single-condominium settings: that deployment is unchanged.
 Routing (see `condominium_for_session`): a per-port mapping (visitor port ->
 condominium id) if the call's port is in it; else, with a folder, the code in
 the call UUID's first 8 hex digits; else (no folder) the default tenant.
+
+Metrics: `CondominiumLabels` gives call counters a bounded `condominium` label.
 """
 
 from __future__ import annotations
