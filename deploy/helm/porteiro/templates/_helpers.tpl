@@ -214,6 +214,17 @@ livenessProbe:
   timeoutSeconds: {{ $p.timeoutSeconds }}
 {{- end -}}
 
+{{/* A preStop hook sleeping .preStopSleepSeconds (none when 0): the pod keeps serving while
+   the endpoints and load balancers stop sending it work, then gets SIGTERM. Context: svc. */}}
+{{- define "porteiro.preStop" -}}
+{{- if gt (int .preStopSleepSeconds) 0 }}
+lifecycle:
+  preStop:
+    exec:
+      command: ["sleep", "{{ int .preStopSleepSeconds }}"]
+{{- end }}
+{{- end -}}
+
 {{/* Container ports every service has. Context: svc. */}}
 {{- define "porteiro.serverPorts" -}}
 - name: grpc
