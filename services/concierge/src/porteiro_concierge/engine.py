@@ -109,7 +109,7 @@ class CallEngine:
             session = await self.store.load(session_id)
             with self._turn_span(session, event) as span:
                 event = await self._prepare(session, event)
-                session, effects = await self._handle(session, event)
+                session, effects = await self._handle(session_id, session, event)
                 if span is not None:
                     span.set_attribute("outcome", effects.turn_outcome.value)
             if session is not None:
@@ -120,9 +120,7 @@ class CallEngine:
                 if effects.finished is not None:
                     # After the save: a save that failed leaves the call unfinished, to be retried.
                     self.call_register.record(session)
-            for leg in (VISITOR, RESIDENT):
-                if effects.actions[leg]:
-                    await self.store.deliver(session_id, leg, effects.actions[leg])
+            await self._deliver(session_id, effects)
         self._count_turn(event, effects.turn_outcome)
         return Dispatched(
             traceparent=session.traceparent if session is not None else "",
@@ -146,8 +144,21 @@ class CallEngine:
             await self.vocabulary.refresh()
         return event
 
-    async def _handle(self, session: Session | None, event: Event) -> tuple[Session | None, Effects]:
-        """Let the core handle `event`, and the results of the requests it makes."""
+    async def _deliver(self, session_id: str, effects: Effects) -> None:
+        """Hand each leg the actions gathered so far, in order, and forget them."""
+        for leg in (VISITOR, RESIDENT):
+            if effects.actions[leg]:
+                await self.store.deliver(session_id, leg, effects.actions[leg])
+                effects.actions[leg] = []
+
+    async def _handle(
+        self, session_id: str, session: Session | None, event: Event
+    ) -> tuple[Session | None, Effects]:
+        """Let the core handle `event`, and the results of the requests it makes.
+
+        What the legs are to hear before a request (the visitor's "Certo, vou chamar...")
+        is delivered before the request is performed: it need not wait for the dialer.
+        """
         merged = Effects()
         for _ in range(MAX_STEPS_PER_EVENT):
             handled = self.conversation.handle(session, event, self.clock())
@@ -162,6 +173,7 @@ class CallEngine:
             merged.finished = merged.finished or effects.finished
             if effects.request is None:
                 return session, merged
+            await self._deliver(session_id, merged)
             event = await self._perform(effects.request)
         raise RuntimeError(f"more than {MAX_STEPS_PER_EVENT} requests for one event")
 
