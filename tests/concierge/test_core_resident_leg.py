@@ -174,6 +174,19 @@ async def test_a_cancel_the_dialer_refuses_does_not_stop_the_call():
     assert call.hung_up(VISITOR)
 
 
+async def test_a_resident_stream_that_comes_back_restarts_the_brief_instead_of_queuing_a_second():
+    call = await briefed()
+
+    await call.start_resident()  # the same leg, its stream reopened on this (another) replica
+
+    actions = after_brief(call)
+    assert kinds(actions)[0] == "stop_playback"
+    assert call.count(RESIDENT, "Pode liberar") == 2
+    assert call.count(VISITOR, "O morador atendeu") == 1  # the visitor is not told twice
+    await call.press(RESIDENT, "1")
+    assert (await call.session()).outcome == Outcome.AUTHORIZED
+
+
 async def test_a_resident_leg_for_a_finished_call_hears_it_is_over():
     call = await calling()
     await call.hang_up(VISITOR)

@@ -24,8 +24,14 @@ FINAL_SENTENCES = {
 
 
 def started(step: Step) -> None:
-    """The resident's leg connected (the state was checked by the caller)."""
+    """The resident's leg connected (the state was checked by the caller).
+
+    A resident stream that comes back (its concierge replica stopped and handed it over) finds
+    the leg on the line already: the brief still playing there is cut and starts over, once.
+    """
     session = step.session
+    if session.leg_on_line(RESIDENT) and session.state == FlowState.WAITING_RESIDENT:
+        step.fx.stop_playback(RESIDENT)
     session.legs[RESIDENT] = True
     step.fx.note(MORADOR_CONNECTED, attempt=session.call.attempt)
     if session.state == FlowState.CALLING_RESIDENT:
