@@ -423,13 +423,20 @@ async def bench(
             else skipped_after - (counter_total(before, "porteiro_gateway_playback_skipped_frames") or 0)
         )
         per_call = cpu_used / elapsed / max(connected, 1) * 1000
+        # Frames the gateway actually handled (in + out): a gateway that falls behind skips frames
+        # and reads merged ones, so CPU per frame compares runs under different loads more fairly.
+        handled = (counter_total(after, "porteiro_gateway_frames") or 0) - (
+            counter_total(before, "porteiro_gateway_frames") or 0
+        )
+        per_frame = cpu_used / max(handled, 1) * 1e6
         alive = sum(not call.closed for call in calls)
         print(f"[{label}] calls: {calls_wanted} ({alive} still connected)  window: {elapsed:.1f} s")
         print(
             f"gateway CPU: {cpu_used / elapsed:.1%} of one core (user {user_used / elapsed:.1%}, "
             f"system {system_used / elapsed:.1%}); "
             f"{per_call:.2f} ms CPU per call-second "
-            f"({connected:.0f} calls connected on average)"
+            f"({connected:.0f} calls connected on average); {per_frame:.1f} us per frame handled "
+            f"({handled / elapsed:.0f} frames/s in + out)"
         )
         skipped_text = (
             "not counted by this gateway" if skipped is None else f"{skipped:.0f} (counted in the figures)"
@@ -464,6 +471,7 @@ async def bench(
         print(f"fallbacks played (a fake dependency too slow): {fallbacks:.0f}")
         figures = {
             "cpu_per_call_ms": per_call,
+            "cpu_per_frame_us": per_frame,
             "cpu_share": cpu_used / elapsed,
             "connected": connected,
             "load_start": load_at_start,
@@ -500,22 +508,26 @@ def summary(runs: list[tuple[str, dict[str, float]]]) -> None:
     """Both gateways' runs side by side, and the ratio of CPU per call-second (after / before)."""
     print("\nsummary (one sitting):")
     print(
-        "  run        CPU/call-s  CPU share  p99 late  within 5 ms  within 20 ms  rebases  load (start->end)"
+        "  run        CPU/call-s  CPU/frame  CPU share  p99 late  within 5 ms  within 20 ms  rebases  load (start->end)"
     )
     for label, f in runs:
         if not f:
             print(f"  {label:<10} (failed)")
             continue
         print(
-            f"  {label:<10} {f['cpu_per_call_ms']:7.2f} ms  {f['cpu_share']:8.1%}  {f['p99'] * 1000:5g} ms"
+            f"  {label:<10} {f['cpu_per_call_ms']:7.2f} ms  {f['cpu_per_frame_us']:6.1f} us  {f['cpu_share']:8.1%}  {f['p99'] * 1000:5g} ms"
             f"  {f['within_5ms']:10.2%}  {f['within_20ms']:11.2%}  {f['resyncs']:7.0f}"
             f"  {f['load_start']:.2f} -> {f['load_end']:.2f}"
         )
-    before = [f["cpu_per_call_ms"] for label, f in runs if label.startswith("before") and f]
-    after = [f["cpu_per_call_ms"] for label, f in runs if label.startswith("after") and f]
-    if before and after:
-        ratio = (sum(after) / len(after)) / (sum(before) / len(before))
-        print(f"  CPU per call-second, after / before (means): {ratio:.2f}")
+    for key, what in (
+        ("cpu_per_call_ms", "CPU per call-second"),
+        ("cpu_per_frame_us", "CPU per frame handled"),
+    ):
+        before = [f[key] for label, f in runs if label.startswith("before") and f]
+        after = [f[key] for label, f in runs if label.startswith("after") and f]
+        if before and after:
+            ratio = (sum(after) / len(after)) / (sum(before) / len(before))
+            print(f"  {what}, after / before (means): {ratio:.2f}")
 
 
 async def run_all(args: argparse.Namespace) -> None:
