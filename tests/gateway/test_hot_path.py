@@ -161,6 +161,21 @@ def test_outgoing_frames_are_counted_exactly_and_a_closed_transport_ends_the_leg
         except AssertionError:  # FakeTransport refuses writes after close: asyncio's drops them
             pass
     assert owner.calls == [("end", Reason.LEG_END_REASON_CONNECTION_ERROR, "socket closed")]
+    writes = len(transport.writes)
+    for _ in range(3 * CHECK_EVERY_FRAMES):  # the clock may tick again before the leg winds down
+        sock.send(frame)
+    assert len(transport.writes) == writes, "nothing written once the transport is seen closed"
+
+
+def test_a_peer_that_stops_reading_gets_no_more_frames_after_the_check():
+    sock, owner, transport, _ = caller_socket()
+    frame = encode(Kind.AUDIO_8K, bytes(320))
+    sock.send(frame)
+    transport.unsent_bytes = 70_000
+    for _ in range(3 * CHECK_EVERY_FRAMES):
+        sock.send(frame)
+    assert len(transport.writes) <= CHECK_EVERY_FRAMES  # the frames before the next check, at most
+    assert owner.calls[0] == ("end", Reason.LEG_END_REASON_CONNECTION_ERROR, "peer stopped reading")
 
 
 def exposition(collector_registry: CollectorRegistry) -> dict[str, float]:

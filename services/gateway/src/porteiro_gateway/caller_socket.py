@@ -259,15 +259,18 @@ class CallerSocket:
     def _check_out(self) -> bool:
         """Every few frames: may this leg still write? Also passes the out counter to Prometheus."""
         self._frames_out.add(self._out_period)  # the frames written since the last check
-        self._out_period = self._out_until_check = CHECK_EVERY_FRAMES
         transport = self._transport
         if transport.is_closing():
-            self._owner.end(Reason.LEG_END_REASON_CONNECTION_ERROR, "socket closed")
-            return False
-        if transport.get_write_buffer_size() > MAX_UNSENT_BYTES:
-            self._owner.end(Reason.LEG_END_REASON_CONNECTION_ERROR, "peer stopped reading")
-            return False
-        return True
+            problem = "socket closed"
+        elif transport.get_write_buffer_size() > MAX_UNSENT_BYTES:
+            problem = "peer stopped reading"
+        else:
+            self._out_period = self._out_until_check = CHECK_EVERY_FRAMES
+            return True
+        # Nothing more is written: every later frame checks again (until the player leaves the clock).
+        self._out_period = self._out_until_check = 0
+        self._owner.end(Reason.LEG_END_REASON_CONNECTION_ERROR, problem)
+        return False
 
     def close(self, reason: Reason) -> None:
         """Close the connection, after a hangup frame when we end the leg (the dialplan continues)."""
