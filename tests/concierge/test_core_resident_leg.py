@@ -10,10 +10,14 @@ resident's phone still rings cancels that attempt, so no resident is rung twice.
 
 from __future__ import annotations
 
+import asyncio
+
 from porteiro.concierge.v1 import concierge_pb2
+from porteiro.dialer.v1 import dialer_pb2
+from porteiro_concierge.core.events import DeadlinePassed
 from porteiro_concierge.extraction.base import Extraction, Intent
 from porteiro_concierge.session import RESIDENT, VISITOR, FlowState, Outcome
-from tests.concierge.core_harness import CallHarness
+from tests.concierge.core_harness import CallHarness, FakeDialer
 
 WHOLE_REQUEST = "Aqui é o João, entrega para a Renata do 501"
 SCRIPT = {
@@ -185,6 +189,35 @@ async def test_a_resident_stream_that_comes_back_restarts_the_brief_instead_of_q
     assert call.count(VISITOR, "O morador atendeu") == 1  # the visitor is not told twice
     await call.press(RESIDENT, "1")
     assert (await call.session()).outcome == Outcome.AUTHORIZED
+
+
+class SlowCancelDialer(FakeDialer):
+    """A dialer whose cancels hang until released (a broker that does not confirm)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+
+    async def cancel_call(self, session_id: str, attempt: int) -> dialer_pb2.CancelCallResponse:
+        await self.release.wait()
+        return await super().cancel_call(session_id, attempt)
+
+
+async def test_the_visitor_hears_the_outcome_before_a_slow_cancel_is_confirmed():
+    call = await calling(resident_connect_timeout_seconds=5.0, max_call_attempts=1)
+    call.dialer = call.engine.dialer = SlowCancelDialer()
+    call.clock.now += 5.1
+
+    giving_up = asyncio.create_task(call.send(DeadlinePassed()))
+    await asyncio.sleep(0.05)
+
+    assert not giving_up.done()  # the cancel still waits for its confirm...
+    call._collect()  # ...and the visitor's mailbox already has the outcome
+    assert call.last_said(VISITOR).startswith("Não consegui falar")
+    assert call.hung_up(VISITOR)
+    call.dialer.release.set()
+    await giving_up
+    assert call.dialer.cancelled == [1]
 
 
 async def test_a_resident_leg_for_a_finished_call_hears_it_is_over():

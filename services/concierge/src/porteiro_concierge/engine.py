@@ -164,10 +164,12 @@ class CallEngine:
             handled = self.conversation.handle(session, event, self.clock())
             session, effects = handled.session, handled.effects
             self._record(session, effects)
-            for cancel in effects.cancels:
-                await self._cancel_call(cancel)
             for leg, actions in effects.actions.items():
                 merged.actions[leg].extend(actions)
+            if effects.cancels:  # the legs' sentences need not wait for the dialer either
+                await self._deliver(session_id, merged)
+                for cancel in effects.cancels:
+                    await self._cancel_call(cancel)
             if effects.turn_outcome != TurnOutcome.IGNORED:
                 merged.turn_outcome = effects.turn_outcome
             merged.finished = merged.finished or effects.finished
