@@ -538,7 +538,7 @@ async def run_all(args: argparse.Namespace) -> None:
             args.seconds,
             pinned,
             args.hog,
-            None,
+            args.after,
             args.profile,
             silent=args.silent,
             synthesis_chunk_ms=args.synthesis_chunk_ms,
@@ -638,7 +638,7 @@ def main() -> None:
         "--after",
         type=Path,
         metavar="DIR",
-        help="with --compare: the 'after' gateway from the checkout in DIR too (default: this tree)",
+        help="the gateway (with --compare: the 'after' one) from the checkout in DIR (default: this tree)",
     )
     parser.add_argument("--rounds", type=int, default=1, help="with --compare: before/after pairs")
     parser.add_argument(
