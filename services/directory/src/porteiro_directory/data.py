@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,7 @@ class DirectoryDataError(ValueError):
         super().__init__(f"{path}: " + "; ".join(problems))
 
 
+@lru_cache(maxsize=8192)  # the same numbers recur in every block and condominium
 def apartment_key(number: str) -> str:
     """How apartment numbers are compared: "1.002" -> "1002", "501-b" -> "501B"."""
     return plain(number).replace(" ", "").upper()

@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from porteiro_common.ptbr import fold
 from porteiro_common.ptbr.numbers import (
@@ -270,6 +271,9 @@ def find_apartment(
     return ParsedApartment(best.digits, block)
 
 
+# Cached: a condominium's data has a handful of blocks in hundreds of entries, and a
+# thousand condominiums load in one process.
+@lru_cache(maxsize=4096)
 def normalize_block(text: str) -> str:
     """A block as written in data or requests ("Bloco B", "torre dois", "b") -> "B" / "2"."""
     tokens = [token for token in tokenize(text) if token.kind != "punct"]
