@@ -77,6 +77,7 @@ def endpointing_config(settings: GatewaySettings) -> EndpointingConfig:
         digits_silence_ms=settings.end_of_speech_digits_ms,
         open_silence_ms=settings.end_of_speech_open_ms,
         pause_ms=settings.speculative_recognition_ms,
+        pause_floor_rms=settings.speculative_recognition_floor_rms,
         pre_roll_ms=settings.pre_roll_ms,
         min_speech_ms=settings.min_speech_ms,
         max_utterance_ms=int(settings.max_utterance_seconds * 1000),
@@ -132,7 +133,7 @@ class CallerAudio:
             endpointer = self._endpointer = Endpointer(rate, endpointing_config(self._settings))
             endpointer.expect(self.expected_answer)
         events = endpointer.feed(pcm)
-        if endpointer.voiced_run_ms:
+        if endpointer.heard:  # voiced (within an utterance: above the pause floor, past the VAD's hangover)
             self._last_voiced_at = self._now()
         if self._player.current is None:  # nothing playing: nothing to barge in on
             self._barge_run_ms = 0.0

@@ -12,14 +12,20 @@ name, long while digits are dictated. It is fixed for an utterance at its onset.
 After `pause_ms` of silence inside an utterance (enough speech to recognise,
 the end not reached yet) a `SpeechPaused` is reported once, and `SpeechResumed`
 if voiced audio follows: speculative recognition starts and cancels on them.
+For the pause, a voiced frame quieter than `pause_floor_rms` is silence too:
+webrtcvad keeps calling ~100 ms after the last sound speech (its hangover), and
+a pause is only a guess (a wrong one costs a discarded recognition, never a cut).
+The end of speech stays the VAD's.
 """
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass
 
 import _webrtcvad  # webrtcvad's C module: `Vad.is_speech` is a Python wrapper around its `process`
+import numpy as np
 import webrtcvad
 
 from porteiro.concierge.v1 import concierge_pb2
@@ -42,6 +48,7 @@ class EndpointingConfig:
     digits_silence_ms: int = 900
     open_silence_ms: int = 600
     pause_ms: int = 0  # silence that reports SpeechPaused (speculative recognition); 0 = never
+    pause_floor_rms: float = 0.0  # for the pause, quieter voiced frames are silence; 0 = the VAD's word
 
     def end_silence_for(self, expected: int) -> int:
         """The end-of-speech silence for a RecognitionContext.expected_answer value."""
@@ -116,6 +123,8 @@ class Endpointer:
         self._silence_ms = 0
         self._utterance_ms = 0
         self._paused = False  # a SpeechPaused was reported and no voiced audio came since
+        self._quiet_ms = 0  # for pauses: audio since the last voiced frame above the floor
+        self.heard = False  # the last frame was voice (voiced, and above the floor within an utterance)
         self._next_end_silence_ms = config.end_silence_ms  # for the next utterance (`expect`)
         self.end_silence_ms = config.end_silence_ms  # of the utterance in progress
 
@@ -147,6 +156,7 @@ class Endpointer:
     def _classify(self, frame: bytes, events: list[Event]) -> None:
         voiced = _webrtcvad.process(self._vad_handle, self.sample_rate, frame, self._frame_samples)
         self.voiced_run_ms = self.voiced_run_ms + self.frame_ms if voiced else 0
+        self.heard = voiced
         if self.speaking:
             self._continue(frame, voiced, events)
         else:
@@ -161,6 +171,7 @@ class Endpointer:
         self.speaking = True
         self.end_silence_ms = self._next_end_silence_ms
         self._paused = False
+        self._quiet_ms = 0
         self._speech_ms = self.voiced_run_ms
         self._silence_ms = 0
         self._utterance_ms = len(kept) * self.frame_ms
@@ -172,24 +183,36 @@ class Endpointer:
         if voiced:
             self._speech_ms += self.frame_ms
             self._silence_ms = 0
-            if self._paused:
-                self._paused = False
-                events.append(SpeechResumed())
         else:
             self._silence_ms += self.frame_ms
-            if not self._paused and self._pausing():
-                self._paused = True
-                events.append(SpeechPaused(self._silence_ms))
+        if self.config.pause_ms:
+            self._follow_pause(frame, voiced, events)
         if self._silence_ms >= self.end_silence_ms:
             self._finish("silence", events)
         elif self._utterance_ms >= self.config.max_utterance_ms:
             self._finish("max_length", events)
 
+    def _follow_pause(self, frame: bytes, voiced: bool, events: list[Event]) -> None:
+        """SpeechPaused once the caller is quiet for `pause_ms`, SpeechResumed when they speak again."""
+        floor = self.config.pause_floor_rms
+        if voiced and floor:
+            voiced = self.heard = rms(frame) >= floor
+        if voiced:
+            self._quiet_ms = 0
+            if self._paused:
+                self._paused = False
+                events.append(SpeechResumed())
+            return
+        self._quiet_ms += self.frame_ms
+        if not self._paused and self._pausing():
+            self._paused = True
+            events.append(SpeechPaused(self._quiet_ms))
+
     def _pausing(self) -> bool:
         """A pause worth recognising early: long enough, short of the end, after enough speech."""
-        pause = self.config.pause_ms
         return (
-            0 < pause <= self._silence_ms < self.end_silence_ms
+            self.config.pause_ms <= self._quiet_ms
+            and self._silence_ms < self.end_silence_ms
             and self._speech_ms >= self.config.min_speech_ms
         )
 
@@ -200,3 +223,9 @@ class Endpointer:
             events.append(SpeechDropped(self._speech_ms))
         else:
             events.append(SpeechEnded(reason, self._speech_ms, self._silence_ms, self._utterance_ms))
+
+
+def rms(frame: bytes) -> float:
+    """Root mean square of int16 samples (the sum of squares in int64: one dot product)."""
+    samples = np.frombuffer(frame, dtype="<i2").astype(np.int64)
+    return math.sqrt(int(samples @ samples) / samples.size) if samples.size else 0.0

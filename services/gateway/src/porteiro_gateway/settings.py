@@ -80,6 +80,12 @@ class GatewaySettings(ServiceSettings):
         description="Silence inside an utterance after which recognition starts early, before its end "
         "is decided (used if the silence lasts to the end, discarded if the caller goes on); 0 = off",
     )
+    speculative_recognition_floor_rms: float = Field(
+        200.0,
+        ge=0,
+        description="For that silence, voiced frames quieter than this (int16 RMS) count as silent: "
+        "webrtcvad calls ~100 ms after the last sound speech; 0 = the VAD alone",
+    )
     pre_roll_ms: int = Field(300, ge=0, le=2000)
     min_speech_ms: int = Field(250, ge=0, description="Shorter utterances are dropped")
     max_utterance_seconds: float = Field(15.0, gt=0)
