@@ -19,6 +19,7 @@ from porteiro_gateway.endpointing import (
     SpeechPaused,
     SpeechResumed,
     SpeechStarted,
+    rms,
 )
 from porteiro_gateway.settings import GatewaySettings
 from tests.gateway.harness import FRAME_BYTES, LegHarness, audio_frames, uuid_frame
@@ -26,6 +27,7 @@ from tests.gateway.support import silence, spoken, voiced_frames
 
 SESSION = "0d4c3b1e-6a53-4f7e-9a55-2c1f0b9e7d21"
 ANSWER = "Sim, pode subir"
+WORD = "Entrega"  # no pause inside it
 Kind = concierge_pb2.ExpectedAnswer
 
 DEFAULTS = {  # the documented defaults (services/gateway/README.md)
@@ -99,6 +101,25 @@ def test_a_pause_is_reported_once_and_the_resumption_too():
     resumptions = [event for event in events if isinstance(event, SpeechResumed)]
     assert len(pauses) == len(resumptions) + 1 >= 2
     assert all(pause.silence_ms == 200 for pause in pauses)
+
+
+def test_the_pause_counts_from_the_last_sound_not_from_the_vads_hangover():
+    audio = silence(0.3) + spoken(WORD) + silence(1.0)
+    frames = [audio[i : i + FRAME_BYTES] for i in range(0, len(audio), FRAME_BYTES)]
+    vad_last = voiced_frames(audio)[-1]
+    sound_last = max(i for i in voiced_frames(audio) if rms(frames[i]) >= 200)
+    assert vad_last - sound_last >= 3  # webrtcvad calls a few silent frames after speech voiced
+    for floor, last in ((200.0, sound_last), (0.0, vad_last)):
+        endpointer = Endpointer(
+            8000, EndpointingConfig(end_silence_ms=600, pause_ms=200, pause_floor_rms=floor)
+        )
+        paused_at = None
+        for index, frame in enumerate(frames):
+            events = endpointer.feed(frame)
+            if any(isinstance(event, SpeechPaused) for event in events):
+                paused_at = index
+            assert not any(isinstance(event, SpeechResumed) for event in events)
+        assert paused_at == last + 10, (floor, paused_at, last)  # 10 frames = 200 ms
 
 
 def test_no_pause_without_enough_speech_or_beyond_the_end():

@@ -19,6 +19,7 @@ from prometheus_client import REGISTRY
 from porteiro.concierge.v1 import concierge_pb2
 from porteiro.speech.v1 import speech_pb2
 from porteiro_gateway.caller_audio import endpointing_config
+from porteiro_gateway.endpointing import rms
 from porteiro_gateway.settings import GatewaySettings
 from tests.gateway.harness import (
     FRAME_BYTES,
@@ -103,6 +104,12 @@ class TimedSpeechClient(FakeSpeechClient):
         return stream
 
 
+def last_sound_frame(pcm: bytes) -> int:
+    """The last frame webrtcvad calls speech and that is above the pause floor (200 RMS): the
+    VAD goes on calling ~5 silent frames after it speech (its hangover)."""
+    return max(i for i in voiced_frames(pcm) if rms(pcm[i * FRAME_BYTES : (i + 1) * FRAME_BYTES]) >= 200)
+
+
 def speculations(result: str) -> float:
     value = REGISTRY.get_sample_value("porteiro_gateway_speculative_recognitions_total", {"result": result})
     return value or 0.0
@@ -133,7 +140,8 @@ async def start_leg(h: LegHarness, speech: TimedSpeechClient) -> None:
 
 async def test_the_early_transcript_is_used_when_the_pause_is_the_end(speech):
     caller = silence(0.4) + spoken(WORD) + silence(1.6)
-    last_voiced = voiced_frames(caller)[-1]
+    last_sound = last_sound_frame(caller)
+    assert voiced_frames(caller)[-1] - last_sound >= 3  # the VAD's hangover, which the pause skips
     used, discarded = speculations("used"), speculations("discarded")
     async with LegHarness(speech=speech) as h:
         await start_leg(h, speech)
@@ -142,16 +150,17 @@ async def test_the_early_transcript_is_used_when_the_pause_is_the_end(speech):
     (stream,) = speech.streams  # one stream: closed at the pause, never a second recognition
     (utterance,) = h.events_of("utterance")
     assert utterance.text == "recognition 1" and stream.finished and not stream.cancelled
-    # Closed after the pause (plus the frame that reports it), long before the end of speech (600 ms).
-    last_voiced_at = began + last_voiced * 0.02  # frame i is read at began + i x 20 ms
-    assert PAUSE_MS <= (stream.finished_at - last_voiced_at) * 1000 <= PAUSE_MS + 40
+    # Closed 200 ms after the last sound, long before the end of speech (600 ms after the VAD's last
+    # voiced frame, itself ~100 ms later).
+    last_sound_at = began + last_sound * 0.02  # frame i is read at began + i x 20 ms
+    assert (stream.finished_at - last_sound_at) * 1000 == pytest.approx(PAUSE_MS, abs=1)
     # The transcript reached the concierge at pause + recognition, not end of speech + recognition.
-    waited = seen["utterance"] - last_voiced_at
+    waited = seen["utterance"] - last_sound_at
     assert waited <= (PAUSE_MS + 40) / 1000 + RECOGNITION_SECONDS + 0.02
     assert waited < END_MS / 1000 + RECOGNITION_SECONDS - 0.3
     # Its audio is the utterance up to the pause, the last voiced frame included.
     start = caller.find(bytes(stream.audio))
-    assert start >= 0 and start + len(stream.audio) >= (last_voiced + 1) * FRAME_BYTES
+    assert start >= 0 and start + len(stream.audio) >= (last_sound + 1) * FRAME_BYTES
     assert utterance.audio_seconds == pytest.approx(len(stream.audio) / 16000)
     assert utterance.recognition_seconds == pytest.approx(RECOGNITION_SECONDS, abs=0.021)
     assert (speculations("used") - used, speculations("discarded") - discarded) == (1, 0)
