@@ -59,6 +59,7 @@ class LegHandler:
         # Set when this process stops: the stream is handed over (HANDOVER_DETAIL), the call goes on.
         self.stopping = stopping or asyncio.Event()
         self._dispatching = asyncio.Lock()  # held while an event of this stream is being handled
+        self._waiting_for_event = False  # the reader waits for the gateway's next event
         self.session_id = ""
         self.leg = ""
         self.unplayed: set[str] = set()
@@ -106,8 +107,7 @@ class LegHandler:
                     break
                 yield self._named(delivered.result())
             if stopping.done() and not reader.done():
-                async with self._dispatching:  # the event being handled finishes first
-                    reader.cancel()
+                await self._stop_reading(reader)
                 while not mailbox.queue.empty():  # what that event produced still reaches the gateway
                     yield self._named(mailbox.queue.get_nowait())
                 log.info("leg handed over", extra={"session_id": self.session_id, "leg": self.leg})
@@ -187,7 +187,14 @@ class LegHandler:
 
     async def _read(self, events: AsyncIterator[concierge_pb2.LegEvent]) -> None:
         """Handle events until leg_ended, the gateway half-closes, or an event is refused."""
-        async for event in events:
+        while True:
+            self._waiting_for_event = True
+            try:
+                event = await anext(events)
+            except StopAsyncIteration:
+                break
+            finally:
+                self._waiting_for_event = False
             try:
                 async with self._dispatching:
                     await self._handle(event)
@@ -208,6 +215,15 @@ class LegHandler:
             self.ended = True
             async with self._dispatching:
                 await self._dispatch(core_events.LegEnded(self.leg))
+
+    async def _stop_reading(self, reader: asyncio.Task) -> None:
+        """Stop the reader between two events: one already received is handled (and saved) first."""
+        while not reader.done():
+            async with self._dispatching:
+                if self._waiting_for_event:
+                    reader.cancel()
+                    return
+            await asyncio.sleep(0)  # the event the reader holds takes the lock
 
     async def _handle(self, event: concierge_pb2.LegEvent) -> None:
         core_event = self._core_event(event)
