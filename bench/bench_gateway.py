@@ -473,6 +473,7 @@ async def bench(
             "cpu_per_call_ms": per_call,
             "cpu_per_frame_us": per_frame,
             "cpu_share": cpu_used / elapsed,
+            "system_share": system_used / max(cpu_used, 1e-9),
             "connected": connected,
             "load_start": load_at_start,
             "load_end": load_at_end,
@@ -508,14 +509,15 @@ def summary(runs: list[tuple[str, dict[str, float]]]) -> None:
     """Both gateways' runs side by side, and the ratio of CPU per call-second (after / before)."""
     print("\nsummary (one sitting):")
     print(
-        "  run        CPU/call-s  CPU/frame  CPU share  p99 late  within 5 ms  within 20 ms  rebases  load (start->end)"
+        "  run        CPU/call-s  CPU/frame  CPU share  kernel  p99 late  within 5 ms  within 20 ms  rebases"
+        "  load (start->end)"
     )
     for label, f in runs:
         if not f:
             print(f"  {label:<10} (failed)")
             continue
         print(
-            f"  {label:<10} {f['cpu_per_call_ms']:7.2f} ms  {f['cpu_per_frame_us']:6.1f} us  {f['cpu_share']:8.1%}  {f['p99'] * 1000:5g} ms"
+            f"  {label:<10} {f['cpu_per_call_ms']:7.2f} ms  {f['cpu_per_frame_us']:6.1f} us  {f['cpu_share']:8.1%}  {f['system_share']:5.0%}  {f['p99'] * 1000:5g} ms"
             f"  {f['within_5ms']:10.2%}  {f['within_20ms']:11.2%}  {f['resyncs']:7.0f}"
             f"  {f['load_start']:.2f} -> {f['load_end']:.2f}"
         )
