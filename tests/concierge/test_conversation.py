@@ -133,6 +133,7 @@ async def test_ambiguous_resident_asks_which(concierge, fakes, session_id):
     await visitor.utter("Boa noite, meu nome é Pedro, vim visitar o senhor Oliveira")
     which = await visitor.expect("mais de um morador")
     assert "Renata Oliveira do 501" in which and "Carlos Oliveira do 102" in which
+    assert " ou " in which, which  # the joiner keeps its spaces ("…do 501 ou Carlos…")
     await visitor.utter("O Carlos")
     await visitor.expect("visita para Carlos Oliveira, apartamento 102")
     assert (await fakes.dialer.next_call()).destination == await destination(concierge, "102")

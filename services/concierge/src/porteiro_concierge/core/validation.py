@@ -78,7 +78,8 @@ def ask_which(step: Step, candidates: Iterable[directory_pb2.Candidate]) -> None
     step.fx.turn_outcome = TurnOutcome.AMBIGUOUS
     offered = [target_of(candidate) for candidate in list(candidates)[:MAX_OPTIONS]]
     step.session.validation.ambiguous = offered
-    options = step.prompts["ambiguous_joiner"].join(
+    # Prompt sentences are stored stripped, so the joiner ("ou") gets its spaces here.
+    options = f" {step.prompts['ambiguous_joiner']} ".join(
         step.prompts.text("ambiguous_option", resident_name=item.resident_name, apartment=item.apartment)
         for item in offered
     )
