@@ -270,3 +270,16 @@ def test_actions_travel_between_processes_as_proto_bytes():
     assert decode_actions(payload) == actions
     with pytest.raises(ValueError, match="truncated"):
         decode_actions(payload[:-3])
+
+
+def test_a_visitor_resumed_before_the_call_was_known_placed_asks_for_the_same_attempt_again(core):
+    """A replica died between 'Certo, vou chamar…' (saved, delivered) and the dialer's answer."""
+    session = validated(core)
+    assert session.state == FlowState.VALIDATED and session.call.attempt == 1
+    resumed = core.handle(session, VisitorStarted(SESSION_ID, "00-trace-span-01"), NOW + 5)
+    says = [action.say.text for action in resumed.effects.actions[VISITOR] if action.HasField("say")]
+    assert says and "chamando" in says[-1]
+    request = resumed.effects.request
+    assert isinstance(request, PlaceCallRequest) and request.attempt == 1  # same command id: no second ring
+    placed = core.handle(resumed.session, CallPlaced(), NOW + 5)
+    assert placed.session.state == FlowState.CALLING_RESIDENT and placed.next_deadline is not None

@@ -151,13 +151,20 @@ class CallEngine:
                 await self.store.deliver(session_id, leg, effects.actions[leg])
                 effects.actions[leg] = []
 
+    async def _deliver_ahead(self, session_id: str, session: Session | None, effects: Effects) -> None:
+        """Deliver before a request is performed, saving first: what a leg has heard is never lost
+        with a process that dies during the request (a replica resumes from the saved state)."""
+        if session is not None:
+            await self.store.save(session)
+        await self._deliver(session_id, effects)
+
     async def _handle(
         self, session_id: str, session: Session | None, event: Event
     ) -> tuple[Session | None, Effects]:
         """Let the core handle `event`, and the results of the requests it makes.
 
         What the legs are to hear before a request (the visitor's "Certo, vou chamar...")
-        is delivered before the request is performed: it need not wait for the dialer.
+        is saved and delivered before the request is performed: it need not wait for the dialer.
         """
         merged = Effects()
         for _ in range(MAX_STEPS_PER_EVENT):
@@ -167,7 +174,7 @@ class CallEngine:
             for leg, actions in effects.actions.items():
                 merged.actions[leg].extend(actions)
             if effects.cancels:  # the legs' sentences need not wait for the dialer either
-                await self._deliver(session_id, merged)
+                await self._deliver_ahead(session_id, session, merged)
                 for cancel in effects.cancels:
                     await self._cancel_call(cancel)
             if effects.turn_outcome != TurnOutcome.IGNORED:
@@ -175,7 +182,7 @@ class CallEngine:
             merged.finished = merged.finished or effects.finished
             if effects.request is None:
                 return session, merged
-            await self._deliver(session_id, merged)
+            await self._deliver_ahead(session_id, session, merged)
             event = await self._perform(effects.request)
         raise RuntimeError(f"more than {MAX_STEPS_PER_EVENT} requests for one event")
 

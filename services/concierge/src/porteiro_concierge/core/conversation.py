@@ -117,6 +117,11 @@ def _resume_visitor(step: Step) -> None:
         collecting.ask_next(step)
     elif state == FlowState.CALLING_RESIDENT:
         step.fx.say(VISITOR, step.prompts["still_calling"])
+    elif state == FlowState.VALIDATED:
+        # The process that placed the call died before it knew the outcome: place it again
+        # with the same attempt (the dialer drops a command id it has already published).
+        step.fx.say(VISITOR, step.prompts["still_calling"])
+        validation.place_call_again(step)
     elif state == FlowState.WAITING_RESIDENT:
         step.fx.say(VISITOR, step.prompts["resident_on_line"])
     else:

@@ -136,12 +136,19 @@ def call_resident(step: Step, target: Target) -> None:
 
 def place_call(step: Step) -> None:
     """Call the resident; a retry first cancels the attempt it supersedes (no resident rung twice)."""
+    if step.session.call.target is None:
+        raise RuntimeError("placing a call without a target")
+    cancel_ringing_call(step)
+    step.session.call.attempt += 1
+    place_call_again(step)
+
+
+def place_call_again(step: Step) -> None:
+    """Ask the dialer for the current attempt (again, after a resume: same command id)."""
     session = step.session
     target = session.call.target
     if target is None:
         raise RuntimeError("placing a call without a target")
-    cancel_ringing_call(step)
-    session.call.attempt += 1
     step.fx.request_io(
         PlaceCallRequest(
             session_id=session.session_id,
