@@ -66,6 +66,7 @@ from typing import Any, Generic, TypeVar
 import yaml
 
 from porteiro_common.ids import condominium_code, is_condominium_code
+from porteiro_common.periodic import PeriodicTask
 
 log = logging.getLogger(__name__)
 
@@ -555,8 +556,10 @@ class TenantRegistry(Generic[T]):
         return report
 
 
-class TenantWatcher:
+class TenantWatcher(PeriodicTask):
     """Calls `registry.refresh` in a thread every `interval` seconds; `on_refresh` gets each report."""
+
+    task_name = "tenants-folder-watcher"
 
     def __init__(
         self,
@@ -564,10 +567,9 @@ class TenantWatcher:
         interval: float,
         on_refresh: Callable[[Refresh], Awaitable[None]] | None = None,
     ) -> None:
+        super().__init__(interval)
         self.registry = registry
-        self.interval = interval
         self.on_refresh = on_refresh
-        self._task: asyncio.Task[None] | None = None
 
     async def refresh(self) -> Refresh:
         report = await asyncio.to_thread(self.registry.refresh)
@@ -575,23 +577,8 @@ class TenantWatcher:
             await self.on_refresh(report)
         return report
 
-    def start(self) -> None:
-        if self.interval > 0 and self._task is None:
-            self._task = asyncio.create_task(self._run(), name="tenants-folder-watcher")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
-            await self.refresh()
+    async def tick(self) -> Refresh:
+        return await self.refresh()
 
 
 def default_condominium(

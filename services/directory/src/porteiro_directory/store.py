@@ -15,6 +15,7 @@ import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from porteiro_common.periodic import PeriodicTask
 from porteiro_directory.data import DirectoryDataError, load_apartments
 from porteiro_directory.matching import Directory, Thresholds
 from porteiro_directory.metrics import RELOADS
@@ -69,35 +70,21 @@ class DirectoryStore:
         return True
 
 
-class FileWatcher:
+class FileWatcher(PeriodicTask):
     """Polls the data file's signature every `interval` seconds and reloads on change."""
+
+    task_name = "directory-file-watcher"
 
     def __init__(
         self, store: DirectoryStore, interval: float, on_loaded: Callable[[], Awaitable[None]]
     ) -> None:
+        super().__init__(interval)
         self.store = store
-        self.interval = interval
         self.on_loaded = on_loaded
         self._signature: FileSignature = file_signature(store.path)
-        self._task: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
-        if self.interval > 0 and self._task is None:
-            self._task = asyncio.create_task(self._run(), name="directory-file-watcher")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
-            await self.check()
+    async def tick(self) -> None:
+        await self.check()
 
     async def check(self) -> None:
         signature = file_signature(self.store.path)
