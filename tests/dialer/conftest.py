@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -13,7 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 import grpc
 import pika
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -23,6 +21,7 @@ from porteiro_common.server import BoundServer, build_server
 from porteiro_common.settings import ObservabilitySettings
 from porteiro_dialer.app import DialerApp
 from porteiro_dialer.settings import DialerSettings
+from tests.support.health import health_status, wait_health
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
@@ -118,19 +117,11 @@ class RunningDialer:
         return dialer_pb2_grpc.DialerServiceStub(self.channel)
 
     async def health(self) -> int:
-        stub = health_pb2_grpc.HealthStub(self.channel)
-        return (await stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=2)).status
+        return await health_status(self.channel)
 
     async def wait_health(self, status: int, within: float = 15.0) -> float:
         """Poll until health reports `status`; returns the seconds it took."""
-        began = time.monotonic()
-        while time.monotonic() - began < within:
-            if await self.health() == status:
-                return time.monotonic() - began
-            await asyncio.sleep(0.05)
-        raise AssertionError(
-            f"health not {health_pb2.HealthCheckResponse.ServingStatus.Name(status)} after {within} s"
-        )
+        return await wait_health(self.channel, status, within)
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ import pika
 import psycopg
 import pytest
 import sqlalchemy as sa
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -35,6 +35,7 @@ from porteiro_register.app import RegisterApp
 from porteiro_register.db import create_engine
 from porteiro_register.records import to_timestamp
 from porteiro_register.settings import LOCAL_AMQP_URL, RegisterSettings
+from tests.support.health import health_status, wait_health
 from tests.support.tcp_proxy import TcpProxy
 
 SERVER_URL = os.environ.get("PORTEIRO_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -226,16 +227,11 @@ class RunningRegister:
         return register_pb2_grpc.RegisterServiceStub(self.channel)
 
     async def health(self) -> int:
-        stub = health_pb2_grpc.HealthStub(self.channel)
-        return (await stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=2)).status
+        return await health_status(self.channel)
 
-    async def wait_health(self, status: int, within: float = 20.0) -> None:
-        began = time.monotonic()
-        while time.monotonic() - began < within:
-            if await self.health() == status:
-                return
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"health not {status} after {within} s")
+    async def wait_health(self, status: int, within: float = 20.0) -> float:
+        """Poll until health reports `status`; returns the seconds it took."""
+        return await wait_health(self.channel, status, within)
 
 
 @pytest.fixture
