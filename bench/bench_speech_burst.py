@@ -18,20 +18,25 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
-import grpc
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for the tests' fakes
 
-from porteiro.speech.v1 import speech_pb2, speech_pb2_grpc
-from porteiro_common.server import build_server
-from porteiro_common.settings import ObservabilitySettings
-from porteiro_speech.app import SpeechApp
-from porteiro_speech.backends import Backends, Recognition, RecognitionConfig, Recognizer
-from porteiro_speech.offline.espeak import EspeakSynthesizer, synthesize_slin
-from porteiro_speech.offline.whisper import WhisperRecognizer
-from porteiro_speech.settings import SpeechSettings
+import grpc  # noqa: E402
+
+from porteiro.speech.v1 import speech_pb2, speech_pb2_grpc  # noqa: E402
+from porteiro_common.server import build_server  # noqa: E402
+from porteiro_common.settings import ObservabilitySettings  # noqa: E402
+from porteiro_speech.app import SpeechApp  # noqa: E402
+from porteiro_speech.backends import Backends, Recognition, RecognitionConfig, Recognizer  # noqa: E402
+from porteiro_speech.offline.espeak import EspeakSynthesizer, synthesize_slin  # noqa: E402
+from porteiro_speech.offline.whisper import WhisperRecognizer  # noqa: E402
+from porteiro_speech.settings import SpeechSettings  # noqa: E402
+from tests.speech import fakes  # noqa: E402
 
 ANSWERS = ["Entrega.", "Meu nome é Pedro.", "Renata Oliveira.", "Sim, pode subir."]
 HINTS = ["entrega", "visita", "sim", "não", "pode subir"]
@@ -47,40 +52,6 @@ class Timeline:
     """When each caller's recognition started (perf_counter), keyed by the caller number."""
 
     started: dict[int, float] = field(default_factory=dict)
-
-
-class FakeSession:
-    def __init__(self, recognizer: FakeRecognizer) -> None:
-        self.recognizer = recognizer
-        self.audio = bytearray()
-
-    async def feed(self, audio: bytes) -> None:
-        self.audio += audio
-
-    async def finish(self) -> Recognition:
-        caller = int.from_bytes(self.audio[:2], "little")
-        self.recognizer.timeline.started[caller] = time.perf_counter()
-        await asyncio.to_thread(time.sleep, 0.1 + (caller * 7 % 21) / 100)  # 100-300 ms, as inference
-        return Recognition(text=f"caller {caller}", confidence=0.9)
-
-    async def cancel(self) -> None:
-        self.audio.clear()
-
-
-class FakeRecognizer:
-    name = "fake"
-
-    def __init__(self, timeline: Timeline) -> None:
-        self.timeline = timeline
-
-    async def start(self) -> None:
-        return None
-
-    async def open(self, config: RecognitionConfig) -> FakeSession:
-        return FakeSession(self)
-
-    async def close(self) -> None:
-        return None
 
 
 class TimedSession:
@@ -164,7 +135,7 @@ async def main(arguments: argparse.Namespace) -> None:
         )
         clips = [synthesize_slin(text, speed=150) for text in ANSWERS]
     else:
-        recognizer = FakeRecognizer(timeline)
+        recognizer = fakes.TimedRecognizer(text="caller", started_at=timeline.started)
         clips = [b"\x00\x00" * 8000]  # 1 s
     app = SpeechApp(settings, Backends(recognizer, EspeakSynthesizer()), ObservabilitySettings())
     bound = build_server(app, settings.grpc_host, settings.grpc_port)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 
 from porteiro_speech.backends import BackendError, Recognition, RecognitionConfig
 
@@ -64,6 +66,64 @@ class ScriptedRecognizer:
         session = ScriptedSession(self, config)
         self.sessions.append(session)
         return session
+
+    async def close(self) -> None:
+        return None
+
+
+def seconds_for(caller: int) -> float:
+    """100-300 ms, varied, so the order of completion differs from the order of arrival."""
+    return 0.1 + (caller * 7 % 21) / 100
+
+
+class TimedSession:
+    def __init__(self, recognizer: TimedRecognizer) -> None:
+        self.recognizer = recognizer
+        self.audio = bytearray()
+
+    async def feed(self, audio: bytes) -> None:
+        self.audio += audio
+
+    async def finish(self) -> Recognition:
+        caller = int.from_bytes(self.audio[:2], "little")
+        if self.recognizer.started_at is not None:
+            self.recognizer.started_at[caller] = time.perf_counter()
+        return await asyncio.to_thread(self.recognizer.infer, caller)
+
+    async def cancel(self) -> None:
+        self.audio.clear()
+
+
+class TimedRecognizer:
+    """Takes `seconds_for(caller)` of thread time per utterance (the caller is the audio's first
+    sample); records start order and concurrency, and in `started_at` (when given) the moment
+    each caller's finish() began. Answers `{text} {caller}`."""
+
+    name = "timed"
+
+    def __init__(self, text: str = "visitante", started_at: dict[int, float] | None = None) -> None:
+        self.text = text
+        self.started_at = started_at
+        self.started: list[int] = []
+        self.running = 0
+        self.most_running = 0
+        self._lock = threading.Lock()
+
+    def infer(self, caller: int) -> Recognition:
+        with self._lock:
+            self.started.append(caller)
+            self.running += 1
+            self.most_running = max(self.most_running, self.running)
+        time.sleep(seconds_for(caller))
+        with self._lock:
+            self.running -= 1
+        return Recognition(text=f"{self.text} {caller}", confidence=0.9)
+
+    async def start(self) -> None:
+        return None
+
+    async def open(self, config: RecognitionConfig) -> TimedSession:
+        return TimedSession(self)
 
     async def close(self) -> None:
         return None

@@ -7,7 +7,6 @@ the real interface and takes 100-300 ms per utterance in a thread, as whisper do
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from collections.abc import AsyncIterator
 
@@ -16,70 +15,18 @@ import pytest
 from prometheus_client import REGISTRY
 
 from porteiro.speech.v1 import speech_pb2
-from porteiro_speech.backends import Backends, Recognition, RecognitionConfig
+from porteiro_speech.backends import Backends
 from porteiro_speech.offline.espeak import EspeakSynthesizer
 from tests.speech.conftest import metric, transcribe_messages
-from tests.speech.fakes import ScriptedRecognizer
+from tests.speech.fakes import ScriptedRecognizer, TimedRecognizer, seconds_for
 
 CALLERS = 30
 WORKERS = 2
 
 
-def seconds_for(caller: int) -> float:
-    """100-300 ms, varied, so the order of completion differs from the order of arrival."""
-    return 0.1 + (caller * 7 % 21) / 100
-
-
 def utterance_of(caller: int) -> bytes:
     """Half a second of 8 kHz audio whose first sample names the caller."""
     return caller.to_bytes(2, "little") + b"\x00\x00" * 3999
-
-
-class TimedSession:
-    def __init__(self, recognizer: TimedRecognizer) -> None:
-        self.recognizer = recognizer
-        self.audio = bytearray()
-
-    async def feed(self, audio: bytes) -> None:
-        self.audio += audio
-
-    async def finish(self) -> Recognition:
-        caller = int.from_bytes(self.audio[:2], "little")
-        return await asyncio.to_thread(self.recognizer.infer, caller)
-
-    async def cancel(self) -> None:
-        self.audio.clear()
-
-
-class TimedRecognizer:
-    """Takes `seconds_for(caller)` of thread time per utterance; records start order and concurrency."""
-
-    name = "timed"
-
-    def __init__(self) -> None:
-        self.started: list[int] = []
-        self.running = 0
-        self.most_running = 0
-        self._lock = threading.Lock()
-
-    def infer(self, caller: int) -> Recognition:
-        with self._lock:
-            self.started.append(caller)
-            self.running += 1
-            self.most_running = max(self.most_running, self.running)
-        time.sleep(seconds_for(caller))
-        with self._lock:
-            self.running -= 1
-        return Recognition(text=f"visitante {caller}", confidence=0.9)
-
-    async def start(self) -> None:
-        return None
-
-    async def open(self, config: RecognitionConfig) -> TimedSession:
-        return TimedSession(self)
-
-    async def close(self) -> None:
-        return None
 
 
 async def transcribe(stub, messages, deadline: float = 30) -> speech_pb2.TranscribeResponse:
