@@ -9,34 +9,10 @@ from typing import Any
 import pytest
 
 from tests.deploy.chart import CHART_DIR, REPO
-from tests.deploy.promql import exported_series_names, parse_errors, without_grafana_variables
+from tests.deploy.promql import exported_series_names, metric_names, parse_errors, without_grafana_variables
 
 DASHBOARD = CHART_DIR / "dashboards" / "porteiro.json"
 REPO_COPY = REPO / "deploy" / "grafana" / "porteiro-dashboard.json"
-# Words PromQL uses that look like metric names.
-PROMQL_WORDS = {
-    "sum",
-    "min",
-    "max",
-    "avg",
-    "count",
-    "by",
-    "without",
-    "rate",
-    "increase",
-    "histogram_quantile",
-    "vector",
-    "or",
-    "and",
-    "unless",
-    "le",
-    "on",
-    "ignoring",
-    "group_left",
-    "group_right",
-    "offset",
-    "bool",
-}
 
 
 @pytest.fixture(scope="module")
@@ -46,16 +22,6 @@ def dashboard() -> dict[str, Any]:
 
 def expressions(dashboard: dict[str, Any]) -> list[str]:
     return [target["expr"] for panel in dashboard["panels"] for target in panel.get("targets", [])]
-
-
-def metric_names(expr: str) -> set[str]:
-    """Identifiers used as metrics: not label names, label values, functions or keywords."""
-    without_strings = re.sub(r'"[^"]*"|\'[^\']*\'', '""', expr)
-    without_matchers = re.sub(r"\{[^}]*\}", "{}", without_strings)
-    without_groupings = re.sub(r"\b(by|without|on|ignoring)\s*\([^)]*\)", "", without_matchers)
-    without_ranges = re.sub(r"\[[^\]]*\]", "", without_groupings)
-    names = set(re.findall(r"[A-Za-z_:][A-Za-z0-9_:]*", without_ranges))
-    return {name for name in names if name not in PROMQL_WORDS}
 
 
 def test_the_repository_copy_is_the_chart_copy():
