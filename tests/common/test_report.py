@@ -8,6 +8,8 @@ import os
 import subprocess
 import sys
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
@@ -240,14 +242,15 @@ def jaeger_payload() -> dict:
     }
 
 
-@pytest.fixture
-def jaeger():
+@contextmanager
+def json_server(payload: Callable[[], object]) -> Iterator[tuple[str, list[str]]]:
+    """A local HTTP server that answers every GET with `payload()` as JSON: its URL and the paths asked."""
     requests: list[str] = []
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802 - http.server naming
             requests.append(self.path)
-            body = json.dumps(jaeger_payload()).encode()
+            body = json.dumps(payload()).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
@@ -259,8 +262,16 @@ def jaeger():
 
     server = HTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", requests
-    server.shutdown()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", requests
+    finally:
+        server.shutdown()
+
+
+@pytest.fixture
+def jaeger():
+    with json_server(jaeger_payload) as served:
+        yield served
 
 
 def test_jaeger_query_api_source(jaeger):
@@ -469,26 +480,9 @@ def test_jaeger_and_the_span_file_give_the_same_report(span_file, tmp_path):
     span_file.write_text("".join(json.dumps(record) + "\n" for record in records))
     from_file = json.loads(run("--span-file", str(span_file), "--all", "--json")[1])
 
-    body = json.dumps(as_jaeger_payload(records)).encode()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 - http.server naming
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        from_jaeger = json.loads(
-            run("--jaeger", f"http://127.0.0.1:{server.server_address[1]}", "--all", "--json")[1]
-        )
-    finally:
-        server.shutdown()
+    payload = as_jaeger_payload(records)
+    with json_server(lambda: payload) as (url, _):
+        from_jaeger = json.loads(run("--jaeger", url, "--all", "--json")[1])
     assert from_jaeger["summary"] == from_file["summary"]
     for by_jaeger, by_file in zip(from_jaeger["calls"], from_file["calls"], strict=True):
         assert by_jaeger["stages"] == by_file["stages"] and by_jaeger["outcome"] == by_file["outcome"]
