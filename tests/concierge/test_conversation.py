@@ -36,6 +36,16 @@ async def collect_delivery(concierge, fakes, session_id):
     return visitor, call
 
 
+async def authorized_delivery(concierge, fakes, session_id):
+    """`collect_delivery`, then the resident says "pode subir" and both legs are hung up."""
+    visitor, _ = await collect_delivery(concierge, fakes, session_id)
+    resident = concierge.leg(session_id, "resident")
+    await resident.start()
+    await resident.utter("pode subir")
+    await visitor.expect_hangup()
+    await resident.expect_hangup()
+
+
 async def test_delivery_happy_path_in_one_sentence(concierge, fakes, session_id):
     before = outcomes("authorized")
     visitor, call = await collect_delivery(concierge, fakes, session_id)

@@ -10,7 +10,7 @@ from prometheus_client import REGISTRY
 
 from porteiro.common.v1 import common_pb2
 from porteiro.concierge.v1 import concierge_pb2, concierge_pb2_grpc
-from tests.concierge.test_conversation import collect_delivery
+from tests.concierge.test_conversation import authorized_delivery
 from tests.support.tracing import recording_spans
 
 
@@ -21,12 +21,7 @@ def spans():
 
 async def test_stage_spans_and_events_with_redacted_slots(spans, concierge, fakes, session_id):
     spans.clear()
-    visitor, _ = await collect_delivery(concierge, fakes, session_id)
-    resident = concierge.leg(session_id, "resident")
-    await resident.start()
-    await resident.utter("pode subir")
-    await visitor.expect_hangup()
-    await resident.expect_hangup()
+    await authorized_delivery(concierge, fakes, session_id)
     finished = spans.get_finished_spans()
     names = {span.name for span in finished}
     assert {"AI_PROCESSING", "INTENT_EXTRACTION", "FUZZY_VALIDATION", "CALL_MORADOR"} <= names

@@ -7,7 +7,7 @@ import asyncio
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from porteiro_concierge.telemetry import RESIDENT_LEG_SPAN
-from tests.concierge.test_conversation import collect_delivery
+from tests.concierge.test_conversation import authorized_delivery
 from tests.support.tracing import recording_spans
 
 CONVERSE = "/porteiro.concierge.v1.ConciergeService/Converse"
@@ -24,12 +24,7 @@ async def finished_span(spans: InMemorySpanExporter, name: str, timeout: float =
 
 async def test_resident_leg_events_and_stages_join_the_visitor_trace(concierge, fakes, session_id):
     spans = recording_spans()
-    visitor, _ = await collect_delivery(concierge, fakes, session_id)
-    resident = concierge.leg(session_id, "resident")
-    await resident.start()
-    await resident.utter("pode subir")
-    await visitor.expect_hangup()
-    await resident.expect_hangup()
+    await authorized_delivery(concierge, fakes, session_id)
 
     resident_leg = await finished_span(spans, RESIDENT_LEG_SPAN)
     finished = spans.get_finished_spans()
