@@ -11,6 +11,8 @@ from porteiro.directory.v1 import directory_pb2
 from tests.directory.conftest import BLOCKS_FILE, directory_server
 
 Req = directory_pb2
+# The sample directory's apartments, in file order.
+SAMPLE_NUMBERS = ["101", "102", "201", "202", "301", "302", "401", "402", "501", "502"]
 
 
 async def test_search_by_name_returns_apartments_best_first(sample):
@@ -62,18 +64,7 @@ async def test_get_apartment_with_blocks(blocks):
 
 async def test_list_apartments_in_file_order(sample):
     response = await sample.stub.ListApartments(Req.ListApartmentsRequest(), timeout=5)
-    assert [a.number for a in response.apartments] == [
-        "101",
-        "102",
-        "201",
-        "202",
-        "301",
-        "302",
-        "401",
-        "402",
-        "501",
-        "502",
-    ]
+    assert [a.number for a in response.apartments] == SAMPLE_NUMBERS
     assert response.apartments[0].residents[1].name == "João Pedro Silva"
 
 
@@ -82,18 +73,7 @@ async def test_list_vocabulary_has_names_aliases_numbers_and_blocks(blocks, samp
     assert {"Renata Oliveira", "Renato", "Daner dos Reis", "Taner", "Letícia Lima"} <= set(
         words.resident_names
     )
-    assert list(words.apartment_numbers) == [
-        "101",
-        "102",
-        "201",
-        "202",
-        "301",
-        "302",
-        "401",
-        "402",
-        "501",
-        "502",
-    ]
+    assert list(words.apartment_numbers) == SAMPLE_NUMBERS
     with_blocks = await blocks.stub.ListVocabulary(Req.ListVocabularyRequest())
     assert list(with_blocks.apartment_numbers) == [
         "101",
