@@ -166,6 +166,12 @@ class CallPlacer:
         self._in_flight: dict[CallKey, asyncio.Task[tuple[PublishedCommand, bool]]] = {}
         self._background: set[asyncio.Future] = set()
 
+    def _wait(self, timeout_seconds: float | None) -> float:
+        """The caller's deadline, capped at the publish timeout."""
+        return (
+            self._publish_timeout if timeout_seconds is None else min(timeout_seconds, self._publish_timeout)
+        )
+
     async def place_call(self, request: CallRequest, timeout_seconds: float | None = None) -> PlacedCall:
         """Publish once per (session, attempt); raises InvalidCallRequest or BrokerUnavailable."""
         try:
@@ -173,9 +179,7 @@ class CallPlacer:
         except InvalidCallRequest:
             metrics.PUBLISHES.labels("invalid").inc()
             raise
-        wait = (
-            self._publish_timeout if timeout_seconds is None else min(timeout_seconds, self._publish_timeout)
-        )
+        wait = self._wait(timeout_seconds)
         attributes: dict[str, AttributeValue] = {
             "porteiro.session_id": request.session_id,
             "attempt": request.attempt,
@@ -213,9 +217,7 @@ class CallPlacer:
         except InvalidCallRequest:
             metrics.CANCELS.labels("invalid").inc()
             raise
-        wait = (
-            self._publish_timeout if timeout_seconds is None else min(timeout_seconds, self._publish_timeout)
-        )
+        wait = self._wait(timeout_seconds)
         cid = command_id(request.session_id, request.attempt)
         attributes: dict[str, AttributeValue] = {
             "porteiro.session_id": request.session_id,
