@@ -15,6 +15,7 @@ import re
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 from porteiro_common.prompts import load_prompts
 from porteiro_sim import audio
@@ -68,6 +69,9 @@ class SentenceMatcher:
         return len(self._entries)
 
 
+M = TypeVar("M", bound=SentenceMatcher)
+
+
 def _find_even(haystack: bytes, needle: bytes) -> int:
     position = haystack.find(needle)
     while position >= 0 and position % 2:
@@ -116,7 +120,11 @@ def prompt_sentences(values: Mapping[str, str], prompts_file: str | None = None)
 
 
 async def build_matcher(voice: Voice, sentences: list[Sentence]) -> SentenceMatcher:
-    matcher = SentenceMatcher()
+    return await add_spoken(SentenceMatcher(), voice, sentences)
+
+
+async def add_spoken(matcher: M, voice: Voice, sentences: list[Sentence]) -> M:
+    """Add each sentence as `voice` speaks it to `matcher`; returns the matcher."""
     for sentence in sentences:
         try:
             matcher.add(sentence, await voice.speak(sentence.text))

@@ -21,7 +21,7 @@ import numpy as np
 
 from porteiro_common.audiosocket import FRAME_BYTES
 from porteiro_sim import audio
-from porteiro_sim.sentences import Sentence, SentenceMatcher
+from porteiro_sim.sentences import Sentence, SentenceMatcher, add_spoken
 from porteiro_sim.speech import Voice
 
 log = logging.getLogger(__name__)
@@ -131,10 +131,4 @@ class ReplyMatcher(SentenceMatcher):
 async def build_reply_matcher(
     voice: Voice, sentences: list[Sentence], beginnings: list[Beginning]
 ) -> ReplyMatcher:
-    matcher = ReplyMatcher(beginnings)
-    for sentence in sentences:
-        try:
-            matcher.add(sentence, await voice.speak(sentence.text))
-        except Exception as error:  # one sentence the voice refuses must not stop the others
-            log.warning("cannot synthesize candidate %s: %s", sentence.key, error)
-    return matcher
+    return await add_spoken(ReplyMatcher(beginnings), voice, sentences)
