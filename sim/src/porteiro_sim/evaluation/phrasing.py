@@ -13,12 +13,11 @@ as a person not understood does.
 from __future__ import annotations
 
 import random
-import re
-import unicodedata
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from porteiro_common.ptbr import plain
 from porteiro_sim.evaluation.hearing import PARTIAL
 from porteiro_sim.evaluation.numbers import cardinal, dictation
 from porteiro_sim.evaluation.personas import (
@@ -112,13 +111,6 @@ CONFIRM_YES = ("Sim.", "Isso.", "Sim, isso mesmo.", "É isso.")
 CONFIRM_NO = ("Não.", "Não, não é.", "Não é esse, não.")
 # The word of a decision line that carries the decision (scored as the decision slot).
 DECISION_WORDS = ("portaria", "nao", "sim", "pode", "libera", "autorizo")
-
-
-def plain(text: str) -> str:
-    """Lower case, no accents, anything but letters and digits one space: how texts are compared."""
-    folded = unicodedata.normalize("NFKD", text.casefold())
-    ascii_text = "".join(char for char in folded if not unicodedata.combining(char))
-    return re.sub(r"[^a-z0-9]+", " ", ascii_text).strip()
 
 
 @dataclass(frozen=True)

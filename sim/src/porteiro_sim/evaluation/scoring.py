@@ -16,9 +16,10 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from porteiro_common.ptbr import plain
 from porteiro_sim.evaluation.numbers import digits_as_words
 from porteiro_sim.evaluation.personas import DELIVERY, FRONT_DESK, NO, YES, Persona
-from porteiro_sim.evaluation.phrasing import SLOT_KINDS, Utterance, plain
+from porteiro_sim.evaluation.phrasing import SLOT_KINDS, Utterance
 from porteiro_sim.report import SpanRecord
 from porteiro_sim.script import CallerTurn
 
