@@ -9,7 +9,6 @@ accent-free) that per-person erasure matches on.
 from __future__ import annotations
 
 import math
-import unicodedata
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +17,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from porteiro.common.v1 import common_pb2
 from porteiro.register.v1 import register_pb2
 from porteiro_common.ids import canonical_session_id
+from porteiro_common.ptbr import strip_accents
 
 DEFAULT_CONDOMINIUM = "default"
 MAX_TEXT = 200
@@ -49,9 +49,7 @@ class InvalidRecord(ValueError):
 
 def name_key(name: str) -> str:
     """What erasure compares: 'José  da Silva ' and 'jose da silva' give the same key."""
-    decomposed = unicodedata.normalize("NFKD", name)
-    bare = "".join(char for char in decomposed if not unicodedata.combining(char))
-    return " ".join(bare.casefold().split())
+    return " ".join(strip_accents(name).casefold().split())
 
 
 def canonical_call_id(value: str, field: str = "call_id") -> str:
