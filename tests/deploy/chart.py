@@ -18,6 +18,8 @@ CHART_DIR = REPO / "deploy" / "helm" / "porteiro"
 PRODUCTION_VALUES = CHART_DIR / "values-production.example.yaml"
 RELEASE = "porteiro"
 NAMESPACE = "porteiro"
+# The Kubernetes version the rendered manifests are validated against (kubernetes-validate).
+KUBERNETES_VERSION = "1.30"
 SERVICE_MONITOR_API = "monitoring.coreos.com/v1"
 COMPONENTS = ("gateway", "speech", "concierge", "directory", "dialer")
 # $(VAR) references in env values, expanded by the kubelet.

@@ -17,6 +17,7 @@ from tests.deploy.chart import (
     CHART_DIR,
     COMPONENTS,
     FAKE_SECRETS,
+    KUBERNETES_VERSION,
     REPO,
     SERVICE_MONITOR_API,
     component_of,
@@ -32,7 +33,6 @@ from tests.deploy.chart import (
     values_with_inline_secrets,
 )
 
-KUBERNETES_VERSION = "1.30"
 # Custom resources have no schema in kubernetes-validate; these are the only ones the chart makes.
 CRD_KINDS = {"ServiceMonitor", "PrometheusRule"}
 

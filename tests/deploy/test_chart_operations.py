@@ -13,6 +13,7 @@ import yaml
 from tests.deploy.chart import (
     CHART_DIR,
     COMPONENTS,
+    KUBERNETES_VERSION,
     REPO,
     deployment,
     env_of,
@@ -25,7 +26,6 @@ from tests.deploy.chart import (
     values_with_inline_secrets,
 )
 
-KUBERNETES_VERSION = "1.30"
 DEFAULT_VALUES = yaml.safe_load((CHART_DIR / "values.yaml").read_text())
 
 

@@ -14,9 +14,7 @@ import helm_python
 import kubernetes_validate
 import pytest
 
-from tests.deploy.chart import deployment, env_of, manifests, of_kind, render
-
-KUBERNETES_VERSION = "1.30"
+from tests.deploy.chart import KUBERNETES_VERSION, deployment, env_of, manifests, of_kind, render
 
 
 def pod_spec(docs, component: str) -> dict:

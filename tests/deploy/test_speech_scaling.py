@@ -9,9 +9,7 @@ import helm_python
 import kubernetes_validate
 import pytest
 
-from tests.deploy.chart import manifests, of_kind, render
-
-KUBERNETES_VERSION = "1.30"
+from tests.deploy.chart import KUBERNETES_VERSION, manifests, of_kind, render
 
 
 def speech_hpa(values: dict) -> dict:
