@@ -21,7 +21,7 @@ from porteiro_common.server import BoundServer, build_server
 from porteiro_common.settings import ObservabilitySettings
 from porteiro_dialer.app import DialerApp
 from porteiro_dialer.settings import DialerSettings
-from tests.support.health import health_status, wait_health
+from tests.support.health import GrpcHealth
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
@@ -107,7 +107,7 @@ def spans() -> InMemorySpanExporter:
 
 
 @dataclass
-class RunningDialer:
+class RunningDialer(GrpcHealth):
     app: DialerApp
     bound: BoundServer
     channel: grpc.aio.Channel
@@ -115,13 +115,6 @@ class RunningDialer:
     @property
     def stub(self) -> dialer_pb2_grpc.DialerServiceStub:
         return dialer_pb2_grpc.DialerServiceStub(self.channel)
-
-    async def health(self) -> int:
-        return await health_status(self.channel)
-
-    async def wait_health(self, status: int, within: float = 15.0) -> float:
-        """Poll until health reports `status`; returns the seconds it took."""
-        return await wait_health(self.channel, status, within)
 
 
 @pytest.fixture

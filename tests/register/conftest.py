@@ -35,7 +35,7 @@ from porteiro_register.app import RegisterApp
 from porteiro_register.db import create_engine
 from porteiro_register.records import to_timestamp
 from porteiro_register.settings import LOCAL_AMQP_URL, RegisterSettings
-from tests.support.health import health_status, wait_health
+from tests.support.health import GrpcHealth
 from tests.support.tcp_proxy import TcpProxy
 
 SERVER_URL = os.environ.get("PORTEIRO_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -217,7 +217,9 @@ def database_proxy() -> Iterator[TcpProxy]:
 
 
 @dataclass
-class RunningRegister:
+class RunningRegister(GrpcHealth):
+    wait_within = 20.0
+
     app: RegisterApp
     bound: BoundServer
     channel: grpc.aio.Channel
@@ -225,13 +227,6 @@ class RunningRegister:
     @property
     def stub(self) -> register_pb2_grpc.RegisterServiceStub:
         return register_pb2_grpc.RegisterServiceStub(self.channel)
-
-    async def health(self) -> int:
-        return await health_status(self.channel)
-
-    async def wait_health(self, status: int, within: float = 20.0) -> float:
-        """Poll until health reports `status`; returns the seconds it took."""
-        return await wait_health(self.channel, status, within)
 
 
 @pytest.fixture

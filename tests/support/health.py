@@ -1,10 +1,11 @@
 """The gRPC health service of a service under test: its overall status, and a poll until it
-reports the one a test waits for."""
+reports the one a test waits for (`GrpcHealth` gives a running service's record both)."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from typing import ClassVar
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -25,3 +26,17 @@ async def wait_health(channel: grpc.aio.Channel, status: int, within: float) -> 
     raise AssertionError(
         f"health not {health_pb2.HealthCheckResponse.ServingStatus.Name(status)} after {within} s"
     )
+
+
+class GrpcHealth:
+    """For a running service's record with a `channel`: its health, and waiting for a status."""
+
+    channel: grpc.aio.Channel
+    wait_within: ClassVar[float] = 15.0
+
+    async def health(self) -> int:
+        return await health_status(self.channel)
+
+    async def wait_health(self, status: int, within: float | None = None) -> float:
+        """Poll until health reports `status` (within `wait_within` s by default); the seconds it took."""
+        return await wait_health(self.channel, status, self.wait_within if within is None else within)
