@@ -12,6 +12,7 @@ import pytest_asyncio
 
 from porteiro_sim.call import CallResult, candidate_matcher, delete_queue_async, run_call
 from porteiro_sim.metrics import scrape, value
+from porteiro_sim.pbx import Pbx, PbxSettings, Resident
 from porteiro_sim.scenarios import SCENARIOS, Scenario, caller_lines
 from porteiro_sim.sentences import SentenceMatcher
 from porteiro_sim.speech import EspeakVoice, SpeechServiceVoice, Voice
@@ -64,6 +65,19 @@ class E2E:
     async def call_with_steps(self, scenario: Scenario, visitor_steps: list) -> CallResult:
         """A scenario's resident and PBX, with the visitor's steps replaced."""
         return await self.call(replace_visitor(scenario, visitor_steps))
+
+    async def start_pbx(self, resident: Resident, scenario: Scenario = SCENARIOS["delivery"]) -> Pbx:
+        """The PBX simulator with `resident` behind it; the fake speech knows `scenario`'s caller lines."""
+        await self.fake_speech.servicer.register_lines(caller_lines(scenario))
+        settings = PbxSettings(
+            queue=self.queue,
+            resident_host="127.0.0.1",
+            resident_port=self.stack.resident_port,
+            ring_seconds=resident.ring_seconds,
+        )
+        pbx = Pbx(settings, resident, self.voice, matcher=self.matcher)
+        await pbx.start()
+        return pbx
 
     def explain_leg(self, record) -> str:
         logs = "\n".join(f"--- {s.name}\n{s.logs(3000)}" for s in self.stack.services)

@@ -24,14 +24,13 @@ import pytest
 from porteiro.register.v1 import register_pb2, register_pb2_grpc
 from tests.concierge.driver import LegDriver
 from tests.concierge.fakes import FakeDialer, FakeDirectory, serve_fakes
+from tests.register import conftest as register_conftest
 from tests.register.conftest import (
     AMQP_URL,
-    BrokerQueues,
     Database,
     amqp_url_via,
     create_throwaway_database,
     drop_database,
-    server_address,
 )
 from tests.support.processes import ServiceProcess
 from tests.support.tcp_proxy import TcpProxy
@@ -59,18 +58,9 @@ def database() -> Iterator[Database]:
     drop_database(database)
 
 
-@pytest.fixture
-def queues() -> Iterator[BrokerQueues]:
-    queues = BrokerQueues()
-    yield queues
-    queues.delete()
-
-
-@pytest.fixture
-def database_proxy() -> Iterator[TcpProxy]:
-    proxy = TcpProxy(server_address()).start()
-    yield proxy
-    proxy.close()
+# The register tests' own fixtures: throwaway queues, and a proxy in front of PostgreSQL.
+queues = register_conftest.queues
+database_proxy = register_conftest.database_proxy
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ import pytest
 
 from porteiro_concierge.prompts import Prompts
 from porteiro_sim import audio
-from porteiro_sim.pbx import Pbx, PbxSettings, Resident, resident_says
-from porteiro_sim.scenarios import SCENARIOS, VALUES, VISITOR_OUTCOMES, caller_lines, visitor_answers
+from porteiro_sim.pbx import Pbx, Resident, resident_says
+from porteiro_sim.scenarios import SCENARIOS, VALUES, VISITOR_OUTCOMES, visitor_answers
 from porteiro_sim.script import AwaitHangUp, Converse, HangUp, Keys, LegRecord, Pause
 from porteiro_sim.visitor import place_call
 from tests.e2e.conftest import E2E, FAST_ENV, start_e2e, stop_e2e
@@ -27,15 +27,7 @@ PROMPTS = Prompts()
 
 async def run(e2e: E2E, visitor_steps: list, resident: Resident) -> tuple[LegRecord, Pbx]:
     """One call: the visitor's script on the visitor port, `resident` behind the PBX simulator."""
-    await e2e.fake_speech.servicer.register_lines(caller_lines(DELIVERY))
-    settings = PbxSettings(
-        queue=e2e.queue,
-        resident_host="127.0.0.1",
-        resident_port=e2e.stack.resident_port,
-        ring_seconds=resident.ring_seconds,
-    )
-    pbx = Pbx(settings, resident, e2e.voice, matcher=e2e.matcher)
-    await pbx.start()
+    pbx = await e2e.start_pbx(resident, DELIVERY)
     try:
         visitor = await place_call(
             "127.0.0.1",

@@ -18,8 +18,8 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from porteiro_sim.metrics import scrape, value
-from porteiro_sim.pbx import Pbx, PbxSettings, Resident, resident_says
-from porteiro_sim.scenarios import SCENARIOS, VISITOR_OUTCOMES, caller_lines, visitor_answers
+from porteiro_sim.pbx import Pbx, Resident, resident_says
+from porteiro_sim.scenarios import SCENARIOS, VISITOR_OUTCOMES, visitor_answers
 from porteiro_sim.script import AwaitHangUp, Converse, LegRecord
 from porteiro_sim.stack import ServiceProcess
 from porteiro_sim.visitor import place_call
@@ -33,19 +33,6 @@ NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
 def answering() -> Converse:
     return Converse(visitor_answers("Entrega"), VISITOR_OUTCOMES, timeout=40.0, max_replies=20)
-
-
-async def start_pbx(e2e: E2E, resident: Resident) -> Pbx:
-    await e2e.fake_speech.servicer.register_lines(caller_lines(DELIVERY))
-    settings = PbxSettings(
-        queue=e2e.queue,
-        resident_host="127.0.0.1",
-        resident_port=e2e.stack.resident_port,
-        ring_seconds=resident.ring_seconds,
-    )
-    pbx = Pbx(settings, resident, e2e.voice, matcher=e2e.matcher)
-    await pbx.start()
-    return pbx
 
 
 def visitor_call(e2e: E2E, pbx: Pbx, steps: list) -> asyncio.Task[LegRecord]:
@@ -74,7 +61,7 @@ async def test_sigterm_to_the_gateway_mid_call_lets_the_call_finish(e2e_dir):
     e2e = await start_e2e(e2e_dir)
     gateway = e2e.stack.gateway
     # The phone rings 2.5 s: the resident's leg connects while the gateway drains.
-    pbx = await start_pbx(e2e, Resident(resident_says("#1"), None, 2.5))
+    pbx = await e2e.start_pbx(Resident(resident_says("#1"), None, 2.5), DELIVERY)
     try:
         call = visitor_call(e2e, pbx, [answering()])
         ringing = pbx.events.setdefault("resident-ringing", asyncio.Event())
@@ -107,7 +94,7 @@ async def test_sigterm_to_the_gateway_mid_call_lets_the_call_finish(e2e_dir):
 async def test_sigterm_to_a_gateway_refuses_a_resident_leg_of_a_call_it_does_not_carry(e2e_dir):
     e2e = await start_e2e(e2e_dir)
     gateway = e2e.stack.gateway
-    pbx = await start_pbx(e2e, Resident([AwaitHangUp(40.0)], None, 0.3))
+    pbx = await e2e.start_pbx(Resident([AwaitHangUp(40.0)], None, 0.3), DELIVERY)
     try:
         call = visitor_call(e2e, pbx, [answering()])
         await asyncio.wait_for(pbx.events.setdefault("resident-ringing", asyncio.Event()).wait(), 40)
@@ -131,7 +118,7 @@ async def test_sigterm_to_a_gateway_refuses_a_resident_leg_of_a_call_it_does_not
 
 async def test_sigterm_to_one_of_two_concierges_mid_call_the_other_carries_it_on(e2e_dir):
     e2e = await start_e2e(e2e_dir, redis=True, concierges=2)  # the gateway hangs up on a real failure
-    pbx = await start_pbx(e2e, Resident(resident_says("#1"), None, 0.5))
+    pbx = await e2e.start_pbx(Resident(resident_says("#1"), None, 0.5), DELIVERY)
     try:
         call = visitor_call(e2e, pbx, [answering()])
         await until(lambda: len(e2e.fake_speech.servicer.transcripts) >= 1, 20, "the first answer")
