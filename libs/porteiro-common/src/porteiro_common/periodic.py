@@ -4,9 +4,10 @@ the interval is 0 or less): the folder and file watchers of the services."""
 from __future__ import annotations
 
 import asyncio
+from abc import ABC, abstractmethod
 
 
-class PeriodicTask:
+class PeriodicTask(ABC):
     """Subclasses give `task_name` and `tick`; `start` and `stop` run and end the loop."""
 
     task_name = "periodic-task"
@@ -15,8 +16,9 @@ class PeriodicTask:
         self.interval = interval
         self._task: asyncio.Task[None] | None = None
 
+    @abstractmethod
     async def tick(self) -> object:
-        raise NotImplementedError
+        """One round of the work (a subclass's)."""
 
     def start(self) -> None:
         if self.interval > 0 and self._task is None:
