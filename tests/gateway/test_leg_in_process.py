@@ -7,6 +7,8 @@ import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from prometheus_client import REGISTRY
+from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 
 from porteiro.common.v1 import common_pb2
 from porteiro.concierge.v1 import concierge_pb2
@@ -120,6 +122,12 @@ async def test_turn_latency_is_measured_in_virtual_time_on_the_turn_span():
     assert turn.attributes["turn_latency_ms"] == expected_ms and 300 < expected_ms < 360
     assert [e.name for e in turn.events][:3] == ["SPEECH_DETECTED", "SILENCE_DETECTED", "SPEECH_ENDED"]
     assert turn.attributes["porteiro.transcript"] == "[redacted]"  # PORTEIRO_TRACE_PERSONAL_DATA is off
+    # The latency histograms carry the turn's trace id as an exemplar (observed outside its span).
+    trace_id = format(turn.context.trace_id, "032x")
+    exposition = generate_openmetrics(REGISTRY).decode()
+    for histogram in ("porteiro_gateway_turn_latency_seconds", "porteiro_gateway_reply_latency_seconds"):
+        exemplars = [line for line in exposition.splitlines() if line.startswith(f"{histogram}_bucket")]
+        assert any(f'trace_id="{trace_id}"' in line for line in exemplars), histogram
     call = next(span for span in exporter.get_finished_spans() if span.name == "CALL")
     assert turn.parent.span_id == call.context.span_id
     assert call.attributes["porteiro.session_id"] == SESSION

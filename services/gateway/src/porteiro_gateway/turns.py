@@ -22,6 +22,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Span
 
 from porteiro_common import stages
+from porteiro_common.metrics import trace_exemplar
 from porteiro_common.redaction import Redactor
 from porteiro_gateway import metrics
 from porteiro_gateway.endpointing import SpeechEnded
@@ -170,7 +171,9 @@ class Turns:
             return
         now = self._now()
         latency = now - ended_at
-        metrics.TURN_LATENCY.observe(latency)
+        # Observed outside the TURN span's context: its trace id is the exemplar.
+        awaited = self._awaiting_reply
+        metrics.TURN_LATENCY.observe(latency, trace_exemplar(awaited) if awaited is not None else None)
         self._end_awaited(round(latency * 1000, 1), self._reply_stages(queued_at, first_audio_at, now))
         self._speech_ended_at = None
 
@@ -182,9 +185,10 @@ class Turns:
             return {}  # a reply to something else (a key, a timer), or no transcript was sent
         stages = times.stages(queued_at, first_audio_at, now)
         total = now - times.last_voiced
-        metrics.REPLY_LATENCY.observe(total)
+        exemplar = trace_exemplar(times.span) if times.span is not None else None
+        metrics.REPLY_LATENCY.observe(total, exemplar)
         for stage, seconds in stages.items():
-            metrics.TURN_STAGE.labels(stage).observe(seconds)
+            metrics.TURN_STAGE.labels(stage).observe(seconds, exemplar)
         attributes = {f"{stage}_ms": round(seconds * 1000, 1) for stage, seconds in stages.items()}
         attributes["reply_latency_ms"] = round(total * 1000, 1)
         return attributes
