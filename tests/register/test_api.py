@@ -125,7 +125,7 @@ async def test_bad_list_requests_are_invalid_argument_naming_the_field(api, span
         await api.stub.ListCalls(register_pb2.ListCallsRequest(**request_fields))
     assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert raised.value.details().startswith(f"{field}:")
-    (span,) = [span for span in spans.get_finished_spans() if span.name == "REGISTER_LIST_CALLS"]
+    (span,) = await finished_spans(spans, "REGISTER_LIST_CALLS")
     assert span.attributes["error_field"] == field
 
 
@@ -199,3 +199,13 @@ async def test_an_unreachable_broker_is_logged_once_and_does_not_stop_the_read_a
     assert not register.app.consumer.broker_connected
     unavailable = [entry for entry in caplog.records if "unavailable" in entry.getMessage()]
     assert len(unavailable) == 1
+
+
+async def finished_spans(spans, name: str, within: float = 2.0) -> list:
+    """The server ends its span just after the reply is sent: wait for it a moment."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        found = [span for span in spans.get_finished_spans() if span.name == name]
+        if found or asyncio.get_running_loop().time() > deadline:
+            return found
+        await asyncio.sleep(0.01)
