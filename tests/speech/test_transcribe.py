@@ -23,11 +23,19 @@ async def start_with(start_speech, recognizer: ScriptedRecognizer, **overrides):
 
 
 async def transcribe(stub, messages):
+    call = None
+
     async def requests():
         for message in messages:
+            # Once the server has answered (e.g. refused the config), stop writing: a write racing
+            # the server's status can surface on the client as INTERNAL instead of that status.
+            if call is not None and call.done():
+                return
             yield message
+            await asyncio.sleep(0)
 
-    return await stub.Transcribe(requests(), timeout=10)
+    call = stub.Transcribe(requests(), timeout=10)
+    return await call
 
 
 async def test_transcribes_with_config_defaults_and_reports_duration(start_speech):
