@@ -8,6 +8,13 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class DropReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    DROP_REASON_UNSPECIFIED: _ClassVar[DropReason]
+    DROP_REASON_TOO_SHORT: _ClassVar[DropReason]
+    DROP_REASON_EMPTY_TRANSCRIPT: _ClassVar[DropReason]
+    DROP_REASON_REJECTED: _ClassVar[DropReason]
+
 class LegEndReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     LEG_END_REASON_UNSPECIFIED: _ClassVar[LegEndReason]
@@ -26,6 +33,10 @@ class ExpectedAnswer(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     EXPECTED_ANSWER_SHORT: _ClassVar[ExpectedAnswer]
     EXPECTED_ANSWER_DIGITS: _ClassVar[ExpectedAnswer]
     EXPECTED_ANSWER_OPEN: _ClassVar[ExpectedAnswer]
+DROP_REASON_UNSPECIFIED: DropReason
+DROP_REASON_TOO_SHORT: DropReason
+DROP_REASON_EMPTY_TRANSCRIPT: DropReason
+DROP_REASON_REJECTED: DropReason
 LEG_END_REASON_UNSPECIFIED: LegEndReason
 LEG_END_REASON_CALLER_HANGUP: LegEndReason
 LEG_END_REASON_CONNECTION_ERROR: LegEndReason
@@ -41,7 +52,7 @@ EXPECTED_ANSWER_DIGITS: ExpectedAnswer
 EXPECTED_ANSWER_OPEN: ExpectedAnswer
 
 class LegEvent(_message.Message):
-    __slots__ = ("leg_started", "utterance", "dtmf", "playback_finished", "barge_in", "leg_ended", "speech_started")
+    __slots__ = ("leg_started", "utterance", "dtmf", "playback_finished", "barge_in", "leg_ended", "speech_started", "utterance_dropped")
     LEG_STARTED_FIELD_NUMBER: _ClassVar[int]
     UTTERANCE_FIELD_NUMBER: _ClassVar[int]
     DTMF_FIELD_NUMBER: _ClassVar[int]
@@ -49,6 +60,7 @@ class LegEvent(_message.Message):
     BARGE_IN_FIELD_NUMBER: _ClassVar[int]
     LEG_ENDED_FIELD_NUMBER: _ClassVar[int]
     SPEECH_STARTED_FIELD_NUMBER: _ClassVar[int]
+    UTTERANCE_DROPPED_FIELD_NUMBER: _ClassVar[int]
     leg_started: LegStarted
     utterance: Utterance
     dtmf: Dtmf
@@ -56,17 +68,20 @@ class LegEvent(_message.Message):
     barge_in: BargeIn
     leg_ended: LegEnded
     speech_started: SpeechStarted
-    def __init__(self, leg_started: _Optional[_Union[LegStarted, _Mapping]] = ..., utterance: _Optional[_Union[Utterance, _Mapping]] = ..., dtmf: _Optional[_Union[Dtmf, _Mapping]] = ..., playback_finished: _Optional[_Union[PlaybackFinished, _Mapping]] = ..., barge_in: _Optional[_Union[BargeIn, _Mapping]] = ..., leg_ended: _Optional[_Union[LegEnded, _Mapping]] = ..., speech_started: _Optional[_Union[SpeechStarted, _Mapping]] = ...) -> None: ...
+    utterance_dropped: UtteranceDropped
+    def __init__(self, leg_started: _Optional[_Union[LegStarted, _Mapping]] = ..., utterance: _Optional[_Union[Utterance, _Mapping]] = ..., dtmf: _Optional[_Union[Dtmf, _Mapping]] = ..., playback_finished: _Optional[_Union[PlaybackFinished, _Mapping]] = ..., barge_in: _Optional[_Union[BargeIn, _Mapping]] = ..., leg_ended: _Optional[_Union[LegEnded, _Mapping]] = ..., speech_started: _Optional[_Union[SpeechStarted, _Mapping]] = ..., utterance_dropped: _Optional[_Union[UtteranceDropped, _Mapping]] = ...) -> None: ...
 
 class LegStarted(_message.Message):
-    __slots__ = ("session_id", "leg", "sample_rate_hz")
+    __slots__ = ("session_id", "leg", "sample_rate_hz", "condominium")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     LEG_FIELD_NUMBER: _ClassVar[int]
     SAMPLE_RATE_HZ_FIELD_NUMBER: _ClassVar[int]
+    CONDOMINIUM_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     leg: _common_pb2.Leg
     sample_rate_hz: int
-    def __init__(self, session_id: _Optional[str] = ..., leg: _Optional[_Union[_common_pb2.Leg, str]] = ..., sample_rate_hz: _Optional[int] = ...) -> None: ...
+    condominium: str
+    def __init__(self, session_id: _Optional[str] = ..., leg: _Optional[_Union[_common_pb2.Leg, str]] = ..., sample_rate_hz: _Optional[int] = ..., condominium: _Optional[str] = ...) -> None: ...
 
 class SpeechStarted(_message.Message):
     __slots__ = ()
@@ -83,6 +98,16 @@ class Utterance(_message.Message):
     audio_seconds: float
     recognition_seconds: float
     def __init__(self, text: _Optional[str] = ..., confidence: _Optional[float] = ..., audio_seconds: _Optional[float] = ..., recognition_seconds: _Optional[float] = ...) -> None: ...
+
+class UtteranceDropped(_message.Message):
+    __slots__ = ("reason", "duration_seconds", "interrupted")
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    DURATION_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    INTERRUPTED_FIELD_NUMBER: _ClassVar[int]
+    reason: DropReason
+    duration_seconds: float
+    interrupted: bool
+    def __init__(self, reason: _Optional[_Union[DropReason, str]] = ..., duration_seconds: _Optional[float] = ..., interrupted: _Optional[bool] = ...) -> None: ...
 
 class Dtmf(_message.Message):
     __slots__ = ("digit",)

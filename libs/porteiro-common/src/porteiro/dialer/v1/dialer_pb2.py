@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from porteiro.common.v1 import common_pb2 as porteiro_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fporteiro/dialer/v1/dialer.proto\x12\x12porteiro.dialer.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fporteiro/common/v1/common.proto\"Z\n\x0b\x43\x61llContext\x12*\n\x06intent\x18\x01 \x01(\x0e\x32\x1a.porteiro.common.v1.Intent\x12\x11\n\tapartment\x18\x02 \x01(\t\x12\x0c\n\x04note\x18\x03 \x01(\t\"~\n\x10PlaceCallRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65stination\x18\x02 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x03 \x01(\r\x12\x30\n\x07\x63ontext\x18\x04 \x01(\x0b\x32\x1f.porteiro.dialer.v1.CallContext\"l\n\x11PlaceCallResponse\x12\x12\n\ncommand_id\x18\x01 \x01(\t\x12\x11\n\tduplicate\x18\x02 \x01(\x08\x12\x30\n\x0cpublished_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"8\n\x11\x43\x61ncelCallRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\r\"Z\n\x12\x43\x61ncelCallResponse\x12\x12\n\ncommand_id\x18\x01 \x01(\t\x12\x30\n\x0cpublished_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp2\xc6\x01\n\rDialerService\x12X\n\tPlaceCall\x12$.porteiro.dialer.v1.PlaceCallRequest\x1a%.porteiro.dialer.v1.PlaceCallResponse\x12[\n\nCancelCall\x12%.porteiro.dialer.v1.CancelCallRequest\x1a&.porteiro.dialer.v1.CancelCallResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fporteiro/dialer/v1/dialer.proto\x12\x12porteiro.dialer.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fporteiro/common/v1/common.proto\"Z\n\x0b\x43\x61llContext\x12*\n\x06intent\x18\x01 \x01(\x0e\x32\x1a.porteiro.common.v1.Intent\x12\x11\n\tapartment\x18\x02 \x01(\t\x12\x0c\n\x04note\x18\x03 \x01(\t\"\x93\x01\n\x10PlaceCallRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65stination\x18\x02 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x03 \x01(\r\x12\x30\n\x07\x63ontext\x18\x04 \x01(\x0b\x32\x1f.porteiro.dialer.v1.CallContext\x12\x13\n\x0b\x63ondominium\x18\x05 \x01(\t\"l\n\x11PlaceCallResponse\x12\x12\n\ncommand_id\x18\x01 \x01(\t\x12\x11\n\tduplicate\x18\x02 \x01(\x08\x12\x30\n\x0cpublished_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"8\n\x11\x43\x61ncelCallRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\r\"Z\n\x12\x43\x61ncelCallResponse\x12\x12\n\ncommand_id\x18\x01 \x01(\t\x12\x30\n\x0cpublished_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp2\xc6\x01\n\rDialerService\x12X\n\tPlaceCall\x12$.porteiro.dialer.v1.PlaceCallRequest\x1a%.porteiro.dialer.v1.PlaceCallResponse\x12[\n\nCancelCall\x12%.porteiro.dialer.v1.CancelCallRequest\x1a&.porteiro.dialer.v1.CancelCallResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,14 +35,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_CALLCONTEXT']._serialized_start=121
   _globals['_CALLCONTEXT']._serialized_end=211
-  _globals['_PLACECALLREQUEST']._serialized_start=213
-  _globals['_PLACECALLREQUEST']._serialized_end=339
-  _globals['_PLACECALLRESPONSE']._serialized_start=341
-  _globals['_PLACECALLRESPONSE']._serialized_end=449
-  _globals['_CANCELCALLREQUEST']._serialized_start=451
-  _globals['_CANCELCALLREQUEST']._serialized_end=507
-  _globals['_CANCELCALLRESPONSE']._serialized_start=509
-  _globals['_CANCELCALLRESPONSE']._serialized_end=599
-  _globals['_DIALERSERVICE']._serialized_start=602
-  _globals['_DIALERSERVICE']._serialized_end=800
+  _globals['_PLACECALLREQUEST']._serialized_start=214
+  _globals['_PLACECALLREQUEST']._serialized_end=361
+  _globals['_PLACECALLRESPONSE']._serialized_start=363
+  _globals['_PLACECALLRESPONSE']._serialized_end=471
+  _globals['_CANCELCALLREQUEST']._serialized_start=473
+  _globals['_CANCELCALLREQUEST']._serialized_end=529
+  _globals['_CANCELCALLRESPONSE']._serialized_start=531
+  _globals['_CANCELCALLRESPONSE']._serialized_end=621
+  _globals['_DIALERSERVICE']._serialized_start=624
+  _globals['_DIALERSERVICE']._serialized_end=822
 # @@protoc_insertion_point(module_scope)

@@ -20,16 +20,18 @@ class CallContext(_message.Message):
     def __init__(self, intent: _Optional[_Union[_common_pb2.Intent, str]] = ..., apartment: _Optional[str] = ..., note: _Optional[str] = ...) -> None: ...
 
 class PlaceCallRequest(_message.Message):
-    __slots__ = ("session_id", "destination", "attempt", "context")
+    __slots__ = ("session_id", "destination", "attempt", "context", "condominium")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     DESTINATION_FIELD_NUMBER: _ClassVar[int]
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    CONDOMINIUM_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     destination: str
     attempt: int
     context: CallContext
-    def __init__(self, session_id: _Optional[str] = ..., destination: _Optional[str] = ..., attempt: _Optional[int] = ..., context: _Optional[_Union[CallContext, _Mapping]] = ...) -> None: ...
+    condominium: str
+    def __init__(self, session_id: _Optional[str] = ..., destination: _Optional[str] = ..., attempt: _Optional[int] = ..., context: _Optional[_Union[CallContext, _Mapping]] = ..., condominium: _Optional[str] = ...) -> None: ...
 
 class PlaceCallResponse(_message.Message):
     __slots__ = ("command_id", "duplicate", "published_at")
