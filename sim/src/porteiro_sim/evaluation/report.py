@@ -33,6 +33,7 @@ def format_summary(summary: Summary, settings: dict[str, Any]) -> str:
         f"visitor turns per call (median): {summary.median_visitor_turns:g}",
         f"turn latency (end of speech -> reply): p50 {_ms(summary.latency_p50)}, p95 {_ms(summary.latency_p95)}",
         f"word error rate (digits as words): {_percent(summary.word_error_rate)}",
+        f"utterances cut short (end of speech declared while still speaking): {summary.cut_short}",
         f"seconds per call (mean): {summary.seconds_per_call:.1f}",
         "",
         "Recognition per slot (the slot's value found in what the gateway recognised):",
@@ -40,6 +41,10 @@ def format_summary(summary: Summary, settings: dict[str, Any]) -> str:
     lines += [f"   {kind:<13} {rate}" for kind, rate in summary.recognition.items()] or ["   (no lines)"]
     lines.append("Word error rate per question answered:")
     lines += [f"   {question:<22} {_percent(wer)}" for question, wer in summary.recognition_wer.items()]
+    cut = {question: rate for question, rate in summary.cut_short_by_question.items() if rate.count}
+    if cut:
+        lines.append("Utterances cut short, per question answered:")
+        lines += [f"   {question:<31} {rate}" for question, rate in cut.items()]
     if summary.voices:
         lines.append("Visitor's values heard, per voice:")
         lines += [f"   {voice:<16} {rate}" for voice, rate in summary.voices.items()]
@@ -69,7 +74,8 @@ def format_call(score: CallScore) -> str:
     lines += [f"      {entry}" for entry in score.timeline]
     for line in score.lines:
         heard = "" if line.heard is None else f"  -> {line.heard!r}"
-        lines.append(f"      {line.leg[0]}:{line.question or '-':<22} {line.said!r}{heard}")
+        cut = f"  [cut short x{line.cuts}]" if line.cuts else ""
+        lines.append(f"      {line.leg[0]}:{line.question or '-':<22} {line.said!r}{heard}{cut}")
     if score.error:
         lines.append(f"      error: {score.error}")
     return "\n".join(lines)

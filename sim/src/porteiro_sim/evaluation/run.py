@@ -40,6 +40,7 @@ from porteiro_sim.evaluation.scoring import (
     last_slot,
     leg_turn_spans,
     score_lines,
+    speech_ends,
     summarize,
     system_sentences,
     understood,
@@ -53,10 +54,37 @@ from porteiro_sim.timeline import format_timeline
 
 # As in `make demo`: a shorter wait for the resident than production's.
 EVAL_ENV = {"concierge": {"PORTEIRO_CONCIERGE_RESIDENT_CONNECT_TIMEOUT_SECONDS": "8"}}
+SERVICES = ("gateway", "speech", "concierge", "directory", "dialer")
+
+# `--endpointing before`: the gateway as it listened before issue 17 (one 600 ms end-of-speech
+# silence for every question, no speculative recognition), to compare a run against.
+ENDPOINTING_BEFORE = {
+    **{f"PORTEIRO_GATEWAY_END_OF_SPEECH_{kind}_MS": "600" for kind in ("YES_NO", "SHORT", "DIGITS", "OPEN")},
+    "PORTEIRO_GATEWAY_SPECULATIVE_RECOGNITION_MS": "0",
+}
 
 
 def say(message: str) -> None:
     print(message, flush=True)
+
+
+def service_of(variable: str) -> str:
+    """The service a setting belongs to, from its prefix (PORTEIRO_GATEWAY_... -> gateway)."""
+    service = variable.removeprefix("PORTEIRO_").split("_", 1)[0].lower()
+    if not variable.startswith("PORTEIRO_") or service not in SERVICES:
+        raise argparse.ArgumentTypeError(
+            f"{variable}: not a PORTEIRO_<SERVICE>_ setting ({', '.join(SERVICES)})"
+        )
+    return service
+
+
+def service_setting(text: str) -> tuple[str, str]:
+    """`--set PORTEIRO_GATEWAY_END_OF_SPEECH_SHORT_MS=600` -> (variable, value)."""
+    variable, equals, value = text.partition("=")
+    if not equals:
+        raise argparse.ArgumentTypeError(f"{text}: expected VARIABLE=VALUE")
+    service_of(variable.strip())
+    return variable.strip(), value
 
 
 def stack_config(args: argparse.Namespace, work: Path, queue: str) -> StackConfig:
@@ -71,6 +99,9 @@ def stack_config(args: argparse.Namespace, work: Path, queue: str) -> StackConfi
             ("speech", "PORTEIRO_SPEECH_PROMPTS_FILE"),
         ):
             env.setdefault(service, {})[variable] = prompts
+    settings = dict(ENDPOINTING_BEFORE) if args.endpointing == "before" else {}
+    for variable, value in [*settings.items(), *args.set]:
+        env.setdefault(service_of(variable), {})[variable] = value
     return StackConfig(work, queue=queue, span_file=work / "spans.jsonl", trace_personal_data=True, env=env)
 
 
@@ -149,15 +180,16 @@ def score_call(record: CallRecord, spans: list[SpanRecord], reader: SentenceRead
     sentences = system_sentences(spans, traces)
     intent, visitor_name, resident_named = understood([reader.read(text) for text in sentences])
     visitor_said = [(line.utterance, line.question, line.turn) for line in record.said]
-    visitor_heard = align_transcripts(
-        [line.turn for line in record.said], leg_turn_spans(spans, session, "visitor"), record.wall_offset
-    )
-    lines = score_lines(visitor_said, visitor_heard, "visitor")
+    offset = record.wall_offset
+    visitor_spans = leg_turn_spans(spans, session, "visitor")
+    visitor_heard = align_transcripts([line.turn for line in record.said], visitor_spans, offset)
+    lines = score_lines(visitor_said, visitor_heard, "visitor", speech_ends(visitor_spans, offset), offset)
     for leg in record.residents:
         turns = list(leg.turns)
         said = [(record.plan.said.get(turn.text) or _keys(turn.text), "decision", turn) for turn in turns]
-        heard = align_transcripts(turns, leg_turn_spans(spans, session, "resident"), record.wall_offset)
-        lines += score_lines(said, heard, "resident")
+        resident_spans = leg_turn_spans(spans, session, "resident")
+        heard = align_transcripts(turns, resident_spans, offset)
+        lines += score_lines(said, heard, "resident", speech_ends(resident_spans, offset), offset)
     destinations = [command.origin for command in record.commands]
     right = persona.target.destination
     outcome = record.visitor_outcome
@@ -230,6 +262,8 @@ def run_settings(args: argparse.Namespace) -> dict[str, Any]:
         "wav_dir": str(args.wav_dir) if args.wav_dir else None,
         "concurrency": args.concurrency,
         "ring_seconds": args.ring_seconds,
+        "endpointing": args.endpointing,
+        "settings": ",".join(f"{variable}={value}" for variable, value in args.set) or None,
     }
 
 
@@ -277,6 +311,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--ring-seconds", type=float, default=1.0, help="how long the resident's phone rings (default 1 s)"
+    )
+    parser.add_argument(
+        "--endpointing",
+        choices=("default", "before"),
+        default="default",
+        help="the gateway's end of speech: its defaults, or 'before' issue 17 (600 ms for every "
+        "question, no speculative recognition) to compare utterances cut short",
+    )
+    parser.add_argument(
+        "--set",
+        type=service_setting,
+        action="append",
+        default=[],
+        metavar="VARIABLE=VALUE",
+        help="a service setting for this run (repeatable), e.g. PORTEIRO_GATEWAY_END_OF_SPEECH_SHORT_MS=600; "
+        "the service is taken from the prefix",
     )
     parser.add_argument("--json", type=Path, default=None, help="write the full report as JSON here")
     parser.add_argument("--work-dir", type=Path, default=Path("var"), help="logs and spans go here")

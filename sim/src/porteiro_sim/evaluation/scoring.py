@@ -6,6 +6,11 @@ decision. It reached a wrong resident when a click-to-call named another destina
 Recognition compares each line the caller said with what the gateway recognised (its TURN
 spans' transcripts): a slot is heard when one of its forms appears in the transcript, and
 word error rate is counted after digits are written as words.
+
+A line is cut short when the gateway declared an end of speech (a TURN span's SPEECH_ENDED
+event) while the line's voiced audio was still being sent: after the caller began it and
+before its last voiced frame went out. Its audio then reached the recogniser as two or more
+turns (or lost its end, when the rest was too short to recognise).
 """
 
 from __future__ import annotations
@@ -13,9 +18,10 @@ from __future__ import annotations
 import re
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from porteiro_common import stages
 from porteiro_common.ptbr import plain
 from porteiro_sim.evaluation.numbers import digits_as_words
 from porteiro_sim.evaluation.personas import DELIVERY, FRONT_DESK, NO, YES, Persona
@@ -84,6 +90,13 @@ class LineScore:
     latency: float | None
     errors: int = 0
     words: int = 0
+    cuts: int = 0  # ends of speech the gateway declared while the line was still being sent
+    started: float | None = None  # wall-clock seconds: the line began, its last voiced frame went out
+    ended: float | None = None
+
+    @property
+    def cut_short(self) -> bool:
+        return self.cuts > 0
 
 
 @dataclass
@@ -131,23 +144,46 @@ def expected_outcome(persona: Persona) -> str:
 
 
 def score_lines(
-    said: list[tuple[Utterance, str, CallerTurn]], transcripts: list[str | None], leg: str
+    said: list[tuple[Utterance, str, CallerTurn]],
+    transcripts: list[str | None],
+    leg: str,
+    speech_ends: Sequence[float] = (),
+    wall_offset: float = 0.0,
 ) -> list[LineScore]:
-    """Lines (utterance, question, turn) with the transcript aligned to each (None when unknown)."""
+    """Lines (utterance, question, turn) with the transcript aligned to each (None when unknown).
+
+    `speech_ends`: when the gateway declared the leg's ends of speech, on the caller's
+    (monotonic) clock; `wall_offset` turns that clock into wall-clock time for the report.
+    """
     lines = []
     for (utterance, question, turn), heard in zip(said, transcripts, strict=True):
         latency = turn.latency
-        if utterance.keyed:
-            lines.append(LineScore(leg, question, utterance.text, None, {}, utterance.phrasing, latency))
-            continue
-        slots = {
-            kind: heard is not None and slot_heard(forms, heard) for kind, forms in utterance.slots.items()
-        }
-        errors, words = word_errors(utterance.text, heard) if heard is not None else (0, 0)
-        lines.append(
-            LineScore(leg, question, utterance.text, heard, slots, utterance.phrasing, latency, errors, words)
-        )
+        started, ended = turn.started + wall_offset, turn.ended + wall_offset
+        line = LineScore(leg, question, utterance.text, None, {}, utterance.phrasing, latency)
+        line.started, line.ended = started, ended
+        if not utterance.keyed:
+            line.heard = heard
+            line.slots = {
+                kind: heard is not None and slot_heard(forms, heard)
+                for kind, forms in utterance.slots.items()
+            }
+            line.errors, line.words = word_errors(utterance.text, heard) if heard is not None else (0, 0)
+            line.cuts = ends_while_speaking(turn, speech_ends)
+        lines.append(line)
     return lines
+
+
+def speech_ends(spans: list[SpanRecord], wall_offset: float) -> list[float]:
+    """When the gateway declared each end of speech of these TURN spans, on the caller's clock."""
+    ends = (span.event_ns(stages.SPEECH_ENDED) for span in spans)
+    return sorted(end / 1e9 - wall_offset for end in ends if end is not None)
+
+
+def ends_while_speaking(turn: CallerTurn, ends: Iterable[float]) -> int:
+    """Ends of speech declared after the line began and before its last voiced frame went out."""
+    if not turn.pcm:
+        return 0  # keys, not speech
+    return sum(1 for end in ends if turn.started < end < turn.ended)
 
 
 def align_transcripts(
@@ -256,6 +292,8 @@ class Summary:
     latency_p50: float | None
     latency_p95: float | None
     word_error_rate: float | None
+    cut_short: Rate = field(default_factory=lambda: Rate(0, 0))  # spoken lines the gateway cut
+    cut_short_by_question: dict[str, Rate] = field(default_factory=dict)
     recognition: dict[str, Rate] = field(default_factory=dict)  # slot kind -> heard
     recognition_wer: dict[str, float] = field(default_factory=dict)  # question kind -> WER
     phrasings: dict[str, Rate] = field(default_factory=dict)  # phrasing -> lines whose slots were all heard
@@ -269,6 +307,7 @@ def summarize(scores: list[CallScore]) -> Summary:
     n = len(scores)
     lines = [line for score in scores for line in score.lines]
     spoken = [line for line in lines if line.heard is not None]
+    voiced = [line for line in lines if not line.said.startswith("#")]
     latencies = sorted(line.latency for line in lines if line.leg == "visitor" and line.latency is not None)
     words = sum(line.words for line in spoken)
     return Summary(
@@ -285,6 +324,8 @@ def summarize(scores: list[CallScore]) -> Summary:
         latency_p50=percentile(latencies, 50),
         latency_p95=percentile(latencies, 95),
         word_error_rate=sum(line.errors for line in spoken) / words if words else None,
+        cut_short=Rate(sum(line.cut_short for line in voiced), len(voiced)),
+        cut_short_by_question=_cut_rates(voiced),
         recognition=_slot_rates(spoken),
         recognition_wer=_wer_by_question(spoken),
         phrasings=_phrasing_rates(spoken),
@@ -318,6 +359,14 @@ def _wer_by_question(lines: list[LineScore]) -> dict[str, float]:
         totals[line.question][0] += line.errors
         totals[line.question][1] += line.words
     return {question: errors / words for question, (errors, words) in totals.items() if words}
+
+
+def _cut_rates(lines: list[LineScore]) -> dict[str, Rate]:
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for line in lines:
+        counts[f"{line.leg}:{line.question}"][0] += line.cut_short
+        counts[f"{line.leg}:{line.question}"][1] += 1
+    return {question: Rate(*counts[question]) for question in sorted(counts)}
 
 
 def _voice_rates(scores: list[CallScore]) -> dict[str, Rate]:
