@@ -175,7 +175,10 @@ async def test_concierge_down_mid_call_plays_the_fallback_sentence_then_hangs_up
 
 
 async def test_speech_down_caller_still_hears_something_then_hangup():
-    started = await start_stack(speech_target="127.0.0.1:1", fallback_retry_seconds=30)
+    # Synthesis waits for speech and retries for speech_outage_seconds before the fallback.
+    started = await start_stack(
+        speech_target="127.0.0.1:1", fallback_retry_seconds=30, rpc_timeout_seconds=1, speech_outage_seconds=1
+    )
     try:
         client, leg = await connect(started)
         leg.say("s1", "olá")

@@ -26,7 +26,7 @@ from porteiro_common.server import ServiceApp
 from porteiro_common.settings import ObservabilitySettings
 from porteiro_gateway.concierge_link import ConciergeLink
 from porteiro_gateway.deps import LegDeps
-from porteiro_gateway.fallback import FallbackAudio, fallback_text
+from porteiro_gateway.fallback import HOLDING_KEY, FallbackAudio, fallback_text, holding_text
 from porteiro_gateway.listener import LegListener, LegRegistry
 from porteiro_gateway.playback import PlaybackClock
 from porteiro_gateway.settings import GatewaySettings
@@ -52,22 +52,36 @@ class GatewayApp(ServiceApp[GatewaySettings]):
         self.resident: LegListener | None = None
         self.fallback: FallbackAudio | None = None
         self._channels: list[grpc.aio.Channel] = []
-        self._fallback_task: asyncio.Task | None = None
+        self.holding: FallbackAudio | None = None
+        self._fallback_tasks: list[asyncio.Task] = []
         self.clock = PlaybackClock(settings.playback_resync_ms)
         self._clock_task: asyncio.Task | None = None
 
     async def start(self, health_reporter: HealthReporter) -> None:
         settings = self.settings
-        speech_channel = create_channel(settings.speech_target, settings.rpc_timeout_seconds)
-        concierge_channel = create_channel(settings.concierge_target, settings.rpc_timeout_seconds)
+        # Calls wait for a restarted or reconnecting service within their deadline (issue 15).
+        speech_channel = create_channel(settings.speech_target, settings.rpc_timeout_seconds, True)
+        concierge_channel = create_channel(settings.concierge_target, settings.rpc_timeout_seconds, True)
         self._channels = [speech_channel, concierge_channel]
         speech = GrpcSpeechClient(
-            speech_channel, settings.rpc_timeout_seconds, settings.recognition_timeout_seconds
+            speech_channel,
+            settings.rpc_timeout_seconds,
+            settings.recognition_timeout_seconds,
+            settings.speech_outage_seconds,
         )
         self.fallback = FallbackAudio(
             fallback_text(settings.prompts_file), speech.synthesize_all, settings.fallback_retry_seconds
         )
-        self._fallback_task = asyncio.create_task(self.fallback.keep_trying())
+        self.holding = FallbackAudio(
+            holding_text(settings.prompts_file),
+            speech.synthesize_all,
+            settings.fallback_retry_seconds,
+            name=HOLDING_KEY,
+        )
+        self._fallback_tasks = [
+            asyncio.create_task(self.fallback.keep_trying()),
+            asyncio.create_task(self.holding.keep_trying()),
+        ]
         self._clock_task = asyncio.create_task(self.clock.run())
         deps = LegDeps(
             settings=settings,
@@ -77,8 +91,10 @@ class GatewayApp(ServiceApp[GatewaySettings]):
                 ConciergeLink,
                 concierge_pb2_grpc.ConciergeServiceStub(concierge_channel),
                 settings.max_call_seconds + 30,
+                settings.concierge_ready_seconds,
             ),
             fallback=self.fallback,
+            holding=self.holding,
             redactor=Redactor(self._observability.trace_personal_data),
             tracer=self._tracer,
             clock=self.clock,
@@ -124,7 +140,7 @@ class GatewayApp(ServiceApp[GatewaySettings]):
             if listener is not None:
                 listener.stop_accepting()
         await self.registry.drain(grace_seconds)
-        for task in (self._fallback_task, self._clock_task):
+        for task in (*self._fallback_tasks, self._clock_task):
             if task is not None:
                 task.cancel()
         for channel in self._channels:

@@ -69,17 +69,27 @@ class ConciergeStream(Protocol):
 class ConciergeLink:
     """The real `ConciergeStream`: a Converse call on the concierge's gRPC channel."""
 
-    def __init__(self, stub: concierge_pb2_grpc.ConciergeServiceStub, deadline_seconds: float) -> None:
+    def __init__(
+        self,
+        stub: concierge_pb2_grpc.ConciergeServiceStub,
+        deadline_seconds: float,
+        ready_seconds: float = 3.0,
+    ) -> None:
         self._stub = stub
         self._deadline = deadline_seconds
+        self._ready_seconds = ready_seconds  # the first action (LegAccepted) must come within this
         self._call: grpc.aio.StreamStreamCall | None = None
         self._outbox: asyncio.Queue[LegEvent | None] = asyncio.Queue()
         self.alive = False
         self.closing = False
 
     def open(self, started: concierge_pb2.LegStarted) -> None:
-        """Open the stream (in the caller's trace context) and queue LegStarted."""
-        self._call = self._stub.Converse(timeout=self._deadline)
+        """Open the stream (in the caller's trace context) and queue LegStarted.
+
+        The stream waits for the concierge to be ready (a replica restarting, a reconnection)
+        instead of failing at once; `pump_in` gives it `ready_seconds` to answer.
+        """
+        self._call = self._stub.Converse(timeout=self._deadline, wait_for_ready=True)
         self._outbox = asyncio.Queue()
         self.alive = True
         self.closing = False
@@ -106,9 +116,10 @@ class ConciergeLink:
         """Deliver actions until the stream ends; raises ConciergeGone on an unexpected end."""
         call = self._call
         assert call is not None
+        accepted = False
         while True:
             try:
-                action = await call.read()
+                action = await (call.read() if accepted else self._first_read(call))
             except grpc.aio.AioRpcError as error:
                 if self.closing:
                     return
@@ -119,7 +130,18 @@ class ConciergeLink:
                 if self.closing:
                     return
                 raise ConciergeGone("concierge ended the stream")
+            accepted = True
             on_action(action)
+
+    async def _first_read(self, call: grpc.aio.StreamStreamCall) -> LegAction:
+        """The stream's first action, within `ready_seconds` (the stream waits for a concierge
+        being restarted; the caller must not wait in silence for long)."""
+        try:
+            async with asyncio.timeout(self._ready_seconds):
+                return await call.read()
+        except TimeoutError:
+            call.cancel()
+            raise ConciergeGone(f"concierge not ready within {self._ready_seconds:g} s") from None
 
     def finish(self, ended: concierge_pb2.LegEnded) -> None:
         """Queue LegEnded and the half-close after the pending events."""

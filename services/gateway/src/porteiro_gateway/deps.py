@@ -27,3 +27,4 @@ class LegDeps:
     redactor: Redactor
     clock: PlaybackClock  # ticks the players; its time source is the legs' time
     tracer: trace.Tracer = field(default_factory=lambda: trace.get_tracer("porteiro.gateway"))
+    holding: FallbackAudio | None = None  # the holding sentence, rendered ahead (holding.py)

@@ -1,8 +1,11 @@
-"""The sentence the caller hears when speech or concierge fails mid-call.
+"""The sentences the gateway says on its own, rendered ahead of time.
 
-It is synthesized once at start (prompt key ``fallback``) and kept in memory.
-While speech is down the synthesis is retried in the background; until it
-succeeds, a Brazilian busy tone stands in, so the caller never hears silence.
+The fallback (prompt key ``fallback``), heard when speech or concierge fails
+mid-call, is synthesized once at start and kept in memory. While speech is down
+the synthesis is retried in the background; until it succeeds, a Brazilian busy
+tone stands in, so the caller never hears silence. The holding sentence (prompt
+key ``holding``, holding.py) is rendered the same way, so it plays even when
+speech is slow.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from porteiro_common.prompts import load_prompts
 log = logging.getLogger(__name__)
 
 FALLBACK_KEY = "fallback"
+HOLDING_KEY = "holding"
 
 
 def busy_tone(sample_rate: int = 8000, seconds: float = 2.0) -> bytes:
@@ -34,11 +38,24 @@ def fallback_text(prompts_file: Path | None) -> str:
     return load_prompts(prompts_file)[FALLBACK_KEY]
 
 
+def holding_text(prompts_file: Path | None) -> str:
+    """The prompts file's holding sentence; the shipped one when the file has none."""
+    prompts = load_prompts(prompts_file)
+    return prompts.get(HOLDING_KEY) or load_prompts()[HOLDING_KEY]
+
+
 class FallbackAudio:
+    """A sentence synthesized once and kept (the fallback, the holding sentence)."""
+
     def __init__(
-        self, text: str, synthesize: Callable[[str], Awaitable[bytes]], retry_seconds: float
+        self,
+        text: str,
+        synthesize: Callable[[str], Awaitable[bytes]],
+        retry_seconds: float,
+        name: str = FALLBACK_KEY,
     ) -> None:
         self.text = text
+        self.name = name
         self._synthesize = synthesize
         self._retry_seconds = retry_seconds
         self.audio: bytes | None = None
@@ -59,11 +76,11 @@ class FallbackAudio:
                 if audio:
                     self.audio = audio
                     DEPENDENCY_UP.labels("speech").set(1)
-                    log.info("fallback sentence ready", extra={"audio_bytes": len(audio)})
+                    log.info("%s sentence ready", self.name, extra={"audio_bytes": len(audio)})
                     return
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # noqa: BLE001 - any failure means "retry later"
                 DEPENDENCY_UP.labels("speech").set(0)
-                log.warning("fallback synthesis failed; retrying", extra={"error": str(error)[:200]})
+                log.warning("%s synthesis failed; retrying", self.name, extra={"error": str(error)[:200]})
             await asyncio.sleep(self._retry_seconds)

@@ -28,6 +28,7 @@ from porteiro_gateway.caller_audio import CallerAudio
 from porteiro_gateway.caller_socket import CallerSocket, Transport
 from porteiro_gateway.concierge_link import ConciergeGone, ConciergeHandover, LegAction, LegEvent, describe
 from porteiro_gateway.deps import LEG_NAMES, LegDeps
+from porteiro_gateway.holding import holding_for
 from porteiro_gateway.leg_trace import LegTrace
 from porteiro_gateway.playback import PlaybackSink, Player, SayItem
 from porteiro_gateway.says import Says
@@ -62,6 +63,9 @@ class Leg(PlaybackSink):
         self.caller_audio = CallerAudio(self, settings, deps.speech, self.player, self.turns, self._time.now)
         self.socket.on_audio = self.caller_audio.feed
         self.says = Says(self.player, deps.speech, self._tasks.spawn, self._time.now, lambda: self.trace.span)
+        self.turns.holding = self.says.holding = holding_for(
+            deps.holding, settings.holding_after_seconds, self.player, self._tasks.spawn, self._time
+        )
         self._hanging_up = False
         self._failures = 0
         self._in_fallback = False

@@ -119,6 +119,11 @@ SPECULATIVE_RECOGNITIONS = Counter(
     ["result"],
 )
 BARGE_INS = Counter("porteiro_gateway_barge_ins_total", "Playback interrupted by the caller speaking")
+BARGE_IN_PAUSES = Counter(
+    "porteiro_gateway_barge_in_pauses_total",
+    "Says paused at the caller's onset, by how the pause ended (confirmed: stopped; resumed: went on)",
+    ["result"],
+)
 REFUSALS = Counter(
     "porteiro_gateway_refusals_total",
     "Connections refused (max_legs, not_allowed, shutting_down)",
@@ -143,6 +148,16 @@ SKIPPED_FRAMES = Counter(
     "porteiro_gateway_playback_skipped_frames_total",
     "Outgoing frames never sent because the schedule was rebased after a stall (all legs)",
 )
+SPEECH_RETRIES = Counter(
+    "porteiro_gateway_speech_retries_total",
+    "Speech attempts that failed and were tried again (rpc: transcribe, synthesize; code: the failure)",
+    ["rpc", "code"],
+)
+HOLDING_SENTENCES = Counter(
+    "porteiro_gateway_holding_sentences_total",
+    "Turns whose transcript was late: the holding sentence said, or not_ready (not yet synthesized)",
+    ["result"],
+)
 LEGS_ENDED = Counter("porteiro_gateway_legs_ended_total", "Legs ended, by reason", ["leg", "reason"])
 
 # The label values the code uses, created at zero below so increase() sees each first event.
@@ -152,6 +167,8 @@ REFUSAL_REASONS = ("max_legs", "not_allowed", "shutting_down")
 FALLBACK_REASONS = ("speech", "concierge")  # the dependency that failed
 TURN_STAGES = ("end_of_speech", "recognition", "concierge", "synthesis", "playback_start")
 SPECULATION_RESULTS = ("used", "discarded")
+PAUSE_RESULTS = ("confirmed", "resumed")
+HOLDING_RESULTS = ("said", "not_ready")
 # Codes of porteiro_common.audiosocket.ProtocolError, and the leg's own protocol checks.
 PROTOCOL_ERROR_CODES = (
     "oversized",
@@ -189,6 +206,10 @@ def _create_label_values() -> None:
         TURN_STAGE.labels(stage)
     for result in SPECULATION_RESULTS:
         SPECULATIVE_RECOGNITIONS.labels(result)
+    for result in PAUSE_RESULTS:
+        BARGE_IN_PAUSES.labels(result)
+    for result in HOLDING_RESULTS:
+        HOLDING_SENTENCES.labels(result)
 
 
 _create_label_values()

@@ -16,6 +16,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Span
 
 from porteiro.concierge.v1 import concierge_pb2
+from porteiro_gateway.holding import Holding
 from porteiro_gateway.playback import Player, SayItem
 from porteiro_gateway.speech import PLAYBACK_RATE, SpeechClient
 
@@ -37,6 +38,8 @@ class Says:
         self._now = now
         self._span = span  # the leg's span, the parent of Synthesize calls
         self._synthesis: dict[int, asyncio.Task] = {}  # id(SayItem) -> its synthesis
+        self._late: dict[int, asyncio.Task] = {}  # id(SayItem) -> its holding-sentence watch
+        self.holding: Holding | None = None  # says the holding sentence while a synthesis is late
 
     def say(self, say: concierge_pb2.Say) -> None:
         """Queue a Say and start synthesizing it at once."""
@@ -45,12 +48,17 @@ class Says:
         task = self._spawn(self._synthesize(item, say.text, say.voice))
         if task is not None:
             self._synthesis[id(item)] = task
+        if self.holding is not None:
+            watch = self._spawn(self.holding.fill_when_late(item))
+            if watch is not None:
+                self._late[id(item)] = watch
 
     def finished(self, item: SayItem) -> None:
         """The Say is over (played, interrupted or dropped): stop its synthesis."""
-        task = self._synthesis.pop(id(item), None)
-        if task is not None:
-            task.cancel()
+        for tasks in (self._synthesis, self._late):
+            task = tasks.pop(id(item), None)
+            if task is not None:
+                task.cancel()
 
     async def _synthesize(self, item: SayItem, text: str, voice: str) -> None:
         try:
@@ -64,3 +72,6 @@ class Says:
             item.finish_synthesis(error)
         finally:
             self._synthesis.pop(id(item), None)
+            late = self._late.pop(id(item), None)
+            if late is not None:
+                late.cancel()

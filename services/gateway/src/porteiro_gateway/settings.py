@@ -98,7 +98,25 @@ class GatewaySettings(ServiceSettings):
 
     # Barge-in.
     barge_in_enabled: bool = True
-    barge_in_min_speech_ms: int = Field(60, ge=10, description="Voiced audio that counts as barge-in")
+    barge_in_min_speech_ms: int = Field(
+        60, ge=10, description="Loud voiced audio over a Say that pauses it (the onset of a barge-in)"
+    )
+    barge_in_confirm_ms: int = Field(
+        250,
+        ge=10,
+        le=2000,
+        description="Loud voiced audio since the pause that confirms the barge-in: playback stops "
+        "(a non-empty transcript of the utterance confirms it too)",
+    )
+    barge_in_resume_ms: int = Field(
+        400,
+        ge=20,
+        le=3000,
+        description="No loud audio this long after a pause: the Say resumes where it paused",
+    )
+    barge_in_max_pause_ms: int = Field(
+        1500, ge=100, le=3000, description="A pause not confirmed by then resumes whatever the caller does"
+    )
     echo_guard_ms: int = Field(300, ge=0, description="Ignore caller speech this long after a Say starts")
     barge_in_min_rms: float = Field(300.0, ge=0, description="Energy floor (int16 RMS) for barge-in")
 
@@ -107,6 +125,26 @@ class GatewaySettings(ServiceSettings):
     on_dependency_failure: Literal["hangup", "retry"] = "hangup"
     max_dependency_failures: int = Field(2, ge=1, description="With retry: failures before hanging up")
     fallback_retry_seconds: float = Field(5.0, gt=0, description="Retry period of the fallback synthesis")
+    # Busy is not broken (issue 15).
+    holding_after_seconds: float = Field(
+        2.0,
+        ge=0,
+        le=30,
+        description="No transcript this long after the end of speech: the holding sentence (prompt "
+        "`holding`) is said once for the turn and the wait goes on; 0 = never",
+    )
+    speech_outage_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="A synthesis failing (UNAVAILABLE, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED) is retried, "
+        "on another replica where there are several, this long after its first failure before the fallback",
+    )
+    concierge_ready_seconds: float = Field(
+        3.0,
+        gt=0,
+        description="Time a new Converse stream may take to be accepted (it waits for a concierge being "
+        "restarted or reconnected); beyond it the caller hears the fallback",
+    )
 
     @field_validator("allowed_networks")
     @classmethod

@@ -2,19 +2,51 @@
 
 A leg sees speech through the `SpeechClient` and `Transcription` protocols;
 `GrpcSpeechClient` is the real one (tests/gateway/harness.py has an in-process fake).
+
+Busy is not broken (issue 15): every call waits for speech to be ready (a restart, a
+reconnection) within its deadline, and an attempt that fails with UNAVAILABLE,
+RESOURCE_EXHAUSTED or DEADLINE_EXCEEDED is retried after a short backoff; the channel
+balances per call (round_robin over a headless Service), so a retry goes to the next
+replica. A recognition is retried with the whole utterance (kept until its transcript
+arrives) for up to `recognition_timeout` after its audio is closed; a synthesis for up to
+`outage_seconds` after its first failure, skipping the audio it already delivered.
+Only then does the error reach the leg, which plays the fallback.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Iterable
 from typing import Protocol
 
 import grpc
 
 from porteiro.speech.v1 import speech_pb2, speech_pb2_grpc
+from porteiro_gateway import metrics
 
 PLAYBACK_RATE = 8000
+
+# An attempt that failed with one of these is tried again (the next replica, or the same one
+# once it is back); anything else (INVALID_ARGUMENT, ...) is the answer.
+RETRYABLE = frozenset(
+    {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.DEADLINE_EXCEEDED}
+)
+FIRST_BACKOFF_SECONDS = 0.1
+MAX_BACKOFF_SECONDS = 1.0
+
+
+def retryable(error: grpc.aio.AioRpcError) -> bool:
+    return error.code() in RETRYABLE
+
+
+def backoff(attempt: int) -> float:
+    """The pause before retry number `attempt` (1, 2, ...): 0.1, 0.2, 0.4 ... 1 s."""
+    return min(MAX_BACKOFF_SECONDS, FIRST_BACKOFF_SECONDS * 2 ** (attempt - 1))
+
+
+def rpc_error(code: grpc.StatusCode, details: str) -> grpc.aio.AioRpcError:
+    return grpc.aio.AioRpcError(code, grpc.aio.Metadata(), grpc.aio.Metadata(), details)
 
 
 class Transcription(Protocol):
@@ -48,23 +80,58 @@ class SpeechClient(Protocol):
 
 
 class GrpcSpeechClient:
-    def __init__(self, channel: grpc.aio.Channel, rpc_timeout: float, recognition_timeout: float) -> None:
+    def __init__(
+        self,
+        channel: grpc.aio.Channel,
+        rpc_timeout: float,
+        recognition_timeout: float,
+        outage_seconds: float = 10.0,
+    ) -> None:
         self._stub = speech_pb2_grpc.SpeechServiceStub(channel)
         self.rpc_timeout = rpc_timeout
         self.recognition_timeout = recognition_timeout
+        self.outage_seconds = outage_seconds
 
     async def synthesize(self, text: str, voice: str = "") -> AsyncIterator[bytes]:
-        """Audio chunks (slin 8 kHz) as the service produces them."""
+        """Audio chunks (slin 8 kHz) as the service produces them.
+
+        A failed attempt is retried until `outage_seconds` after the first failure; the retry
+        skips the bytes already delivered (synthesis of the same text and voice is
+        deterministic: every replica runs the same engine).
+        """
         request = speech_pb2.SynthesizeRequest(text=text, voice=voice, sample_rate_hz=PLAYBACK_RATE)
-        call = self._stub.Synthesize(request, timeout=self.rpc_timeout)
-        try:
-            async for response in call:
-                if response.sample_rate_hz not in (0, PLAYBACK_RATE):
-                    raise ValueError(f"speech answered {response.sample_rate_hz} Hz, asked {PLAYBACK_RATE}")
-                if response.audio:
-                    yield response.audio
-        finally:
-            call.cancel()
+        delivered = 0  # bytes already yielded, by earlier attempts too
+        first_failure: float | None = None
+        attempt = 0
+        while True:
+            timeout = self.rpc_timeout
+            if first_failure is not None:
+                timeout = min(timeout, max(0.1, first_failure + self.outage_seconds - time.monotonic()))
+            call = self._stub.Synthesize(request, timeout=timeout, wait_for_ready=True)
+            position = 0  # bytes of this attempt's audio seen so far
+            try:
+                async for response in call:
+                    if response.sample_rate_hz not in (0, PLAYBACK_RATE):
+                        raise ValueError(
+                            f"speech answered {response.sample_rate_hz} Hz, asked {PLAYBACK_RATE}"
+                        )
+                    audio = response.audio
+                    position += len(audio)
+                    if position > delivered:
+                        fresh = audio[len(audio) - (position - delivered) :]
+                        delivered = position
+                        yield fresh
+                return
+            except grpc.aio.AioRpcError as error:
+                now = time.monotonic()
+                first_failure = now if first_failure is None else first_failure
+                attempt += 1
+                if not retryable(error) or now + backoff(attempt) - first_failure >= self.outage_seconds:
+                    raise
+                metrics.SPEECH_RETRIES.labels("synthesize", error.code().name).inc()
+            finally:
+                call.cancel()
+            await asyncio.sleep(backoff(attempt))
 
     async def synthesize_all(self, text: str) -> bytes:
         return b"".join([chunk async for chunk in self.synthesize(text)])
@@ -84,8 +151,50 @@ class GrpcSpeechClient:
 CHUNK_MS = 200
 
 
+class _Attempt:
+    """One Transcribe call: the config, then the audio in `CHUNK_MS` messages as it comes."""
+
+    def __init__(
+        self, stub: speech_pb2_grpc.SpeechServiceStub, config: speech_pb2.TranscriptionConfig, timeout: float
+    ) -> None:
+        self._config = config
+        self._chunks: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._pending = bytearray()
+        self._chunk_bytes = (config.sample_rate_hz or 8000) * 2 * CHUNK_MS // 1000
+        # Waits for speech to be ready (a restart, a reconnection) within the deadline.
+        self.call = stub.Transcribe(self._requests(), timeout=timeout, wait_for_ready=True)
+
+    def send(self, pcm: bytes) -> None:
+        self._pending += pcm
+        while len(self._pending) >= self._chunk_bytes:
+            self._chunks.put_nowait(bytes(self._pending[: self._chunk_bytes]))
+            del self._pending[: self._chunk_bytes]
+
+    def finish(self) -> None:
+        if self._pending:
+            self._chunks.put_nowait(bytes(self._pending))
+            self._pending.clear()
+        self._chunks.put_nowait(None)
+
+    def cancel(self) -> None:
+        self.call.cancel()
+        # End the request stream too: when the call had already ended, cancel() leaves
+        # gRPC's task that reads our requests waiting on the queue forever.
+        self._chunks.put_nowait(None)
+
+    async def _requests(self) -> AsyncIterator[speech_pb2.TranscribeRequest]:
+        yield speech_pb2.TranscribeRequest(config=self._config)
+        while (chunk := await self._chunks.get()) is not None:
+            yield speech_pb2.TranscribeRequest(audio=chunk)
+
+
 class GrpcTranscription:
-    """One utterance streamed to Transcribe while the caller is still speaking."""
+    """One utterance streamed to Transcribe while the caller is still speaking.
+
+    The utterance's audio is kept until its transcript arrives: a failed attempt is
+    retried with a new stream carrying all of it, until `recognition_timeout` after
+    the audio was closed (`finish`).
+    """
 
     def __init__(
         self,
@@ -96,44 +205,61 @@ class GrpcTranscription:
         self._stub = stub
         self._config = config
         self._recognition_timeout = recognition_timeout
-        self._chunks: asyncio.Queue[bytes | None] = asyncio.Queue()
-        self._call: grpc.aio.StreamUnaryCall | None = None
-        self._pending = bytearray()
-        self._chunk_bytes = (config.sample_rate_hz or 8000) * 2 * CHUNK_MS // 1000
+        self._attempt: _Attempt | None = None
+        self._audio = bytearray()  # the whole utterance, for a retry
+        self._finished = False
+        self._cancelled = False
         self.audio_bytes = 0
 
     def start(self, max_utterance_seconds: float) -> None:
-        self._call = self._stub.Transcribe(
-            self._requests(), timeout=max_utterance_seconds + self._recognition_timeout
-        )
+        self._attempt = _Attempt(self._stub, self._config, max_utterance_seconds + self._recognition_timeout)
 
     def send(self, pcm: bytes) -> None:
         self.audio_bytes += len(pcm)
-        self._pending += pcm
-        if len(self._pending) >= self._chunk_bytes:
-            self._flush()
+        self._audio += pcm
+        if self._attempt is not None:
+            self._attempt.send(pcm)
 
     def finish(self) -> None:
-        self._flush()
-        self._chunks.put_nowait(None)
-
-    def _flush(self) -> None:
-        if self._pending:
-            self._chunks.put_nowait(bytes(self._pending))
-            self._pending.clear()
+        self._finished = True
+        if self._attempt is not None:
+            self._attempt.finish()
 
     async def result(self) -> speech_pb2.TranscribeResponse:
-        assert self._call is not None, "start() first"
-        return await self._call
+        """The transcript, retrying failed attempts for up to `recognition_timeout`."""
+        assert self._attempt is not None, "start() first"
+        last: grpc.aio.AioRpcError | None = None
+        attempt = 0
+        try:
+            async with asyncio.timeout(self._recognition_timeout):
+                while True:
+                    try:
+                        return await self._attempt.call
+                    except grpc.aio.AioRpcError as error:
+                        if not retryable(error) or self._cancelled:
+                            raise
+                        last, attempt = error, attempt + 1
+                        metrics.SPEECH_RETRIES.labels("transcribe", error.code().name).inc()
+                    await asyncio.sleep(backoff(attempt))
+                    self._retry()
+        except TimeoutError:
+            self._attempt.cancel()
+            why = f"; last attempt: {last.code().name}: {last.details()}" if last is not None else ""
+            raise rpc_error(
+                grpc.StatusCode.DEADLINE_EXCEEDED,
+                f"no transcript within {self._recognition_timeout:g} s of the end of speech{why}",
+            ) from None
+
+    def _retry(self) -> None:
+        """A new stream with the whole utterance (closed if the utterance is)."""
+        assert self._attempt is not None
+        self._attempt.cancel()
+        self._attempt = _Attempt(self._stub, self._config, self._recognition_timeout)
+        self._attempt.send(bytes(self._audio))
+        if self._finished:
+            self._attempt.finish()
 
     def cancel(self) -> None:
-        if self._call is not None:
-            self._call.cancel()
-        # End the request stream too: when the call had already ended, cancel() leaves
-        # gRPC's task that reads our requests waiting on the queue forever.
-        self._chunks.put_nowait(None)
-
-    async def _requests(self) -> AsyncIterator[speech_pb2.TranscribeRequest]:
-        yield speech_pb2.TranscribeRequest(config=self._config)
-        while (chunk := await self._chunks.get()) is not None:
-            yield speech_pb2.TranscribeRequest(audio=chunk)
+        self._cancelled = True
+        if self._attempt is not None:
+            self._attempt.cancel()

@@ -26,6 +26,7 @@ from porteiro_common.metrics import trace_exemplar
 from porteiro_common.redaction import Redactor
 from porteiro_gateway import metrics
 from porteiro_gateway.endpointing import SpeechEnded
+from porteiro_gateway.holding import Holding
 from porteiro_gateway.leg_trace import LegTrace
 
 
@@ -88,6 +89,7 @@ class Turns:
         self._awaiting_reply: Span | None = None  # the last recognised turn, until the reply starts
         self._speech_ended_at: float | None = None
         self._times: TurnTimes | None = None  # of the last turn that ended
+        self.holding: Holding | None = None  # says the holding sentence when a transcript is late
 
     def speech_started(self, session_id: str) -> Span:
         """A new turn at speech onset; returns its span (the recognition runs inside it)."""
@@ -128,9 +130,12 @@ class Turns:
         return span
 
     def audio_closed(self, span: Span | None, at: float) -> None:
-        """The recognition of the turn that just ended got all its audio at `at`."""
+        """The recognition of the turn that just ended got all its audio at `at`; its transcript
+        is awaited from now (the holding sentence if it is late)."""
         if self._times is not None and self._times.span is span:
             self._times.audio_closed = at
+        if self.holding is not None:
+            self.holding.awaiting(span)
 
     def transcript_arrived(self, span: Span | None, at: float) -> None:
         """The turn's transcript arrived at `at`; it goes to the concierge now."""
@@ -149,6 +154,8 @@ class Turns:
         """The recognition of a turn is over: an utterance waits for its reply, anything else ends."""
         if outcome is Outcome.EMPTY:
             metrics.EMPTY_TRANSCRIPTS.inc()
+        if self.holding is not None:
+            self.holding.answered(span)
         if span is None:
             return
         span.set_attribute("outcome", outcome.value)
@@ -195,6 +202,8 @@ class Turns:
 
     def close(self) -> None:
         """The leg ended: end the turns still open."""
+        if self.holding is not None:
+            self.holding.cancel()
         span, self._speaking = self._speaking, None
         if span is not None:
             span.set_attribute("outcome", Outcome.LEG_ENDED.value)
