@@ -4,13 +4,14 @@
 frame (the hot path: no task, no allocation beyond the endpointer's). What it
 finds goes to its `CallerAudioOwner` (the leg): events for the concierge,
 barge-ins, a failed recognition. Turn spans and per-turn metrics are kept by
-`Turns`.
+`Turns`; the pause, confirmation and resumption of barge-in by `Interruptions`.
+Utterances that give the concierge nothing (too short, no words, rejected) are
+reported to it as `UtteranceDropped`, with whether they had stopped playback.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
@@ -33,6 +34,8 @@ from porteiro_gateway.endpointing import (
     SpeechResumed,
     SpeechStarted,
 )
+from porteiro_gateway.endpointing import rms as rms  # noqa: F401 - where the tests and benches find it
+from porteiro_gateway.interruptions import Interruptions
 from porteiro_gateway.playback import Player, SayItem
 from porteiro_gateway.settings import GatewaySettings
 from porteiro_gateway.speculation import Speculation, SpeculativeRun
@@ -111,7 +114,7 @@ class CallerAudio:
         self._input_rate = 0
         self._resampler: soxr.ResampleStream | None = None
         self._last_voiced_at = 0.0
-        self._barge_run_ms = 0.0
+        self._interruptions = Interruptions(owner, player, settings, now)
         self._transcription: Transcription | None = None
 
     @property
@@ -136,9 +139,9 @@ class CallerAudio:
         if endpointer.heard:  # voiced (within an utterance: above the pause floor, past the VAD's hangover)
             self._last_voiced_at = self._now()
         if self._player.current is None:  # nothing playing: nothing to barge in on
-            self._barge_run_ms = 0.0
+            self._interruptions.nothing_playing()
         else:
-            self._check_barge_in(pcm, rate, endpointer.voiced_run_ms > 0)
+            self._interruptions.feed(pcm, rate, endpointer.voiced_run_ms > 0)
         for event in events:
             if isinstance(event, SpeechAudio):
                 if self._transcription is not None:
@@ -150,7 +153,7 @@ class CallerAudio:
             elif isinstance(event, SpeechEnded):
                 self._speech_ended(event)
             elif isinstance(event, SpeechDropped):
-                self._speech_dropped()
+                self._speech_dropped(event)
             elif isinstance(event, SpeechPaused):
                 self._speech_paused()
             elif isinstance(event, SpeechResumed):
@@ -181,27 +184,6 @@ class CallerAudio:
             self._input_rate = rate
         samples = np.frombuffer(pcm, dtype="<i2")
         return self._resampler.resample_chunk(samples).tobytes(), 16000
-
-    def _check_barge_in(self, pcm: bytes, rate: int, voiced: bool) -> None:
-        """Loud voiced audio for `barge_in_min_speech_ms` over an interruptible Say, past the echo guard."""
-        item = self._player.current
-        settings = self._settings
-        if (
-            item is None
-            or not item.allow_barge_in
-            or not settings.barge_in_enabled
-            or item.started_at is None
-            or self._now() - item.started_at < settings.echo_guard_ms / 1000
-        ):
-            self._barge_run_ms = 0.0
-            return
-        if voiced and rms(pcm) >= settings.barge_in_min_rms:
-            self._barge_run_ms += len(pcm) * 1000 / (2 * rate)
-        else:
-            self._barge_run_ms = 0.0
-        if self._barge_run_ms >= settings.barge_in_min_speech_ms:
-            self._barge_run_ms = 0.0
-            self._owner.barged_in(item)
 
     def _speech_started(self, event: SpeechStarted, rate: int) -> None:
         span = self._turns.speech_started(self.session_id)
@@ -238,6 +220,7 @@ class CallerAudio:
     def _speech_ended(self, event: SpeechEnded) -> None:
         span = self._turns.speech_ended(event, self._last_voiced_at)
         transcription, self._transcription = self._transcription, None
+        interrupted = self._interruptions.utterance_ended(dropped=False)
         self._owner.caller_state_changed()
         early = self._speculation.take() if self._speculation is not None else None
         recognition: Transcription | SpeculativeRun
@@ -248,16 +231,26 @@ class CallerAudio:
             recognition, closed_at = transcription, self._now()
         else:  # no recognition was started: nothing to wait for
             self._turns.recognised(span, Outcome.ERROR, 0)
+            self._interruptions.recognised(words=False)
             return
         self._turns.audio_closed(span, closed_at)
         rate = self._endpointer.sample_rate if self._endpointer is not None else 8000
         audio_seconds = recognition.audio_bytes / (2 * rate)  # up to the pause, for an early run
-        self._owner.spawn(self._recognise(recognition, span, audio_seconds, closed_at))
+        self._owner.spawn(self._recognise(recognition, span, audio_seconds, closed_at, interrupted))
 
-    def _speech_dropped(self) -> None:
+    def _speech_dropped(self, event: SpeechDropped) -> None:
         self.stop()  # the speculative run too, if one was started
         self._turns.speech_dropped()
+        interrupted = self._interruptions.utterance_ended(dropped=True)
+        self._dropped(concierge_pb2.DROP_REASON_TOO_SHORT, event.speech_ms / 1000, interrupted)
         self._owner.caller_state_changed()
+
+    def _dropped(self, reason: concierge_pb2.DropReason, seconds: float, interrupted: bool) -> None:
+        """Tell the concierge the caller said nothing usable (it re-asks a question this cut)."""
+        dropped = concierge_pb2.UtteranceDropped(
+            reason=reason, duration_seconds=seconds, interrupted=interrupted
+        )
+        self._owner.send(LegEvent(utterance_dropped=dropped))
 
     async def _recognise(
         self,
@@ -265,18 +258,21 @@ class CallerAudio:
         span: Span | None,
         audio_seconds: float,
         ended_at: float,
+        interrupted: bool = False,
     ) -> None:
-        """Wait for the transcript; send it as an Utterance (empty ones are dropped).
+        """Wait for the transcript; send it as an Utterance (empty ones are reported dropped).
 
         `ended_at` is when the recognition's audio was closed (the end of speech, or the
-        pause of a speculative run).
+        pause of a speculative run); `interrupted`, whether the utterance stopped playback.
         """
         outcome, text = Outcome.ERROR, ""
         try:
             response = await transcription.result()
             text = response.text.strip()
+            self._interruptions.recognised(words=bool(text))  # before the Utterance: BargeIn first
             if not text:
                 outcome = Outcome.EMPTY
+                self._dropped(concierge_pb2.DROP_REASON_EMPTY_TRANSCRIPT, audio_seconds, interrupted)
                 return
             outcome = Outcome.UTTERANCE
             early = transcription.recognised_at if isinstance(transcription, SpeculativeRun) else None
@@ -292,15 +288,11 @@ class CallerAudio:
             if error.code() == grpc.StatusCode.INVALID_ARGUMENT:
                 outcome = Outcome.REJECTED
                 log.warning("speech rejected an utterance", extra={"error": describe(error)})
+                self._interruptions.recognised(words=False)
+                self._dropped(concierge_pb2.DROP_REASON_REJECTED, audio_seconds, interrupted)
             else:
                 if span is not None:
                     stages.record_error(span, describe(error), "speech")
                 self._owner.recognition_failed(describe(error))
         finally:
             self._turns.recognised(span, outcome, transcription.audio_bytes, text)
-
-
-def rms(pcm: bytes) -> float:
-    """Root mean square of int16 samples, exact: the sum of squares in int64 (one dot product)."""
-    samples = np.frombuffer(pcm, dtype="<i2").astype(np.int64)
-    return math.sqrt(int(samples @ samples) / samples.size) if samples.size else 0.0

@@ -93,6 +93,8 @@ class Player:
         self._header = self._silence[:3]  # kind + length of every frame this player sends
         self._queue: deque[SayItem] = deque()
         self.current: SayItem | None = None
+        # The current Say holds its position and silence is sent (a barge-in not confirmed yet).
+        self.paused = False
         self._idle = asyncio.Event()
         self._idle.set()
         self.frames_sent = 0
@@ -105,10 +107,20 @@ class Player:
         self._queue.append(item)
         self._idle.clear()
 
+    def pause(self) -> None:
+        """Hold the current Say where it is: silence goes out until `resume` (or `stop`)."""
+        if self.current is not None:
+            self.paused = True
+
+    def resume(self) -> None:
+        """Go on with the paused Say from where it paused."""
+        self.paused = False
+
     def stop(self) -> list[SayItem]:
         """Stop what plays and drop the queue; each dropped Say is reported interrupted."""
         stopped = [item for item in (self.current, *self._queue) if item is not None]
         self.current = None
+        self.paused = False
         self._queue.clear()
         self._idle.set()
         for item in stopped:
@@ -121,6 +133,11 @@ class Player:
     def tick(self) -> None:
         """Send this tick's frame: audio of the current Say, or silence."""
         if self.current is None and not self._queue:  # idle, most ticks: silence, nothing to decide
+            if self.idle_silence:
+                self._send(self._silence)
+                self.frames_sent += 1
+            return
+        if self.paused:  # the Say keeps its position; the line keeps its audio
             if self.idle_silence:
                 self._send(self._silence)
                 self.frames_sent += 1
