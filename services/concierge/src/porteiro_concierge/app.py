@@ -13,6 +13,13 @@ from porteiro_common.health import HealthReporter
 from porteiro_common.redaction import Redactor
 from porteiro_common.server import ServiceApp
 from porteiro_common.settings import ObservabilitySettings
+from porteiro_common.tenants import (
+    Condominium,
+    CondominiumLabels,
+    TenantRegistry,
+    TenantWatcher,
+    default_condominium,
+)
 from porteiro_concierge.call_register import CallRegister, NoCallRegister, PublishingCallRegister
 from porteiro_concierge.core import Conversation, Rules
 from porteiro_concierge.dependencies import DialerClient, DirectoryClient
@@ -24,6 +31,13 @@ from porteiro_concierge.reading import SentenceReader
 from porteiro_concierge.service import ConciergeServicer
 from porteiro_concierge.settings import ConciergeSettings
 from porteiro_concierge.store import build_store
+from porteiro_concierge.tenancy import (
+    CallTenant,
+    CondominiumDialer,
+    CondominiumDirectory,
+    TenantCalls,
+    tenant_builder,
+)
 
 log = logging.getLogger(__name__)
 
@@ -41,25 +55,50 @@ class ConciergeApp(ServiceApp[ConciergeSettings]):
         self.store = build_store(settings.redis_url, settings.session_ttl_seconds)
         self.directory = DirectoryClient(settings.directory_target, settings.dependency_timeout_seconds)
         self.dialer = DialerClient(settings.dialer_target, settings.dependency_timeout_seconds)
-        extractor, fallback = build_extractors(settings, self.directory)
-        self.vocabulary = Vocabulary(self.directory)
-        self.conversation = Conversation(Rules(settings, self.prompts, self.vocabulary))
         # An extractor that asks the directory may make up to three calls per sentence.
-        budget = settings.llm_timeout_seconds + 3 * settings.dependency_timeout_seconds
-        self.reader = SentenceReader(extractor, fallback, Redactor(observability.trace_personal_data), budget)
+        self._reading_budget = settings.llm_timeout_seconds + 3 * settings.dependency_timeout_seconds
+        self._redactor = Redactor(observability.trace_personal_data)
         self.call_register = build_call_register(settings)
-        self.engine = CallEngine(
+        # One conversation and engine per condominium (a single `default` one without TENANTS_DIR).
+        self.tenants: TenantRegistry[CallTenant] = TenantRegistry(
+            settings.tenants_dir,
+            tenant_builder(
+                self._engine_for,
+                lambda prompts, vocabulary: Rules(settings, prompts, vocabulary),
+                self.directory,
+                CondominiumLabels(settings.metrics_condominiums, settings.metrics_condominiums_limit),
+            ),
+            self.prompts.sentences(),
+            default_condominium(self.prompts.sentences()),
+        )
+        self.tenants.refresh()  # at startup, before any call can arrive
+        self.calls = TenantCalls(self.tenants, self.store)
+        self.watcher = TenantWatcher(self.tenants, settings.reload_interval_seconds)
+
+    @property
+    def reader(self) -> SentenceReader:
+        """The sentence reader of the first condominium (the single-condominium deployment's)."""
+        first = next(iter(self.tenants.current.by_id.values()))
+        return first.data.engine.reader
+
+    def _engine_for(
+        self, condominium: Condominium, conversation: Conversation, vocabulary: Vocabulary
+    ) -> CallEngine:
+        """A condominium's engine: its conversation, and directory and dialer clients that name it."""
+        directory = CondominiumDirectory(self.directory, condominium.id)
+        extractor, fallback = build_extractors(self.settings, directory)
+        return CallEngine(
             self.store,
-            self.conversation,
-            self.directory,
-            self.dialer,
-            self.reader,
-            self.vocabulary,
+            conversation,
+            directory,
+            CondominiumDialer(self.dialer, condominium.id),
+            SentenceReader(extractor, fallback, self._redactor, self._reading_budget),
+            vocabulary,
             call_register=self.call_register,
         )
 
     def register(self, server: grpc.aio.Server) -> None:
-        self.servicer = ConciergeServicer(self.engine, self.store, self.settings.deadline_reread_seconds)
+        self.servicer = ConciergeServicer(self.calls, self.store, self.settings.deadline_reread_seconds)
         concierge_pb2_grpc.add_ConciergeServiceServicer_to_server(self.servicer, server)
 
     async def start(self, health_reporter: HealthReporter) -> None:
@@ -69,6 +108,7 @@ class ConciergeApp(ServiceApp[ConciergeSettings]):
             log.warning("session store unreachable, retrying")
             await asyncio.sleep(1.0)
         await self.call_register.start()  # connects in the background; calls never wait for it
+        self.watcher.start()  # condominiums added, changed or removed in TENANTS_DIR, without restart
         await health_reporter.set_serving(True)
 
     async def stop(self, grace_seconds: float) -> None:
@@ -76,6 +116,7 @@ class ConciergeApp(ServiceApp[ConciergeSettings]):
         # replicas (the gateways reopen them; the calls live on in the shared session store).
         if self.servicer is not None and not await self.servicer.hand_over(grace_seconds):
             log.warning("streams still open after the handover")
+        await self.watcher.stop()
         # No call finishes here any more: flush the register events of those that did.
         await self.call_register.close(grace_seconds)
         await asyncio.gather(self.directory.close(), self.dialer.close(), return_exceptions=True)

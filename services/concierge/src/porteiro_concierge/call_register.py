@@ -98,7 +98,7 @@ class PublishingCallRegister:
             return
         self._remember(session.session_id)
         try:
-            record = call_record(session, self.condominium)
+            record = call_record(session, session.condominium or self.condominium)
         except Exception:  # a bug in the conversion must not break the call's last event
             log.exception("call record could not be built", extra={"session_id": session.session_id})
             return

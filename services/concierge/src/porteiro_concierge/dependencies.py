@@ -59,27 +59,32 @@ class DirectoryClient:
     def _stub(self) -> directory_pb2_grpc.DirectoryServiceStub:
         return directory_pb2_grpc.DirectoryServiceStub(self._channel.get())
 
-    async def resolve(self, apartment: str, resident_name: str) -> directory_pb2.ResolveResponse:
-        request = directory_pb2.ResolveRequest(apartment=apartment, resident_name=resident_name)
+    # `condominium` in each request: the tenant id ("" = the directory's default tenant).
+    async def resolve(
+        self, apartment: str, resident_name: str, condominium: str = ""
+    ) -> directory_pb2.ResolveResponse:
+        request = directory_pb2.ResolveRequest(
+            apartment=apartment, resident_name=resident_name, condominium=condominium
+        )
         return await _call("directory", self._stub.Resolve, request, self._timeout)
 
-    async def parse_apartment(self, text: str) -> directory_pb2.ParseApartmentResponse:
-        request = directory_pb2.ParseApartmentRequest(text=text)
+    async def parse_apartment(self, text: str, condominium: str = "") -> directory_pb2.ParseApartmentResponse:
+        request = directory_pb2.ParseApartmentRequest(text=text, condominium=condominium)
         return await _call("directory", self._stub.ParseApartment, request, self._timeout)
 
-    async def search_by_name(self, name: str, limit: int = 5) -> directory_pb2.SearchByNameResponse:
-        request = directory_pb2.SearchByNameRequest(name=name, limit=limit)
+    async def search_by_name(
+        self, name: str, limit: int = 5, condominium: str = ""
+    ) -> directory_pb2.SearchByNameResponse:
+        request = directory_pb2.SearchByNameRequest(name=name, limit=limit, condominium=condominium)
         return await _call("directory", self._stub.SearchByName, request, self._timeout)
 
-    async def vocabulary(self) -> directory_pb2.ListVocabularyResponse:
-        return await _call(
-            "directory", self._stub.ListVocabulary, directory_pb2.ListVocabularyRequest(), self._timeout
-        )
+    async def vocabulary(self, condominium: str = "") -> directory_pb2.ListVocabularyResponse:
+        request = directory_pb2.ListVocabularyRequest(condominium=condominium)
+        return await _call("directory", self._stub.ListVocabulary, request, self._timeout)
 
-    async def apartments(self) -> directory_pb2.ListApartmentsResponse:
-        return await _call(
-            "directory", self._stub.ListApartments, directory_pb2.ListApartmentsRequest(), self._timeout
-        )
+    async def apartments(self, condominium: str = "") -> directory_pb2.ListApartmentsResponse:
+        request = directory_pb2.ListApartmentsRequest(condominium=condominium)
+        return await _call("directory", self._stub.ListApartments, request, self._timeout)
 
     async def close(self) -> None:
         await self._channel.close()
@@ -98,12 +103,19 @@ class DialerClient:
         return dialer_pb2_grpc.DialerServiceStub(self._channel.get())
 
     async def place_call(
-        self, session_id: str, destination: str, attempt: int, intent: str, apartment: str
+        self,
+        session_id: str,
+        destination: str,
+        attempt: int,
+        intent: str,
+        apartment: str,
+        condominium: str = "",
     ) -> dialer_pb2.PlaceCallResponse:
         request = dialer_pb2.PlaceCallRequest(
             session_id=session_id,
             destination=destination,
             attempt=attempt,
+            condominium=condominium,
             context=dialer_pb2.CallContext(
                 intent=INTENTS.get(intent, common_pb2.INTENT_UNSPECIFIED), apartment=apartment
             ),

@@ -24,6 +24,7 @@ from opentelemetry import trace
 from porteiro.dialer.v1 import dialer_pb2
 from porteiro.directory.v1 import directory_pb2
 from porteiro_common.stages import record_error, stage_span
+from porteiro_common.tenants import LABEL_OFF
 from porteiro_concierge.call_register import CallRegister, NoCallRegister
 from porteiro_concierge.core import (
     CancelCallRequest,
@@ -49,7 +50,7 @@ from porteiro_concierge.dependencies import DependencyError
 from porteiro_concierge.reading import SentenceReader
 from porteiro_concierge.session import RESIDENT, VISITOR, Deadline, FlowState, Session
 from porteiro_concierge.store import SessionStore
-from porteiro_concierge.telemetry import CALL_OUTCOMES, TURNS, tracer
+from porteiro_concierge.telemetry import CALL_OUTCOMES, CONDOMINIUM_CALL_OUTCOMES, TURNS, tracer
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,13 @@ class Dispatched:
     turn_outcome: TurnOutcome
 
 
+class CallDispatcher(Protocol):
+    """What a leg dispatches its events to: a CallEngine, or porteiro_concierge.tenancy.TenantCalls
+    (each call to its condominium's engine)."""
+
+    async def dispatch(self, session_id: str, event: Event) -> Dispatched: ...
+
+
 class CallEngine:
     def __init__(
         self,
@@ -102,6 +110,8 @@ class CallEngine:
         self.vocabulary = vocabulary
         self.clock = clock
         self.call_register = call_register or NoCallRegister()
+        # The `condominium` label of the call counters (set per condominium by porteiro_concierge.tenancy).
+        self.condominium_label = LABEL_OFF
 
     async def dispatch(self, session_id: str, event: Event) -> Dispatched:
         """Run one event of one call under the session's lock."""
@@ -237,6 +247,7 @@ class CallEngine:
             span.add_event(noted.name, noted.attributes)
         if effects.finished is not None:
             CALL_OUTCOMES.labels(effects.finished.value).inc()
+            CONDOMINIUM_CALL_OUTCOMES.labels(self.condominium_label, effects.finished.value).inc()
             session_id = session.session_id if session is not None else ""
             log.info("call finished", extra={"session_id": session_id, "outcome": effects.finished.value})
 

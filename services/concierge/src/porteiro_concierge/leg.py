@@ -24,7 +24,7 @@ from porteiro_common.ids import canonical_session_id
 from porteiro_common.stages import record_error
 from porteiro_common.tracing import context_from_traceparent, current_traceparent
 from porteiro_concierge.core import events as core_events
-from porteiro_concierge.engine import CallEngine
+from porteiro_concierge.engine import CallDispatcher
 from porteiro_concierge.leg_timer import LegTimer
 from porteiro_concierge.session import RESIDENT, VISITOR, Deadline
 from porteiro_concierge.store import SessionStore
@@ -49,7 +49,7 @@ class InvalidEvent(Exception):
 class LegHandler:
     def __init__(
         self,
-        engine: CallEngine,
+        engine: CallDispatcher,
         store: SessionStore,
         reread_seconds: float,
         stopping: asyncio.Event | None = None,
@@ -62,6 +62,7 @@ class LegHandler:
         self._waiting_for_event = False  # the reader waits for the gateway's next event
         self.session_id = ""
         self.leg = ""
+        self.condominium = ""  # the gateway's routing of the call (LegStarted.condominium)
         self.unplayed: set[str] = set()
         self.ended = False
         # Why the gateway's stream is refused after it started (a protocol error), if it is.
@@ -129,7 +130,9 @@ class LegHandler:
     async def _attach(self) -> str:
         """Tell the core this leg started; returns the call's traceparent for LegAccepted."""
         if self.leg == VISITOR:
-            event: core_events.Event = core_events.VisitorStarted(self.session_id, current_traceparent())
+            event: core_events.Event = core_events.VisitorStarted(
+                self.session_id, current_traceparent(), self.condominium
+            )
         else:
             event = core_events.ResidentStarted()
         dispatched = await self.engine.dispatch(self.session_id, event)
@@ -183,6 +186,7 @@ class LegHandler:
             session_id = canonical_session_id(started.session_id)
         except ValueError as error:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+        self.condominium = started.condominium
         return session_id, LEGS[started.leg]
 
     async def _read(self, events: AsyncIterator[concierge_pb2.LegEvent]) -> None:

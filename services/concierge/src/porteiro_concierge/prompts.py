@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from porteiro_common.prompts import load_prompts
@@ -13,6 +14,17 @@ class Prompts:
         if path is not None:
             sentences.update(load_prompts(path))
         self._sentences = sentences
+
+    @classmethod
+    def from_sentences(cls, sentences: Mapping[str, str]) -> Prompts:
+        """Prompts from a complete mapping (a condominium's, defaults already merged by the tenants loader)."""
+        prompts = cls.__new__(cls)
+        prompts._sentences = dict(sentences)
+        return prompts
+
+    def sentences(self) -> dict[str, str]:
+        """Every sentence, by key (a copy)."""
+        return dict(self._sentences)
 
     def __getitem__(self, key: str) -> str:
         return self._sentences[key]

@@ -10,13 +10,13 @@ from __future__ import annotations
 import asyncio
 
 from porteiro.concierge.v1 import concierge_pb2_grpc
-from porteiro_concierge.engine import CallEngine
+from porteiro_concierge.engine import CallDispatcher
 from porteiro_concierge.leg import LegHandler
 from porteiro_concierge.store import SessionStore
 
 
 class ConciergeServicer(concierge_pb2_grpc.ConciergeServiceServicer):
-    def __init__(self, engine: CallEngine, store: SessionStore, deadline_reread_seconds: float) -> None:
+    def __init__(self, engine: CallDispatcher, store: SessionStore, deadline_reread_seconds: float) -> None:
         self._engine = engine
         self._store = store
         self._reread_seconds = deadline_reread_seconds

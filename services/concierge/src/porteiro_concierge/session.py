@@ -139,6 +139,8 @@ class Session:
     expected_answers: dict[str, int] = field(default_factory=dict)
     outcome: Outcome | None = None
     traceparent: str = ""
+    # The condominium (tenant id) the call belongs to; "" in sessions stored before tenants.
+    condominium: str = ""
     created_at: float = field(default_factory=time.time)
     # When the call finished (the outcome was decided), epoch seconds.
     ended_at: float | None = None
@@ -177,6 +179,7 @@ class Session:
             expected_answers={leg: int(kind) for leg, kind in raw.get("expected_answers", {}).items()},
             outcome=Outcome(raw["outcome"]) if raw.get("outcome") else None,
             traceparent=raw.get("traceparent", ""),
+            condominium=raw.get("condominium", ""),
             created_at=raw.get("created_at", time.time()),
             ended_at=raw.get("ended_at"),
         )

@@ -27,6 +27,22 @@ class ConciergeSettings(ServiceSettings):
         ),
         description="YAML file of sentences; unset = the pt-BR defaults shipped with porteiro-common",
     )
+    tenants_dir: Path | None = Field(
+        None,
+        description="Folder of condominiums (porteiro_common.tenants; the directory's TENANTS_DIR): each "
+        "call gets its condominium's name, sentences and voice; unset = one condominium from PROMPTS_FILE",
+    )
+    reload_interval_seconds: float = Field(
+        2.0, ge=0, le=3600, description="How often TENANTS_DIR is checked for changes (0 = never reload)"
+    )
+    metrics_condominiums: str = Field(
+        "",
+        description="The `condominium` label of the call counters: '' = off (\"-\"), 'a,b' = those ids "
+        "(others \"other\"), '*' = each id up to METRICS_CONDOMINIUMS_LIMIT",
+    )
+    metrics_condominiums_limit: int = Field(
+        50, ge=1, le=1000, description="With '*': condominiums labelled by id; later ones are \"other\""
+    )
     redis_url: str | None = Field(
         None,
         validation_alias=AliasChoices("PORTEIRO_CONCIERGE_REDIS_URL", "REDIS_URL", "redis_url"),

@@ -6,6 +6,7 @@ from opentelemetry import trace
 from prometheus_client import Counter, Gauge
 
 from porteiro_common.metrics import VOICE_LATENCY_BUCKETS, TracedHistogram, set_build_info
+from porteiro_common.tenants import LABEL_OFF
 from porteiro_concierge.session import Outcome
 
 tracer = trace.get_tracer("porteiro.concierge")
@@ -24,6 +25,13 @@ EXTRACTION_SECONDS = TracedHistogram(
     buckets=VOICE_LATENCY_BUCKETS,
 )
 CALL_OUTCOMES = Counter("porteiro_concierge_call_outcomes_total", "Finished calls by outcome", ["outcome"])
+# The same calls by condominium: its label is bounded by PORTEIRO_CONCIERGE_METRICS_CONDOMINIUMS
+# ("-" for every call when that is off; "other" past the configured ones).
+CONDOMINIUM_CALL_OUTCOMES = Counter(
+    "porteiro_concierge_condominium_call_outcomes_total",
+    "Finished calls by condominium and outcome",
+    ["condominium", "outcome"],
+)
 ACTIVE_SESSIONS = Gauge(
     "porteiro_concierge_active_sessions", "Visitor legs currently attached to this concierge process"
 )
@@ -50,6 +58,7 @@ for _leg in LEGS:
         TURNS.labels(_leg, _outcome)
 for _call_outcome in Outcome:
     CALL_OUTCOMES.labels(_call_outcome.value)
+    CONDOMINIUM_CALL_OUTCOMES.labels(LABEL_OFF, _call_outcome.value)
 for _extractor in EXTRACTORS:
     EXTRACTION_SECONDS.labels(_extractor)
 set_build_info("concierge", "porteiro-concierge")

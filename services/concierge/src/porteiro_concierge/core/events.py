@@ -20,6 +20,8 @@ class VisitorStarted:
 
     session_id: str
     traceparent: str
+    # The condominium the gateway routed the call to ("" = decided by the concierge).
+    condominium: str = ""
 
 
 @dataclass(frozen=True)
