@@ -43,5 +43,7 @@ def build_backends(settings: SpeechSettings) -> Backends:
             settings.espeak_voice,
             settings.espeak_speed_wpm,
             settings.synthesis_chunk_ms,
+            word_gap=settings.espeak_word_gap,
+            telephone=settings.tts_telephone_shaping,
         ),
     )

@@ -121,6 +121,14 @@ class SpeechSettings(ServiceSettings):
         description="Comma-separated espeak-ng voices a Synthesize request may name (the default voice always may)",
     )
     espeak_speed_wpm: int = Field(160, ge=80, le=450, description="espeak-ng speaking rate, words per minute")
+    espeak_word_gap: int = Field(
+        0, ge=0, le=50, description="Extra pause between words, in 10 ms units (espeak-ng -g); 0 = none"
+    )
+    tts_telephone_shaping: bool = Field(
+        False,
+        description="Shape espeak-ng's speech for the phone line before the 8 kHz resampling: band-pass "
+        "300-3400 Hz, compression, limiting (telephone.py)",
+    )
 
     # Synthesis pool and queue (cache hits skip the queue).
     tts_workers: int = Field(4, ge=1, le=64, description="Uncached syntheses run at the same time")

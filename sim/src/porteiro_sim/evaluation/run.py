@@ -27,8 +27,16 @@ from porteiro_sim import audio
 from porteiro_sim.call import delete_queue_async
 from porteiro_sim.evaluation.calls import CallEnvironment, CallRecord, PersonaPbx, run_persona_call
 from porteiro_sim.evaluation.hearing import prompt_beginnings
-from porteiro_sim.evaluation.personas import Persona, draw_personas, load_targets
+from porteiro_sim.evaluation.personas import Persona, Target, draw_personas, load_targets
 from porteiro_sim.evaluation.phrasing import Utterance
+from porteiro_sim.evaluation.prompt_voice import (
+    Variant,
+    format_prompt_report,
+    measure_variant,
+    measured_sentences,
+    parse_variant,
+    prompt_report_json,
+)
 from porteiro_sim.evaluation.questions import PromptGuesser, SentenceReader
 from porteiro_sim.evaluation.report import format_call, format_summary, to_json
 from porteiro_sim.evaluation.scoring import (
@@ -267,6 +275,31 @@ def run_settings(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+async def evaluate_prompt_voice(args: argparse.Namespace, target: Target) -> int:
+    """`--prompt-voice`: every prompt through the speech service and back, per variant of its settings."""
+    work = args.work_dir / f"eval-prompts-{time.strftime('%Y%m%d-%H%M%S')}"
+    sentences = measured_sentences(target, args.prompts)
+    variants = args.variant or [Variant("defaults")]
+    say(f"== Porteiro's own voice: {len(sentences)} prompts, {len(variants)} variant(s); logs in {work}")
+    base = stack_config(args, work, "unused").env.get("speech", {})
+    began = time.monotonic()
+    results = [await measure_variant(variant, sentences, base, work, say) for variant in variants]
+    settings = {
+        "prompts": args.prompts or "shipped pt-BR prompts",
+        "resident": target.resident,
+        "apartment": target.apartment,
+        "settings": ",".join(f"{variable}={value}" for variable, value in args.set) or None,
+        "wall_seconds": round(time.monotonic() - began, 1),
+        "source": source_version(),
+    }
+    say(format_prompt_report(results))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(prompt_report_json(results, settings), ensure_ascii=False, indent=2))
+        say(f"JSON report: {args.json}")
+    return 0 if results and all(result.error is None for result in results) else 1
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="porteiro-eval",
@@ -328,6 +361,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="a service setting for this run (repeatable), e.g. PORTEIRO_GATEWAY_END_OF_SPEECH_SHORT_MS=600; "
         "the service is taken from the prefix",
     )
+    parser.add_argument(
+        "--prompt-voice",
+        action="store_true",
+        help="instead of calls: recognise every prompt as the caller receives it (speech service "
+        "at 8 kHz -> whisper without hints), word error rate per prompt and per --variant",
+    )
+    parser.add_argument(
+        "--variant",
+        type=parse_variant,
+        action="append",
+        default=[],
+        metavar="NAME:VARIABLE=VALUE,...",
+        help="with --prompt-voice: speech service settings to measure (repeatable), e.g. "
+        "'m3-140:PORTEIRO_SPEECH_ESPEAK_VOICE=pt-br+m3,PORTEIRO_SPEECH_ESPEAK_SPEED_WPM=140'",
+    )
     parser.add_argument("--json", type=Path, default=None, help="write the full report as JSON here")
     parser.add_argument("--work-dir", type=Path, default=Path("var"), help="logs and spans go here")
     parser.add_argument(
@@ -354,6 +402,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     personas = draw_personas(targets, args.calls, args.seed, args.voices)
     try:
+        if args.prompt_voice:
+            return asyncio.run(evaluate_prompt_voice(args, targets[0]))
         return asyncio.run(evaluate(args, personas))
     except KeyboardInterrupt:
         return 130

@@ -17,15 +17,17 @@ from collections.abc import AsyncIterator
 
 from porteiro_speech.audio import StreamResampler, split
 from porteiro_speech.backends import BackendError
+from porteiro_speech.telephone import TelephoneShaper
 
 DEFAULT_VOICE = "pt-br"
 DEFAULT_SPEED_WPM = 160
 _READ_SIZE = 8192
 
 
-def espeak_args(command: str, voice: str, speed_wpm: int) -> list[str]:
+def espeak_args(command: str, voice: str, speed_wpm: int, word_gap: int = 0) -> list[str]:
     # Text goes through stdin, never argv, so text starting with "-" is not an option.
-    return [command, "-v", voice, "-s", str(speed_wpm), "--stdout"]
+    gap = ["-g", str(word_gap)] if word_gap else []  # extra pause between words, 10 ms units
+    return [command, "-v", voice, "-s", str(speed_wpm), *gap, "--stdout"]
 
 
 def clean_text(text: str) -> str:
@@ -75,11 +77,17 @@ async def stream_espeak(
     speed_wpm: int = DEFAULT_SPEED_WPM,
     chunk_bytes: int = 1600,
     command: str = "espeak-ng",
+    word_gap: int = 0,
+    telephone: bool = False,
 ) -> AsyncIterator[bytes]:
-    """Yield slin at `sample_rate_hz` in chunks of at most `chunk_bytes`, as espeak-ng produces it."""
+    """Yield slin at `sample_rate_hz` in chunks of at most `chunk_bytes`, as espeak-ng produces it.
+
+    With `telephone`, espeak-ng's output is shaped for the phone line (telephone.py) before
+    it is resampled.
+    """
     try:
         process = await asyncio.create_subprocess_exec(
-            *espeak_args(command, voice, speed_wpm),
+            *espeak_args(command, voice, speed_wpm, word_gap),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
@@ -93,6 +101,7 @@ async def stream_espeak(
         process.stdin.close()
         header = WavHeaderReader()
         resampler: StreamResampler | None = None
+        shaper: TelephoneShaper | None = None
         produced = 0
         while data := await process.stdout.read(_READ_SIZE):
             if not header.done:
@@ -101,7 +110,10 @@ async def stream_espeak(
                     continue
                 assert header.sample_rate_hz is not None
                 resampler = StreamResampler(header.sample_rate_hz, sample_rate_hz)
+                shaper = TelephoneShaper(header.sample_rate_hz) if telephone else None
             assert resampler is not None
+            if shaper is not None:
+                data = shaper.push(data)
             for piece in split(resampler.push(data), chunk_bytes):
                 produced += len(piece)
                 yield piece
@@ -110,7 +122,8 @@ async def stream_espeak(
         if returncode != 0:
             raise BackendError(f"espeak-ng exited {returncode}: {errors or 'no message'}")
         if resampler is not None:
-            for piece in split(resampler.push(b"", last=True), chunk_bytes):
+            rest = shaper.push(b"", last=True) if shaper is not None else b""
+            for piece in split(resampler.push(rest, last=True), chunk_bytes):
                 produced += len(piece)
                 yield piece
         if produced == 0:
@@ -164,11 +177,15 @@ class EspeakSynthesizer:
         speed_wpm: int = DEFAULT_SPEED_WPM,
         chunk_ms: int = 100,
         max_processes: int = 4,
+        word_gap: int = 0,
+        telephone: bool = False,
     ) -> None:
         self.command = command
         self.default_voice = default_voice
         self.speed_wpm = speed_wpm
         self.chunk_ms = chunk_ms
+        self.word_gap = word_gap
+        self.telephone = telephone
         self._slots = asyncio.Semaphore(max_processes)
 
     async def start(self) -> None:
@@ -179,7 +196,14 @@ class EspeakSynthesizer:
         chunk = max(2, sample_rate_hz * self.chunk_ms // 1000 * 2)
         async with self._slots:
             async for piece in stream_espeak(
-                text, voice or self.default_voice, sample_rate_hz, self.speed_wpm, chunk, self.command
+                text,
+                voice or self.default_voice,
+                sample_rate_hz,
+                self.speed_wpm,
+                chunk,
+                self.command,
+                self.word_gap,
+                self.telephone,
             ):
                 yield piece
 
