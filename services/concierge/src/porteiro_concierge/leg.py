@@ -249,6 +249,11 @@ class LegHandler:
             return core_events.LegIdle(self.leg) if not self.unplayed else None
         if kind == "speech_started":
             return core_events.SpeechStarted(self.leg)
+        if kind == "utterance_dropped":
+            dropped = event.utterance_dropped
+            known = dropped.reason in concierge_pb2.DropReason.values()  # a newer gateway may say more
+            reason = concierge_pb2.DropReason.Name(dropped.reason) if known else ""
+            return core_events.UtteranceDropped(self.leg, dropped.interrupted, reason)
         if kind == "leg_ended":
             return core_events.LegEnded(self.leg)
         if kind == "leg_started":

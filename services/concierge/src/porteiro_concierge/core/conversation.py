@@ -13,7 +13,7 @@ reached only from the resident leg's speech or keys.
 
 from __future__ import annotations
 
-from porteiro_concierge.core import collecting, resident, timers, validation
+from porteiro_concierge.core import collecting, interruptions, resident, timers, validation
 from porteiro_concierge.core.effects import Effects, Handled
 from porteiro_concierge.core.events import (
     CallFailed,
@@ -28,6 +28,7 @@ from porteiro_concierge.core.events import (
     ResidentStarted,
     SpeechStarted,
     Utterance,
+    UtteranceDropped,
     VisitorStarted,
 )
 from porteiro_concierge.core.step import Rules, Step
@@ -92,6 +93,8 @@ def _dispatch(step: Step, event: Event) -> None:
             timers.leg_idle(step, leg)
         case SpeechStarted(leg=leg):
             timers.speech_started(step, leg)
+        case UtteranceDropped(leg=leg, interrupted=interrupted):
+            interruptions.utterance_dropped(step, leg, interrupted)
         case DeadlinePassed():
             timers.passed(step)
         case LegEnded(leg=leg):

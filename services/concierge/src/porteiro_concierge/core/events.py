@@ -62,6 +62,16 @@ class SpeechStarted:
 
 
 @dataclass(frozen=True)
+class UtteranceDropped:
+    """The gateway heard the caller on `leg` but has nothing to send (too short, no words, refused):
+    `reason` is the proto's DropReason name; `interrupted`, that speech had cut what `leg` heard."""
+
+    leg: str
+    interrupted: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True)
 class DeadlinePassed:
     """A timer of some leg fired; the core checks the session's deadline against `now` itself."""
 
@@ -98,6 +108,7 @@ Event = (
     | Key
     | LegIdle
     | SpeechStarted
+    | UtteranceDropped
     | DeadlinePassed
     | LegEnded
     | DirectoryAnswered
