@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+from dataclasses import replace
 
 import grpc
 from opentelemetry import trace
@@ -27,10 +28,12 @@ from porteiro_common.settings import ObservabilitySettings
 from porteiro_gateway.concierge_link import ConciergeLink
 from porteiro_gateway.deps import LegDeps
 from porteiro_gateway.fallback import HOLDING_KEY, FallbackAudio, fallback_text, holding_text
-from porteiro_gateway.listener import LegListener, LegRegistry
+from porteiro_gateway.leg_table import LegRegistry, resident_reserve
+from porteiro_gateway.listener import LegListener
 from porteiro_gateway.playback import PlaybackClock
 from porteiro_gateway.settings import GatewaySettings
 from porteiro_gateway.speech import GrpcSpeechClient
+from porteiro_gateway.tenancy import GatewayTenants
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +50,8 @@ class GatewayApp(ServiceApp[GatewaySettings]):
         super().__init__(settings)
         self._tracer = tracer or trace.get_tracer("porteiro.gateway")
         self._observability = observability or ObservabilitySettings()
-        self.registry = LegRegistry(settings.max_legs)
+        reserve = resident_reserve(settings.max_legs, settings.resident_reserve_share)
+        self.registry = LegRegistry(settings.max_legs, reserve)
         self.visitor: LegListener | None = None
         self.resident: LegListener | None = None
         self.fallback: FallbackAudio | None = None
@@ -56,6 +60,8 @@ class GatewayApp(ServiceApp[GatewaySettings]):
         self._fallback_tasks: list[asyncio.Task] = []
         self.clock = PlaybackClock(settings.playback_resync_ms)
         self._clock_task: asyncio.Task | None = None
+        self.tenants: GatewayTenants | None = None
+        self.mapped: list[LegListener] = []  # visitor listeners of PORT_MAP
 
     async def start(self, health_reporter: HealthReporter) -> None:
         settings = self.settings
@@ -83,6 +89,8 @@ class GatewayApp(ServiceApp[GatewaySettings]):
             asyncio.create_task(self.holding.keep_trying()),
         ]
         self._clock_task = asyncio.create_task(self.clock.run())
+        self.tenants = GatewayTenants(settings, speech.synthesize_all)
+        await self.tenants.start()
         deps = LegDeps(
             settings=settings,
             speech=speech,
@@ -98,16 +106,32 @@ class GatewayApp(ServiceApp[GatewaySettings]):
             redactor=Redactor(self._observability.trace_personal_data),
             tracer=self._tracer,
             clock=self.clock,
+            tenancy=self.tenants.tenancy,
         )
         networks = settings.networks()
         self.visitor = LegListener(
             common_pb2.LEG_VISITOR,
             settings.visitor_host,
             settings.visitor_port,
-            deps,
+            replace(deps, tenancy=self.tenants.for_port(settings.visitor_port)),
             self.registry,
             networks,
         )
+        # PORT_MAP: one more visitor listener per condominium mapped to a port of its own.
+        self.mapped = [
+            LegListener(
+                common_pb2.LEG_VISITOR,
+                settings.visitor_host,
+                port,
+                replace(deps, tenancy=self.tenants.for_port(port)),
+                self.registry,
+                networks,
+            )
+            for port in self.tenants.port_map
+            if port != settings.visitor_port
+        ]
+        for listener in self.mapped:
+            await listener.start()
         self.resident = LegListener(
             common_pb2.LEG_RESIDENT,
             settings.resident_host,
@@ -136,12 +160,14 @@ class GatewayApp(ServiceApp[GatewaySettings]):
             log.warning("calls still in progress after the drain", extra={"legs": len(self.registry.legs)})
 
     async def stop(self, grace_seconds: float) -> None:
-        for listener in (self.visitor, self.resident):
+        for listener in (self.visitor, self.resident, *self.mapped):
             if listener is not None:
                 listener.stop_accepting()
         await self.registry.drain(grace_seconds)
         for task in (*self._fallback_tasks, self._clock_task):
             if task is not None:
                 task.cancel()
+        if self.tenants is not None:
+            await self.tenants.stop()
         for channel in self._channels:
             await channel.close()

@@ -14,6 +14,7 @@ from porteiro_gateway.fallback import FallbackAudio
 from porteiro_gateway.playback import PlaybackClock
 from porteiro_gateway.settings import GatewaySettings
 from porteiro_gateway.speech import SpeechClient
+from porteiro_gateway.tenancy import Tenancy
 
 LEG_NAMES = {common_pb2.LEG_VISITOR: "visitor", common_pb2.LEG_RESIDENT: "resident"}
 
@@ -27,4 +28,6 @@ class LegDeps:
     redactor: Redactor
     clock: PlaybackClock  # ticks the players; its time source is the legs' time
     tracer: trace.Tracer = field(default_factory=lambda: trace.get_tracer("porteiro.gateway"))
+    # Which condominium a leg is for (the default routes every call to the single condominium).
+    tenancy: Tenancy = field(default_factory=Tenancy)
     holding: FallbackAudio | None = None  # the holding sentence, rendered ahead (holding.py)

@@ -49,6 +49,7 @@ class Leg(PlaybackSink):
         self.leg_name = LEG_NAMES[leg]
         self._time = deps.clock.time_source
         self.session_id = ""
+        self.condominium = ""  # set by deps.tenancy (porteiro_gateway.tenancy) once the UUID is known
         self.end_reason: Reason | None = None
         self._end_detail = ""
         self._ended = asyncio.Event()
@@ -156,6 +157,8 @@ class Leg(PlaybackSink):
             return
         if self.leg == common_pb2.LEG_VISITOR:
             self.trace.start(session_id)  # a RESIDENT_LEG span waits for the visitor's traceparent
+        if not self.deps.tenancy.route(self):  # for no condominium served here: apology, hang-up
+            return
         self._open_concierge()
         log.info("leg started", extra={"session_id": session_id, "leg": self.leg_name})
 
@@ -169,7 +172,9 @@ class Leg(PlaybackSink):
         self._link.send(event)
 
     def _open_concierge(self) -> None:
-        started = concierge_pb2.LegStarted(session_id=self.session_id, leg=self.leg, sample_rate_hz=8000)
+        started = concierge_pb2.LegStarted(
+            session_id=self.session_id, leg=self.leg, sample_rate_hz=8000, condominium=self.condominium
+        )
         with trace.use_span(self.trace.span, end_on_exit=False):  # Converse joins the CALL trace
             self._link.open(started)
         self._tasks.spawn(self._pump_concierge(), keep_on_end=True)

@@ -158,6 +158,12 @@ HOLDING_SENTENCES = Counter(
     "Turns whose transcript was late: the holding sentence said, or not_ready (not yet synthesized)",
     ["result"],
 )
+# `condominium` is bounded by PORTEIRO_GATEWAY_METRICS_CONDOMINIUMS; "unknown" = refused (apology, hang-up).
+CONDOMINIUM_CALLS = Counter(
+    "porteiro_gateway_condominium_calls_total",
+    "Visitor legs by the condominium they were routed to (only with a tenants folder)",
+    ["condominium"],
+)
 LEGS_ENDED = Counter("porteiro_gateway_legs_ended_total", "Legs ended, by reason", ["leg", "reason"])
 
 # The label values the code uses, created at zero below so increase() sees each first event.

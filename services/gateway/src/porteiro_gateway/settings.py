@@ -10,6 +10,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from porteiro_common.settings import ServiceSettings
+from porteiro_common.tenants import CondominiumLabels, parse_port_map
 
 # Loopback and private ranges: where a PBX normally sits.
 DEFAULT_ALLOWED_NETWORKS = (
@@ -145,6 +146,44 @@ class GatewaySettings(ServiceSettings):
         description="Time a new Converse stream may take to be accepted (it waits for a concierge being "
         "restarted or reconnected); beyond it the caller hears the fallback",
     )
+
+    # Many condominiums (porteiro_common.tenants; see porteiro_gateway.tenancy).
+    tenants_dir: Path | None = Field(
+        None,
+        description="Folder of condominiums (the directory's TENANTS_DIR): a visitor leg is routed by the "
+        "code in its UUID (or PORT_MAP); unset = every call is the single condominium's",
+    )
+    reload_interval_seconds: float = Field(
+        2.0, ge=0, le=3600, description="How often TENANTS_DIR is checked for changes (0 = never reload)"
+    )
+    port_map: str = Field(
+        "",
+        description="Visitor ports of one condominium each, 'port=id,...' (e.g. '8082=jacaranda'): the gateway "
+        "listens on each too, for installations whose dialplan cannot set the UUID; needs TENANTS_DIR",
+    )
+    unknown_condominium_sentence: str = Field(
+        "Desculpe, este interfone não está cadastrado no nosso atendimento. Até logo.",
+        min_length=1,
+        description="What a call for no condominium served here hears before the hang-up",
+    )
+    metrics_condominiums: str = Field(
+        "",
+        description="The `condominium` label of the call counter: '' = off, 'a,b' = those ids (others "
+        "'other'), '*' = each id up to METRICS_CONDOMINIUMS_LIMIT",
+    )
+    metrics_condominiums_limit: int = Field(50, ge=1, le=1000)
+
+    @field_validator("port_map")
+    @classmethod
+    def _valid_port_map(cls, value: str) -> str:
+        parse_port_map(value)
+        return value
+
+    @field_validator("metrics_condominiums")
+    @classmethod
+    def _valid_condominium_labels(cls, value: str) -> str:
+        CondominiumLabels(value)
+        return value
 
     @field_validator("allowed_networks")
     @classmethod
