@@ -52,7 +52,9 @@ class ConciergeApp(ServiceApp[ConciergeSettings]):
         self.servicer: ConciergeServicer | None = None
         observability = observability or ObservabilitySettings()
         self.prompts = Prompts(settings.prompts_file)
-        self.store = build_store(settings.redis_url, settings.session_ttl_seconds)
+        self.store = build_store(
+            settings.redis_url, settings.session_ttl_seconds, settings.redis_timeout_seconds
+        )
         self.directory = DirectoryClient(settings.directory_target, settings.dependency_timeout_seconds)
         self.dialer = DialerClient(settings.dialer_target, settings.dependency_timeout_seconds)
         # An extractor that asks the directory may make up to three calls per sentence.

@@ -12,7 +12,9 @@ A call that finished is handed to the visitor register once its session is saved
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
+import copy
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -48,14 +50,39 @@ from porteiro_concierge.core.events import (
 )
 from porteiro_concierge.dependencies import DependencyError
 from porteiro_concierge.reading import SentenceReader
-from porteiro_concierge.session import RESIDENT, VISITOR, Deadline, FlowState, Session
-from porteiro_concierge.store import SessionStore
-from porteiro_concierge.telemetry import CALL_OUTCOMES, CONDOMINIUM_CALL_OUTCOMES, TURNS, tracer
+from porteiro_concierge.session import RESIDENT, VISITOR, Deadline, FailureReason, FlowState, Session
+from porteiro_concierge.store import SessionStore, StoreUnavailable
+from porteiro_concierge.telemetry import (
+    CALL_FAILURES,
+    CALL_OUTCOMES,
+    CONDOMINIUM_CALL_OUTCOMES,
+    TURNS,
+    tracer,
+)
 
 log = logging.getLogger(__name__)
 
 # An event leads to at most a directory answer and a placed call: more means a loop.
 MAX_STEPS_PER_EVENT = 4
+# Finished calls remembered per process, against recording a lost call after its decision.
+REMEMBERED_CALLS = 10_000
+
+
+class RecentIds:
+    """The last `limit` ids remembered, oldest forgotten first."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._ids: collections.OrderedDict[str, None] = collections.OrderedDict()
+
+    def remember(self, item: str) -> None:
+        self._ids[item] = None
+        self._ids.move_to_end(item)
+        while len(self._ids) > self._limit:
+            self._ids.popitem(last=False)
+
+    def __contains__(self, item: object) -> bool:
+        return item in self._ids
 
 
 class Directory(Protocol):
@@ -81,6 +108,8 @@ class Dispatched:
     traceparent: str  # the call's (the visitor's), "" when there is no such call
     next_deadline: Deadline | None
     turn_outcome: TurnOutcome
+    # The session as this event left it (None: no such call): the leg's copy should the store go.
+    session: Session | None = None
 
 
 class CallDispatcher(Protocol):
@@ -88,6 +117,10 @@ class CallDispatcher(Protocol):
     (each call to its condominium's engine)."""
 
     async def dispatch(self, session_id: str, event: Event) -> Dispatched: ...
+
+    def lost(self, session_id: str, session: Session | None, reason: FailureReason) -> str:
+        """Record a call lost outside the core (`CallEngine.lost`); the sentence its callers hear."""
+        ...
 
 
 class CallEngine:
@@ -112,9 +145,15 @@ class CallEngine:
         self.call_register = call_register or NoCallRegister()
         # The `condominium` label of the call counters (set per condominium by porteiro_concierge.tenancy).
         self.condominium_label = LABEL_OFF
+        # Calls this process saw finish (or recorded lost): a lost leg never records them again.
+        self._finished_here = RecentIds(REMEMBERED_CALLS)
 
     async def dispatch(self, session_id: str, event: Event) -> Dispatched:
-        """Run one event of one call under the session's lock."""
+        """Run one event of one call under the session's lock.
+
+        Raises StoreUnavailable when the session store cannot be reached (the leg then ends
+        the call with words: leg.py).
+        """
         async with self.store.lock(session_id):
             session = await self.store.load(session_id)
             with self._turn_span(session, event) as span:
@@ -123,20 +162,55 @@ class CallEngine:
                 if span is not None:
                     span.set_attribute("outcome", effects.turn_outcome.value)
             if session is not None:
-                if session.state == FlowState.FINISHED and not any(session.legs.values()):
-                    await self.store.delete(session_id)  # both legs gone: the call is over
-                else:
-                    await self.store.save(session)
-                if effects.finished is not None:
-                    # After the save: a save that failed leaves the call unfinished, to be retried.
-                    self.call_register.record(session)
+                await self._keep(session_id, session, effects)
             await self._deliver(session_id, effects)
         self._count_turn(event, effects.turn_outcome)
         return Dispatched(
             traceparent=session.traceparent if session is not None else "",
             next_deadline=session.deadline if session is not None else None,
             turn_outcome=effects.turn_outcome,
+            session=session,
         )
+
+    async def _keep(self, session_id: str, session: Session, effects: Effects) -> None:
+        """Save the session (delete it once both legs are gone) and register a finished call.
+
+        A decision is never lost to the store: when the save of the event that finished the
+        call fails, the call is registered and its last sentences delivered all the same.
+        """
+        try:
+            if session.state == FlowState.FINISHED and not any(session.legs.values()):
+                await self.store.delete(session_id)  # both legs gone: the call is over
+            else:
+                await self.store.save(session)
+        except StoreUnavailable as error:
+            if effects.finished is None:
+                raise
+            log.warning(
+                "finished call not saved (session store unreachable); told and registered all the same",
+                extra={"session_id": session_id, "error": str(error)},
+            )
+        if effects.finished is not None:
+            self._finished_here.remember(session_id)
+            self.call_register.record(session)
+
+    def lost(self, session_id: str, session: Session | None, reason: FailureReason) -> str:
+        """A call lost to a failure its legs saw outside the core (the session store went away);
+        returns the sentence its callers hear (the technical problem).
+
+        It is counted and registered FAILED with `reason` from `session`, the last copy this
+        process handled, unless it had finished already: a decision taken is never contradicted.
+        Each process that loses the call's legs records it at most once.
+        """
+        sentence = self.conversation.rules.prompts["fallback"]
+        if session is None or session.state == FlowState.FINISHED or session_id in self._finished_here:
+            return sentence
+        self._finished_here.remember(session_id)
+        lost = copy.deepcopy(session)
+        handled = self.conversation.abandon(lost, reason, self.clock())
+        self._record(lost, handled.effects)
+        self.call_register.record(lost)
+        return sentence
 
     async def _prepare(self, session: Session | None, event: Event) -> Event:
         """Do the core's reading for it: the sentence's extraction, a fresh hint vocabulary."""
@@ -248,8 +322,14 @@ class CallEngine:
         if effects.finished is not None:
             CALL_OUTCOMES.labels(effects.finished.value).inc()
             CONDOMINIUM_CALL_OUTCOMES.labels(self.condominium_label, effects.finished.value).inc()
-            session_id = session.session_id if session is not None else ""
-            log.info("call finished", extra={"session_id": session_id, "outcome": effects.finished.value})
+            ended = {
+                "session_id": session.session_id if session is not None else "",
+                "outcome": effects.finished.value,
+            }
+            if effects.failure is not None:
+                CALL_FAILURES.labels(effects.failure.value).inc()
+                ended["failure"] = effects.failure.value
+            log.info("call finished", extra=ended)
 
     @contextlib.contextmanager
     def _turn_span(self, session: Session | None, event: Event) -> Iterator[trace.Span | None]:

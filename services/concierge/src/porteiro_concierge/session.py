@@ -33,6 +33,23 @@ class Outcome(StrEnum):
     FAILED = "failed"
 
 
+class FailureReason(StrEnum):
+    """Why a call ended FAILED (a bounded label: metrics, spans, the register record)."""
+
+    # The conversation could not be completed: not understood, nobody found, turns spent.
+    CONVERSATION = "conversation"
+    VISITOR_SILENT = "visitor_silent"
+    # A dependency of the concierge failed (sessions, directory, dialer and its broker).
+    DEPENDENCY_REDIS = "dependency_redis"
+    DEPENDENCY_DIRECTORY = "dependency_directory"
+    DEPENDENCY_DIALER = "dependency_dialer"
+    # The gateway gave up on a leg: speech (or another of its dependencies) failed.
+    DEPENDENCY_SPEECH = "dependency_speech"
+    DEPENDENCY_GATEWAY = "dependency_gateway"
+    # A malformed stream: AudioSocket frames the gateway refused, or events the concierge refused.
+    PROTOCOL_ERROR = "protocol_error"
+
+
 class DecidedBy(StrEnum):
     """How the resident gave the decision that ended the call (for the visitor register)."""
 
@@ -138,6 +155,8 @@ class Session:
     # The kind of answer last announced to each leg with them (a concierge ExpectedAnswer value).
     expected_answers: dict[str, int] = field(default_factory=dict)
     outcome: Outcome | None = None
+    # Why the call failed (set with the outcome FAILED only).
+    failure: FailureReason | None = None
     traceparent: str = ""
     # The condominium (tenant id) the call belongs to; "" in sessions stored before tenants.
     condominium: str = ""
@@ -178,6 +197,7 @@ class Session:
             hints={leg: list(hints) for leg, hints in raw.get("hints", {}).items()},
             expected_answers={leg: int(kind) for leg, kind in raw.get("expected_answers", {}).items()},
             outcome=Outcome(raw["outcome"]) if raw.get("outcome") else None,
+            failure=_failure(raw.get("failure")),
             traceparent=raw.get("traceparent", ""),
             condominium=raw.get("condominium", ""),
             created_at=raw.get("created_at", time.time()),
@@ -233,6 +253,16 @@ def _resident_call(values: dict[str, Any]) -> ResidentCall:
 
 def _deadline(raw: dict[str, Any]) -> Deadline:
     return Deadline(DeadlineKind(raw["kind"]), float(raw["at"]), bool(raw.get("extended", False)))
+
+
+def _failure(value: object) -> FailureReason | None:
+    """A stored failure reason; one this version does not know reads as the generic one."""
+    if not value:
+        return None
+    try:
+        return FailureReason(str(value))
+    except ValueError:
+        return FailureReason.CONVERSATION
 
 
 def _enum_value(value: object) -> object:

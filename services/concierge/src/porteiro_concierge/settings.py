@@ -49,6 +49,13 @@ class ConciergeSettings(ServiceSettings):
         description="Redis for shared sessions; unset = sessions in this process's memory",
     )
     session_ttl_seconds: int = Field(900, ge=10, description="Lifetime of a session without activity")
+    redis_timeout_seconds: float = Field(
+        1.0,
+        gt=0,
+        le=10,
+        description="Longest wait for Redis on each session operation; past it (or on a refused "
+        "connection) the call ends with the technical-problem sentence instead of silence",
+    )
     resident_connect_timeout_seconds: float = Field(
         30.0,
         gt=0,

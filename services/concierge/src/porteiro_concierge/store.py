@@ -48,11 +48,20 @@ def decode_actions(payload: bytes) -> list[LegAction]:
     return actions
 
 
+class StoreUnavailable(Exception):
+    """The session store cannot be reached (connection refused or lost, no answer in time)."""
+
+
 class Mailbox:
-    """Actions for one leg attached to this process."""
+    """Actions for one leg attached to this process.
+
+    `lost` is set when the store that carries actions from other processes is gone (its
+    subscription broke): the leg cannot hear the other side any more.
+    """
 
     def __init__(self) -> None:
         self.queue: asyncio.Queue[LegAction] = asyncio.Queue()
+        self.lost = asyncio.Event()
 
     async def get(self) -> LegAction:
         return await self.queue.get()
@@ -147,15 +156,36 @@ class MemorySessionStore:
         self._sessions.clear()
 
 
+@contextlib.asynccontextmanager
+async def _reaching_redis(what: str) -> AsyncIterator[None]:
+    """Turn any failure to reach Redis into StoreUnavailable (one error type for the legs)."""
+    from redis.exceptions import RedisError
+
+    try:
+        yield
+    except (RedisError, OSError, TimeoutError) as error:
+        raise StoreUnavailable(f"redis {what}: {type(error).__name__}: {error}") from error
+
+
 class RedisSessionStore:
-    """Sessions in Redis with a TTL; actions to remote legs over pub/sub."""
+    """Sessions in Redis with a TTL; actions to remote legs over pub/sub.
+
+    Every operation answers within `timeout_seconds` or raises StoreUnavailable (a Redis that
+    refuses or stops answering must not leave a caller in silence).
+    """
 
     PREFIX = "porteiro:concierge"
 
     def __init__(
-        self, url: str, ttl_seconds: int, lease_seconds: float = 2.0, wait_seconds: float = 30.0
+        self,
+        url: str,
+        ttl_seconds: int,
+        lease_seconds: float = 2.0,
+        wait_seconds: float = 30.0,
+        timeout_seconds: float = 1.0,
     ) -> None:
         self._url = url
+        self._timeout = timeout_seconds
         self._lease_seconds = lease_seconds
         self._wait_seconds = wait_seconds
         self._client: Any = None
@@ -170,7 +200,12 @@ class RedisSessionStore:
         if self._client is None:
             from redis import asyncio as redis_asyncio
 
-            self._client = redis_asyncio.from_url(self._url, decode_responses=True)
+            self._client = redis_asyncio.from_url(
+                self._url,
+                decode_responses=True,
+                socket_timeout=self._timeout,
+                socket_connect_timeout=self._timeout,
+            )
         return self._client
 
     @property
@@ -178,7 +213,10 @@ class RedisSessionStore:
         if self._binary_client is None:
             from redis import asyncio as redis_asyncio
 
-            self._binary_client = redis_asyncio.from_url(self._url, decode_responses=False)
+            # No read timeout: a subscription waits for messages as long as the leg lasts.
+            self._binary_client = redis_asyncio.from_url(
+                self._url, decode_responses=False, socket_connect_timeout=self._timeout
+            )
         return self._binary_client
 
     def _key(self, session_id: str) -> str:
@@ -188,14 +226,17 @@ class RedisSessionStore:
         return f"{self.PREFIX}:leg:{session_id}:{leg}"
 
     async def load(self, session_id: str) -> Session | None:
-        text = await self._redis.get(self._key(session_id))
+        async with _reaching_redis("load"):
+            text = await self._redis.get(self._key(session_id))
         return Session.from_json(text) if text else None
 
     async def save(self, session: Session) -> None:
-        await self._redis.set(self._key(session.session_id), session.to_json(), ex=self._ttl)
+        async with _reaching_redis("save"):
+            await self._redis.set(self._key(session.session_id), session.to_json(), ex=self._ttl)
 
     async def delete(self, session_id: str) -> None:
-        await self._redis.delete(self._key(session_id))
+        async with _reaching_redis("delete"):
+            await self._redis.delete(self._key(session_id))
 
     @contextlib.asynccontextmanager
     async def lock(self, session_id: str) -> AsyncIterator[None]:
@@ -206,7 +247,9 @@ class RedisSessionStore:
             timeout=self._lease_seconds,
             blocking_timeout=self._wait_seconds,
         )
-        if not await lock.acquire():
+        async with _reaching_redis("lock"):
+            acquired = await lock.acquire()
+        if not acquired:
             raise TimeoutError(f"session lock not acquired in {self._wait_seconds}s")
         renewer = asyncio.create_task(self._renew(lock))
         try:
@@ -224,17 +267,31 @@ class RedisSessionStore:
             await lock.extend(self._lease_seconds, replace_ttl=True)
 
     async def open_mailbox(self, session_id: str, leg: str) -> Mailbox:
-        box = self._mailboxes.open(session_id, leg)
         pubsub = self._binary.pubsub()
-        await pubsub.subscribe(self._channel(session_id, leg))
-        # Wait for the subscription to be confirmed so no command published after
-        # this returns can be missed.
-        while (await pubsub.get_message(timeout=1.0)) is None:
-            pass
+        try:
+            async with _reaching_redis("subscribe"), asyncio.timeout(self._timeout):
+                await pubsub.subscribe(self._channel(session_id, leg))
+                # Wait for the subscription to be confirmed so no command published after
+                # this returns can be missed.
+                while (await pubsub.get_message(timeout=self._timeout)) is None:
+                    pass
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await pubsub.aclose()
+            raise
+        box = self._mailboxes.open(session_id, leg)
         self._readers[id(box)] = (asyncio.create_task(self._read(pubsub, box)), pubsub)
         return box
 
     async def _read(self, pubsub, box: Mailbox) -> None:
+        """Pass the leg's channel on to its mailbox; a broken connection marks the mailbox lost."""
+        try:
+            await self._pass_on(pubsub, box)
+        except Exception as error:  # noqa: BLE001 - the connection to Redis broke: the leg must know
+            log.warning("leg channel lost", extra={"error": f"{type(error).__name__}: {error}"})
+        box.lost.set()
+
+    async def _pass_on(self, pubsub, box: Mailbox) -> None:
         async for message in pubsub.listen():
             if message.get("type") == "message":
                 try:
@@ -259,7 +316,8 @@ class RedisSessionStore:
 
     async def deliver(self, session_id: str, leg: str, actions: list[LegAction]) -> None:
         if not self._mailboxes.deliver(session_id, leg, actions):
-            await self._binary.publish(self._channel(session_id, leg), encode_actions(actions))
+            async with _reaching_redis("publish"), asyncio.timeout(self._timeout):
+                await self._binary.publish(self._channel(session_id, leg), encode_actions(actions))
 
     async def ping(self) -> bool:
         try:
@@ -281,7 +339,7 @@ class RedisSessionStore:
                 await client.aclose()
 
 
-def build_store(redis_url: str | None, ttl_seconds: int) -> SessionStore:
+def build_store(redis_url: str | None, ttl_seconds: int, timeout_seconds: float = 1.0) -> SessionStore:
     if redis_url:
-        return RedisSessionStore(redis_url, ttl_seconds)
+        return RedisSessionStore(redis_url, ttl_seconds, timeout_seconds=timeout_seconds)
     return MemorySessionStore(ttl_seconds)

@@ -7,7 +7,7 @@ from prometheus_client import Counter, Gauge
 
 from porteiro_common.metrics import VOICE_LATENCY_BUCKETS, TracedHistogram, set_build_info
 from porteiro_common.tenants import LABEL_OFF
-from porteiro_concierge.session import Outcome
+from porteiro_concierge.session import FailureReason, Outcome
 
 tracer = trace.get_tracer("porteiro.concierge")
 # The resident leg's span in the call's trace (lower case: a leg, not a stage of the report).
@@ -31,6 +31,11 @@ CONDOMINIUM_CALL_OUTCOMES = Counter(
     "porteiro_concierge_condominium_call_outcomes_total",
     "Finished calls by condominium and outcome",
     ["condominium", "outcome"],
+)
+CALL_FAILURES = Counter(
+    "porteiro_concierge_call_failures_total",
+    "Calls that ended failed, by why (a dependency, a malformed stream, the conversation)",
+    ["reason"],
 )
 ACTIVE_SESSIONS = Gauge(
     "porteiro_concierge_active_sessions", "Visitor legs currently attached to this concierge process"
@@ -59,6 +64,8 @@ for _leg in LEGS:
 for _call_outcome in Outcome:
     CALL_OUTCOMES.labels(_call_outcome.value)
     CONDOMINIUM_CALL_OUTCOMES.labels(LABEL_OFF, _call_outcome.value)
+for _reason in FailureReason:
+    CALL_FAILURES.labels(_reason.value)
 for _extractor in EXTRACTORS:
     EXTRACTION_SECONDS.labels(_extractor)
 set_build_info("concierge", "porteiro-concierge")

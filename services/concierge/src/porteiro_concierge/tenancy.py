@@ -43,7 +43,7 @@ from porteiro_concierge.dependencies import DialerClient, DirectoryClient
 from porteiro_concierge.engine import CallEngine, Dispatched
 from porteiro_concierge.hints import Vocabulary
 from porteiro_concierge.prompts import Prompts
-from porteiro_concierge.session import Session
+from porteiro_concierge.session import FailureReason, Session
 from porteiro_concierge.store import SessionStore
 
 log = logging.getLogger(__name__)
@@ -150,6 +150,14 @@ class TenantCalls:
         tenant = await self._tenant_for(session_id, event)
         trace.get_current_span().set_attribute(SPAN_ATTRIBUTE, tenant.id)
         return await tenant.data.engine.dispatch(session_id, event)
+
+    def lost(self, session_id: str, session: Session | None, reason: FailureReason) -> str:
+        """A call lost to its session store (leg.py): its condominium's engine records it and
+        gives the sentence its callers hear. Routed from memory only: the store is gone."""
+        snapshot = self.registry.current
+        known = self._condominium_of.get(session_id) or (session.condominium if session else "")
+        tenant = (snapshot.get(known) if known else None) or next(iter(snapshot.by_id.values()))
+        return tenant.data.engine.lost(session_id, session, reason)
 
     async def _tenant_for(self, session_id: str, event: Event) -> Tenant[CallTenant]:
         snapshot = self.registry.current

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from porteiro.concierge.v1 import concierge_pb2
-from porteiro_concierge.session import RESIDENT, VISITOR, Deadline, Outcome, Session
+from porteiro_concierge.session import RESIDENT, VISITOR, Deadline, FailureReason, Outcome, Session
 
 HINTS_LANGUAGE = "pt-BR"
 
@@ -85,6 +85,8 @@ class Effects:
     span_events: list[SpanEvent] = field(default_factory=list)
     # Set when the call ended during this event (counted once in the call outcomes metric).
     finished: Outcome | None = None
+    # Why, when it ended FAILED (the `reason` label of porteiro_concierge_call_failures_total).
+    failure: FailureReason | None = None
 
     def say(self, leg: str, text: str, allow_barge_in: bool = True) -> None:
         say = concierge_pb2.Say(text=text, allow_barge_in=allow_barge_in)

@@ -14,7 +14,15 @@ from porteiro_concierge.core.effects import TurnOutcome
 from porteiro_concierge.core.step import Step
 from porteiro_concierge.decision import Decision, decide_from_key, decide_from_text
 from porteiro_concierge.hints import decision_hints
-from porteiro_concierge.session import RESIDENT, VISITOR, DeadlineKind, DecidedBy, FlowState, Outcome
+from porteiro_concierge.session import (
+    RESIDENT,
+    VISITOR,
+    DeadlineKind,
+    DecidedBy,
+    FailureReason,
+    FlowState,
+    Outcome,
+)
 
 # Outcome -> (sentence for the visitor, sentence for the resident).
 FINAL_SENTENCES = {
@@ -86,8 +94,13 @@ def decided(step: Step, decision: Decision, by: DecidedBy) -> None:
         step.finish(Outcome.NO_ANSWER, "visitor_unclear_answer", "resident_no_answer")
 
 
-def leg_ended(step: Step, leg: str) -> None:
-    """A leg left the line; the other one hears why the call ends."""
+def leg_ended(step: Step, leg: str, lost: FailureReason | None = None) -> None:
+    """A leg left the line; the other one hears why the call ends.
+
+    A leg lost to a failure (`lost`) is not a hang-up: the call ends FAILED with that reason and
+    the other leg hears that the line dropped, never that the caller hung up. A call already
+    finished (the resident decided) keeps its outcome: nothing here contradicts it.
+    """
     session = step.session
     session.legs[leg] = False
     if session.state == FlowState.FINISHED:
@@ -97,7 +110,13 @@ def leg_ended(step: Step, leg: str) -> None:
         resident_line = None
         if session.leg_on_line(RESIDENT):
             step.fx.stop_playback(RESIDENT)  # the brief stops now, then the resident hears why
-            resident_line = "resident_visitor_hung_up"
-        step.finish(Outcome.VISITOR_HUNG_UP, None, resident_line)
+            resident_line = "resident_visitor_lost" if lost else "resident_visitor_hung_up"
+        if lost:
+            step.finish(Outcome.FAILED, None, resident_line, lost)
+        else:
+            step.finish(Outcome.VISITOR_HUNG_UP, None, resident_line)
     elif session.state == FlowState.WAITING_RESIDENT:
-        step.finish(Outcome.RESIDENT_HUNG_UP, "visitor_resident_hung_up", None)
+        if lost:
+            step.finish(Outcome.FAILED, "visitor_resident_lost", None, lost)
+        else:
+            step.finish(Outcome.RESIDENT_HUNG_UP, "visitor_resident_hung_up", None)

@@ -21,6 +21,7 @@ from porteiro_concierge.session import (
     Asking,
     Deadline,
     DeadlineKind,
+    FailureReason,
     FlowState,
     Outcome,
     Session,
@@ -144,10 +145,21 @@ class Step:
         if state == FlowState.VALIDATED and self.session.call.waiting_since is None:
             self.session.call.waiting_since = self.now  # the resident is being called: the wait starts
 
-    def finish(self, outcome: Outcome, visitor_key: str | None, resident_key: str | None) -> None:
-        """End the call: a last sentence for each leg on the line, then hang it up."""
+    def finish(
+        self,
+        outcome: Outcome,
+        visitor_key: str | None,
+        resident_key: str | None,
+        failure: FailureReason | None = None,
+    ) -> None:
+        """End the call: a last sentence for each leg on the line, then hang it up.
+
+        A FAILED call always carries why (`failure`; the conversation itself when not given).
+        """
         session = self.session
         session.outcome = outcome
+        if outcome == Outcome.FAILED:
+            session.failure = failure or FailureReason.CONVERSATION
         session.ended_at = self.now
         session.deadline = None
         self.change_state(FlowState.FINISHED)
@@ -158,4 +170,8 @@ class Step:
                     self.fx.say(leg, self.prompts.text(key, **values), allow_barge_in=False)
                 self.fx.hang_up(leg)
         self.fx.finished = outcome
-        self.fx.note(CALL_ENDED, outcome=outcome.value, attempt=session.call.attempt)
+        self.fx.failure = session.failure
+        ended: dict[str, str | int] = {"outcome": outcome.value, "attempt": session.call.attempt}
+        if session.failure is not None:
+            ended["reason"] = session.failure.value
+        self.fx.note(CALL_ENDED, **ended)

@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from porteiro_concierge.core import collecting, validation
 from porteiro_concierge.core.step import Step
-from porteiro_concierge.session import RESIDENT, VISITOR, Deadline, DeadlineKind, FlowState, Outcome
+from porteiro_concierge.session import (
+    RESIDENT,
+    VISITOR,
+    Deadline,
+    DeadlineKind,
+    FailureReason,
+    FlowState,
+    Outcome,
+)
 
 
 def leg_idle(step: Step, leg: str) -> None:
@@ -71,4 +79,4 @@ def visitor_silent(step: Step) -> None:
         session.visitor.reprompted = True
         collecting.ask_next(step)
     else:
-        step.finish(Outcome.FAILED, "visitor_silent", None)
+        step.finish(Outcome.FAILED, "visitor_silent", None, FailureReason.VISITOR_SILENT)

@@ -13,7 +13,15 @@ from porteiro.directory.v1 import directory_pb2
 from porteiro_concierge.core.effects import CancelCallRequest, PlaceCallRequest, ResolveRequest, TurnOutcome
 from porteiro_concierge.core.step import Step
 from porteiro_concierge.hints import options_hints
-from porteiro_concierge.session import VISITOR, Asking, DeadlineKind, FlowState, Outcome, Target
+from porteiro_concierge.session import (
+    VISITOR,
+    Asking,
+    DeadlineKind,
+    FailureReason,
+    FlowState,
+    Outcome,
+    Target,
+)
 
 # Directory misses allowed once the keypad has been offered, before the call ends.
 KEYPAD_TRIES = 2
@@ -68,7 +76,7 @@ def directory_failed(step: Step) -> None:
     session.validation.directory_errors += 1
     step.fx.turn_outcome = TurnOutcome.ERROR
     if session.validation.directory_errors >= step.settings.max_directory_errors:
-        step.finish(Outcome.FAILED, "visitor_failed", None)
+        step.finish(Outcome.FAILED, "visitor_failed", None, FailureReason.DEPENDENCY_DIRECTORY)
     else:
         session.asking = Asking.REPEAT
         step.say_visitor(step.prompts["directory_unavailable"])
@@ -180,7 +188,7 @@ def call_placed(step: Step) -> None:
 def call_failed(step: Step) -> None:
     if step.session.state not in (FlowState.VALIDATED, FlowState.CALLING_RESIDENT):
         return
-    step.finish(Outcome.FAILED, "visitor_dialer_unavailable", None)
+    step.finish(Outcome.FAILED, "visitor_dialer_unavailable", None, FailureReason.DEPENDENCY_DIALER)
 
 
 def target_of(candidate: directory_pb2.Candidate) -> Target:
