@@ -26,13 +26,19 @@ from porteiro_common.tracing import context_from_traceparent, current_traceparen
 from porteiro_concierge.core import events as core_events
 from porteiro_concierge.engine import CallDispatcher
 from porteiro_concierge.leg_timer import LegTimer
-from porteiro_concierge.session import RESIDENT, VISITOR, Deadline
-from porteiro_concierge.store import SessionStore
+from porteiro_concierge.session import RESIDENT, VISITOR, Deadline, FailureReason, Session
+from porteiro_concierge.store import Mailbox, SessionStore, StoreUnavailable
 from porteiro_concierge.telemetry import ACTIVE_SESSIONS, RESIDENT_LEG_SPAN, TURNS, tracer
 
 log = logging.getLogger(__name__)
 
 LEGS = {common_pb2.LEG_VISITOR: VISITOR, common_pb2.LEG_RESIDENT: RESIDENT}
+# The gateway's reasons for a leg it lost to a failure (the call is FAILED, not hung up). Any
+# other reason is the caller leaving the line: a hang-up, a socket reset, the call's time limit.
+LOST_LEGS = {
+    concierge_pb2.LEG_END_REASON_PROTOCOL_ERROR: FailureReason.PROTOCOL_ERROR,
+    concierge_pb2.LEG_END_REASON_DEPENDENCY_FAILURE: FailureReason.DEPENDENCY_GATEWAY,
+}
 FIRST_EVENT_TIMEOUT_SECONDS = 10.0
 MAX_UTTERANCE_CHARS = 500
 
@@ -68,6 +74,11 @@ class LegHandler:
         # Why the gateway's stream is refused after it started (a protocol error), if it is.
         self.refusal: InvalidEvent | None = None
         self.call_span: trace.Span | None = None  # resident leg: its work in the call's trace
+        # Should the session store go: the call as this leg last saw it, and what the leg was told.
+        self.session_copy: Session | None = None
+        self.hung_up = False  # a HangUp was sent to the gateway
+        self.store_errors = 0  # failures to reach the store, logged once per leg with this count
+        self.mailbox = Mailbox()  # replaced by the store's once the leg is attached
         self.timer = LegTimer(self._deadline_passed, self._stored_deadline, reread_seconds)
 
     async def converse(
@@ -77,7 +88,11 @@ class LegHandler:
         self.session_id, self.leg = first
         stream_span = trace.get_current_span()
         stream_span.set_attribute("porteiro.leg", self.leg)
-        mailbox = await self.store.open_mailbox(self.session_id, self.leg)
+        try:
+            mailbox = self.mailbox = await self.store.open_mailbox(self.session_id, self.leg)
+        except StoreUnavailable as error:  # the gateway plays its fallback sentence and hangs up
+            log.warning("leg not attached: %s", error, extra={"session_id": self.session_id, "leg": self.leg})
+            await context.abort(grpc.StatusCode.UNAVAILABLE, f"session store unavailable: {error}")
         if self.leg == RESIDENT:
             self.call_span = await self._join_call_trace(stream_span)
         # The session id tags a span of the call's trace, so a search by it finds that one trace.
@@ -88,6 +103,7 @@ class LegHandler:
         timer: asyncio.Task | None = None
         delivered: asyncio.Future | None = None
         stopping: asyncio.Future | None = None
+        lost: asyncio.Future | None = None
         try:
             try:
                 with self._in_call_trace():
@@ -100,13 +116,22 @@ class LegHandler:
                 reader = asyncio.create_task(self._read(events))
                 timer = asyncio.create_task(self.timer.run())
             stopping = asyncio.ensure_future(self.stopping.wait())
+            lost = asyncio.ensure_future(mailbox.lost.wait())
+            told_lost = False
             while True:
                 delivered = asyncio.ensure_future(mailbox.get())
-                await asyncio.wait({delivered, reader, stopping}, return_when=asyncio.FIRST_COMPLETED)
-                if not delivered.done():
-                    delivered.cancel()
-                    break
-                yield self._named(delivered.result())
+                watched = {delivered, reader, stopping} | (set() if told_lost else {lost})
+                await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
+                if delivered.done():
+                    yield self._named(delivered.result())
+                    continue
+                delivered.cancel()
+                if lost.done() and not told_lost:  # the store is gone: the call ends in words
+                    told_lost = True
+                    for action in self._call_lost(mailbox):
+                        yield action
+                    continue
+                break
             if stopping.done() and not reader.done():
                 await self._stop_reading(reader)
                 while not mailbox.queue.empty():  # what that event produced still reaches the gateway
@@ -116,12 +141,17 @@ class LegHandler:
             if self.refusal is not None:
                 await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(self.refusal))
         finally:
-            for task in (reader, timer, delivered, stopping):  # pending when the stream was cancelled
+            for task in (reader, timer, delivered, stopping, lost):  # pending when the stream was cancelled
                 if task is not None:
                     task.cancel()
                     with contextlib.suppress(BaseException):
                         await task
             await self.store.close_mailbox(self.session_id, self.leg, mailbox)
+            if self.store_errors:
+                log.warning(
+                    "session store unreachable during the call",
+                    extra={"session_id": self.session_id, "leg": self.leg, "failures": self.store_errors},
+                )
             if self.leg == VISITOR:
                 ACTIVE_SESSIONS.dec()
             if self.call_span is not None:
@@ -136,11 +166,14 @@ class LegHandler:
         else:
             event = core_events.ResidentStarted()
         dispatched = await self.engine.dispatch(self.session_id, event)
+        self.session_copy = dispatched.session
         self.timer.arm(dispatched.next_deadline)
         return dispatched.traceparent
 
     def _named(self, action: concierge_pb2.LegAction) -> concierge_pb2.LegAction:
         """Give a Say the id its PlaybackFinished will carry back, and remember it is unplayed."""
+        if action.HasField("hang_up"):
+            self.hung_up = True
         if action.HasField("say"):
             if not action.say.say_id:
                 action.say.say_id = uuid.uuid4().hex[:12]
@@ -209,6 +242,8 @@ class LegHandler:
                 )
                 self.refusal = refusal
                 break
+            except StoreUnavailable as error:  # the call ends in words (converse); no traceback per event
+                self._store_failed(error)
             except Exception as error:  # one bad event must not end the leg
                 log.exception("event failed", extra={"session_id": self.session_id, "leg": self.leg})
                 record_error(trace.get_current_span(), error)
@@ -217,8 +252,12 @@ class LegHandler:
                 return
         if not self.ended:  # half-closed without leg_ended (or refused): the line is gone all the same
             self.ended = True
+            lost = FailureReason.PROTOCOL_ERROR if self.refusal is not None else None
             async with self._dispatching:
-                await self._dispatch(core_events.LegEnded(self.leg))
+                try:
+                    await self._dispatch(core_events.LegEnded(self.leg, lost))
+                except StoreUnavailable as error:
+                    self._store_failed(error)
 
     async def _stop_reading(self, reader: asyncio.Task) -> None:
         """Stop the reader between two events: one already received is handled (and saved) first."""
@@ -255,7 +294,7 @@ class LegHandler:
             reason = concierge_pb2.DropReason.Name(dropped.reason) if known else ""
             return core_events.UtteranceDropped(self.leg, dropped.interrupted, reason)
         if kind == "leg_ended":
-            return core_events.LegEnded(self.leg)
+            return core_events.LegEnded(self.leg, self._lost_to(event.leg_ended))
         if kind == "leg_started":
             raise InvalidEvent(
                 "leg_started: sent twice on one stream (only the first event may be leg_started)"
@@ -267,16 +306,64 @@ class LegHandler:
             raise InvalidEvent(f"dtmf.digit: one key expected, got {len(digit)} characters")
         return core_events.Key(self.leg, digit) if digit else None
 
+    @staticmethod
+    def _lost_to(ended: concierge_pb2.LegEnded) -> FailureReason | None:
+        """Why the gateway lost the leg, if it was a failure (None: the caller left the line)."""
+        lost = LOST_LEGS.get(ended.reason)
+        if lost == FailureReason.DEPENDENCY_GATEWAY and ended.detail.startswith("speech"):
+            return FailureReason.DEPENDENCY_SPEECH
+        return lost
+
     async def _dispatch(self, event: core_events.Event) -> None:
         dispatched = await self.engine.dispatch(self.session_id, event)
+        self.session_copy = dispatched.session
         self.timer.arm(dispatched.next_deadline)
 
     async def _deadline_passed(self) -> Deadline | None:
         """The timer fired: let the core check the deadline (under the lock); returns the next one."""
-        dispatched = await self.engine.dispatch(self.session_id, core_events.DeadlinePassed())
+        try:
+            async with self._dispatching:
+                dispatched = await self.engine.dispatch(self.session_id, core_events.DeadlinePassed())
+        except StoreUnavailable as error:
+            self._store_failed(error)
+            return None
+        self.session_copy = dispatched.session
         return dispatched.next_deadline
 
     async def _stored_deadline(self) -> Deadline | None:
         """The deadline as saved in the session (fail-over: set by another process, maybe one that died)."""
-        session = await self.store.load(self.session_id)
+        try:
+            session = await self.store.load(self.session_id)
+        except StoreUnavailable as error:
+            self._store_failed(error)
+            return None
         return session.deadline if session is not None else None
+
+    def _store_failed(self, error: StoreUnavailable) -> None:
+        """The session store could not be reached: the first time, the call is lost (converse
+        tells the caller); every time, counted for the one log line at the end of the leg."""
+        self.store_errors += 1
+        if self.store_errors == 1:
+            log.warning(
+                "session store unreachable; the call ends with the technical-problem sentence: %s",
+                error,
+                extra={"session_id": self.session_id, "leg": self.leg},
+            )
+        self.mailbox.lost.set()
+
+    def _call_lost(self, mailbox: Mailbox) -> list[concierge_pb2.LegAction]:
+        """The store is gone: what the leg still had to hear, then (unless the call had already
+        ended for it) the technical-problem sentence and the hang-up; the call is recorded FAILED.
+
+        This process can no longer reach the other leg's, nor know what it did since the
+        leg's last event: each leg tells its own caller, and a decision already taken stands.
+        """
+        actions = []
+        while not mailbox.queue.empty():
+            actions.append(self._named(mailbox.queue.get_nowait()))
+        fallback = self.engine.lost(self.session_id, self.session_copy, FailureReason.DEPENDENCY_REDIS)
+        if not self.hung_up:
+            actions.append(self._named(concierge_pb2.LegAction(say=concierge_pb2.Say(text=fallback))))
+            hang_up = concierge_pb2.HangUp(after_playback=True)
+            actions.append(self._named(concierge_pb2.LegAction(hang_up=hang_up)))
+        return actions

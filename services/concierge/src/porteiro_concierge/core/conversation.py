@@ -32,7 +32,16 @@ from porteiro_concierge.core.events import (
     VisitorStarted,
 )
 from porteiro_concierge.core.step import Rules, Step
-from porteiro_concierge.session import RESIDENT, VISITOR, Asking, DeadlineKind, FlowState, Session
+from porteiro_concierge.session import (
+    RESIDENT,
+    VISITOR,
+    Asking,
+    DeadlineKind,
+    FailureReason,
+    FlowState,
+    Outcome,
+    Session,
+)
 
 
 class Conversation:
@@ -62,6 +71,16 @@ class Conversation:
             step.forget_hints(VISITOR)  # a new stream starts without hints
             _resume_visitor(step)
         return Handled(session, step.fx, session.deadline)
+
+    def abandon(self, session: Session, reason: FailureReason, now: float) -> Handled:
+        """The call cannot go on (its session store is gone): it ends FAILED with `reason`.
+
+        The shell tells each leg itself (it cannot reach the other process): the effects'
+        sentences and hang-ups are not delivered, only recorded.
+        """
+        step = Step(session, now, self.rules)
+        step.finish(Outcome.FAILED, None, None, reason)
+        return Handled(session, step.fx, None)
 
     def _without_session(self, event: Event) -> Handled:
         fx = Effects()
@@ -97,8 +116,8 @@ def _dispatch(step: Step, event: Event) -> None:
             interruptions.utterance_dropped(step, leg, interrupted)
         case DeadlinePassed():
             timers.passed(step)
-        case LegEnded(leg=leg):
-            resident.leg_ended(step, leg)
+        case LegEnded(leg=leg, lost=lost):
+            resident.leg_ended(step, leg, lost)
         case DirectoryAnswered(response=response):
             validation.directory_answered(step, response)
         case DirectoryFailed():

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from porteiro.directory.v1 import directory_pb2
 from porteiro_concierge.extraction.base import Extraction
+from porteiro_concierge.session import FailureReason
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,11 @@ class DeadlinePassed:
 
 @dataclass(frozen=True)
 class LegEnded:
+    """`leg` left the line. `lost` None: its caller hung up; otherwise the leg was lost to a
+    failure (a dependency, a malformed stream), and the call cannot be told as a hang-up."""
+
     leg: str
+    lost: FailureReason | None = None
 
 
 @dataclass(frozen=True)
