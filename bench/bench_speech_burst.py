@@ -11,6 +11,15 @@ Per caller: the queue wait (end of its stream -> its recognition starts) and the
 and the machine's load; asserts nothing.
 
     python bench/bench_speech_burst.py [--callers 30] [--workers 2] [--queue-seconds 8] [--real]
+
+`--gateway`: the same burst through the whole stack (tests/e2e/speech_burst.py): the
+services as processes, N simulated callers on the real gateway saying "Entrega." at the
+same moment once greeted, speech the scripted fake at its gRPC boundary with W recognizer
+workers (100-300 ms each). Prints the speech-side queue wait and, per caller, end of speech
+(last voiced frame) -> first audio of the concierge's answer, as p50/p95/max; callers hung
+up on, unanswered, and those who heard the holding sentence while they waited.
+
+    python bench/bench_speech_burst.py --gateway [--callers 30] [--workers 2]
 """
 
 from __future__ import annotations
@@ -192,6 +201,28 @@ async def main(arguments: argparse.Namespace) -> None:
     print(f"load after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
+async def through_gateway(arguments: argparse.Namespace) -> None:
+    import tempfile
+
+    from tests.e2e.conftest import start_e2e, stop_e2e
+    from tests.e2e.speech_burst import BusySpeech, replace_speech, run_burst
+
+    print(
+        f"{arguments.callers} callers through the gateway, {arguments.workers} recognizer workers (fake 100-300 ms)"
+    )
+    with tempfile.TemporaryDirectory(prefix="porteiro-burst-") as work:
+        e2e = await start_e2e(Path(work))
+        try:
+            assert e2e.fake_speech is not None
+            await replace_speech(e2e, BusySpeech(e2e.fake_speech.servicer, workers=arguments.workers))
+            print(f"load before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} ({os.cpu_count()} cores)")
+            burst = await run_burst(e2e, callers=arguments.callers)
+            print(burst.summary())
+            print(f"load after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        finally:
+            await stop_e2e(e2e)
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--callers", type=int, default=30)
@@ -207,4 +238,8 @@ if __name__ == "__main__":
         default=SpeechSettings().whisper_window_margin_seconds,
         help="with --real: encoder window = utterance + this many seconds (0 = 30 s)",
     )
-    asyncio.run(main(parser.parse_args()))
+    parser.add_argument(
+        "--gateway", action="store_true", help="the burst through the whole stack and the real gateway"
+    )
+    parsed = parser.parse_args()
+    asyncio.run(through_gateway(parsed) if parsed.gateway else main(parsed))
