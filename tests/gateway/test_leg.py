@@ -181,8 +181,10 @@ async def test_speech_down_caller_still_hears_something_then_hangup():
     )
     try:
         client, leg = await connect(started)
+        playing = asyncio.create_task(client.play(silence(10)))  # Asterisk sends audio all along
         leg.say("s1", "olá")
         await client.wait_closed(10)
+        playing.cancel()
         assert busy_tone() in client.audio_since(), "no fallback tone while speech is down"
         assert (await leg.next_event("leg_ended")).reason == Reason.LEG_END_REASON_DEPENDENCY_FAILURE
     finally:

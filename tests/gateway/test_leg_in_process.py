@@ -330,7 +330,9 @@ async def test_a_peer_that_stops_reading_ends_the_leg():
 
 
 async def test_max_call_duration_in_virtual_time():
-    run = await run_leg([uuid_frame()], seconds=60, harness=LegHarness(settings={"max_call_seconds": 30}))
+    silence_frames = [encode(Kind.AUDIO_8K, SILENT_FRAME)] * 3000  # Asterisk sends audio all along
+    harness = LegHarness(settings={"max_call_seconds": 30})
+    run = await run_leg([uuid_frame(), *silence_frames], seconds=60, harness=harness)
     assert run.harness.leg.end_reason == Reason.LEG_END_REASON_MAX_DURATION
     assert run.harness.time.now() - START == pytest.approx(30, abs=0.021)
     assert run.frames_out[-1].kind == Kind.HANGUP

@@ -25,6 +25,7 @@ from porteiro_common.audiosocket import (
 )
 from porteiro_common.ids import session_id_from_bytes
 from porteiro_gateway import metrics
+from porteiro_gateway.leg_warnings import LegWarnings
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,8 @@ REASONS_WITH_HANGUP_FRAME = {
     Reason.LEG_END_REASON_PROTOCOL_ERROR,
     Reason.LEG_END_REASON_DEPENDENCY_FAILURE,
 }
-MAX_UNSENT_BYTES = 64 * 1024  # ~4 s of audio the peer has not read: it is gone
+# ~2 s of audio the peer has not taken, past the kernel's small send buffer (SEND_BUFFER_BYTES): gone.
+MAX_UNSENT_BYTES = 32 * 1024
 COUNT_FLUSH_FRAMES = 50  # frame counters reach Prometheus once a second per leg, not per frame
 CHECK_EVERY_FRAMES = 5  # outgoing: the transport's state is looked at every 100 ms
 
@@ -78,10 +80,15 @@ class FrameCount:
     The child's lock costs more than the rest of a frame's bookkeeping.
     """
 
-    __slots__ = ("_child", "_every", "_count")
+    __slots__ = ("_child", "_every", "_count", "_flushed")
 
     def __init__(self, child: Any, every: int = COUNT_FLUSH_FRAMES) -> None:
-        self._child, self._every, self._count = child, every, 0
+        self._child, self._every, self._count, self._flushed = child, every, 0, 0
+
+    @property
+    def total(self) -> int:
+        """Frames counted on this leg so far."""
+        return self._flushed + self._count
 
     def add(self, frames: int = 1) -> None:
         self._count += frames
@@ -91,6 +98,7 @@ class FrameCount:
     def flush(self) -> None:
         if self._count:
             self._child.inc(self._count)
+            self._flushed += self._count
             self._count = 0
 
 
@@ -120,6 +128,7 @@ class CallerSocket:
         # What arrives before the leg is ready (`start`): bytes, and maybe the end of the connection.
         self._early: bytearray | None = bytearray()
         self._early_end: tuple[Exception | None] | None = None  # (the connection's error,)
+        self.warnings = LegWarnings(log)  # bad input is logged once per leg, with a count at the end
         self.session_id = ""
         self.ended = False  # set by the leg when it ends: later bytes are ignored
 
@@ -203,9 +212,14 @@ class CallerSocket:
         else:
             self._owner.end(Reason.LEG_END_REASON_CONNECTION_ERROR, f"{type(error).__name__}: {error}")
 
+    @property
+    def frames_received(self) -> int:
+        """Audio frames received so far (the leg's timers watch it move)."""
+        return self._frames_in.total
+
     def protocol_error(self, error: ProtocolError) -> None:
         metrics.PROTOCOL_ERRORS.labels(error.code).inc()
-        log.warning("protocol error: %s", error, extra={"session_id": self.session_id, "error": str(error)})
+        self.warnings.warn("protocol error", "protocol error: %s", error, error=str(error))
         self._owner.end(Reason.LEG_END_REASON_PROTOCOL_ERROR, str(error))
 
     def _on_frame(self, frame: Frame) -> None:
@@ -221,7 +235,7 @@ class CallerSocket:
             if kind != Kind.UUID:
                 raise ProtocolError("no_uuid_first", f"first frame kind 0x{kind:02x}, not UUID")
             check_frame(frame)
-            self.session_id = session_id_from_bytes(frame.payload)
+            self.session_id = self.warnings.session_id = session_id_from_bytes(frame.payload)
             self._owner.identified(self.session_id)
             return
         check_frame(frame)
@@ -232,7 +246,7 @@ class CallerSocket:
         elif kind == Kind.ERROR:
             code = frame.payload[0] if frame.payload else 0
             metrics.PROTOCOL_ERRORS.labels("error_frame").inc()
-            log.warning("error frame from Asterisk", extra={"session_id": self.session_id, "code": code})
+            self.warnings.warn("error frame", "error frame from Asterisk (code 0x%02x)", code, code=code)
             if code == 0x01:  # Asterisk's "call hangup" error
                 self._owner.end(Reason.LEG_END_REASON_CALLER_HANGUP, "error frame: hangup")
         elif kind == Kind.UUID:
@@ -284,6 +298,8 @@ class CallerSocket:
             pass
 
     def flush_counts(self) -> None:
+        """At the leg's end: frame counters to Prometheus, repeated warnings' counts to the log."""
+        self.warnings.flush()
         self._frames_in.flush()
         self._frames_out.add(self._out_period - self._out_until_check)  # written since the last check
         self._out_period = self._out_until_check

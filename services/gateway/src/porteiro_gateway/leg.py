@@ -17,18 +17,18 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from opentelemetry import trace
-
 from porteiro.common.v1 import common_pb2
 from porteiro.concierge.v1 import concierge_pb2
-from porteiro_common.audiosocket import ProtocolError
 from porteiro_common.metrics import DEPENDENCY_UP
 from porteiro_gateway import leg_trace, metrics
 from porteiro_gateway.caller_audio import CallerAudio
 from porteiro_gateway.caller_socket import CallerSocket, Transport
-from porteiro_gateway.concierge_link import ConciergeGone, ConciergeHandover, LegAction, LegEvent, describe
+from porteiro_gateway.concierge_link import LegAction, LegEvent, describe
 from porteiro_gateway.deps import LEG_NAMES, LegDeps
 from porteiro_gateway.holding import holding_for
+from porteiro_gateway.leg_concierge import LegConcierge
+from porteiro_gateway.leg_table import Refusal
+from porteiro_gateway.leg_timers import LegTimers
 from porteiro_gateway.leg_trace import LegTrace
 from porteiro_gateway.playback import PlaybackSink, Player, SayItem
 from porteiro_gateway.says import Says
@@ -68,10 +68,19 @@ class Leg(PlaybackSink):
             deps.holding, settings.holding_after_seconds, self.player, self._tasks.spawn, self._time
         )
         self._hanging_up = False
+        self.concierge = LegConcierge(
+            self._link,
+            self.trace,
+            lambda coroutine: self._tasks.spawn(coroutine, keep_on_end=True),
+            self._on_action,
+            self._concierge_gone,
+            lambda: not self._ended.is_set() and not self._hanging_up,
+        )
         self._failures = 0
         self._in_fallback = False
-        # Whether the leg may go on once its UUID is known (the listener's check while draining).
-        self.admits: Callable[[Leg, str], bool] = lambda _leg, _session_id: True
+        self.timers = LegTimers(settings, self._time, self.socket, self.end)
+        # Once its UUID is known: how the leg ends if it may not go on (the LegRegistry's; None: it may).
+        self.admit: Callable[[Leg, str], Refusal | None] = lambda _leg, _session_id: None
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -81,8 +90,7 @@ class Leg(PlaybackSink):
             async with asyncio.TaskGroup() as group:
                 self._tasks.open(group)
                 self.deps.clock.add(self.player)  # start sending at once (asterisk issue 2089)
-                self.spawn(self._expect_uuid())
-                self.spawn(self._limit_duration())
+                self.timers.start(self.spawn)  # the UUID's deadline, the call's length
                 self.socket.start()
                 await self._ended.wait()
                 await self._wind_down()
@@ -138,23 +146,15 @@ class Leg(PlaybackSink):
         extra = {"session_id": self.session_id, "leg": self.leg_name, "reason": reason_name}
         log.info("leg ended: %s", reason_name, extra={**extra, "detail": self._end_detail})
 
-    async def _limit_duration(self) -> None:
-        await self._time.sleep(self.settings.max_call_seconds)
-        self.end(Reason.LEG_END_REASON_MAX_DURATION, "maximum call duration reached")
-
-    async def _expect_uuid(self) -> None:
-        await self._time.sleep(self.settings.uuid_timeout_seconds)
-        if not self.session_id:
-            self.socket.protocol_error(ProtocolError("uuid_timeout", "no UUID frame in time"))
-
     # ---- the socket (SocketOwner) ------------------------------------------------------------
 
     def identified(self, session_id: str) -> None:
         self.session_id = self.caller_audio.session_id = session_id
-        if not self.admits(self, session_id):  # draining: not a call in progress on this gateway
-            metrics.REFUSALS.labels("shutting_down").inc()
-            self.end(Reason.LEG_END_REASON_SHUTDOWN, "gateway draining: no call in progress here")
+        refused = self.admit(self, session_id)  # draining and no call here, or the UUID has a live leg
+        if refused is not None:
+            self.end(*refused)
             return
+        self.spawn(self.timers.watch_audio())
         if self.leg == common_pb2.LEG_VISITOR:
             self.trace.start(session_id)  # a RESIDENT_LEG span waits for the visitor's traceparent
         if not self.deps.tenancy.route(self):  # for no condominium served here: apology, hang-up
@@ -175,39 +175,11 @@ class Leg(PlaybackSink):
         started = concierge_pb2.LegStarted(
             session_id=self.session_id, leg=self.leg, sample_rate_hz=8000, condominium=self.condominium
         )
-        with trace.use_span(self.trace.span, end_on_exit=False):  # Converse joins the CALL trace
-            self._link.open(started)
-        self._tasks.spawn(self._pump_concierge(), keep_on_end=True)
+        self.concierge.open(started)
 
-    async def _pump_concierge(self) -> None:
-        self._tasks.spawn(self._pump_out(), keep_on_end=True)  # ends by itself once the link is abandoned
-        try:
-            await self._link.pump_in(self._on_action)
-        except ConciergeHandover as error:
-            self._handed_over(error)
-        except ConciergeGone as error:
-            self._concierge_gone(error)
-
-    async def _pump_out(self) -> None:
-        try:
-            await self._link.pump_out()
-        except ConciergeGone as error:
-            self._concierge_gone(error)
-
-    def _handed_over(self, error: ConciergeHandover) -> None:
-        """The concierge replica stopped on purpose: reopen at once (another replica takes the call,
-        from the shared session); the caller hears no fallback."""
-        self._link.abandon()
-        if self._ended.is_set() or self._hanging_up:
-            return
-        log.info("concierge handed the leg over: %s", error, extra={"session_id": self.session_id})
-        self.trace.event("CONCIERGE_HANDOVER")
-        self._open_concierge()
-
-    def _concierge_gone(self, error: ConciergeGone) -> None:
-        self._link.abandon()
+    def _concierge_gone(self, detail: str) -> None:
         if not self._hanging_up:  # after HangUp the concierge may close first: that is fine
-            self._dependency_failed("concierge", str(error))
+            self._dependency_failed("concierge", detail)
 
     def _on_action(self, action: LegAction) -> None:
         which = action.WhichOneof("action")

@@ -5,8 +5,13 @@ leg's frame parser directly (no StreamReader, no reader task woken per frame).
 
 A connection is refused before any leg exists when its source address is not
 in the allowlist (closed without a word), when the gateway already carries
-`max_legs` legs or is shutting down (a hangup frame, then close: the dialplan
-continues).
+`max_legs` legs (visitor port: all but the resident reserve) or is shutting down
+(a hangup frame, then close: the dialplan continues). The rules are the
+LegRegistry's (leg_table.py), which also refuses a second leg for a UUID.
+
+Accepted sockets get a small send buffer (`SEND_BUFFER_BYTES`): what the peer
+does not take piles up in the transport, where the leg sees it within seconds
+(caller_socket.py), instead of in megabytes of kernel buffer.
 
 While the gateway drains (SIGTERM, a rollout) both listeners stay open: a new
 visitor leg is refused with a hangup frame, and a resident leg is taken only
@@ -24,83 +29,16 @@ from collections.abc import Sequence
 from typing import cast
 
 from porteiro.common.v1 import common_pb2
-from porteiro.concierge.v1 import concierge_pb2
 from porteiro_common.audiosocket import HANGUP_FRAME
 from porteiro_gateway import metrics
 from porteiro_gateway.caller_socket import CallerSocket
 from porteiro_gateway.deps import LEG_NAMES, LegDeps
 from porteiro_gateway.leg import Leg
+from porteiro_gateway.leg_table import LegRegistry
 
 log = logging.getLogger(__name__)
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-class LegRegistry:
-    """Every live leg of the process, across both listeners."""
-
-    def __init__(self, max_legs: int) -> None:
-        self.max_legs = max_legs
-        self.legs: set[Leg] = set()
-        self.accepting = True  # False once stopping: every connection is refused
-        self.draining = False  # True on SIGTERM: only resident legs of calls in progress here
-        self._empty = asyncio.Event()
-        self._empty.set()
-
-    def refusal(self, leg: common_pb2.Leg = common_pb2.LEG_VISITOR) -> str | None:
-        """Why a new connection for a `leg` leg is refused (None: take it)."""
-        if not self.accepting or (self.draining and leg == common_pb2.LEG_VISITOR):
-            return "shutting_down"
-        if len(self.legs) >= self.max_legs:
-            return "max_legs"
-        return None
-
-    def admits(self, leg: Leg, session_id: str) -> bool:
-        """Whether a leg that just told its UUID may go on: while draining, only a resident leg
-        whose call's visitor leg is here."""
-        if not self.draining or leg.leg == common_pb2.LEG_VISITOR:
-            return True
-        return any(
-            other.leg == common_pb2.LEG_VISITOR
-            and other.session_id == session_id
-            and other.end_reason is None
-            for other in self.legs
-        )
-
-    async def wait_empty(self, seconds: float) -> bool:
-        """Wait up to `seconds` for every leg to end; True if they did."""
-        try:
-            async with asyncio.timeout(seconds):
-                await self._empty.wait()
-                return True
-        except TimeoutError:
-            return False
-
-    def add(self, leg: Leg) -> None:
-        self.legs.add(leg)
-        self._empty.clear()
-
-    def remove(self, leg: Leg) -> None:
-        self.legs.discard(leg)
-        if not self.legs:
-            self._empty.set()
-
-    async def drain(self, grace_seconds: float) -> None:
-        """Let legs finish for the grace period, then end the rest (SHUTDOWN)."""
-        self.accepting = False
-        try:
-            async with asyncio.timeout(grace_seconds):
-                await self._empty.wait()
-                return
-        except TimeoutError:
-            pass
-        for leg in list(self.legs):
-            leg.end(concierge_pb2.LEG_END_REASON_SHUTDOWN, "gateway shutting down")
-        try:
-            async with asyncio.timeout(5.0):
-                await self._empty.wait()
-        except TimeoutError:
-            log.warning("legs still open after shutdown", extra={"legs": len(self.legs)})
 
 
 def is_allowed(host: str, networks: Sequence[Network]) -> bool:
@@ -150,6 +88,8 @@ class LegListener:
         sock = transport.get_extra_info("socket")
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self._deps.settings.send_buffer_bytes:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self._deps.settings.send_buffer_bytes)
         if not is_allowed(str(peer[0]), self._networks):
             metrics.REFUSALS.labels("not_allowed").inc()
             log.warning("connection from a network not allowed", extra={"peer": str(peer[0])})
@@ -163,7 +103,7 @@ class LegListener:
             transport.close()
             return None
         leg = Leg(self._deps, self.leg, transport)
-        leg.admits = self._registry.admits
+        leg.admit = self._registry.admit
         self._registry.add(leg)
         task = asyncio.get_running_loop().create_task(self._run(leg))
         self._handlers.add(task)

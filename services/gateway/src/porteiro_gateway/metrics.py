@@ -126,7 +126,7 @@ BARGE_IN_PAUSES = Counter(
 )
 REFUSALS = Counter(
     "porteiro_gateway_refusals_total",
-    "Connections refused (max_legs, not_allowed, shutting_down)",
+    "Connections refused (max_legs, not_allowed, shutting_down, resident_reserve, uuid_in_use)",
     ["reason"],
 )
 FALLBACKS = Counter(
@@ -169,7 +169,9 @@ LEGS_ENDED = Counter("porteiro_gateway_legs_ended_total", "Legs ended, by reason
 # The label values the code uses, created at zero below so increase() sees each first event.
 LEGS = ("visitor", "resident")
 DIRECTIONS = ("in", "out")
-REFUSAL_REASONS = ("max_legs", "not_allowed", "shutting_down")
+# resident_reserve: a visitor connection when only the legs kept for residents are left;
+# uuid_in_use: a second connection for a UUID with a live leg on that side (leg_table.py).
+REFUSAL_REASONS = ("max_legs", "not_allowed", "shutting_down", "resident_reserve", "uuid_in_use")
 FALLBACK_REASONS = ("speech", "concierge")  # the dependency that failed
 TURN_STAGES = ("end_of_speech", "recognition", "concierge", "synthesis", "playback_start")
 SPECULATION_RESULTS = ("used", "discarded")
@@ -186,6 +188,8 @@ PROTOCOL_ERROR_CODES = (
     "no_uuid_first",
     "error_frame",
     "duplicate_uuid",
+    "no_audio",  # no audio frame within FIRST_AUDIO_TIMEOUT_SECONDS of the UUID (leg_timers.py)
+    "audio_stopped",  # no audio frame for AUDIO_TIMEOUT_SECONDS mid-call
 )
 # LegEndReason names without their prefix, as leg.py labels them ("caller_hangup", ...).
 LEG_END_REASONS = tuple(

@@ -50,6 +50,26 @@ class GatewaySettings(ServiceSettings):
         8192, ge=16, le=65535, description="Largest accepted frame payload (192 kHz x 20 ms = 7680)"
     )
     uuid_timeout_seconds: float = Field(2.0, gt=0, description="Time the first (UUID) frame may take")
+    # Asterisk sends a 20 ms audio frame every 20 ms from the start of the call (issue 15).
+    first_audio_timeout_seconds: float = Field(
+        3.0, gt=0, description="Time from the UUID frame to the first audio frame; then the leg ends"
+    )
+    audio_timeout_seconds: float = Field(
+        5.0, gt=0, description="A leg whose audio stops this long mid-call is ended"
+    )
+    resident_reserve_share: float = Field(
+        0.1,
+        ge=0,
+        lt=1,
+        description="Share of max_legs kept for the resident port: visitor connections are refused "
+        "once only this is left (rounded down)",
+    )
+    send_buffer_bytes: int = Field(
+        8192,
+        ge=0,
+        description="SO_SNDBUF of accepted sockets: small, so a peer that stops reading shows within "
+        "seconds; 0 = the kernel's (autotuned up to megabytes)",
+    )
 
     # Endpointing (webrtcvad).
     vad_aggressiveness: int = Field(2, ge=0, le=3)
