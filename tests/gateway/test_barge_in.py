@@ -7,12 +7,13 @@ as UtteranceDropped, with whether they had stopped playback.
 
 from __future__ import annotations
 
+import grpc
 import numpy as np
 import pytest
 
 from porteiro.concierge.v1 import concierge_pb2
 from porteiro_gateway import metrics
-from tests.gateway.harness import LegHarness, audio_frames, say, uuid_frame
+from tests.gateway.harness import LegHarness, audio_frames, rpc_error, say, uuid_frame
 from tests.gateway.support import silence, spoken
 
 RATE = 8000
@@ -135,6 +136,18 @@ async def test_speech_that_gives_nothing_after_stopping_the_question_is_reported
         assert dropped.reason == concierge_pb2.DROP_REASON_EMPTY_TRANSCRIPT and dropped.interrupted
         assert dropped.duration_seconds > 1.0
         assert h.events_of("barge_in") and h.events_of("playback_finished")[0].interrupted
+
+
+async def test_an_utterance_speech_refuses_is_reported_rejected_and_the_question_resumes():
+    async with LegHarness() as h:
+        h.speech.recognition_error = rpc_error(grpc.StatusCode.INVALID_ARGUMENT, "audio too long")
+        question = await asked(h)
+        await play(h, noise_burst(0.15) + silence(1.5))
+        await h.until(lambda: bool(h.events_of("playback_finished")), seconds=10)
+
+        (dropped,) = h.events_of("utterance_dropped")
+        assert dropped.reason == concierge_pb2.DROP_REASON_REJECTED and not dropped.interrupted
+        assert heard(h) == question and not h.ended, "no fallback: a refusal is not a failure"
 
 
 async def test_a_short_word_is_confirmed_by_its_transcript_after_the_say_resumed():
