@@ -42,11 +42,12 @@ from porteiro_concierge.store import Mailbox, MemorySessionStore
 from tests.concierge.driver import fold
 
 SESSION_ID = "0b9f7f5e-4c4a-4d36-9d5e-0a0b3c1d2e3f"
+# Score 100: the directory's exact match (a low score is confirmed with the visitor first).
 RENATA = directory_pb2.Candidate(
-    apartment="501", resident_name="Renata Oliveira", destination="sip:501@condominio.local"
+    apartment="501", resident_name="Renata Oliveira", destination="sip:501@condominio.local", score=100.0
 )
 LUCAS = directory_pb2.Candidate(
-    apartment="302", resident_name="Lucas Martins", destination="sip:302@condominio.local"
+    apartment="302", resident_name="Lucas Martins", destination="sip:302@condominio.local", score=100.0
 )
 
 

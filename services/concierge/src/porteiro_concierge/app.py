@@ -38,6 +38,7 @@ from porteiro_concierge.tenancy import (
     TenantCalls,
     tenant_builder,
 )
+from porteiro_concierge.understanding import Answers
 
 log = logging.getLogger(__name__)
 
@@ -61,12 +62,13 @@ class ConciergeApp(ServiceApp[ConciergeSettings]):
         self._reading_budget = settings.llm_timeout_seconds + 3 * settings.dependency_timeout_seconds
         self._redactor = Redactor(observability.trace_personal_data)
         self.call_register = build_call_register(settings)
+        answers = Answers.load(settings.answers_file)
         # One conversation and engine per condominium (a single `default` one without TENANTS_DIR).
         self.tenants: TenantRegistry[CallTenant] = TenantRegistry(
             settings.tenants_dir,
             tenant_builder(
                 self._engine_for,
-                lambda prompts, vocabulary: Rules(settings, prompts, vocabulary),
+                lambda prompts, vocabulary: Rules(settings, prompts, vocabulary, answers),
                 self.directory,
                 CondominiumLabels(settings.metrics_condominiums, settings.metrics_condominiums_limit),
             ),

@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterable
 
 from porteiro_common.ptbr.names import VISITOR_NAME_CUES
+from porteiro_concierge.understanding.sets import Answers, ResidentChoice, Understanding
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,10 @@ class Vocabulary:
         self.residents: list[str] = []
         # Apartment number -> its residents' names and aliases (every block's, when numbers repeat).
         self.residents_of: dict[str, list[str]] = {}
+        # Each resident with their apartment and aliases (the closed-set matcher's residents).
+        self.resident_choices: list[ResidentChoice] = []
         self._next_fetch = 0.0
+        self._understanding: tuple[tuple[int, ...], Understanding] | None = None
 
     async def refresh(self) -> None:
         """Fetch the vocabulary when stale; on failure keep what is known (hints are only a help)."""
@@ -78,6 +82,7 @@ class Vocabulary:
         self.apartments = list(vocabulary.apartment_numbers)
         self.residents = list(vocabulary.resident_names)
         self.residents_of = residents_by_apartment(listing.apartments)
+        self.resident_choices = resident_choices(listing.apartments)
         self._next_fetch = self.clock() + VOCABULARY_TTL_SECONDS
 
     def for_question(self, question: str, apartment: str | None = None) -> list[str] | None:
@@ -97,6 +102,25 @@ class Vocabulary:
         if question == "apartment_and_resident":  # the apartment heard may be right: its residents first
             return capped([APARTMENT_WORD, *own, *self.apartments, *self.residents])
         return None
+
+    def understanding(self, answers: Answers) -> Understanding:
+        """The closed sets for the current vocabulary, rebuilt only when it changed."""
+        choices = self.resident_choices or [  # a vocabulary given as names per apartment only
+            ResidentChoice(name, number) for number, names in self.residents_of.items() for name in names
+        ]
+        fingerprint = (id(answers), id(self.resident_choices), id(self.residents_of), id(self.apartments))
+        if self._understanding is None or self._understanding[0] != fingerprint:
+            self._understanding = (fingerprint, Understanding(answers, choices, self.apartments))
+        return self._understanding[1]
+
+
+def resident_choices(apartments: Iterable) -> list[ResidentChoice]:
+    """Every resident of directory Apartment messages, with apartment and aliases."""
+    return [
+        ResidentChoice(resident.name, apartment.number, tuple(resident.aliases))
+        for apartment in apartments
+        for resident in apartment.residents
+    ]
 
 
 def residents_by_apartment(apartments: Iterable) -> dict[str, list[str]]:

@@ -66,6 +66,8 @@ class Asking(StrEnum):
     RESIDENT_NAME = "resident_name"
     # "Could not reach the directory, please repeat": the same sentence again is a retry.
     REPEAT = "repeat"
+    # "Renata Oliveira, do 501?": a weak reading waits for the visitor's yes or no.
+    CONFIRM = "confirm"
 
 
 class DeadlineKind(StrEnum):
@@ -122,6 +124,13 @@ class Validation:
     directory_errors: int = 0
     # The residents offered by "which of them?".
     ambiguous: list[Target] = field(default_factory=list)
+    # A weak reading being confirmed ("Renata Oliveira, do 501?"); destination set when the
+    # directory resolved it (a yes calls it), empty when it came from the closed-set matcher.
+    confirming: Target | None = None
+    # What the visitor said no to (resident keys "501/Renata Oliveira", apartment numbers).
+    excluded: list[str] = field(default_factory=list)
+    # Residents the visitor confirmed (no second confirmation for them).
+    confirmed: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -240,6 +249,7 @@ def _known(cls: type, values: dict[str, Any]) -> dict[str, Any]:
 def _validation(values: dict[str, Any]) -> Validation:
     values = _known(Validation, values)
     values["ambiguous"] = [Target(**item) for item in values.get("ambiguous", [])]
+    values["confirming"] = Target(**values["confirming"]) if values.get("confirming") else None
     return Validation(**values)
 
 

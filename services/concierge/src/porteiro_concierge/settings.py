@@ -27,6 +27,17 @@ class ConciergeSettings(ServiceSettings):
         ),
         description="YAML file of sentences; unset = the pt-BR defaults shipped with porteiro-common",
     )
+    answers_file: Path | None = Field(
+        None,
+        description="YAML file of the answers closed questions admit (intent, confirmation, decision); "
+        "unset = the pt-BR defaults shipped with porteiro-common (answers.pt-BR.yaml)",
+    )
+    confirm_below_score: float = Field(
+        90.0,
+        ge=0,
+        le=100,
+        description="A directory match scoring below this is confirmed with the visitor before the call",
+    )
     tenants_dir: Path | None = Field(
         None,
         description="Folder of condominiums (porteiro_common.tenants; the directory's TENANTS_DIR): each "

@@ -67,6 +67,9 @@ VISITOR_NAME_CUES = (
     NameCue("o meu nome é", Article.NEVER),
     NameCue("meu nome é", Article.NEVER),
     NameCue("me chamo", Article.NEVER),
+    NameCue("pode me chamar de", Article.NEVER),
+    NameCue("me chamam de", Article.NEVER),
+    NameCue("me chama de", Article.NEVER),
     NameCue("aqui quem fala é", Article.OPTIONAL),
     NameCue("quem fala é", Article.OPTIONAL),
     NameCue("aqui é", Article.REQUIRED),
@@ -84,6 +87,13 @@ NEVER_NAMES = NAME_CUE_WORDS | frozenset(
         "moca funcionario funcionaria tecnico tecnica carteiro carteira prestador ifood correios mercado "
         "livre sedex rappi loggi amazon shopee magalu delivery pedido portaria eu ele ela voce senhor "
         "senhora dona seu apartamento entrega encomenda visita pizza minha "
+        # Who they are to the resident: "sou a prima dele, meu nome é Joana", "sou a Carla, irmã da Mariana".
+        "prima primo irma irmao tia tio filha filho mae pai sobrinha sobrinho neta neto avo namorada "
+        "namorado esposa marido noiva noivo vizinha vizinho colega cunhada cunhado parente convidado "
+        "convidada dele dela "
+        # Answers and authorization talk: "sim, pode subir", "autorizado" are nobody's name.
+        "sim nao pode subir autorizado autorizada autorizo autoriza liberado liberada libera liberar entrar "
+        "negativo positivo claro "
         # Fillers and questions a misheard or puzzled caller says.
         "hum hm hmm humm ahn an ah eh hein ue opa alo como quem qual onde quando pronto certo ok isso "
         "beleza desculpa desculpe oque"

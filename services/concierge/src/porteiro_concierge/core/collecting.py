@@ -10,12 +10,12 @@ extra fields), and visitor keys are only ever apartment digits.
 
 from __future__ import annotations
 
-from porteiro_concierge.core import validation
+from porteiro_concierge.core import confirming, validation
 from porteiro_concierge.core.effects import TurnOutcome
 from porteiro_concierge.core.step import Step
 from porteiro_concierge.extraction.base import Extraction, Intent
 from porteiro_concierge.extraction.deterministic import bare_name
-from porteiro_concierge.session import VISITOR, Asking, DeadlineKind, FlowState, Outcome
+from porteiro_concierge.session import VISITOR, Asking, DeadlineKind, FlowState, Outcome, Target
 
 SLOT_ORDER = ("intent", "visitor_name", "apartment", "resident_name")
 # A bare answer ("João") fills the slot of the question asked, for these questions.
@@ -31,8 +31,15 @@ def utterance(step: Step, text: str, extraction: Extraction | None) -> None:
     if session.state == FlowState.COLLECTING:
         if turns_spent(step):
             return
-        progressed = apply(step, extraction or Extraction(source="none"), text)
+        if session.asking == Asking.CONFIRM and confirmation_answered(step, text):
+            return
+        progressed, weak = apply(step, extraction or Extraction(source="none"), text)
         step.fx.turn_outcome = TurnOutcome.PROGRESS if progressed else TurnOutcome.NO_PROGRESS
+        if weak is not None and not progressed:
+            step.fx.turn_outcome = TurnOutcome.PROGRESS
+            session.visitor.not_understood = 0
+            confirming.ask(step, weak)
+            return
         advance(step, progressed)
     elif session.state in (FlowState.CALLING_RESIDENT, FlowState.VALIDATED):
         step.fx.say(VISITOR, step.prompts["still_calling"])
@@ -78,16 +85,60 @@ def turns_spent(step: Step) -> bool:
     return True
 
 
-def apply(step: Step, extraction: Extraction, text: str) -> bool:
-    """Copy what the sentence said into the slots; only the four slot values are read."""
+def confirmation_answered(step: Step, text: str) -> bool:
+    """The visitor's yes or no to "Renata Oliveira, do 501?"; False when the answer is neither
+    (then it is read as an answer to the question the confirmation stood for)."""
+    session = step.session
+    target = session.validation.confirming
+    if target is None:
+        return False
+    said = confirming.answer(step, text)
+    session.validation.confirming = None
+    if said is None:
+        session.asking = Asking.RESIDENT_NAME if target.resident_name else Asking.APARTMENT
+        return False
+    step.fx.turn_outcome = TurnOutcome.PROGRESS
+    session.visitor.not_understood = 0
+    slots = session.slots
+    if said == confirming.YES:
+        if target.resident_name:
+            session.validation.confirmed.append(target.resident_name)
+        if target.destination:  # the directory's own match: call it
+            validation.call_resident(step, target)
+            return True
+        slots.resident_name = target.resident_name or slots.resident_name
+        slots.apartment = target.apartment
+        session.keypad.apartment_typed = False
+        session.call.target = None
+        advance(step, progressed=True)
+        return True
+    # "Não": back to the question, that candidate excluded.
+    session.validation.excluded.append(confirming.target_key(target))
+    if target.resident_name:
+        slots.resident_name = None
+        if target.destination:  # a directory match from the apartment heard: that may be wrong too
+            slots.apartment = None
+    else:
+        slots.apartment = None
+    ask_next(step)
+    return True
+
+
+def apply(step: Step, extraction: Extraction, text: str) -> tuple[bool, Target | None]:
+    """Copy what the sentence said into the slots; only the four slot values are read.
+
+    What the extractor did not find is read against the question's closed set
+    (`confirming.read_closed`); a weak reading is returned, to be confirmed, never used.
+    """
     session = step.session
     slots = session.slots
     said = {name: getattr(extraction, name, None) for name in SLOT_ORDER}
     if said["intent"] is not None and not isinstance(said["intent"], Intent):
         said["intent"] = None
     said = {name: value for name, value in said.items() if value not in (None, "")}
+    weak = confirming.read_closed(step, said, text)
     bare_slot = NAME_QUESTIONS.get(session.asking) if session.asking else None
-    if not said and bare_slot:
+    if not said and bare_slot and weak is None:
         name = bare_name(text)
         if name:
             said[bare_slot] = name
@@ -102,7 +153,7 @@ def apply(step: Step, extraction: Extraction, text: str) -> bool:
                 session.keypad.apartment_typed = False
     if "apartment" in said or "resident_name" in said:
         session.call.target = None
-    return progressed
+    return progressed, weak
 
 
 def ready(step: Step) -> bool:

@@ -8,6 +8,7 @@ deadline, changing state and ending the call.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Protocol
 
 from porteiro.concierge.v1 import concierge_pb2
@@ -27,6 +28,7 @@ from porteiro_concierge.session import (
     Session,
 )
 from porteiro_concierge.settings import ConciergeSettings
+from porteiro_concierge.understanding import Answers, Understanding
 
 # The kind of answer each question expects (RecognitionContext.expected_answer): the gateway
 # ends the caller's speech after a short silence for a word or a name, a long one while an
@@ -37,6 +39,7 @@ EXPECTED_ANSWERS = {
     "resident_name": concierge_pb2.EXPECTED_ANSWER_SHORT,
     "apartment": concierge_pb2.EXPECTED_ANSWER_DIGITS,
     "apartment_and_resident": concierge_pb2.EXPECTED_ANSWER_OPEN,
+    "confirm": concierge_pb2.EXPECTED_ANSWER_YES_NO,
 }
 
 
@@ -44,6 +47,8 @@ class HintSource(Protocol):
     """The directory's vocabulary as data (the shell keeps it fresh)."""
 
     def for_question(self, question: str, apartment: str | None = None) -> list[str] | None: ...
+
+    def understanding(self, answers: Answers) -> Understanding: ...
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,8 @@ class Rules:
     settings: ConciergeSettings
     prompts: Prompts
     vocabulary: HintSource
+    # What closed questions admit (the answers file): intent words, yes/no, decisions.
+    answers: Answers = field(default_factory=Answers.load)
 
 
 @dataclass
@@ -69,6 +76,11 @@ class Step:
     @property
     def prompts(self) -> Prompts:
         return self.rules.prompts
+
+    @cached_property
+    def understanding(self) -> Understanding:
+        """The closed sets of this call's questions (the directory's vocabulary, the answers file)."""
+        return self.rules.vocabulary.understanding(self.rules.answers)
 
     # ---- speaking ----
 

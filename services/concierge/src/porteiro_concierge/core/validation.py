@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from porteiro.directory.v1 import directory_pb2
+from porteiro_concierge.core import confirming
 from porteiro_concierge.core.effects import CancelCallRequest, PlaceCallRequest, ResolveRequest, TurnOutcome
 from porteiro_concierge.core.step import Step
 from porteiro_concierge.hints import options_hints
@@ -42,7 +43,10 @@ def directory_answered(step: Step, response: directory_pb2.ResolveResponse) -> N
         return  # nothing was being validated
     typed = typed_apartment_candidate(step, response)
     if response.status == directory_pb2.RESOLVE_STATUS_MATCH:
-        call_resident(step, target_of(response.match))
+        if step.session.keypad.apartment_typed:  # a typed apartment is trusted: no confirmation
+            call_resident(step, target_of(response.match))
+        else:
+            matched(step, response)
     elif typed is not None:
         # A typed apartment is trusted: call it even if the name was misheard.
         call_resident(step, target_of(typed))
@@ -50,6 +54,24 @@ def directory_answered(step: Step, response: directory_pb2.ResolveResponse) -> N
         ask_which(step, response.candidates)
     else:
         not_found(step, response)
+
+
+def matched(step: Step, response: directory_pb2.ResolveResponse) -> None:
+    """The directory's match: called at once when sure, confirmed with the visitor when it scored low
+    (a misheard name matched somebody), and never called again once the visitor said no to it."""
+    validation = step.session.validation
+    target = target_of(response.match)
+    if confirming.target_key(target) in validation.excluded:
+        not_found(step, response)
+        return
+    if (
+        response.match.score < step.settings.confirm_below_score
+        and target.resident_name not in validation.confirmed
+    ):
+        step.fx.turn_outcome = TurnOutcome.AMBIGUOUS
+        confirming.ask(step, target)
+        return
+    call_resident(step, target)
 
 
 def typed_apartment_candidate(

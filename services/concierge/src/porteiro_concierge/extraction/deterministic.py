@@ -29,7 +29,8 @@ DELIVERY_PATTERN = re.compile(
 VISIT_PATTERN = re.compile(
     r"\b(visita\w*|vim ver|vim falar|vim encontrar|quero falar|queria falar|falar com|vim conversar|"
     r"sou (?:(?:o|a|um|uma) )?(?:amig[oa]|parente|filh[oa]|irma[oa]?|namorad[oa]|prim[oa]|convidad[oa])|convidad[oa]|"
-    r"amig[oa] d[aoe]|vim buscar|marcad[oa] com)\b"
+    r"(?:amig[oa]|prim[oa]|irma[o]?|ti[oa]|filh[oa]|sobrinh[oa]|net[oa]|namorad[oa]|parente) d[aoe]|"
+    r"vim buscar|marcad[oa] com)\b"
 )
 CORRECTION_PATTERN = re.compile(
     r"^(nao|nao nao|negativo)\b|\b(na verdade|quer dizer|corrigindo|errei|me enganei)\b"
@@ -224,8 +225,19 @@ def _same_apartment(first: str, second: str | None) -> bool:
 
 def bare_name(sentence: str) -> str | None:
     """A short answer that is only a name ("João", "é a Renata Oliveira"), title-cased."""
+    if len(_Words(sentence or "").original) > MAX_NAME_WORDS + 3:
+        return None
+    return leading_name(sentence)
+
+
+def leading_name(sentence: str) -> str | None:
+    """The name an answer starts with, whatever follows: "é o Marcos entregador do Mercado Livre" -> Marcos.
+
+    Only for an answer to a name question (the caller knows what was asked): leading words that
+    are never names ("é o", "sim", "pode subir") are skipped, and a sentence of such words has none.
+    """
     words = _Words(sentence or "")
-    if not words.original or len(words.original) > MAX_NAME_WORDS + 3:
+    if not words.original:
         return None
     index = 0
     while index < len(words.folded_words) and words.folded_words[index] in NAME_STOPWORDS:

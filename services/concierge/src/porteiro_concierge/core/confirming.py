@@ -1,0 +1,109 @@
+"""Closed-set readings of the visitor's answers, and confirming the weak ones.
+
+The core knows what it asked (`session.asking`), so an answer the extractor could not read is
+matched against the answers that question admits (`step.understanding`: intent words, the
+directory's residents and apartments). A strong reading fills the slot; a weak one (or two close
+ones) is never used as it is: the visitor is asked "Renata Oliveira, do 501?" and only a yes
+fills it. A no goes back to the question with that candidate excluded. The same confirmation
+guards a directory match that scored low (`validation.directory_answered`).
+
+Safety: a confirmation is the visitor's word about whom to call, never an authorization; only
+the resident's decision authorizes (core/resident.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from porteiro_concierge.core.step import Step
+from porteiro_concierge.extraction.base import Intent
+from porteiro_concierge.extraction.deterministic import leading_name
+from porteiro_concierge.hints import capped
+from porteiro_concierge.session import Asking, Target
+
+YES = "yes"
+NO = "no"
+
+
+def read_closed(step: Step, said: dict[str, Any], text: str) -> Target | None:
+    """Fill what `said` lacks for the question asked from the closed set; a weak reading to confirm."""
+    asking = step.session.asking
+    if asking == Asking.VISITOR_NAME:
+        _name_answer(step, said, text)
+    elif asking == Asking.INTENT and "intent" not in said:
+        reading = step.understanding.intent(text)
+        if reading.strong and reading.best:
+            said["intent"] = Intent(reading.best.value)
+    elif asking == Asking.RESIDENT_NAME and "resident_name" not in said:
+        return _resident_answer(step, said, text)
+    elif asking == Asking.APARTMENT and "apartment" not in said and not step.session.keypad.offered:
+        return _apartment_answer(step, said, text)
+    return None
+
+
+def _name_answer(step: Step, said: dict[str, Any], text: str) -> None:
+    """ "Qual é o seu nome?": a resident of the apartment already given is the resident, not the visitor.
+
+    Otherwise the name the answer starts with ("é o Marcos entregador do Mercado Livre").
+    """
+    slots = step.session.slots
+    name = said.get("visitor_name") or leading_name(text)
+    if name and slots.apartment and slots.resident_name is None:
+        reading = step.understanding.resident(name, slots.apartment)
+        resident = step.understanding.residents.get(reading.best.value) if reading.best else None
+        if reading.strong and resident and resident.apartment.lstrip("0") == slots.apartment.lstrip("0"):
+            said.pop("visitor_name", None)
+            said["resident_name"] = resident.name
+            return
+    if name and "visitor_name" not in said:
+        said["visitor_name"] = name
+
+
+def _resident_answer(step: Step, said: dict[str, Any], text: str) -> Target | None:
+    session = step.session
+    apartment = said.get("apartment") or session.slots.apartment
+    reading = step.understanding.resident(text, apartment, exclude=session.validation.excluded)
+    resident = step.understanding.residents.get(reading.best.value) if reading.best else None
+    if resident is None or not (reading.strong or reading.weak):
+        return None
+    if reading.strong or resident.name in session.validation.confirmed:
+        said["resident_name"] = resident.name
+        said.setdefault("apartment", resident.apartment)
+        return None
+    return Target(apartment=resident.apartment, resident_name=resident.name, destination="")
+
+
+def _apartment_answer(step: Step, said: dict[str, Any], text: str) -> Target | None:
+    reading = step.understanding.apartment(text, exclude=step.session.validation.excluded)
+    if reading.best is None:
+        return None
+    if reading.strong:
+        said["apartment"] = reading.best.value
+        return None
+    if reading.weak:
+        return Target(apartment=reading.best.value, resident_name="", destination="")
+    return None
+
+
+def ask(step: Step, target: Target) -> None:
+    """Ask the visitor to confirm `target` ("Renata Oliveira, do 501?" / "Apartamento 501?")."""
+    step.session.validation.confirming = target
+    prompt = "confirm_resident" if target.resident_name else "confirm_apartment"
+    sentence = step.prompts.text(prompt, resident_name=target.resident_name, apartment=target.apartment)
+    hints = capped(
+        phrase.capitalize() for phrases in step.rules.answers.confirmation.values() for phrase in phrases
+    )
+    step.ask(Asking.CONFIRM, sentence, "confirm", hints=hints)
+
+
+def answer(step: Step, text: str) -> str | None:
+    """The visitor's yes or no to the confirmation asked; None when the answer is neither."""
+    reading = step.understanding.confirmation(text)
+    if reading.best is None or not reading.strong:
+        return None
+    return YES if reading.best.value == YES else NO
+
+
+def target_key(target: Target) -> str:
+    """What a "no" excludes: the resident (as the matcher keys them) or the apartment."""
+    return f"{target.apartment}/{target.resident_name}" if target.resident_name else target.apartment

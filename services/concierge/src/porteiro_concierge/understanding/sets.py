@@ -1,0 +1,210 @@
+"""The closed sets of the concierge's questions, built from the directory and the answers file.
+
+- intent ("É uma entrega ou uma visita?"): the answers file's `intent` phrasings;
+- residents: each resident's full name, first name, last name, first + last, and aliases,
+  from the directory's listing; the apartment already given is searched first (its residents
+  only), then everyone;
+- apartments: each number as digits, in words and dictated (`porteiro_common.ptbr.spoken`);
+- a visitor's confirmation (yes/no) and the resident's decision: the answers file.
+
+A `Reading` is the best interpretation and how it stands: `strong` (take it), `weak` (ask a
+confirmation first), or nothing. Strong needs a confidence of at least `strong` and a lead of
+`margin` over the next different answer; weak needs `weak`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from porteiro_common.prompts import DEFAULT_PROMPTS_FILE
+from porteiro_common.ptbr.names import HONORIFICS, NAME_PARTICLES, name_words
+from porteiro_common.ptbr.spoken import spoken_forms
+from porteiro_concierge.understanding.matcher import Choice, ClosedSet, Interpretation
+
+DEFAULT_ANSWERS_FILE = DEFAULT_PROMPTS_FILE.parent / "answers.pt-BR.yaml"
+# Words around an answer that never answer anything: articles, forms of address, fillers.
+FILLERS = frozenset(
+    {
+        *HONORIFICS,
+        *NAME_PARTICLES,
+        *"e o a um uma eh oi ola bom boa dia tarde noite por favor obrigado obrigada moco moca".split(),
+    }
+)
+APARTMENT_FILLERS = frozenset(
+    "apartamento apto ap ape numero no na o a e do da para pra pro bloco torre casa unidade".split()
+)
+NAME_FILLERS = FILLERS | frozenset(
+    "para pra pro com o morador moradora falar quero queria vim ver visitar apartamento nome chama e".split()
+)
+# Names weigh every word of the transcript more: see matcher.COVERAGE_SHARE.
+NAME_COVERAGE_SHARE = 0.3
+
+
+class AnswersError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Answers:
+    """Meaning -> phrasings, per closed question (the answers file)."""
+
+    intent: dict[str, list[str]]
+    confirmation: dict[str, list[str]]
+    decision: dict[str, list[str]]
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> Answers:
+        source = path or DEFAULT_ANSWERS_FILE
+        try:
+            data = yaml.safe_load(source.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as error:
+            raise AnswersError(f"cannot read answers file {source}: {error}") from error
+        try:
+            return cls(**{name: _meanings(data[name]) for name in ("intent", "confirmation", "decision")})
+        except (KeyError, TypeError, ValueError) as error:
+            raise AnswersError(
+                f"answers file {source} needs intent, confirmation and decision, each a mapping of "
+                f"meaning -> list of phrasings: {error}"
+            ) from error
+
+
+def _meanings(section: object) -> dict[str, list[str]]:
+    if not isinstance(section, dict):
+        raise TypeError("not a mapping")
+    meanings = {str(meaning): [str(phrase) for phrase in phrases] for meaning, phrases in section.items()}
+    if not all(meanings.values()):
+        raise ValueError("a meaning without phrasings")
+    return meanings
+
+
+@dataclass(frozen=True)
+class ResidentChoice:
+    """A resident as the matcher knows them."""
+
+    name: str
+    apartment: str
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return f"{self.apartment}/{self.name}"
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The best interpretation of an answer and whether it can be taken as it is."""
+
+    best: Interpretation | None
+    strong: bool
+    weak: bool
+    others: tuple[Interpretation, ...] = ()
+
+    @classmethod
+    def of(
+        cls, interpretations: Sequence[Interpretation], strong: float, weak: float, margin: float
+    ) -> Reading:
+        if not interpretations:
+            return cls(None, strong=False, weak=False)
+        best, *others = interpretations
+        lead = best.confidence - (others[0].confidence if others else 0.0)
+        is_strong = best.confidence >= strong and lead >= margin
+        return cls(
+            best, strong=is_strong, weak=not is_strong and best.confidence >= weak, others=tuple(others)
+        )
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    strong: float = 0.85
+    weak: float = 0.6
+    margin: float = 0.08
+
+
+class Understanding:
+    """The closed sets for one directory vocabulary (rebuilt when the vocabulary changes)."""
+
+    def __init__(
+        self,
+        answers: Answers,
+        residents: Iterable[ResidentChoice],
+        apartments: Iterable[str],
+        thresholds: Thresholds | None = None,
+    ) -> None:
+        self.thresholds = thresholds or Thresholds()
+        self.residents = {resident.key: resident for resident in residents}
+        self._intent = _meaning_set(answers.intent, FILLERS)
+        self._confirmation = _meaning_set(answers.confirmation, ())
+        self._decision = _meaning_set(answers.decision, ())
+        self._everyone = _resident_set(self.residents.values())
+        self._by_apartment: dict[str, ClosedSet] = {}
+        self._apartments = ClosedSet(
+            [Choice(number, tuple(spoken_forms(number))) for number in dict.fromkeys(apartments)],
+            ignore=APARTMENT_FILLERS,
+        )
+
+    def _read(self, interpretations: list[Interpretation]) -> Reading:
+        limits = self.thresholds
+        return Reading.of(interpretations, limits.strong, limits.weak, limits.margin)
+
+    def intent(self, text: str) -> Reading:
+        return self._read(self._intent.interpret(text))
+
+    def confirmation(self, text: str) -> Reading:
+        """ "yes" or "no" to a confirmation question."""
+        return self._read(self._confirmation.interpret(text))
+
+    def decision(self, text: str) -> Reading:
+        """The resident's decision: "authorize", "deny" or "front_desk" (the answers file's meanings)."""
+        return self._read(self._decision.interpret(text))
+
+    def apartment(self, text: str, exclude: Iterable[str] = ()) -> Reading:
+        return self._read(self._apartments.interpret(text, exclude=exclude))
+
+    def resident(self, text: str, apartment: str | None = None, exclude: Iterable[str] = ()) -> Reading:
+        """A resident's name: of `apartment` first (when it has a strong or weak reading), then anyone.
+
+        The reading's value is a `ResidentChoice.key` ("501/Renata Oliveira").
+        """
+        if apartment:
+            own = self._read(self._of_apartment(apartment).interpret(text, exclude=exclude))
+            if own.strong or own.weak:
+                return own
+        return self._read(self._everyone.interpret(text, exclude=exclude))
+
+    def _of_apartment(self, apartment: str) -> ClosedSet:
+        if apartment not in self._by_apartment:
+            own = [resident for resident in self.residents.values() if _same(resident.apartment, apartment)]
+            self._by_apartment[apartment] = _resident_set(own)
+        return self._by_apartment[apartment]
+
+
+def _same(first: str, second: str) -> bool:
+    return first.lstrip("0") == second.lstrip("0")
+
+
+def _meaning_set(meanings: dict[str, list[str]], ignore: Iterable[str]) -> ClosedSet:
+    return ClosedSet(
+        [Choice(meaning, tuple(phrases)) for meaning, phrases in meanings.items()], ignore=ignore
+    )
+
+
+def _resident_set(residents: Iterable[ResidentChoice]) -> ClosedSet:
+    return ClosedSet(
+        [Choice(resident.key, resident_forms(resident)) for resident in residents],
+        ignore=NAME_FILLERS,
+        coverage_share=NAME_COVERAGE_SHARE,
+        ordered=False,
+    )
+
+
+def resident_forms(resident: ResidentChoice) -> tuple[str, ...]:
+    """What a resident answers to: full name, first, last, first + last, aliases."""
+    words = name_words(resident.name)
+    forms = [resident.name, *resident.aliases]
+    if words:
+        forms += [words[0], words[-1], f"{words[0]} {words[-1]}"]
+    return tuple(dict.fromkeys(form for form in forms if form.strip()))

@@ -1,0 +1,91 @@
+"""Confirm instead of guessing: weak readings and low directory scores are confirmed before a call.
+
+Virtual time through the real engine and core (tests/concierge/core_harness.py); the closed sets
+come from the harness's vocabulary (Renata Oliveira in 501, Lucas Martins in 302).
+"""
+
+from __future__ import annotations
+
+from porteiro.directory.v1 import directory_pb2
+from porteiro_concierge.extraction.base import Extraction, Intent
+from porteiro_concierge.session import RESIDENT, VISITOR, Asking, Outcome
+from tests.concierge.core_harness import RENATA, CallHarness
+
+SCRIPT = {
+    "Entrega.": Extraction(intent=Intent.DELIVERY),
+    "Meu nome é João.": Extraction(visitor_name="João"),
+}
+WEAK = "Rena Olive"  # a badly heard "Renata Oliveira": a weak reading
+
+
+async def _asked_whom(harness: CallHarness) -> None:
+    await harness.start_visitor()
+    await harness.say(VISITOR, "Entrega.")
+    await harness.say(VISITOR, "Meu nome é João.")
+    assert "apartamento e qual o nome do morador" in harness.last_said(VISITOR)
+
+
+async def test_weak_reading_is_confirmed_and_a_yes_calls() -> None:
+    harness = CallHarness(SCRIPT)
+    await _asked_whom(harness)
+    await harness.say(VISITOR, WEAK)
+    assert harness.last_said(VISITOR) == "Renata Oliveira, do 501?"
+    assert harness.directory.asked == [] and harness.dialer.attempts == []
+    session = await harness.session()
+    assert session is not None and session.asking == Asking.CONFIRM
+    await harness.say(VISITOR, "Sim.")
+    assert harness.directory.asked == [("501", "Renata Oliveira")]
+    assert harness.dialer.attempts == [(RENATA.destination, 1)]
+
+
+async def test_a_no_goes_back_to_the_question_without_that_candidate() -> None:
+    harness = CallHarness(SCRIPT)
+    await _asked_whom(harness)
+    await harness.say(VISITOR, WEAK)
+    await harness.say(VISITOR, "Não.")
+    assert "apartamento e qual o nome do morador" in harness.last_said(VISITOR)
+    session = await harness.session()
+    assert session is not None and session.validation.excluded == ["501/Renata Oliveira"]
+    await harness.say(VISITOR, WEAK)  # the same weak words again: not offered again
+    assert harness.count(VISITOR, "Renata Oliveira, do 501?") == 1
+    assert harness.dialer.attempts == []
+
+
+async def test_confirmation_never_authorizes() -> None:
+    harness = CallHarness(SCRIPT)
+    await _asked_whom(harness)
+    await harness.say(VISITOR, WEAK)
+    await harness.say(VISITOR, "Sim, pode subir, autorizado.")
+    await harness.start_resident()
+    session = await harness.session()
+    assert session is not None and session.outcome is None  # only the resident decides
+    await harness.say(RESIDENT, "Sim, pode subir.")
+    session = await harness.session()
+    assert session is not None and session.outcome == Outcome.AUTHORIZED
+
+
+async def test_low_directory_score_is_confirmed_before_calling() -> None:
+    harness = CallHarness(SCRIPT)
+    weak_match = directory_pb2.Candidate()
+    weak_match.CopyFrom(RENATA)
+    weak_match.score = 78.0
+
+    async def resolve(apartment: str, resident_name: str) -> directory_pb2.ResolveResponse:
+        harness.directory.asked.append((apartment, resident_name))
+        return directory_pb2.ResolveResponse(status=directory_pb2.RESOLVE_STATUS_MATCH, match=weak_match)
+
+    harness.directory.resolve = resolve  # type: ignore[method-assign]
+    await _asked_whom(harness)
+    await harness.say(VISITOR, "Renata Oliveira")
+    assert harness.last_said(VISITOR) == "Renata Oliveira, do 501?"
+    assert harness.dialer.attempts == []
+    await harness.say(VISITOR, "Isso mesmo.")
+    assert harness.dialer.attempts == [(RENATA.destination, 1)]
+
+
+async def test_answer_to_confirmation_that_is_neither_is_read_as_an_answer() -> None:
+    harness = CallHarness(SCRIPT)
+    await _asked_whom(harness)
+    await harness.say(VISITOR, WEAK)
+    await harness.say(VISITOR, "Lucas Martins")
+    assert harness.directory.asked == [("302", "Lucas Martins")]

@@ -1,0 +1,194 @@
+"""The closed-set matcher on what the recogniser really wrote (whisper base, espeak-ng voices, 8 kHz).
+
+The transcripts marked "heard" come from a `make eval` run (issue 14: --calls 6 --seed 3); the
+residents are the sample condominium's, loaded from its data file as the directory loads them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from porteiro_common.ptbr.phonetic import phonetic_key
+from porteiro_common.ptbr.spoken import number_words, spoken_forms
+from porteiro_concierge.understanding import Answers, ResidentChoice, Understanding
+from porteiro_directory.data import load_apartments
+
+SAMPLE = Path(__file__).parents[2] / "services/directory/src/porteiro_directory/data/apartamentos.json"
+
+
+@pytest.fixture(scope="module")
+def understanding() -> Understanding:
+    apartments = load_apartments(SAMPLE)
+    residents = [
+        ResidentChoice(resident.name, apartment.number, resident.aliases)
+        for apartment in apartments
+        for resident in apartment.residents
+    ]
+    return Understanding(Answers.load(), residents, [apartment.number for apartment in apartments])
+
+
+def test_phonetic_key_brings_spellings_of_one_sound_together() -> None:
+    assert phonetic_key("Cíntia") == phonetic_key("Sintia")
+    assert phonetic_key("Thiago") == phonetic_key("Tiago")
+    assert phonetic_key("Vinícius") == phonetic_key("Vinísius")
+    assert phonetic_key("Conceição") == phonetic_key("Conseisão")
+    # Voiced and voiceless pairs the telephone band blurs.
+    assert phonetic_key("bruna") == phonetic_key("pruna")
+    assert phonetic_key("daner") == phonetic_key("taner")
+    assert phonetic_key("visita") == phonetic_key("fisita")
+    assert phonetic_key("Renata") != phonetic_key("Fernanda")
+
+
+def test_spoken_forms_of_apartment_numbers() -> None:
+    assert spoken_forms("501") == ["501", "quinhentos e um", "cinco zero um"]
+    assert spoken_forms("562") == [
+        "562",
+        "quinhentos e sessenta e dois",
+        "cinco seis dois",
+        "cinco meia dois",
+    ]
+    assert number_words(100) == "cem"
+    assert number_words(1203) == "mil duzentos e tres"
+    assert number_words(2010) == "dois mil e dez"
+
+
+@pytest.mark.parametrize(
+    "heard",
+    ["É uma mimita.", "Eu sou limita."],  # heard for "É uma visita.", "Eu sou visita."
+)
+def test_intent_badly_heard_leans_right_but_is_not_taken(understanding: Understanding, heard: str) -> None:
+    reading = understanding.intent(heard)
+    assert reading.best is not None and reading.best.value == "visit"
+    assert not reading.strong
+
+
+@pytest.mark.parametrize(
+    ("heard", "meaning"),
+    [
+        ("Vimita.", "visit"),  # heard for "Visita."
+        ("Bom dia. É uma engreda.", "delivery"),  # heard for "É uma entrega."
+        ("Entrega no escoteio.", "delivery"),  # heard for "Entrega dos Correios."
+        ("Encomenda", "delivery"),
+    ],
+)
+def test_intent_from_misheard_words(understanding: Understanding, heard: str, meaning: str) -> None:
+    reading = understanding.intent(heard)
+    assert reading.best is not None and reading.best.value == meaning
+    assert reading.strong or reading.weak
+
+
+def test_intent_not_read_into_unrelated_words(understanding: Understanding) -> None:
+    for heard in ("Bom dia.", "Portar.", "O lá, só uma megadeira."):
+        reading = understanding.intent(heard)
+        assert not reading.strong, heard
+
+
+@pytest.mark.parametrize(
+    ("heard", "resident"),
+    [
+        ("Renata Oliveira", "501/Renata Oliveira"),
+        ("renata oliveira.", "501/Renata Oliveira"),
+        ("Renata Olivera", "501/Renata Oliveira"),  # a lost letter
+        ("Vinisius Barros", "502/Vinícius Barros"),  # no accent, c -> s
+        ("Oliveira, Renata", "501/Renata Oliveira"),  # order
+        ("Dani", "501/Daner dos Reis"),  # an alias from the data file
+        ("Pruna Almeida", "402/Bruna Almeida"),  # b/p
+    ],
+)
+def test_resident_strong_readings(understanding: Understanding, heard: str, resident: str) -> None:
+    reading = understanding.resident(heard)
+    assert reading.best is not None and reading.best.value == resident
+    assert reading.strong, reading
+
+
+def test_merged_words_lean_to_the_right_resident(understanding: Understanding) -> None:
+    reading = understanding.resident("Renataoliveira")
+    assert reading.best is not None and reading.best.value == "501/Renata Oliveira"
+    assert reading.strong or reading.weak
+
+
+def test_resident_heard_badly_is_weak_never_strong(understanding: Understanding) -> None:
+    # "Eu sou visita para a dona Bruna." was heard "Eu sou limita para a dora bruda."
+    reading = understanding.resident("para a dora bruda")
+    assert reading.best is not None and reading.best.value == "402/Bruna Almeida"
+    assert reading.weak and not reading.strong
+
+
+def test_resident_two_close_is_not_strong(understanding: Understanding) -> None:
+    # Two Barros in 502 and two Limas in 301: a surname alone names nobody in particular.
+    reading = understanding.resident("Barros")
+    assert reading.best is not None and not reading.strong
+    assert {reading.best.value, reading.others[0].value} == {"502/Vinícius Barros", "502/Marina Barros"}
+
+
+def test_resident_of_the_apartment_given_first(understanding: Understanding) -> None:
+    # "Lima" alone is two people; in 301 both, so not strong; "Letícia" in 301 is strong.
+    assert understanding.resident("Leticia", apartment="301").strong
+    reading = understanding.resident("Renato", apartment="501")  # Renata's alias
+    assert reading.strong and reading.best is not None and reading.best.value == "501/Renata Oliveira"
+
+
+def test_excluded_candidate_is_not_offered_again(understanding: Understanding) -> None:
+    reading = understanding.resident("Renata Oliveira", exclude={"501/Renata Oliveira"})
+    assert reading.best is None or reading.best.value != "501/Renata Oliveira"
+
+
+@pytest.mark.parametrize(
+    ("heard", "apartment"),
+    [
+        ("quinhentos e um", "501"),
+        ("Apartamento 501.", "501"),
+        ("cinco zero dois", "502"),
+        ("cinco zero um", "501"),
+        ("Apartamento trezentos e dois", "302"),
+        ("quatrocentos dois", "402"),  # a lost "e"
+        ("Apto. quinhentos e um.", "501"),
+    ],
+)
+def test_apartment_in_every_spoken_form(understanding: Understanding, heard: str, apartment: str) -> None:
+    reading = understanding.apartment(heard)
+    assert reading.best is not None and reading.best.value == apartment
+    assert reading.strong, reading
+
+
+def test_apartment_half_heard_is_not_strong(understanding: Understanding) -> None:
+    # "Apartamento quinhentos e dois." was heard "Apartamento Kingento Midori."
+    reading = understanding.apartment("Apartamento Kingento Midori.")
+    assert not reading.strong
+
+
+@pytest.mark.parametrize(
+    ("heard", "meaning"),
+    [
+        ("Sim.", "yes"),
+        ("Isso mesmo.", "yes"),
+        ("É isso.", "yes"),
+        ("Não.", "no"),
+        ("Não é.", "no"),
+        ("Negativo", "no"),
+    ],
+)
+def test_confirmation_answers(understanding: Understanding, heard: str, meaning: str) -> None:
+    reading = understanding.confirmation(heard)
+    assert reading.strong and reading.best is not None and reading.best.value == meaning
+
+
+def test_confirmation_neither_yes_nor_no(understanding: Understanding) -> None:
+    assert not understanding.confirmation("É a Marina Barros.").strong
+
+
+@pytest.mark.parametrize(
+    ("heard", "decision"),
+    [
+        ("Deixa lá lá por dar uma...", "front_desk"),  # heard for "Deixa lá na portaria."
+        ("Autorizado.", "authorize"),
+        ("Não conheço.", "deny"),
+    ],
+)
+def test_resident_decision_from_misheard_answers(
+    understanding: Understanding, heard: str, decision: str
+) -> None:
+    reading = understanding.decision(heard)
+    assert reading.best is not None and reading.best.value == decision
