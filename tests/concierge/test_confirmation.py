@@ -6,6 +6,8 @@ come from the harness's vocabulary (Renata Oliveira in 501, Lucas Martins in 302
 
 from __future__ import annotations
 
+import pytest
+
 from porteiro.directory.v1 import directory_pb2
 from porteiro_concierge.extraction.base import Extraction, Intent
 from porteiro_concierge.session import RESIDENT, VISITOR, Asking, Outcome
@@ -89,3 +91,29 @@ async def test_answer_to_confirmation_that_is_neither_is_read_as_an_answer() -> 
     await harness.say(VISITOR, WEAK)
     await harness.say(VISITOR, "Lucas Martins")
     assert harness.directory.asked == [("302", "Lucas Martins")]
+
+
+async def _resident_on_line(harness: CallHarness) -> None:
+    await _asked_whom(harness)
+    await harness.say(VISITOR, "Renata Oliveira")
+    await harness.start_resident()
+
+
+async def test_resident_answer_with_split_words_is_read_from_the_decisions() -> None:
+    harness = CallHarness(SCRIPT)
+    await _resident_on_line(harness)
+    await harness.say(RESIDENT, "Autori zado.")  # "Autorizado." as a recogniser split it
+    session = await harness.session()
+    assert session is not None and session.outcome == Outcome.AUTHORIZED
+
+
+@pytest.mark.parametrize(
+    "answer", ["Não sei, quem é?", "Sim... não, espera.", "Simone?", "Deixa lá lá por dar uma..."]
+)
+async def test_unclear_resident_answers_stay_unclear(answer: str) -> None:
+    harness = CallHarness(SCRIPT)
+    await _resident_on_line(harness)
+    await harness.say(RESIDENT, answer)
+    session = await harness.session()
+    assert session is not None and session.outcome is None
+    assert "Desculpe, não entendi" in harness.last_said(RESIDENT)

@@ -56,6 +56,13 @@ def decide_from_text(text: str, delivery: bool) -> Decision:
     return Decision.UNCLEAR
 
 
+def says_decision_words(text: str) -> bool:
+    """True when the answer holds any yes, no, unsure or front-desk word: its reading is the one above,
+    and an answer that is unclear with them stays unclear (no closer look may pick a side)."""
+    folded = plain(text)
+    return any(pattern.search(folded) for pattern in (_YES_IDIOMS, _UNSURE, _FRONT_DESK, _NO, _YES))
+
+
 def decide_from_key(key: str, delivery: bool) -> Decision:
     if delivery and key == "3":
         return Decision.FRONT_DESK

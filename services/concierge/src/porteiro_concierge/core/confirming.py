@@ -8,7 +8,8 @@ fills it. A no goes back to the question with that candidate excluded. The same 
 guards a directory match that scored low (`validation.directory_answered`).
 
 Safety: a confirmation is the visitor's word about whom to call, never an authorization; only
-the resident's decision authorizes (core/resident.py).
+the resident's decision authorizes (core/resident.py). `resident_decision` reads the resident's
+own answer when the plain reading (decision.py) found no decision word in it at all.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from porteiro_concierge.core.step import Step
+from porteiro_concierge.decision import Decision, says_decision_words
 from porteiro_concierge.extraction.base import Intent
 from porteiro_concierge.extraction.deterministic import leading_name
 from porteiro_concierge.hints import capped
@@ -107,3 +109,22 @@ def answer(step: Step, text: str) -> str | None:
 def target_key(target: Target) -> str:
     """What a "no" excludes: the resident (as the matcher keys them) or the apartment."""
     return f"{target.apartment}/{target.resident_name}" if target.resident_name else target.apartment
+
+
+def resident_decision(step: Step, text: str) -> Decision:
+    """The resident's answer that the plain reading found unclear, read against the decisions.
+
+    Only when it holds no decision word at all (an answer with both yes and no, or "não sei",
+    stays unclear), only a strong reading, and front desk only for deliveries; anything else is
+    unclear and the resident is asked again. This is still the resident's own answer: the only
+    way to an authorization (core/resident.py).
+    """
+    if says_decision_words(text):
+        return Decision.UNCLEAR
+    reading = step.understanding.decision(text)
+    if not reading.strong or reading.best is None:
+        return Decision.UNCLEAR
+    decision = Decision(reading.best.value)
+    if decision == Decision.FRONT_DESK and not step.delivery():
+        return Decision.UNCLEAR
+    return decision

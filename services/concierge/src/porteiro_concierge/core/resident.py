@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from porteiro.concierge.v1 import concierge_pb2
 from porteiro_common.stages import MORADOR_CONNECTED
-from porteiro_concierge.core import validation
+from porteiro_concierge.core import confirming, validation
 from porteiro_concierge.core.effects import TurnOutcome
 from porteiro_concierge.core.step import Step
 from porteiro_concierge.decision import Decision, decide_from_key, decide_from_text
@@ -59,7 +59,10 @@ def brief(step: Step) -> str:
 def utterance(step: Step, text: str) -> None:
     step.session.remember(RESIDENT, text)
     if step.session.state == FlowState.WAITING_RESIDENT:
-        decided(step, decide_from_text(text, step.delivery()), DecidedBy.VOICE)
+        decision = decide_from_text(text, step.delivery())
+        if decision == Decision.UNCLEAR:  # words the recogniser bent ("Autori zado"): the closed set
+            decision = confirming.resident_decision(step, text)
+        decided(step, decision, DecidedBy.VOICE)
 
 
 def key(step: Step, pressed: str) -> None:
