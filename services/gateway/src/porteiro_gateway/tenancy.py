@@ -25,6 +25,7 @@ from porteiro.common.v1 import common_pb2
 from porteiro.concierge.v1 import concierge_pb2
 from porteiro_common.prompts import load_prompts
 from porteiro_common.tenants import (
+    LABEL_UNKNOWN,
     CondominiumLabels,
     Tenant,
     TenantRegistry,
@@ -89,7 +90,7 @@ class Tenancy:
         return condominium_for_session(session_id, self.registry)
 
     def _refuse(self, leg: Leg) -> None:
-        metrics.CONDOMINIUM_CALLS.labels(self.labels(None)).inc()
+        metrics.CONDOMINIUM_CALLS.labels(LABEL_UNKNOWN).inc()  # refusals are told apart even with labels off
         where = f"port {self.port_condominium!r}" if self.port_condominium else "its UUID code"
         log.warning(
             "call for no condominium served here (by %s): apology, then hang up",
