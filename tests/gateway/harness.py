@@ -286,6 +286,7 @@ class LegHarness:
     settings: dict[str, Any] = field(default_factory=dict)
     speech: FakeSpeechClient = field(default_factory=FakeSpeechClient)
     fallback_ready: bool = True  # False: the busy tone stands in for the fallback sentence
+    holding: FallbackAudio | None = None  # the holding sentence (holding.py); None: none
     tracer: Any = None
 
     async def __aenter__(self) -> LegHarness:
@@ -303,6 +304,7 @@ class LegHarness:
             speech=self.speech,
             concierge=self._new_concierge_stream,
             fallback=fallback,
+            holding=self.holding,
             redactor=Redactor(False),
             clock=self.clock,
             **({"tracer": self.tracer} if self.tracer is not None else {}),

@@ -155,14 +155,17 @@ class _Attempt:
     """One Transcribe call: the config, then the audio in `CHUNK_MS` messages as it comes."""
 
     def __init__(
-        self, stub: speech_pb2_grpc.SpeechServiceStub, config: speech_pb2.TranscriptionConfig, timeout: float
+        self,
+        stub: speech_pb2_grpc.SpeechServiceStub,
+        config: speech_pb2.TranscriptionConfig,
+        timeout: float,
+        wait_for_ready: bool,
     ) -> None:
         self._config = config
         self._chunks: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._pending = bytearray()
         self._chunk_bytes = (config.sample_rate_hz or 8000) * 2 * CHUNK_MS // 1000
-        # Waits for speech to be ready (a restart, a reconnection) within the deadline.
-        self.call = stub.Transcribe(self._requests(), timeout=timeout, wait_for_ready=True)
+        self.call = stub.Transcribe(self._requests(), timeout=timeout, wait_for_ready=wait_for_ready)
 
     def send(self, pcm: bytes) -> None:
         self._pending += pcm
@@ -193,7 +196,13 @@ class GrpcTranscription:
 
     The utterance's audio is kept until its transcript arrives: a failed attempt is
     retried with a new stream carrying all of it, until `recognition_timeout` after
-    the audio was closed (`finish`).
+    its result was first awaited (the audio is closed then).
+
+    The first attempt, opened at speech onset, fails fast when speech is unreachable;
+    the retries wait for it to be ready, with a deadline at the end of that time. (A
+    cancelled stream-unary call that is still waiting for a connection keeps its tasks
+    until its deadline when the OpenTelemetry client interceptor wraps it, so no call
+    waits for readiness past the time it is needed.)
     """
 
     def __init__(
@@ -212,7 +221,8 @@ class GrpcTranscription:
         self.audio_bytes = 0
 
     def start(self, max_utterance_seconds: float) -> None:
-        self._attempt = _Attempt(self._stub, self._config, max_utterance_seconds + self._recognition_timeout)
+        timeout = max_utterance_seconds + self._recognition_timeout
+        self._attempt = _Attempt(self._stub, self._config, timeout, wait_for_ready=False)
 
     def send(self, pcm: bytes) -> None:
         self.audio_bytes += len(pcm)
@@ -228,10 +238,12 @@ class GrpcTranscription:
     async def result(self) -> speech_pb2.TranscribeResponse:
         """The transcript, retrying failed attempts for up to `recognition_timeout`."""
         assert self._attempt is not None, "start() first"
+        give_up_at = time.monotonic() + self._recognition_timeout
         last: grpc.aio.AioRpcError | None = None
         attempt = 0
         try:
-            async with asyncio.timeout(self._recognition_timeout):
+            # A backstop: the retries' own deadlines end them at give_up_at.
+            async with asyncio.timeout(self._recognition_timeout + 1.0):
                 while True:
                     try:
                         return await self._attempt.call
@@ -239,22 +251,29 @@ class GrpcTranscription:
                         if not retryable(error) or self._cancelled:
                             raise
                         last, attempt = error, attempt + 1
-                        metrics.SPEECH_RETRIES.labels("transcribe", error.code().name).inc()
+                    remaining = give_up_at - time.monotonic() - backoff(attempt)
+                    if remaining <= 0:
+                        raise self._gave_up(last)
+                    metrics.SPEECH_RETRIES.labels("transcribe", last.code().name).inc()
                     await asyncio.sleep(backoff(attempt))
-                    self._retry()
+                    self._retry(remaining)
         except TimeoutError:
             self._attempt.cancel()
-            why = f"; last attempt: {last.code().name}: {last.details()}" if last is not None else ""
-            raise rpc_error(
-                grpc.StatusCode.DEADLINE_EXCEEDED,
-                f"no transcript within {self._recognition_timeout:g} s of the end of speech{why}",
-            ) from None
+            raise self._gave_up(last) from None
 
-    def _retry(self) -> None:
-        """A new stream with the whole utterance (closed if the utterance is)."""
+    def _gave_up(self, last: grpc.aio.AioRpcError | None) -> grpc.aio.AioRpcError:
+        why = f"; last attempt: {last.code().name}: {last.details()}" if last is not None else ""
+        return rpc_error(
+            grpc.StatusCode.DEADLINE_EXCEEDED,
+            f"no transcript within {self._recognition_timeout:g} s of the end of speech{why}",
+        )
+
+    def _retry(self, timeout: float) -> None:
+        """A new stream with the whole utterance (closed if the utterance is), which waits for
+        speech to be ready (a restart, a reconnection) up to `timeout`."""
         assert self._attempt is not None
         self._attempt.cancel()
-        self._attempt = _Attempt(self._stub, self._config, self._recognition_timeout)
+        self._attempt = _Attempt(self._stub, self._config, timeout, wait_for_ready=True)
         self._attempt.send(bytes(self._audio))
         if self._finished:
             self._attempt.finish()
