@@ -80,6 +80,7 @@ async def test_the_first_attempt_is_cancelled_by_the_prototype_command_id(start_
 @pytest.mark.parametrize(
     ("session_id", "attempt", "names"),
     [("not-a-uuid", 1, "session_id"), (str(uuid.uuid4()), 0, "attempt"), (str(uuid.uuid4()), 99, "attempt")],
+    ids=["session-not-a-uuid", "attempt-0", "attempt-99"],  # fixed ids: parallel workers must collect alike
 )
 async def test_bad_cancels_are_refused_naming_the_field_and_publish_nothing(
     start_dialer, broker_queue, session_id, attempt, names
