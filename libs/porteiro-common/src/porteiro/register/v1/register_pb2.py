@@ -26,29 +26,29 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from porteiro.common.v1 import common_pb2 as porteiro_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#porteiro/register/v1/register.proto\x12\x14porteiro.register.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fporteiro/common/v1/common.proto\"\xcf\x03\n\nCallRecord\x12\x13\n\x0b\x63ondominium\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61ll_id\x18\x02 \x01(\t\x12.\n\nstarted_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nded_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x06intent\x18\x05 \x01(\x0e\x32\x1a.porteiro.common.v1.Intent\x12\x11\n\tapartment\x18\x06 \x01(\t\x12\r\n\x05\x62lock\x18\x07 \x01(\t\x12\x15\n\rresident_name\x18\x08 \x01(\t\x12\x19\n\x0cvisitor_name\x18\t \x01(\tH\x00\x88\x01\x01\x12\x30\n\x07outcome\x18\n \x01(\x0e\x32\x1f.porteiro.common.v1.CallOutcome\x12\x33\n\ndecided_by\x18\x0b \x01(\x0e\x32\x1f.porteiro.register.v1.DecidedBy\x12\x10\n\x08\x61ttempts\x18\x0c \x01(\r\x12\x14\n\x0c\x63\x61ll_seconds\x18\r \x01(\x01\x12\x1d\n\x15resident_wait_seconds\x18\x0e \x01(\x01\x42\x0f\n\r_visitor_name\"q\n\x0c\x43\x61llFinished\x12\x30\n\x06record\x18\x01 \x01(\x0b\x32 .porteiro.register.v1.CallRecord\x12/\n\x0b\x66inished_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xfa\x01\n\x10ListCallsRequest\x12\x13\n\x0b\x63ondominium\x18\x01 \x01(\t\x12\x30\n\x0cstarted_from\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0estarted_before\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tapartment\x18\x04 \x01(\t\x12\x31\n\x08outcomes\x18\x05 \x03(\x0e\x32\x1f.porteiro.common.v1.CallOutcome\x12\x11\n\tpage_size\x18\x06 \x01(\r\x12\x12\n\npage_token\x18\x07 \x01(\t\"]\n\x11ListCallsResponse\x12/\n\x05\x63\x61lls\x18\x01 \x03(\x0b\x32 .porteiro.register.v1.CallRecord\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"!\n\x0eGetCallRequest\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\"Q\n\x13\x45raseVisitorRequest\x12\x14\n\x0cvisitor_name\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61ll_id\x18\x02 \x01(\t\x12\x13\n\x0b\x63ondominium\x18\x03 \x01(\t\"\'\n\x14\x45raseVisitorResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\r*i\n\tDecidedBy\x12\x1a\n\x16\x44\x45\x43IDED_BY_UNSPECIFIED\x10\x00\x12\x14\n\x10\x44\x45\x43IDED_BY_VOICE\x10\x01\x12\x15\n\x11\x44\x45\x43IDED_BY_KEYPAD\x10\x02\x12\x13\n\x0f\x44\x45\x43IDED_BY_NONE\x10\x03\x32\xa9\x02\n\x0fRegisterService\x12\\\n\tListCalls\x12&.porteiro.register.v1.ListCallsRequest\x1a\'.porteiro.register.v1.ListCallsResponse\x12Q\n\x07GetCall\x12$.porteiro.register.v1.GetCallRequest\x1a .porteiro.register.v1.CallRecord\x12\x65\n\x0c\x45raseVisitor\x12).porteiro.register.v1.EraseVisitorRequest\x1a*.porteiro.register.v1.EraseVisitorResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#porteiro/register/v1/register.proto\x12\x14porteiro.register.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fporteiro/common/v1/common.proto\"\xe7\x03\n\nCallRecord\x12\x13\n\x0b\x63ondominium\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61ll_id\x18\x02 \x01(\t\x12.\n\nstarted_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nded_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x06intent\x18\x05 \x01(\x0e\x32\x1a.porteiro.common.v1.Intent\x12\x11\n\tapartment\x18\x06 \x01(\t\x12\r\n\x05\x62lock\x18\x07 \x01(\t\x12\x15\n\rresident_name\x18\x08 \x01(\t\x12\x19\n\x0cvisitor_name\x18\t \x01(\tH\x00\x88\x01\x01\x12\x30\n\x07outcome\x18\n \x01(\x0e\x32\x1f.porteiro.common.v1.CallOutcome\x12\x33\n\ndecided_by\x18\x0b \x01(\x0e\x32\x1f.porteiro.register.v1.DecidedBy\x12\x10\n\x08\x61ttempts\x18\x0c \x01(\r\x12\x14\n\x0c\x63\x61ll_seconds\x18\r \x01(\x01\x12\x1d\n\x15resident_wait_seconds\x18\x0e \x01(\x01\x12\x16\n\x0e\x66\x61ilure_reason\x18\x0f \x01(\tB\x0f\n\r_visitor_name\"q\n\x0c\x43\x61llFinished\x12\x30\n\x06record\x18\x01 \x01(\x0b\x32 .porteiro.register.v1.CallRecord\x12/\n\x0b\x66inished_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xfa\x01\n\x10ListCallsRequest\x12\x13\n\x0b\x63ondominium\x18\x01 \x01(\t\x12\x30\n\x0cstarted_from\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0estarted_before\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tapartment\x18\x04 \x01(\t\x12\x31\n\x08outcomes\x18\x05 \x03(\x0e\x32\x1f.porteiro.common.v1.CallOutcome\x12\x11\n\tpage_size\x18\x06 \x01(\r\x12\x12\n\npage_token\x18\x07 \x01(\t\"]\n\x11ListCallsResponse\x12/\n\x05\x63\x61lls\x18\x01 \x03(\x0b\x32 .porteiro.register.v1.CallRecord\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"!\n\x0eGetCallRequest\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\"Q\n\x13\x45raseVisitorRequest\x12\x14\n\x0cvisitor_name\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61ll_id\x18\x02 \x01(\t\x12\x13\n\x0b\x63ondominium\x18\x03 \x01(\t\"\'\n\x14\x45raseVisitorResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\r*i\n\tDecidedBy\x12\x1a\n\x16\x44\x45\x43IDED_BY_UNSPECIFIED\x10\x00\x12\x14\n\x10\x44\x45\x43IDED_BY_VOICE\x10\x01\x12\x15\n\x11\x44\x45\x43IDED_BY_KEYPAD\x10\x02\x12\x13\n\x0f\x44\x45\x43IDED_BY_NONE\x10\x03\x32\xa9\x02\n\x0fRegisterService\x12\\\n\tListCalls\x12&.porteiro.register.v1.ListCallsRequest\x1a\'.porteiro.register.v1.ListCallsResponse\x12Q\n\x07GetCall\x12$.porteiro.register.v1.GetCallRequest\x1a .porteiro.register.v1.CallRecord\x12\x65\n\x0c\x45raseVisitor\x12).porteiro.register.v1.EraseVisitorRequest\x1a*.porteiro.register.v1.EraseVisitorResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'porteiro.register.v1.register_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DECIDEDBY']._serialized_start=1215
-  _globals['_DECIDEDBY']._serialized_end=1320
+  _globals['_DECIDEDBY']._serialized_start=1239
+  _globals['_DECIDEDBY']._serialized_end=1344
   _globals['_CALLRECORD']._serialized_start=128
-  _globals['_CALLRECORD']._serialized_end=591
-  _globals['_CALLFINISHED']._serialized_start=593
-  _globals['_CALLFINISHED']._serialized_end=706
-  _globals['_LISTCALLSREQUEST']._serialized_start=709
-  _globals['_LISTCALLSREQUEST']._serialized_end=959
-  _globals['_LISTCALLSRESPONSE']._serialized_start=961
-  _globals['_LISTCALLSRESPONSE']._serialized_end=1054
-  _globals['_GETCALLREQUEST']._serialized_start=1056
-  _globals['_GETCALLREQUEST']._serialized_end=1089
-  _globals['_ERASEVISITORREQUEST']._serialized_start=1091
-  _globals['_ERASEVISITORREQUEST']._serialized_end=1172
-  _globals['_ERASEVISITORRESPONSE']._serialized_start=1174
-  _globals['_ERASEVISITORRESPONSE']._serialized_end=1213
-  _globals['_REGISTERSERVICE']._serialized_start=1323
-  _globals['_REGISTERSERVICE']._serialized_end=1620
+  _globals['_CALLRECORD']._serialized_end=615
+  _globals['_CALLFINISHED']._serialized_start=617
+  _globals['_CALLFINISHED']._serialized_end=730
+  _globals['_LISTCALLSREQUEST']._serialized_start=733
+  _globals['_LISTCALLSREQUEST']._serialized_end=983
+  _globals['_LISTCALLSRESPONSE']._serialized_start=985
+  _globals['_LISTCALLSRESPONSE']._serialized_end=1078
+  _globals['_GETCALLREQUEST']._serialized_start=1080
+  _globals['_GETCALLREQUEST']._serialized_end=1113
+  _globals['_ERASEVISITORREQUEST']._serialized_start=1115
+  _globals['_ERASEVISITORREQUEST']._serialized_end=1196
+  _globals['_ERASEVISITORRESPONSE']._serialized_start=1198
+  _globals['_ERASEVISITORRESPONSE']._serialized_end=1237
+  _globals['_REGISTERSERVICE']._serialized_start=1347
+  _globals['_REGISTERSERVICE']._serialized_end=1644
 # @@protoc_insertion_point(module_scope)

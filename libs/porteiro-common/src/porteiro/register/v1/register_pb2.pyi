@@ -23,7 +23,7 @@ DECIDED_BY_KEYPAD: DecidedBy
 DECIDED_BY_NONE: DecidedBy
 
 class CallRecord(_message.Message):
-    __slots__ = ("condominium", "call_id", "started_at", "ended_at", "intent", "apartment", "block", "resident_name", "visitor_name", "outcome", "decided_by", "attempts", "call_seconds", "resident_wait_seconds")
+    __slots__ = ("condominium", "call_id", "started_at", "ended_at", "intent", "apartment", "block", "resident_name", "visitor_name", "outcome", "decided_by", "attempts", "call_seconds", "resident_wait_seconds", "failure_reason")
     CONDOMINIUM_FIELD_NUMBER: _ClassVar[int]
     CALL_ID_FIELD_NUMBER: _ClassVar[int]
     STARTED_AT_FIELD_NUMBER: _ClassVar[int]
@@ -38,6 +38,7 @@ class CallRecord(_message.Message):
     ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
     CALL_SECONDS_FIELD_NUMBER: _ClassVar[int]
     RESIDENT_WAIT_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    FAILURE_REASON_FIELD_NUMBER: _ClassVar[int]
     condominium: str
     call_id: str
     started_at: _timestamp_pb2.Timestamp
@@ -52,7 +53,8 @@ class CallRecord(_message.Message):
     attempts: int
     call_seconds: float
     resident_wait_seconds: float
-    def __init__(self, condominium: _Optional[str] = ..., call_id: _Optional[str] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ended_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., intent: _Optional[_Union[_common_pb2.Intent, str]] = ..., apartment: _Optional[str] = ..., block: _Optional[str] = ..., resident_name: _Optional[str] = ..., visitor_name: _Optional[str] = ..., outcome: _Optional[_Union[_common_pb2.CallOutcome, str]] = ..., decided_by: _Optional[_Union[DecidedBy, str]] = ..., attempts: _Optional[int] = ..., call_seconds: _Optional[float] = ..., resident_wait_seconds: _Optional[float] = ...) -> None: ...
+    failure_reason: str
+    def __init__(self, condominium: _Optional[str] = ..., call_id: _Optional[str] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ended_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., intent: _Optional[_Union[_common_pb2.Intent, str]] = ..., apartment: _Optional[str] = ..., block: _Optional[str] = ..., resident_name: _Optional[str] = ..., visitor_name: _Optional[str] = ..., outcome: _Optional[_Union[_common_pb2.CallOutcome, str]] = ..., decided_by: _Optional[_Union[DecidedBy, str]] = ..., attempts: _Optional[int] = ..., call_seconds: _Optional[float] = ..., resident_wait_seconds: _Optional[float] = ..., failure_reason: _Optional[str] = ...) -> None: ...
 
 class CallFinished(_message.Message):
     __slots__ = ("record", "finished_at")
