@@ -24,6 +24,7 @@ from porteiro.concierge.v1 import concierge_pb2
 from porteiro_common.audiosocket import FRAME_SECONDS, SILENCE_FRAME, Kind, encode, encode_audio, encode_uuid
 from porteiro_gateway import metrics
 from porteiro_gateway.leg_table import LegRegistry
+from porteiro_gateway.leg_warnings import PeriodicWarnings
 from tests.gateway.fakes import FakeLeg
 from tests.gateway.harness import START, LegHarness, uuid_frame
 from tests.gateway.support import AsteriskClient, Stack, silence, start_stack
@@ -152,9 +153,10 @@ async def test_audio_that_stops_mid_call_ends_the_leg_and_audio_that_flows_keeps
     assert protocol_errors("audio_stopped") == before + 1
 
 
-async def test_a_flood_of_silent_legs_neither_keeps_the_table_nor_shuts_out_a_resident():
+async def test_a_flood_of_silent_legs_neither_keeps_the_table_nor_shuts_out_a_resident(caplog):
     """Issue 15: 500 connections that sent a UUID and nothing held all 300 legs ~35 s and a
     resident leg was refused. Here 40 against 20 legs, 4 of them kept for residents."""
+    caplog.set_level(logging.WARNING, logger="porteiro_gateway.listener")
     stack = await start_stack(max_legs=20, resident_reserve_share=0.2)
     reserve_refusals, no_audio = refusals("resident_reserve"), protocol_errors("no_audio")
     flood: list[AsteriskClient] = []
@@ -172,6 +174,8 @@ async def test_a_flood_of_silent_legs_neither_keeps_the_table_nor_shuts_out_a_re
             assert client.kinds()[-1] == Kind.HANGUP
         freed_after = time.monotonic() - began
         assert refusals("resident_reserve") == reserve_refusals + 24
+        refused_lines = [r for r in caplog.records if r.getMessage().startswith("connection refused")]
+        assert len(refused_lines) == 1, "24 refusals within seconds: one line"
         assert protocol_errors("no_audio") == no_audio + 16
         assert freed_after < 5.0, f"the silent legs held the table {freed_after:.1f} s"
         assert not resident.closed.is_set(), "the resident leg, which sends audio, was ended"
@@ -280,3 +284,21 @@ async def test_a_thousand_error_frames_write_one_warning_and_a_count(caplog):
 
 def socket_warnings(caplog) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.name == "porteiro_gateway.caller_socket"]
+
+
+def test_refused_connections_write_a_line_per_reason_per_period(caplog):
+    caplog.set_level(logging.WARNING, logger="test.refusals")
+    clock = [0.0]
+    warnings = PeriodicWarnings(logging.getLogger("test.refusals"), period=10.0, now=lambda: clock[0])
+    for _ in range(500):
+        warnings.warn("max_legs", "connection refused: max_legs")
+    warnings.warn("not_allowed", "connection from a network not allowed")
+    clock[0] = 9.9
+    warnings.warn("max_legs", "connection refused: max_legs")
+    clock[0] = 10.0
+    warnings.warn("max_legs", "connection refused: max_legs")
+    assert [r.getMessage() for r in caplog.records] == [
+        "connection refused: max_legs",
+        "connection from a network not allowed",
+        "connection refused: max_legs (and 500 more in the last 10 s)",
+    ]

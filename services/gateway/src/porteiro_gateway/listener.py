@@ -35,8 +35,11 @@ from porteiro_gateway.caller_socket import CallerSocket
 from porteiro_gateway.deps import LEG_NAMES, LegDeps
 from porteiro_gateway.leg import Leg
 from porteiro_gateway.leg_table import LegRegistry
+from porteiro_gateway.leg_warnings import PeriodicWarnings
 
 log = logging.getLogger(__name__)
+# A flood of refused connections writes a line per reason every 10 s, not one per connection.
+REFUSAL_WARNINGS = PeriodicWarnings(log)
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -92,13 +95,13 @@ class LegListener:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self._deps.settings.send_buffer_bytes)
         if not is_allowed(str(peer[0]), self._networks):
             metrics.REFUSALS.labels("not_allowed").inc()
-            log.warning("connection from a network not allowed", extra={"peer": str(peer[0])})
+            REFUSAL_WARNINGS.warn("not_allowed", "connection from a network not allowed", peer=str(peer[0]))
             transport.abort()
             return None
         reason = self._registry.refusal(self.leg)
         if reason is not None:
             metrics.REFUSALS.labels(reason).inc()
-            log.warning("connection refused", extra={"reason": reason})
+            REFUSAL_WARNINGS.warn(reason, f"connection refused: {reason}", reason=reason)
             transport.write(HANGUP_FRAME)
             transport.close()
             return None
