@@ -53,6 +53,18 @@ async def test_a_no_goes_back_to_the_question_without_that_candidate() -> None:
     assert harness.dialer.attempts == []
 
 
+async def test_refused_guesses_lead_to_the_keypad_like_answers_not_understood() -> None:
+    harness = CallHarness(SCRIPT)
+    await _asked_whom(harness)
+    await harness.say(VISITOR, WEAK)
+    await harness.say(VISITOR, "Não.")
+    await harness.say(VISITOR, "Luk Matin")  # a weak Lucas Martins this time
+    assert harness.last_said(VISITOR) == "Lucas Martins, do 302?"
+    await harness.say(VISITOR, "Não.")
+    assert "digite o número do apartamento" in harness.last_said(VISITOR)
+    assert harness.dialer.attempts == []
+
+
 async def test_confirmation_never_authorizes() -> None:
     harness = CallHarness(SCRIPT)
     await _asked_whom(harness)

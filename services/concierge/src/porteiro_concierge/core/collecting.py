@@ -36,8 +36,7 @@ def utterance(step: Step, text: str, extraction: Extraction | None) -> None:
         progressed, weak = apply(step, extraction or Extraction(source="none"), text)
         step.fx.turn_outcome = TurnOutcome.PROGRESS if progressed else TurnOutcome.NO_PROGRESS
         if weak is not None and not progressed:
-            step.fx.turn_outcome = TurnOutcome.PROGRESS
-            session.visitor.not_understood = 0
+            # Not progress yet (the count of answers not understood stands): a "no" adds to it.
             confirming.ask(step, weak)
             return
         advance(step, progressed)
@@ -97,10 +96,10 @@ def confirmation_answered(step: Step, text: str) -> bool:
     if said is None:
         session.asking = Asking.RESIDENT_NAME if target.resident_name else Asking.APARTMENT
         return False
-    step.fx.turn_outcome = TurnOutcome.PROGRESS
-    session.visitor.not_understood = 0
     slots = session.slots
     if said == confirming.YES:
+        step.fx.turn_outcome = TurnOutcome.PROGRESS
+        session.visitor.not_understood = 0
         if target.resident_name:
             session.validation.confirmed.append(target.resident_name)
         if target.destination:  # the directory's own match: call it
@@ -120,6 +119,19 @@ def confirmation_answered(step: Step, text: str) -> bool:
             slots.apartment = None
     else:
         slots.apartment = None
+    # A guess refused counts as an answer not understood: repeated ones lead to the keypad and
+    # the end of the call as any other (a garbled line cannot be confirmed forever).
+    step.fx.turn_outcome = TurnOutcome.NO_PROGRESS
+    progress = session.visitor
+    progress.not_understood += 1
+    if progress.not_understood >= step.settings.not_understood_before_end:
+        step.finish(Outcome.FAILED, "visitor_failed", None)
+        return True
+    if progress.not_understood >= step.settings.not_understood_before_fallback:
+        fall_back(step)
+        if ready(step):
+            validation.resolve(step)
+            return True
     ask_next(step)
     return True
 
