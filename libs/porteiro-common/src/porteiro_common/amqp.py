@@ -77,6 +77,9 @@ class _Request:
     body: bytes
     expires_at: float  # time.monotonic()
     future: Future
+    # Overrides of the target for this message (e.g. one condominium's queue); None = the target's.
+    routing_key: str | None = None
+    queue: str | None = None  # declared (durable) before the first publish to it, when declare_queue
 
 
 def connection_parameters(url: str, connect_timeout: float, heartbeat: int) -> pika.URLParameters:
@@ -119,6 +122,7 @@ class AmqpPublisher:
         self._thread: threading.Thread | None = None
         self._connection: pika.BlockingConnection | None = None
         self._channel: BlockingChannel | None = None
+        self._declared: set[str] = set()  # queues declared on this connection
         self.connected = False
         self.last_error = "not connected yet"
         self._down_reported = False
@@ -137,11 +141,15 @@ class AmqpPublisher:
         if self._thread is not None:
             self._thread.join(timeout)
 
-    def submit(self, body: bytes, timeout_seconds: float) -> Future:
-        """Queue one publish; the future's result is the confirm time (unix seconds)."""
+    def submit(
+        self, body: bytes, timeout_seconds: float, routing_key: str | None = None, queue: str | None = None
+    ) -> Future:
+        """Queue one publish; the future's result is the confirm time (unix seconds).
+
+        `routing_key` and `queue` send this message elsewhere than the target's (None: the target's)."""
         if not self.connected:
             raise BrokerUnavailable(f"broker unreachable ({self.last_error})")
-        request = _Request(body, time.monotonic() + timeout_seconds, Future())
+        request = _Request(body, time.monotonic() + timeout_seconds, Future(), routing_key, queue)
         self._requests.put(request)
         return request.future
 
@@ -196,6 +204,7 @@ class AmqpPublisher:
         if self._target.exchange:
             channel.exchange_declare(exchange=self._target.exchange, passive=True)
         self._channel = channel
+        self._declared = {self._target.queue}
 
     def _serve(self) -> None:
         assert self._connection is not None
@@ -221,10 +230,14 @@ class AmqpPublisher:
             delivery_mode=pika.DeliveryMode.Persistent,
         )
         assert self._channel is not None  # _serve runs only after _connect opened it
+        routing_key = request.routing_key or self._target.routing_key
         try:
+            if request.queue and self._target.declare_queue and request.queue not in self._declared:
+                self._channel.queue_declare(queue=request.queue, durable=True)
+                self._declared.add(request.queue)
             self._channel.basic_publish(
                 exchange=self._target.exchange,
-                routing_key=self._target.routing_key,
+                routing_key=routing_key,
                 body=request.body,
                 properties=properties,
                 mandatory=True,
@@ -232,8 +245,7 @@ class AmqpPublisher:
         except pika.exceptions.UnroutableError:
             request.future.set_exception(
                 PublishRejected(
-                    f"no queue bound for exchange {self._target.exchange!r} "
-                    f"routing key {self._target.routing_key!r}"
+                    f"no queue bound for exchange {self._target.exchange!r} routing key {routing_key!r}"
                 )
             )
         except pika.exceptions.NackError:

@@ -27,6 +27,7 @@ from porteiro_dialer.placer import CallPlacer, RequestLimits
 from porteiro_dialer.publisher import AmqpPublisher, AmqpTarget, Backoff, connection_parameters
 from porteiro_dialer.servicer import DialerServicer
 from porteiro_dialer.settings import DialerSettings, check_urls
+from porteiro_dialer.tenancy import DialerTenants
 
 REDIS_CHECK_SECONDS = 10.0
 
@@ -74,6 +75,7 @@ class DialerApp(ServiceApp[DialerSettings]):
         observability = observability or load_settings(ObservabilitySettings)
         self.publisher = build_publisher(settings)
         self.store = build_store(settings)
+        self.tenants = DialerTenants(settings)
         self.placer = CallPlacer(
             self.publisher,
             self.store,
@@ -82,6 +84,7 @@ class DialerApp(ServiceApp[DialerSettings]):
             Redactor(observability.trace_personal_data),
             tracer or trace.get_tracer("porteiro.dialer"),
             RequestLimits.from_settings(settings),
+            self.tenants.route,
         )
         self._broker_changed: asyncio.Event | None = None
         self._tasks: list[asyncio.Task] = []
@@ -106,6 +109,7 @@ class DialerApp(ServiceApp[DialerSettings]):
         if isinstance(self.store, SharedIdempotencyStore):
             self._tasks.append(asyncio.create_task(self._watch_redis(self.store), name="dialer-redis"))
         self.publisher.start(signal_change)
+        await self.tenants.start()
 
     async def _follow_broker(self, health_reporter: HealthReporter) -> None:
         assert self._broker_changed is not None
@@ -126,6 +130,7 @@ class DialerApp(ServiceApp[DialerSettings]):
             await asyncio.sleep(REDIS_CHECK_SECONDS)
 
     async def stop(self, grace_seconds: float) -> None:
+        await self.tenants.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.to_thread(self.publisher.stop, grace_seconds)

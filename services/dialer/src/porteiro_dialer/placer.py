@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from typing import Protocol
@@ -34,15 +36,20 @@ from porteiro_dialer.settings import (
     DEFAULT_MAX_NOTE_CHARS,
     DialerSettings,
 )
+from porteiro_dialer.tenancy import Route
 
 log = logging.getLogger(__name__)
 
 CALL_MORADOR = "CALL_MORADOR"
 CANCEL_MORADOR_CALL = "CANCEL_MORADOR_CALL"
+# Sessions whose route (condominium) is remembered for their cancels.
+REMEMBERED_ROUTES = 10_000
 
 
 class Publisher(Protocol):
-    def submit(self, body: bytes, timeout_seconds: float) -> Future: ...
+    def submit(
+        self, body: bytes, timeout_seconds: float, routing_key: str | None = None, queue: str | None = None
+    ) -> Future: ...
 
     def report_stalled(self, reason: str) -> None: ...
 
@@ -55,6 +62,7 @@ class CallRequest:
     note: str = ""
     apartment: str = ""
     intent: int = common_pb2.INTENT_UNSPECIFIED
+    condominium: str = ""  # its PBX settings fill the payload ("" = the dialer's own)
 
 
 @dataclass(frozen=True)
@@ -155,11 +163,15 @@ class CallPlacer:
         redactor: Redactor,
         tracer: trace.Tracer | None = None,
         limits: RequestLimits = DEFAULT_LIMITS,
+        routes: Callable[[str], Route] | None = None,
     ) -> None:
         self._publisher = publisher
+        # A condominium's route (porteiro_dialer.tenancy); None: every command gets `payload_config`.
+        self._routes = routes or (lambda _condominium: Route(payload_config))
+        # The route each recent session's commands took: its cancels go the same way.
+        self._session_routes: OrderedDict[str, Route] = OrderedDict()
         self._limits = limits
         self._store = store
-        self._payload_config = payload_config
         self._publish_timeout = publish_timeout_seconds
         self._redact = redactor
         self._tracer = tracer or trace.get_tracer("porteiro.dialer")
@@ -176,6 +188,7 @@ class CallPlacer:
         """Publish once per (session, attempt); raises InvalidCallRequest or BrokerUnavailable."""
         try:
             request = validate(request, self._limits)
+            self._remember_route(request.session_id, self._routes(request.condominium))
         except InvalidCallRequest:
             metrics.PUBLISHES.labels("invalid").inc()
             raise
@@ -242,13 +255,16 @@ class CallPlacer:
                 metrics.CANCELS.labels(outcome).inc()
 
     async def _publish_cancel(self, request: CancelRequest, wait: float) -> float:
+        route = self._session_routes.get(request.session_id) or self._routes("")
         payload = build_cancel(
-            self._payload_config,
+            route.payload,
             session_id=request.session_id,
             attempt=request.attempt,
             timestamp=int(time.time()),
         )
-        confirm = self._publisher.submit(encode(payload), self._publish_timeout)
+        confirm = self._publisher.submit(
+            encode(payload), self._publish_timeout, route.routing_key, route.queue
+        )
         try:
             return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(confirm)), wait)
         except TimeoutError:
@@ -275,14 +291,21 @@ class CallPlacer:
             return done, True
         return await self._publish(key, request), False
 
+    def _remember_route(self, session_id: str, route: Route) -> None:
+        self._session_routes[session_id] = route
+        self._session_routes.move_to_end(session_id)
+        while len(self._session_routes) > REMEMBERED_ROUTES:
+            self._session_routes.popitem(last=False)
+
     def _forget(self, key: CallKey, task: asyncio.Task) -> None:
         self._in_flight.pop(key, None)
         if not task.cancelled():
             task.exception()  # retrieved here so a failure nobody waited for is not logged as lost
 
     async def _publish(self, key: CallKey, request: CallRequest) -> PublishedCommand:
+        route = self._session_routes.get(request.session_id) or self._routes(request.condominium)
         payload = build_clicktocall(
-            self._payload_config,
+            route.payload,
             session_id=request.session_id,
             destination=request.destination,
             attempt=request.attempt,
@@ -291,7 +314,9 @@ class CallPlacer:
         )
         cid = payload["operation"]["guid"]
         began = time.perf_counter()
-        confirm = self._publisher.submit(encode(payload), self._publish_timeout)
+        confirm = self._publisher.submit(
+            encode(payload), self._publish_timeout, route.routing_key, route.queue
+        )
         # Remember a confirm even if it arrives after everyone stopped waiting.
         self._remember_when_confirmed(key, cid, confirm)
         try:

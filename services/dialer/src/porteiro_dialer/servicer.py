@@ -44,6 +44,7 @@ class DialerServicer(dialer_pb2_grpc.DialerServiceServicer):
             note=request.context.note,
             apartment=request.context.apartment,
             intent=request.context.intent,
+            condominium=request.condominium,
         )
         try:
             placed = await self._placer.place_call(call, wait_budget(context.time_remaining()))

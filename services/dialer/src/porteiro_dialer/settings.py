@@ -1,5 +1,6 @@
 """Settings of the dialer service (environment prefix ``PORTEIRO_DIALER_``)."""
 
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr
@@ -26,6 +27,16 @@ class DialerSettings(ServiceSettings):
 
     grpc_port: int = 50054
     metrics_port: int = 9104
+
+    # Many condominiums (porteiro_dialer.tenancy): each one's `pbx` settings in its commands.
+    tenants_dir: Path | None = Field(
+        None,
+        description="Folder of condominiums (the directory's TENANTS_DIR): a PlaceCall's condominium gives "
+        "the license, destiny and queue/routing key of its commands; unset = these settings for every call",
+    )
+    reload_interval_seconds: float = Field(
+        2.0, ge=0, le=3600, description="How often TENANTS_DIR is checked for changes (0 = never reload)"
+    )
 
     # Broker and routing.
     amqp_url: SecretStr = Field(
