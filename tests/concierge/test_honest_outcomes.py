@@ -17,8 +17,10 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import REGISTRY
 
+from porteiro.common.v1 import common_pb2
 from porteiro.concierge.v1 import concierge_pb2
 from porteiro_common.stages import CALL_ENDED
+from porteiro_concierge.call_register import call_record
 from porteiro_concierge.core.events import LegEnded
 from porteiro_concierge.extraction.base import Extraction, Intent
 from porteiro_concierge.leg import LegHandler
@@ -226,3 +228,17 @@ def test_the_failure_reason_survives_the_store_and_an_unknown_one_reads_as_gener
 def test_the_gateways_leg_end_reasons_map_to_a_hang_up_or_a_failure(reason, detail, lost):
     ended = concierge_pb2.LegEnded(reason=reason, detail=detail)
     assert LegHandler._lost_to(ended) == lost
+
+
+async def test_the_register_record_carries_the_failure_reason_and_a_decided_call_none():
+    lost, register = await resident_on_line()
+    await lost.send(LegEnded(RESIDENT, lost=FailureReason.DEPENDENCY_SPEECH))
+    [failed] = register.records
+    record = call_record(failed)
+    assert record.outcome == common_pb2.CALL_OUTCOME_FAILED
+    assert record.failure_reason == "dependency_speech"
+
+    decided, register = await resident_on_line()
+    await decided.say(RESIDENT, "Pode subir")
+    [authorized] = register.records
+    assert call_record(authorized).failure_reason == ""

@@ -32,8 +32,8 @@ def test_upgrade_creates_the_table_and_is_idempotent(fresh):
     _, engine = fresh
     assert migrate.current_revision(engine) is None
 
-    assert migrate.upgrade(engine) == migrate.head_revision() == "0001"
-    assert migrate.upgrade(engine) == "0001"  # nothing pending: no error, same revision
+    assert migrate.upgrade(engine) == migrate.head_revision() == "0002"
+    assert migrate.upgrade(engine) == "0002"  # nothing pending: no error, same revision
 
     assert table_names(engine) == {"call_records", "alembic_version"}
     inspector = sa.inspect(engine)
@@ -66,7 +66,7 @@ def test_downgrade_to_base_and_up_again(fresh):
     with engine.begin() as connection:
         command.downgrade(migrate.alembic_config(connection), "base")
     assert "call_records" not in table_names(engine)
-    assert migrate.upgrade(engine) == "0001"
+    assert migrate.upgrade(engine) == "0002"
     assert "call_records" in table_names(engine)
 
 
@@ -91,7 +91,7 @@ def test_cli_migrate_creates_the_database_when_asked():
             text=True,
         )
         assert created.returncode == 0, created.stderr
-        assert created.stdout.splitlines() == ["database created", "database at revision 0001"]
+        assert created.stdout.splitlines() == ["database created", "database at revision 0002"]
     finally:
         drop_database(Database(name))
 

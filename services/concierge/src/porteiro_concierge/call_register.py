@@ -153,6 +153,8 @@ def call_record(session: Session, condominium: str = DEFAULT_CONDOMINIUM) -> reg
         call_seconds=ended_at - session.created_at,
         resident_wait_seconds=_resident_wait(session, ended_at),
     )
+    if session.failure is not None:
+        record.failure_reason = session.failure.value
     if slots.visitor_name:  # the register keeps it only where the condominium allows it
         record.visitor_name = _text(slots.visitor_name)
     return record

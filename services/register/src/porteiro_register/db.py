@@ -42,6 +42,7 @@ CALL_RECORDS = sa.Table(
     sa.Column("attempts", sa.Integer, nullable=False),
     sa.Column("call_seconds", sa.Float, nullable=False),
     sa.Column("resident_wait_seconds", sa.Float, nullable=False),
+    sa.Column("failure_reason", sa.Text, nullable=False, server_default=""),
     sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
 )
 

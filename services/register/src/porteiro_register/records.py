@@ -9,6 +9,7 @@ accent-free) that per-person erasure matches on.
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,6 +22,9 @@ from porteiro_common.ptbr import strip_accents
 
 DEFAULT_CONDOMINIUM = "default"
 MAX_TEXT = 200
+# CallRecord.failure_reason: empty, or a bounded word such as dependency_redis.
+MAX_FAILURE_REASON = 40
+FAILURE_REASON = re.compile(r"[a-z0-9_]*")
 
 OUTCOME_WORDS = {
     common_pb2.CALL_OUTCOME_AUTHORIZED: "authorized",
@@ -83,6 +87,16 @@ def _text(value: str, field: str) -> str:
     return text
 
 
+def _failure_reason(value: str) -> str:
+    """A short lowercase word (the concierge's FailureReason values); anything else is refused."""
+    reason = value.strip()
+    if len(reason) > MAX_FAILURE_REASON or not FAILURE_REASON.fullmatch(reason):
+        raise InvalidRecord(
+            f"failure_reason: a lowercase word of letters, digits and '_' up to {MAX_FAILURE_REASON} characters"
+        )
+    return reason
+
+
 def _seconds(value: float, field: str) -> float:
     if not math.isfinite(value) or value < 0:
         raise InvalidRecord(f"{field}: must be a finite number ≥ 0")
@@ -122,6 +136,7 @@ def row_from_record(record: register_pb2.CallRecord, *, store_visitor_name: bool
         "attempts": record.attempts,
         "call_seconds": _seconds(record.call_seconds, "call_seconds"),
         "resident_wait_seconds": _seconds(record.resident_wait_seconds, "resident_wait_seconds"),
+        "failure_reason": _failure_reason(record.failure_reason),
     }
 
 
@@ -141,6 +156,7 @@ def record_from_row(row: Any) -> register_pb2.CallRecord:
         attempts=row.attempts,
         call_seconds=row.call_seconds,
         resident_wait_seconds=row.resident_wait_seconds,
+        failure_reason=row.failure_reason,
     )
     if row.visitor_name is not None:
         record.visitor_name = row.visitor_name
