@@ -240,15 +240,7 @@ class Leg(PlaybackSink):
 
     def caller_state_changed(self) -> None:
         if not self._ended.is_set():
-            speaking, playing = self.caller_audio.speaking, self.player.busy
-            state = (
-                leg_trace.CALLER_SPEAKING
-                if speaking
-                else leg_trace.PLAYING
-                if playing
-                else leg_trace.LISTENING
-            )
-            self.trace.set_state(state)
+            self.trace.set_state(leg_trace.state_of(self.caller_audio.speaking, self.player.busy))
 
     def barged_in(self, item: SayItem) -> None:
         played = item.played_seconds

@@ -24,6 +24,11 @@ FALLBACK = "FALLBACK"
 ENDING = "ENDING"
 
 
+def state_of(speaking: bool, playing: bool) -> str:
+    """A running leg's state: the caller speaking (over playback or not), else playing, else listening."""
+    return CALLER_SPEAKING if speaking else PLAYING if playing else LISTENING
+
+
 class LegTrace:
     def __init__(self, tracer: trace.Tracer, leg: common_pb2.Leg, leg_name: str) -> None:
         self._tracer = tracer
