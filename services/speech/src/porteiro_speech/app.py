@@ -28,6 +28,7 @@ from porteiro_speech.backends import BackendError, Backends
 from porteiro_speech.factory import build_backends
 from porteiro_speech.servicer import SpeechServicer
 from porteiro_speech.settings import SpeechSettings
+from porteiro_speech.tenancy import SpeechTenants
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,7 @@ class SpeechApp(ServiceApp[SpeechSettings]):
         self.servicer = SpeechServicer(
             self.backends, settings, Redactor(observability.trace_personal_data), tracer
         )
+        self.tenants = SpeechTenants(settings, self.servicer)
 
     def register(self, server: grpc.aio.Server) -> None:
         speech_pb2_grpc.add_SpeechServiceServicer_to_server(self.servicer, server)
@@ -58,6 +60,7 @@ class SpeechApp(ServiceApp[SpeechSettings]):
         await health_reporter.set_serving(False)
         sentences = fixed_sentences(load_prompts(self.settings.prompts_file)) if self.settings.warmup else []
         await asyncio.gather(self.backends.recognizer.start(), self._start_synthesis(sentences))
+        await self.tenants.start()  # voices checked now; their sentences warmed in the background
         log.info(
             "speech ready",
             extra={
@@ -86,4 +89,5 @@ class SpeechApp(ServiceApp[SpeechSettings]):
                 log.warning("prompt warm-up failed", extra={"reason": str(error)})
 
     async def stop(self, grace_seconds: float) -> None:
+        await self.tenants.stop()
         await asyncio.gather(self.backends.recognizer.close(), self.backends.synthesizer.close())

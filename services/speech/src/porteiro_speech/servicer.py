@@ -287,9 +287,12 @@ class SpeechServicer(speech_pb2_grpc.SpeechServiceServicer):
                 "text_too_long", f"text has {len(text)} characters (limit {self.settings.max_text_chars})"
             )
         rate = sample_rate(request.sample_rate_hz)
-        return SynthesisKey(text, self._voice(request.voice.strip()), rate)
+        return SynthesisKey(text, self.voice(request.voice), rate)
 
-    def _voice(self, requested: str) -> str:
+    def voice(self, requested: str) -> str:
+        """The voice to synthesize with: the default for "", else one of the accepted voices
+        (InvalidRequest naming them). Also checks each condominium's voice (porteiro_speech.tenancy)."""
+        requested = requested.strip()
         synthesizer = self.backends.synthesizer
         if not requested:
             return synthesizer.default_voice
@@ -325,9 +328,9 @@ class SpeechServicer(speech_pb2_grpc.SpeechServiceServicer):
             raise BackendError("the synthesizer produced no audio")
         self.cache.put(key, audio)
 
-    async def synthesize_into_cache(self, text: str) -> None:
-        """Warm-up: synthesize `text` with the default voice at 8 kHz into the cache."""
-        key = SynthesisKey(" ".join(text.split()), self.backends.synthesizer.default_voice, 8000)
+    async def synthesize_into_cache(self, text: str, voice: str = "") -> None:
+        """Warm-up: synthesize `text` with `voice` (empty: the default voice) at 8 kHz into the cache."""
+        key = SynthesisKey(" ".join(text.split()), self.voice(voice), 8000)
         if key in self.cache:
             return
         pieces = [piece async for piece in self.backends.synthesizer.synthesize(key.text, key.voice, 8000)]

@@ -153,6 +153,15 @@ class SpeechSettings(ServiceSettings):
         DEFAULT_PROMPTS_FILE, description="Prompts YAML whose fixed sentences are synthesized at start"
     )
     warmup: bool = Field(True, description="Synthesize the fixed prompts into the cache at start")
+    tenants_dir: Path | None = Field(
+        None,
+        description="Folder of condominiums (the directory's TENANTS_DIR): each one's voice is checked "
+        "(a voice not accepted is logged, the condominium rejected here) and its fixed sentences warmed "
+        "into the cache with it; unset = one condominium, PROMPTS_FILE",
+    )
+    reload_interval_seconds: float = Field(
+        2.0, ge=0, le=3600, description="How often TENANTS_DIR is checked for changes (0 = never reload)"
+    )
     warmup_timeout_seconds: float = Field(
         30.0, gt=0, le=600, description="Longest the warm-up may delay SERVING"
     )
