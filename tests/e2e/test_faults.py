@@ -14,10 +14,13 @@ while the caller is silent, and the 2 s run from the end of the caller's next se
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+import uuid
 
 import pytest
 
+from porteiro_common.audiosocket import FRAME_SECONDS, SILENCE_FRAME, Kind, encode, encode_audio
 from porteiro_sim.call import CallResult
 from porteiro_sim.metrics import scrape, value
 from porteiro_sim.pbx import Resident
@@ -308,3 +311,56 @@ async def test_dialer_or_its_broker_cut_mid_call_ends_in_words_failed_and_the_ne
     finally:
         await stop_e2e(e2e)
         proxy.close()
+
+
+async def test_a_resident_leg_lost_to_a_protocol_error_is_failed_and_the_visitor_told_the_line_dropped(
+    e2e_dir,
+):
+    e2e = await start_e2e(e2e_dir)
+    try:
+        await e2e.fake_speech.servicer.register_lines([INTENT, NAME, WHOM])
+        session_id = str(uuid.uuid4())
+        steps = [AwaitReply(), Speak(INTENT), AwaitReply(), Speak(NAME), AwaitReply(), Speak(WHOM)]
+        steps += [AwaitHangUp(40)]
+        call = asyncio.create_task(
+            place_call(
+                "127.0.0.1",
+                e2e.stack.visitor_port,
+                steps,
+                e2e.voice,
+                session_id=session_id,
+                matcher=e2e.matcher,
+            )
+        )
+        await until_heard(e2e, WHOM, 0.5)  # the resident's phone rings (no PBX: the test answers)
+        await broken_resident(e2e.stack.resident_port, session_id)
+        record = await asyncio.wait_for(call, 60)
+        assert "visitor_resident_lost" in record.heard_keys, e2e.explain_leg(record)
+        assert "visitor_resident_hung_up" not in record.heard_keys, e2e.explain_leg(record)
+        assert record.client.close_reason in ("hangup-frame", "eof") and record.timed_out == []
+        assert failures(e2e, "protocol_error") == 1
+        assert e2e.outcomes("resident_hung_up") == 0
+    finally:
+        await stop_e2e(e2e)
+
+
+async def broken_resident(port: int, session_id: str) -> None:
+    """The resident's leg as a PBX that breaks the protocol: its UUID, a second of silence while
+    the brief starts, then a frame of a kind AudioSocket does not have."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(encode(Kind.UUID, uuid.UUID(session_id).bytes))
+        for _ in range(50):
+            writer.write(encode_audio(SILENCE_FRAME))
+            await writer.drain()
+            await asyncio.sleep(FRAME_SECONDS)
+        writer.write(encode(0x55, b"?"))
+        await writer.drain()
+        with contextlib.suppress(ConnectionError, TimeoutError):
+            async with asyncio.timeout(5):
+                while await reader.read(4096):  # the gateway closes the leg
+                    pass
+    finally:
+        writer.close()
+        with contextlib.suppress(ConnectionError, OSError):
+            await writer.wait_closed()

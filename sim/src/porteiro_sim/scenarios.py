@@ -20,6 +20,7 @@ VISITOR_OUTCOMES = frozenset(
         "visitor_no_answer",
         "visitor_unclear_answer",
         "visitor_resident_hung_up",
+        "visitor_resident_lost",
         "visitor_dialer_unavailable",
         "visitor_failed",
         "visitor_silent",
@@ -33,6 +34,7 @@ RESIDENT_ENDINGS = frozenset(
         "resident_ack_left_at_front_desk",
         "resident_no_answer",
         "resident_visitor_hung_up",
+        "resident_visitor_lost",
         "resident_unknown_call",
     }
 )
