@@ -23,7 +23,7 @@ from porteiro.common.v1 import common_pb2
 from porteiro.concierge.v1 import concierge_pb2
 from porteiro_common.audiosocket import FRAME_SECONDS, SILENCE_FRAME, Kind, encode, encode_audio, encode_uuid
 from porteiro_gateway import metrics
-from porteiro_gateway.leg_table import LegRegistry
+from porteiro_gateway.leg_table import LegRegistry, resident_reserve
 from porteiro_gateway.leg_warnings import PeriodicWarnings
 from tests.gateway.fakes import FakeLeg
 from tests.gateway.harness import START, LegHarness, uuid_frame
@@ -116,6 +116,22 @@ async def test_a_second_connection_for_a_live_uuid_over_tcp_gets_a_hangup_frame(
         assert (await leg.next_event("leg_ended")).reason == Reason.LEG_END_REASON_CALLER_HANGUP
     finally:
         await stack.close()
+
+
+# ---- the resident reserve ------------------------------------------------------------------------
+
+
+async def test_the_reserve_takes_resident_legs_only_and_max_legs_still_holds():
+    registry = LegRegistry(max_legs=3, resident_reserve=resident_reserve(3, 0.34))
+    visitor, resident = common_pb2.LEG_VISITOR, common_pb2.LEG_RESIDENT
+    async with leg_in(registry), leg_in(registry):
+        assert registry.refusal(visitor) == "resident_reserve"
+        assert registry.refusal(resident) is None
+        async with leg_in(registry, leg_kind=resident):
+            assert registry.refusal(resident) == "max_legs"
+            assert registry.refusal(visitor) == "max_legs"
+        assert registry.refusal(resident) is None
+    assert resident_reserve(300, 0.1) == 30 and resident_reserve(1, 0.1) == 0  # rounded down
 
 
 # ---- legs without audio --------------------------------------------------------------------------
