@@ -44,6 +44,8 @@ from porteiro_common.ptbr.phonetic import phonetic_key
 PHONETIC_WEIGHT = 0.95
 # Word similarities below this count as no match at all.
 WORD_CUTOFF = 60.0
+# A transcript word at least this similar to one of a form's words is explained by the form.
+EXPLAINED_SIMILARITY = 70.0
 # Share of the confidence that depends on explaining every word of the transcript (by default;
 # names use more: "Renata Oliveira" must not be nearly as good a reading of Carlos Oliveira).
 COVERAGE_SHARE = 0.15
@@ -191,7 +193,7 @@ class ClosedSet:
     def _coverage(self, form: int, token_similarity: np.ndarray, tokens: list[str]) -> float:
         """1 - coverage_share x the share of the transcript's letters this form leaves unexplained."""
         ids = [word for word in self._ids[form] if word < len(self._words)]
-        explained = token_similarity[:, ids].max(axis=1) >= 70.0
+        explained = token_similarity[:, ids].max(axis=1) >= EXPLAINED_SIMILARITY
         total = sum(len(token) for token in tokens)
         covered = sum(len(token) for token, hit in zip(tokens, explained, strict=True) if hit)
         return 1.0 - self.coverage_share * (1.0 - covered / total)
