@@ -21,6 +21,8 @@ GRAFANA_VARIABLES = {
     "$namespace": "porteiro",
     "${job}": "porteiro-gateway",
     "$job": "porteiro-gateway",
+    "${condominium}": "jacaranda",  # the per-condominium row's repeat variable
+    "$condominium": "jacaranda",
 }
 
 
