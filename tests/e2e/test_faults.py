@@ -147,6 +147,12 @@ def failures(e2e, reason: str) -> float:
     )
 
 
+def directory_errors(e2e) -> float:
+    """Visitor turns answered with the directory's apology."""
+    samples = scrape(e2e.stack.concierge.metrics_url)
+    return value(samples, "porteiro_concierge_turns_total", leg="visitor", outcome="error")
+
+
 def first_sentence_after(e2e, record, moment: float) -> tuple[float, list[str]]:
     """Seconds from `moment` to the first voiced frame the caller received after it, and what
     that sentence was (prompt keys); no audio after it at all is a silent call."""
@@ -161,9 +167,10 @@ def turn_ended(record, text: str) -> float:
     return next(turn.ended for turn in record.turns if turn.text == text)
 
 
-def directed_call(back: bool = False) -> list:
+def directed_call(back: bool = False, holding: bool = False) -> list:
     """Greeting, intent, name; the test cuts a dependency ("cut"); whom to call. With `back`: the
-    test restores it ("back"), the visitor says whom again and the call goes on to its end."""
+    test restores it ("back"), the visitor says whom again and the call goes on to its end;
+    `holding`: a holding sentence comes before the reply."""
     steps = [
         AwaitReply(),
         Speak(INTENT),
@@ -177,6 +184,7 @@ def directed_call(back: bool = False) -> list:
         return [*steps, AwaitHangUp(30)]
     return [
         *steps,
+        *([AwaitReply()] if holding else []),
         AwaitReply(),
         AwaitEvent("back", 30),
         Speak(WHOM),
@@ -244,7 +252,11 @@ async def test_redis_cut_mid_call_the_caller_hears_words_within_2s_and_the_next_
         proxy.close()
 
 
-async def test_directory_cut_mid_call_the_visitor_hears_words_within_2s_and_the_call_goes_on(e2e_dir):
+@pytest.mark.parametrize("cut", ["refused", "frozen"])
+async def test_directory_cut_mid_call_the_visitor_hears_words_within_2s_and_the_call_goes_on(e2e_dir, cut):
+    """Refused: the connection is cut, the apology comes at once. Frozen: the directory stops
+    answering (connections held open), the holding sentence comes while the lookups run out
+    their deadlines, then the apology."""
     proxy = TcpProxy(NOWHERE).start()
     e2e = await start_e2e(
         e2e_dir, env=concierge_env(PORTEIRO_CONCIERGE_DIRECTORY_TARGET=f"127.0.0.1:{proxy.port}")
@@ -253,20 +265,29 @@ async def test_directory_cut_mid_call_the_visitor_hears_words_within_2s_and_the_
         proxy.upstream = ("127.0.0.1", e2e.stack.directory.known_port("grpc"))
         await e2e.fake_speech.servicer.register_lines([INTENT, NAME, WHOM])
         events = {"cut": asyncio.Event(), "back": asyncio.Event()}
-        call = asyncio.create_task(directed(e2e, directed_call(back=True), events))
+        call = asyncio.create_task(directed(e2e, directed_call(back=True, holding=cut == "frozen"), events))
         await until_heard(e2e, NAME, 3.0)
-        proxy.close()
+        if cut == "refused":
+            proxy.close()
+        else:
+            proxy.freeze()
         events["cut"].set()
-        await until_heard(e2e, WHOM, 4.0)  # the apology has played
-        proxy.reopen()  # the directory is back: the visitor says it again, the call goes on
+        await _until(lambda: directory_errors(e2e) >= 1, 40)  # the concierge gave up on it
+        await asyncio.sleep(4.0)  # the apology has played
+        if cut == "refused":
+            proxy.reopen()  # the directory is back: the visitor says it again, the call goes on
+        else:
+            proxy.thaw()
         events["back"].set()
         result = await asyncio.wait_for(call, 90)
         visitor = result.visitor
         seconds, keys = first_sentence_after(e2e, visitor, turn_ended(visitor, WHOM))
         assert seconds <= WORDS_WITHIN_SECONDS, e2e.explain(result)
-        assert keys == ["directory_unavailable"], e2e.explain(result)
+        first = "directory_unavailable" if cut == "refused" else "holding"
+        assert keys == [first], e2e.explain(result)
+        assert "directory_unavailable" in visitor.heard_keys, e2e.explain(result)
         assert result.visitor_outcome == "visitor_authorized_delivery", e2e.explain(result)
-        print(f"\ndirectory cut: end of the sentence -> first audio of the reply: {seconds:.2f} s")
+        print(f"\ndirectory {cut}: end of the sentence -> first audio of the reply: {seconds:.2f} s")
     finally:
         await stop_e2e(e2e)
         proxy.close()

@@ -23,6 +23,7 @@ from typing import Protocol
 
 from opentelemetry import trace
 
+from porteiro.concierge.v1 import concierge_pb2
 from porteiro.dialer.v1 import dialer_pb2
 from porteiro.directory.v1 import directory_pb2
 from porteiro_common.stages import record_error, stage_span
@@ -49,6 +50,7 @@ from porteiro_concierge.core.events import (
     VisitorStarted,
 )
 from porteiro_concierge.dependencies import DependencyError
+from porteiro_concierge.holding import VisitorWait
 from porteiro_concierge.reading import SentenceReader
 from porteiro_concierge.session import RESIDENT, VISITOR, Deadline, FailureReason, FlowState, Session
 from porteiro_concierge.store import SessionStore, StoreUnavailable
@@ -56,6 +58,8 @@ from porteiro_concierge.telemetry import (
     CALL_FAILURES,
     CALL_OUTCOMES,
     CONDOMINIUM_CALL_OUTCOMES,
+    HOLDING_EVENT,
+    HOLDING_SENTENCES,
     TURNS,
     tracer,
 )
@@ -143,6 +147,8 @@ class CallEngine:
         self.vocabulary = vocabulary
         self.clock = clock
         self.call_register = call_register or NoCallRegister()
+        # A dependency the visitor waits on answers later than this: the holding sentence (0: never).
+        self.holding_after_seconds = conversation.rules.settings.holding_after_seconds
         # The `condominium` label of the call counters (set per condominium by porteiro_concierge.tenancy).
         self.condominium_label = LABEL_OFF
         # Calls this process saw finish (or recorded lost): a lost leg never records them again.
@@ -156,9 +162,10 @@ class CallEngine:
         """
         async with self.store.lock(session_id):
             session = await self.store.load(session_id)
+            wait = VisitorWait(lambda: self._say_holding(session_id), self.holding_after_seconds)
             with self._turn_span(session, event) as span:
-                event = await self._prepare(session, event)
-                session, effects = await self._handle(session_id, session, event)
+                event = await self._prepare(session, event, wait)
+                session, effects = await self._handle(session_id, session, event, wait)
                 if span is not None:
                     span.set_attribute("outcome", effects.turn_outcome.value)
             if session is not None:
@@ -212,14 +219,14 @@ class CallEngine:
         self.call_register.record(lost)
         return sentence
 
-    async def _prepare(self, session: Session | None, event: Event) -> Event:
+    async def _prepare(self, session: Session | None, event: Event, wait: VisitorWait) -> Event:
         """Do the core's reading for it: the sentence's extraction, a fresh hint vocabulary."""
         if session is None or session.state != FlowState.COLLECTING:
             return event
         if isinstance(event, Utterance) and event.leg == VISITOR:
             # The vocabulary (for the next question's hints) is refreshed while the sentence is read.
-            extraction, _ = await asyncio.gather(
-                self.reader.read(event.text, session), self.vocabulary.refresh()
+            extraction, _ = await wait.around(
+                asyncio.gather(self.reader.read(event.text, session), self.vocabulary.refresh())
             )
             return replace(event, extraction=extraction)
         if isinstance(event, (VisitorStarted, DeadlinePassed)) or (
@@ -243,7 +250,7 @@ class CallEngine:
         await self._deliver(session_id, effects)
 
     async def _handle(
-        self, session_id: str, session: Session | None, event: Event
+        self, session_id: str, session: Session | None, event: Event, wait: VisitorWait
     ) -> tuple[Session | None, Effects]:
         """Let the core handle `event`, and the results of the requests it makes.
 
@@ -267,8 +274,18 @@ class CallEngine:
             if effects.request is None:
                 return session, merged
             await self._deliver_ahead(session_id, session, merged)
-            event = await self._perform(effects.request)
+            if isinstance(effects.request, ResolveRequest):  # the visitor waits for the answer
+                event = await wait.around(self._perform(effects.request))
+            else:  # the call to the resident: the visitor has just been told to wait
+                event = await self._perform(effects.request)
         raise RuntimeError(f"more than {MAX_STEPS_PER_EVENT} requests for one event")
+
+    async def _say_holding(self, session_id: str) -> None:
+        """A dependency is slow: the visitor hears the holding sentence while it goes on."""
+        HOLDING_SENTENCES.inc()
+        trace.get_current_span().add_event(HOLDING_EVENT)
+        say = concierge_pb2.Say(text=self.conversation.rules.prompts["holding"], allow_barge_in=False)
+        await self.store.deliver(session_id, VISITOR, [concierge_pb2.LegAction(say=say)])
 
     async def _perform(self, request: Request) -> Event:
         if isinstance(request, ResolveRequest):

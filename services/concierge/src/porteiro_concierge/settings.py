@@ -20,6 +20,13 @@ class ConciergeSettings(ServiceSettings):
     dependency_timeout_seconds: float = Field(
         3.0, gt=0, le=60, description="Deadline of each call to directory and dialer"
     )
+    holding_after_seconds: float = Field(
+        1.0,
+        ge=0,
+        le=30,
+        description="A visitor's sentence still waiting on the directory (extraction, Resolve) this long: "
+        "the holding sentence (prompt `holding`) is said once and the wait goes on; 0 = never",
+    )
     prompts_file: Path | None = Field(
         None,
         validation_alias=AliasChoices(

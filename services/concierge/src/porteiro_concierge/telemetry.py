@@ -37,6 +37,12 @@ CALL_FAILURES = Counter(
     "Calls that ended failed, by why (a dependency, a malformed stream, the conversation)",
     ["reason"],
 )
+HOLDING_SENTENCES = Counter(
+    "porteiro_concierge_holding_sentences_total",
+    "Holding sentences said because a dependency the visitor waited on was slow (holding_after_seconds)",
+)
+# The span event of one (on the span of the event being handled).
+HOLDING_EVENT = "HOLDING_SENTENCE"
 ACTIVE_SESSIONS = Gauge(
     "porteiro_concierge_active_sessions", "Visitor legs currently attached to this concierge process"
 )
