@@ -322,8 +322,7 @@ class LegHandler:
     async def _deadline_passed(self) -> Deadline | None:
         """The timer fired: let the core check the deadline (under the lock); returns the next one."""
         try:
-            async with self._dispatching:
-                dispatched = await self.engine.dispatch(self.session_id, core_events.DeadlinePassed())
+            dispatched = await self.engine.dispatch(self.session_id, core_events.DeadlinePassed())
         except StoreUnavailable as error:
             self._store_failed(error)
             return None
