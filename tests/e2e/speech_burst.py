@@ -29,8 +29,11 @@ LINE = "Entrega."
 class BusySpeech(speech_pb2_grpc.SpeechServiceServicer):
     """`ScriptedSpeech` with `workers` recognizer slots; everything else is the scripted one's."""
 
-    def __init__(self, inner: ScriptedSpeech, workers: int = 2) -> None:
+    def __init__(
+        self, inner: ScriptedSpeech, workers: int = 2, seconds: tuple[float, ...] = RECOGNITION_SECONDS
+    ) -> None:
         self.inner = inner
+        self._seconds = seconds  # recognition time per utterance, in turn
         self._slots = asyncio.Semaphore(workers)
         self.waits: list[float] = []  # per utterance: end of its stream -> a worker took it
         self.running = 0
@@ -47,7 +50,7 @@ class BusySpeech(speech_pb2_grpc.SpeechServiceServicer):
             self.running += 1
             self.most_running = max(self.most_running, self.running)
             try:
-                seconds = RECOGNITION_SECONDS[len(self.waits) % len(RECOGNITION_SECONDS)]
+                seconds = self._seconds[len(self.waits) % len(self._seconds)]
                 await asyncio.to_thread(time.sleep, seconds)  # a worker thread busy, as whisper's
                 return await self.inner.Transcribe(_replay(requests), context)
             finally:

@@ -15,6 +15,7 @@ import time
 import pytest
 
 from porteiro_sim.metrics import scrape, value
+from porteiro_sim.scenarios import SCENARIOS, caller_lines
 from porteiro_sim.script import AwaitEvent, AwaitReply, HangUp, LegRecord, Pause, Speak
 from porteiro_sim.visitor import place_call
 from tests.e2e.conftest import E2E, start_e2e, stop_e2e
@@ -33,10 +34,13 @@ OWN_SENTENCES = {"greeting", "holding", "fallback"}
 async def test_a_call_right_after_speech_restarts_succeeds(e2e_dir):
     e2e = await start_e2e(e2e_dir)
     try:
+        await e2e.fake_speech.servicer.register_lines(caller_lines(SCENARIOS["delivery"]))  # ready now
         await e2e.fake_speech.stop()
-        await asyncio.sleep(4.0)  # the gateway's channel keeps trying to reconnect meanwhile
+        # Meanwhile the gateway's channel tries to reconnect, further and further apart (gRPC's
+        # backoff grows to minutes; capped at 1 s by porteiro_common.channels).
+        await asyncio.sleep(10.0)
         await replace_speech(e2e)  # SERVING on the same port
-        result = await e2e.call("delivery")
+        result = await e2e.call("delivery")  # at once
         assert result.visitor_outcome == "visitor_authorized_delivery", e2e.explain(result)
         assert "fallback" not in result.visitor.heard_keys, e2e.explain(result)
         assert value(scrape(e2e.stack.gateway.metrics_url), "porteiro_gateway_fallbacks_total") == 0
@@ -47,8 +51,9 @@ async def test_a_call_right_after_speech_restarts_succeeds(e2e_dir):
 async def test_a_call_right_after_the_concierge_restarts_succeeds(e2e_dir):
     e2e = await start_e2e(e2e_dir)
     try:
-        await restart_concierge(e2e, down_seconds=2.0)
-        result = await e2e.call("delivery")
+        await e2e.fake_speech.servicer.register_lines(caller_lines(SCENARIOS["delivery"]))  # ready now
+        await restart_concierge(e2e, down_seconds=6.0)
+        result = await e2e.call("delivery")  # at once
         assert result.visitor_outcome == "visitor_authorized_delivery", e2e.explain(result)
         assert "fallback" not in result.visitor.heard_keys, e2e.explain(result)
     finally:
@@ -131,6 +136,20 @@ async def test_concierge_killed_mid_call_the_fallback_within_2_s_then_a_clean_en
         assert e2e.stack.gateway.running
         logs = e2e.stack.gateway.logs(200_000)
         assert logs.count("concierge failed mid-call") == 1, "one log line for the call, not per attempt"
+    finally:
+        await stop_e2e(e2e)
+
+
+async def test_a_whole_call_with_every_recognition_late_hears_the_holding_sentence_and_ends_well(e2e_dir):
+    """Every transcript takes 2.6 s: each turn brings the holding sentence, the call still goes
+    its whole way (the simulated visitor, like a person, waits for the answer after it)."""
+    e2e = await start_e2e(e2e_dir)
+    try:
+        await replace_speech(e2e, BusySpeech(e2e.fake_speech.servicer, workers=2, seconds=(2.6,)))
+        result = await e2e.call("delivery")
+        assert result.visitor_outcome == "visitor_authorized_delivery", e2e.explain(result)
+        assert result.visitor.heard_keys.count("holding") >= 2, result.visitor.heard_keys
+        assert "fallback" not in result.visitor.heard_keys
     finally:
         await stop_e2e(e2e)
 

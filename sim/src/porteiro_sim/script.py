@@ -11,6 +11,9 @@ from porteiro_sim.audiosocket_client import AudioSocketClient, ReceivedSegment
 from porteiro_sim.sentences import SentenceMatcher
 from porteiro_sim.speech import Voice
 
+# The gateway's holding sentence (prompt key), said while a transcript is late: not a reply.
+HOLDING_KEY = "holding"
+
 
 @dataclass(frozen=True)
 class Speak:
@@ -262,6 +265,7 @@ class ScriptRunner:
         self._last_mark = turn.ended
 
     async def _await_reply(self, step: AwaitReply) -> None:
+        since = self._last_mark
         segment = await self.client.wait_for_reply(self._last_mark, step.timeout)
         if segment is None:
             self.record.timed_out.append("reply")
@@ -276,6 +280,20 @@ class ScriptRunner:
             if following is None:
                 break
         self._last_mark = self._latest_segment_end()
+        if self._holding_only(since):  # "Um momento, por favor.": the answer is still to come
+            await self._await_reply(step)
+
+    def _holding_only(self, since: float) -> bool:
+        """Whether all that was heard after `since` is the gateway's holding sentence."""
+        if self.matcher is None:
+            return False
+        keys = {
+            sentence.key
+            for segment in self.client.segments
+            if segment.start >= since
+            for sentence in self.matcher.identify(segment.pcm)
+        }
+        return keys == {HOLDING_KEY}
 
     def _latest_segment_end(self) -> float:
         return max((s.end for s in self.client.segments), default=self._last_mark)
