@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 
 import pytest
 from prometheus_client import REGISTRY
@@ -98,7 +99,7 @@ async def test_the_next_call_works_once_redis_is_back_without_a_restart(
     await first.expect_hangup()
 
     redis_proxy.reopen()
-    second = shared_concierge.leg(session_id.replace(session_id[:8], "0123abcd"), "visitor")
+    second = shared_concierge.leg(str(uuid.uuid4()), "visitor")
     await second.start()
     await second.expect("em que posso ajudar")
     await second.utter("Aqui é o João, entrega para a Renata do 501")
