@@ -9,8 +9,10 @@ when the store fails on the event that took it or the call is later lost to the 
 
 from __future__ import annotations
 
+import asyncio
 import copy
 
+import grpc
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -242,3 +244,14 @@ async def test_the_register_record_carries_the_failure_reason_and_a_decided_call
     await decided.say(RESIDENT, "Pode subir")
     [authorized] = register.records
     assert call_record(authorized).failure_reason == ""
+
+
+async def test_an_event_the_concierge_refuses_ends_the_call_failed_as_a_protocol_error(concierge, session_id):
+    before = failures(FailureReason.PROTOCOL_ERROR)
+    visitor = concierge.leg(session_id, "visitor")
+    await visitor.start()
+    await visitor.expect("em que posso ajudar")
+    visitor.send(concierge_pb2.LegEvent(dtmf=concierge_pb2.Dtmf(digit="12")))
+    await asyncio.wait_for(visitor.closed.wait(), 5)
+    assert visitor.error is not None and visitor.error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert failures(FailureReason.PROTOCOL_ERROR) == before + 1
