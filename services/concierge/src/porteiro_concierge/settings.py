@@ -2,11 +2,12 @@
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from porteiro_common.call_register import CALL_FINISHED_QUEUE, LOCAL_AMQP_URL
 from porteiro_common.settings import ServiceSettings
+from porteiro_common.tenants import CondominiumLabels
 
 
 class ConciergeSettings(ServiceSettings):
@@ -136,6 +137,12 @@ class ConciergeSettings(ServiceSettings):
     register_buffer_size: int = Field(
         1000, ge=1, description="Events held in memory while RabbitMQ is away (more are dropped, counted)"
     )
+
+    @field_validator("metrics_condominiums")
+    @classmethod
+    def _valid_condominium_labels(cls, value: str) -> str:
+        CondominiumLabels(value)  # raises naming the ids that are not condominium ids
+        return value
 
     @model_validator(mode="after")
     def _fallback_before_end(self) -> "ConciergeSettings":
