@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from porteiro_sim.evaluation.personas import Target
-from porteiro_sim.evaluation.scoring import word_errors
+from porteiro_sim.evaluation.scoring import word_errors, words_found
 from porteiro_sim.sentences import Sentence, prompt_sentences
 from porteiro_sim.speech import SpeechServiceRecogniser, SpeechServiceVoice
 from porteiro_sim.stack import ServiceProcess
@@ -59,6 +59,7 @@ class PromptScore:
     heard: str
     errors: int
     words: int
+    found: int = 0  # words of the prompt recognised, in order (words whisper invented do not count)
 
     @property
     def wer(self) -> float:
@@ -78,6 +79,12 @@ class VariantResult:
         return sum(prompt.errors for prompt in self.prompts) / words if words else None
 
     @property
+    def found(self) -> float | None:
+        """Share of the prompts' words recognised, in order (blind to invented words, unlike WER)."""
+        words = sum(prompt.words for prompt in self.prompts)
+        return sum(prompt.found for prompt in self.prompts) / words if words else None
+
+    @property
     def exact(self) -> int:
         """Prompts recognised without a single word wrong."""
         return sum(1 for prompt in self.prompts if prompt.errors == 0)
@@ -91,7 +98,7 @@ def measured_sentences(target: Target, prompts_file: str | None) -> list[Sentenc
 
 def score_prompt(sentence: Sentence, heard: str) -> PromptScore:
     errors, words = word_errors(sentence.text, heard)
-    return PromptScore(sentence.key, sentence.text, heard, errors, words)
+    return PromptScore(sentence.key, sentence.text, heard, errors, words, words_found(sentence.text, heard))
 
 
 async def measure_variant(
@@ -123,22 +130,28 @@ async def measure_variant(
         service.terminate()
         await service.wait_exit(20.0)
     result.seconds = time.monotonic() - began
-    wer = "n/a" if result.wer is None else f"{result.wer:.0%}"
-    say(f"   {variant.name}: WER {wer}, {result.exact}/{len(result.prompts)} exact ({result.seconds:.0f} s)")
+    say(
+        f"   {variant.name}: WER {_percent(result.wer)}, words found {_percent(result.found)}, "
+        f"{result.exact}/{len(result.prompts)} exact ({result.seconds:.0f} s)"
+    )
     return result
+
+
+def _percent(value: float | None) -> str:
+    return " n/a" if value is None else f"{value:4.0%}"
 
 
 def format_prompt_report(results: list[VariantResult]) -> str:
     lines = ["== Porteiro's own voice, recognised as the caller receives it (8 kHz, whisper, no hints)"]
     width = max(len(result.variant.name) for result in results)
-    lines.append(f"   {'variant':<{width}}  WER   exact   settings")
+    lines.append(f"   {'variant':<{width}}   WER  found  exact   settings")
     for result in results:
-        wer = "n/a" if result.wer is None else f"{result.wer:4.0%}"
         settings = (
             ", ".join(f"{variable}={value}" for variable, value in result.variant.settings) or "defaults"
         )
         lines.append(
-            f"   {result.variant.name:<{width}}  {wer}  {result.exact:>2}/{len(result.prompts):<3}  {settings}"
+            f"   {result.variant.name:<{width}}  {_percent(result.wer)}  {_percent(result.found)}  "
+            f"{result.exact:>2}/{len(result.prompts):<3}  {settings}"
         )
         if result.error:
             lines.append(f"      error: {result.error}")
@@ -163,6 +176,7 @@ def prompt_report_json(results: list[VariantResult], settings: dict[str, Any]) -
                 "name": result.variant.name,
                 "settings": dict(result.variant.settings),
                 "wer": None if result.wer is None else round(result.wer, 4),
+                "found": None if result.found is None else round(result.found, 4),
                 "exact": result.exact,
                 "prompts": [dataclasses.asdict(prompt) for prompt in result.prompts],
                 "seconds": round(result.seconds, 1),

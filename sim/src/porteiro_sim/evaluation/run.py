@@ -119,6 +119,7 @@ async def evaluate(args: argparse.Namespace, personas: list[Persona]) -> int:
     config = stack_config(args, work, queue)
     stack = Stack(config)
     say(f"== Porteiro voice evaluation: {len(personas)} calls, seed {args.seed}; logs and spans in {work}")
+    source = source_version()  # now: the services run the code as it is when they start
     began = time.monotonic()
     try:
         await stack.start(wait_seconds=240.0)
@@ -159,7 +160,7 @@ async def evaluate(args: argparse.Namespace, personas: list[Persona]) -> int:
     spans = read_spans(work / "spans.jsonl")
     reader = SentenceReader(load_prompts(args.prompts))
     scores = [score_call(record, spans, reader) for record in records]
-    return report(args, scores, time.monotonic() - began)
+    return report(args, scores, time.monotonic() - began, source)
 
 
 async def run_calls(
@@ -232,11 +233,11 @@ def _keys(turn_text: str) -> Utterance:
     return Utterance("#" + turn_text.removeprefix("[DTMF ").rstrip("]"), {}, "decision:keys")
 
 
-def report(args: argparse.Namespace, scores: list[CallScore], seconds: float) -> int:
+def report(args: argparse.Namespace, scores: list[CallScore], seconds: float, source: str) -> int:
     summary = summarize(scores)
     settings = run_settings(args)
     settings["wall_seconds"] = round(seconds, 1)
-    settings["source"] = source_version()
+    settings["source"] = source
     if args.verbose:
         for score in scores:
             say(format_call(score))
@@ -281,6 +282,7 @@ async def evaluate_prompt_voice(args: argparse.Namespace, target: Target) -> int
     sentences = measured_sentences(target, args.prompts)
     variants = args.variant or [Variant("defaults")]
     say(f"== Porteiro's own voice: {len(sentences)} prompts, {len(variants)} variant(s); logs in {work}")
+    source = source_version()
     base = stack_config(args, work, "unused").env.get("speech", {})
     began = time.monotonic()
     results = [await measure_variant(variant, sentences, base, work, say) for variant in variants]
@@ -290,7 +292,7 @@ async def evaluate_prompt_voice(args: argparse.Namespace, target: Target) -> int
         "apartment": target.apartment,
         "settings": ",".join(f"{variable}={value}" for variable, value in args.set) or None,
         "wall_seconds": round(time.monotonic() - began, 1),
-        "source": source_version(),
+        "source": source,
     }
     say(format_prompt_report(results))
     if args.json:

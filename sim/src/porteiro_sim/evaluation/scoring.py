@@ -60,6 +60,18 @@ def word_errors(reference: str, hypothesis: str) -> tuple[int, int]:
     return previous[-1], len(ref)
 
 
+def words_found(reference: str, hypothesis: str) -> int:
+    """Words of the reference recognised, in order (longest common subsequence, compared as word_errors)."""
+    ref, hyp = _words(reference), _words(hypothesis)
+    previous = [0] * (len(hyp) + 1)
+    for ref_word in ref:
+        current = [0]
+        for j, hyp_word in enumerate(hyp, start=1):
+            current.append(previous[j - 1] + 1 if ref_word == hyp_word else max(previous[j], current[j - 1]))
+        previous = current
+    return previous[-1]
+
+
 def _words(text: str) -> list[str]:
     return plain(digits_as_words(plain(text))).split()
 
