@@ -10,6 +10,7 @@ from porteiro_sim.evaluation.report import format_call, format_summary
 from porteiro_sim.evaluation.run import ENDPOINTING_BEFORE, parse_args, run_settings, stack_config
 from porteiro_sim.evaluation.scoring import (
     LineScore,
+    end_of_speech_wait,
     ends_while_speaking,
     score_lines,
     speech_ends,
@@ -50,6 +51,14 @@ def test_an_end_declared_before_the_last_voiced_frame_cuts_the_line():
     assert ends_while_speaking(CallerTurn("[DTMF 501#]", 100.0, 102.0), [101.0]) == 0
 
 
+def test_the_end_of_speech_wait_is_from_the_last_voiced_frame_to_the_next_end():
+    line = spoken(100.0, 102.0)
+    assert end_of_speech_wait(line, [100.9, 102.45, 102.9]) == pytest.approx(0.45)
+    assert end_of_speech_wait(line, [100.9]) is None  # only a cut: no end after the line
+    assert end_of_speech_wait(line, [106.0]) is None  # too late to be this line's end
+    assert end_of_speech_wait(CallerTurn("[DTMF 1]", 100.0, 102.0), [102.3]) is None
+
+
 def test_score_lines_marks_lines_cut_short_and_keeps_their_times():
     utterance = Utterance("Bom dia. É uma entrega.", {INTENT: ("entrega",)}, "intent:greeting")
     said = [(utterance, "intent", spoken(100.0, 102.0)), (utterance, "intent", spoken(110.0, 112.0))]
@@ -58,21 +67,24 @@ def test_score_lines_marks_lines_cut_short_and_keeps_their_times():
     )
     lines = score_lines(said, ["Bom dia.", "É uma entrega."], "visitor", ends, WALL)
     assert [line.cuts for line in lines] == [1, 0]
+    assert [line.end_wait for line in lines] == [pytest.approx(0.5), pytest.approx(0.6)]
     assert [line.cut_short for line in lines] == [True, False]
     assert (lines[0].started, lines[0].ended) == (1000.0, 1002.0)  # wall clock, as the spans
     # Without the gateway's ends (older callers of score_lines), nothing is counted as cut.
     assert [line.cuts for line in score_lines(said, [None, None], "visitor")] == [0, 0]
 
 
-def cut_line(leg: str, question: str, cuts: int, said: str = "x") -> LineScore:
-    return LineScore(leg, question, said, "y", {}, f"{question}:p", 1.0, 0, 1, cuts)
+def cut_line(leg: str, question: str, cuts: int, said: str = "x", wait: float | None = None) -> LineScore:
+    line = LineScore(leg, question, said, "y", {}, f"{question}:p", 1.0, 0, 1, cuts)
+    line.end_wait = wait
+    return line
 
 
 def test_summary_rate_counts_spoken_lines_of_both_legs_not_keys():
     lines = [
-        cut_line("visitor", "intent", 2),
-        cut_line("visitor", "intent", 0),
-        cut_line("visitor", "apartment", 0),
+        cut_line("visitor", "intent", 2, wait=0.3),
+        cut_line("visitor", "intent", 0, wait=0.4),
+        cut_line("visitor", "apartment", 0, wait=0.9),
         cut_line("visitor", "keypad", 0, said="#501#"),
         cut_line("resident", "decision", 1),
     ]
@@ -83,7 +95,9 @@ def test_summary_rate_counts_spoken_lines_of_both_legs_not_keys():
         "visitor:apartment": "0/1 (0%)",
         "visitor:intent": "1/2 (50%)",
     }
+    assert (summary.end_wait_p50, summary.end_wait_p95) == (0.4, 0.9)
     text = format_summary(summary, {})
+    assert "end of speech declared after the caller's last voiced frame: p50 400 ms, p95 900 ms" in text
     assert "utterances cut short (end of speech declared while still speaking): 2/4 (50%)" in text
     assert "   visitor:intent                  1/2 (50%)" in text
     assert "visitor:apartment" not in text  # only the questions with cuts are listed

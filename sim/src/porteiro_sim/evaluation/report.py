@@ -34,6 +34,8 @@ def format_summary(summary: Summary, settings: dict[str, Any]) -> str:
         f"turn latency (end of speech -> reply): p50 {_ms(summary.latency_p50)}, p95 {_ms(summary.latency_p95)}",
         f"word error rate (digits as words): {_percent(summary.word_error_rate)}",
         f"utterances cut short (end of speech declared while still speaking): {summary.cut_short}",
+        f"end of speech declared after the caller's last voiced frame: p50 {_ms(summary.end_wait_p50)}, "
+        f"p95 {_ms(summary.end_wait_p95)}",
         f"seconds per call (mean): {summary.seconds_per_call:.1f}",
         "",
         "Recognition per slot (the slot's value found in what the gateway recognised):",

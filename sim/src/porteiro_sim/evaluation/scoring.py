@@ -103,6 +103,7 @@ class LineScore:
     errors: int = 0
     words: int = 0
     cuts: int = 0  # ends of speech the gateway declared while the line was still being sent
+    end_wait: float | None = None  # the line's last voiced frame -> the gateway's end of speech (s)
     started: float | None = None  # wall-clock seconds: the line began, its last voiced frame went out
     ended: float | None = None
 
@@ -181,6 +182,7 @@ def score_lines(
             }
             line.errors, line.words = word_errors(utterance.text, heard) if heard is not None else (0, 0)
             line.cuts = ends_while_speaking(turn, speech_ends)
+            line.end_wait = end_of_speech_wait(turn, speech_ends)
         lines.append(line)
     return lines
 
@@ -189,6 +191,15 @@ def speech_ends(spans: list[SpanRecord], wall_offset: float) -> list[float]:
     """When the gateway declared each end of speech of these TURN spans, on the caller's clock."""
     ends = (span.event_ns(stages.SPEECH_ENDED) for span in spans)
     return sorted(end / 1e9 - wall_offset for end in ends if end is not None)
+
+
+END_WAIT_LIMIT = 3.0  # an end later than this after the line is not its own (max utterance aside)
+
+
+def end_of_speech_wait(turn: CallerTurn, ends: Iterable[float]) -> float | None:
+    """Seconds from the line's last voiced frame to the first end of speech declared after it."""
+    waits = [end - turn.ended for end in ends if turn.ended <= end <= turn.ended + END_WAIT_LIMIT]
+    return min(waits) if turn.pcm and waits else None
 
 
 def ends_while_speaking(turn: CallerTurn, ends: Iterable[float]) -> int:
@@ -306,6 +317,8 @@ class Summary:
     word_error_rate: float | None
     cut_short: Rate = field(default_factory=lambda: Rate(0, 0))  # spoken lines the gateway cut
     cut_short_by_question: dict[str, Rate] = field(default_factory=dict)
+    end_wait_p50: float | None = None  # last voiced frame -> end of speech declared
+    end_wait_p95: float | None = None
     recognition: dict[str, Rate] = field(default_factory=dict)  # slot kind -> heard
     recognition_wer: dict[str, float] = field(default_factory=dict)  # question kind -> WER
     phrasings: dict[str, Rate] = field(default_factory=dict)  # phrasing -> lines whose slots were all heard
@@ -320,6 +333,7 @@ def summarize(scores: list[CallScore]) -> Summary:
     lines = [line for score in scores for line in score.lines]
     spoken = [line for line in lines if line.heard is not None]
     voiced = [line for line in lines if not line.said.startswith("#")]
+    waits = sorted(line.end_wait for line in voiced if line.end_wait is not None)
     latencies = sorted(line.latency for line in lines if line.leg == "visitor" and line.latency is not None)
     words = sum(line.words for line in spoken)
     return Summary(
@@ -338,6 +352,8 @@ def summarize(scores: list[CallScore]) -> Summary:
         word_error_rate=sum(line.errors for line in spoken) / words if words else None,
         cut_short=Rate(sum(line.cut_short for line in voiced), len(voiced)),
         cut_short_by_question=_cut_rates(voiced),
+        end_wait_p50=percentile(waits, 50),
+        end_wait_p95=percentile(waits, 95),
         recognition=_slot_rates(spoken),
         recognition_wer=_wer_by_question(spoken),
         phrasings=_phrasing_rates(spoken),
