@@ -16,7 +16,7 @@ import pytest
 
 from porteiro_sim.metrics import scrape, value
 from porteiro_sim.scenarios import SCENARIOS, caller_lines
-from porteiro_sim.script import AwaitEvent, AwaitReply, HangUp, LegRecord, Pause, Speak
+from porteiro_sim.script import AwaitEvent, AwaitHangUp, AwaitReply, HangUp, LegRecord, Pause, Speak
 from porteiro_sim.visitor import place_call
 from tests.e2e.conftest import E2E, start_e2e, stop_e2e
 from tests.e2e.speech_burst import BusySpeech, replace_speech, run_burst
@@ -52,7 +52,13 @@ async def test_a_call_right_after_the_concierge_restarts_succeeds(e2e_dir):
     e2e = await start_e2e(e2e_dir)
     try:
         await e2e.fake_speech.servicer.register_lines(caller_lines(SCENARIOS["delivery"]))  # ready now
-        await restart_concierge(e2e, down_seconds=6.0)
+        port = await kill_concierge(e2e)
+        # A call while it is down hears the fallback (and drives the gateway's channel into its
+        # reconnection backoff, as calls do during a real restart).
+        during = await _visitor(e2e, [AwaitHangUp(20)], {})
+        assert "fallback" in _keys_after(e2e, during, 0), e2e.explain_leg(during)
+        await asyncio.sleep(4.0)
+        await start_concierge(e2e, port)
         result = await e2e.call("delivery")  # at once
         assert result.visitor_outcome == "visitor_authorized_delivery", e2e.explain(result)
         assert "fallback" not in result.visitor.heard_keys, e2e.explain(result)
@@ -187,13 +193,18 @@ def _keys_after(e2e: E2E, record: LegRecord, after: float) -> list[str]:
     return keys
 
 
-async def restart_concierge(e2e: E2E, down_seconds: float) -> None:
-    """Kill the concierge, start it again on the same port after `down_seconds`, wait until SERVING."""
+async def kill_concierge(e2e: E2E) -> int:
+    """Kill the concierge; its gRPC port, for `start_concierge`."""
     concierge = e2e.stack.concierge
     port = concierge.grpc_port
     concierge.kill()
     await concierge.wait_exit(10)
-    await asyncio.sleep(down_seconds)
+    return port
+
+
+async def start_concierge(e2e: E2E, port: int) -> None:
+    """Start the concierge again on `port` (where the gateway looks for it); wait until SERVING."""
+    concierge = e2e.stack.concierge
     concierge.env = {**concierge.env, "PORTEIRO_CONCIERGE_GRPC_PORT": str(port)}
     concierge.start(
         e2e.stack.cwd,
