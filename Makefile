@@ -51,12 +51,20 @@ eval: $(STAMP)
 # Two tiers (README, "The two commands"). The fast one: everything but whole-stack calls (e2e)
 # and the real offline recogniser (acoustic).
 FAST_TIER := not e2e and not acoustic
+# Both run in parallel (pytest-xdist): each test file is one unit on one worker, so module-scoped
+# stacks and databases are set up once; files with heavy tests are handed out first
+# (tests/conftest.py). The fast tier is mostly CPU: one worker per core. Whole-stack calls mostly
+# wait on real time: more workers than cores. PYTEST_ARGS="-n 0" runs serially; plain `pytest`
+# is serial too.
+TEST_WORKERS ?= 2
+TEST_ALL_WORKERS ?= 4
+PARALLEL := --dist loadfile --no-loadscope-reorder
 test: $(STAMP) protos-check
-	$(PY) -m pytest -m "$(FAST_TIER)" $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) $(PARALLEL) -m "$(FAST_TIER)" $(PYTEST_ARGS)
 
 # Everything, the fast tier plus e2e and acoustic tests: what .ci/run runs.
 test-all: $(STAMP) protos-check
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_ALL_WORKERS) $(PARALLEL) $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check libs services sim tests bench

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,40 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type="linelist",
         default=[],
     )
+
+
+# Markers of tests that take seconds to a minute or more each (whole-stack calls wait on real
+# time). In a parallel run their files are handed out first, so the longest work does not begin
+# last on one worker while the others sit idle.
+HEAVY_MARKERS = ("e2e", "acoustic", "slow")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On a pytest-xdist worker (`make test`, `make test-all`), put the heaviest files first.
+
+    The Makefile runs `--dist loadfile --no-loadscope-reorder`: each file is one unit of work
+    (its module-scoped fixtures, a whole stack or a database, are set up once, on one worker)
+    and units are handed out in the order the workers collected them, this one.
+    """
+    if hasattr(config, "workerinput"):  # set on xdist workers only; a plain run keeps its order
+        items[:] = heaviest_files_first(items)
+
+
+def heaviest_files_first(items: Iterable[pytest.Item]) -> list[pytest.Item]:
+    """Items regrouped by file, files ordered by their heaviest marker (collection order kept
+    within each rank and each file)."""
+    by_file: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        by_file.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
+
+    def rank(file_items: list[pytest.Item]) -> int:
+        marked = {
+            marker for item in file_items for marker in HEAVY_MARKERS if item.get_closest_marker(marker)
+        }
+        return min((HEAVY_MARKERS.index(marker) for marker in marked), default=len(HEAVY_MARKERS))
+
+    files = sorted(by_file.values(), key=rank)
+    return [item for file_items in files for item in file_items]
 
 
 @pytest.fixture
