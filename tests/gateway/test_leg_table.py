@@ -191,7 +191,9 @@ async def test_a_flood_of_silent_legs_neither_keeps_the_table_nor_shuts_out_a_re
         freed_after = time.monotonic() - began
         assert refusals("resident_reserve") == reserve_refusals + 24
         refused_lines = [r for r in caplog.records if r.getMessage().startswith("connection refused")]
-        assert len(refused_lines) == 1, "24 refusals within seconds: one line"
+        assert len(refused_lines) <= 1, (
+            "24 refusals within seconds: one line at most (none if one was written in the last 10 s)"
+        )
         assert protocol_errors("no_audio") == no_audio + 16
         assert freed_after < 5.0, f"the silent legs held the table {freed_after:.1f} s"
         assert not resident.closed.is_set(), "the resident leg, which sends audio, was ended"
