@@ -11,11 +11,12 @@ import pytest
 from porteiro.directory.v1 import directory_pb2
 from porteiro_concierge.extraction.base import Extraction, Intent
 from porteiro_concierge.session import RESIDENT, VISITOR, Asking, Outcome
-from tests.concierge.core_harness import RENATA, CallHarness
+from tests.concierge.core_harness import LUCAS, RENATA, CallHarness
 
 SCRIPT = {
     "Entrega.": Extraction(intent=Intent.DELIVERY),
     "Meu nome é João.": Extraction(visitor_name="João"),
+    "Renata, do 501.": Extraction(apartment="501", resident_name="Renata"),
 }
 WEAK = "Rena Olive"  # a badly heard "Renata Oliveira": a weak reading
 
@@ -102,7 +103,23 @@ async def test_answer_to_confirmation_that_is_neither_is_read_as_an_answer() -> 
     await _asked_whom(harness)
     await harness.say(VISITOR, WEAK)
     await harness.say(VISITOR, "Lucas Martins")
-    assert harness.directory.asked == [("302", "Lucas Martins")]
+    assert harness.directory.asked == [("", "Lucas Martins")]
+    assert harness.dialer.attempts == [(LUCAS.destination, 1)]
+
+
+async def test_name_only_match_is_confirmed_when_configured() -> None:
+    # make eval (seed 1, call 11): "A Marina Barros do quinhentos e dois." was recognised as another
+    # resident's exact name, "Ana Beatriz Silva.": a match by the name alone, score 100.
+    harness = CallHarness(SCRIPT, confirm_name_only=True)
+    await _asked_whom(harness)
+    await harness.say(VISITOR, "Lucas Martins.")
+    assert harness.last_said(VISITOR) == "Lucas Martins, do 302?"
+    await harness.say(VISITOR, "Não.")
+    assert "apartamento e qual o nome do morador" in harness.last_said(VISITOR)
+    await harness.say(VISITOR, "Lucas Martins.")  # the same name again: excluded, never called
+    assert harness.dialer.attempts == []
+    await harness.say(VISITOR, "Renata, do 501.")  # name and apartment agree: called at once
+    assert harness.dialer.attempts == [(RENATA.destination, 1)]
 
 
 async def _resident_on_line(harness: CallHarness) -> None:
@@ -129,3 +146,18 @@ async def test_unclear_resident_answers_stay_unclear(answer: str) -> None:
     session = await harness.session()
     assert session is not None and session.outcome is None
     assert "Desculpe, não entendi" in harness.last_said(RESIDENT)
+
+
+async def test_confirmed_apartment_is_trusted_like_a_typed_one() -> None:
+    script = {**SCRIPT, "Apartamento 909, Xavier.": Extraction(apartment="909", resident_name="Xavier")}
+    harness = CallHarness(script)
+    await harness.start_visitor()
+    await harness.say(VISITOR, "Entrega.")
+    await harness.say(VISITOR, "Meu nome é João.")
+    await harness.say(VISITOR, "Apartamento 909, Xavier.")
+    assert "Qual é o número do apartamento?" in harness.last_said(VISITOR)  # 909 does not exist
+    await harness.say(VISITOR, "O Quinhento Minhoun.")  # heard for "É o quinhentos e um." (make eval)
+    assert harness.last_said(VISITOR) == "Apartamento 501?"
+    await harness.say(VISITOR, "Isso.")
+    # Nobody called Xavier lives in 501, but the visitor confirmed the apartment: its resident is called.
+    assert harness.dialer.attempts == [(RENATA.destination, 1)]

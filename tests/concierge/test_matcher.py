@@ -79,8 +79,14 @@ def test_intent_from_misheard_words(understanding: Understanding, heard: str, me
     assert reading.strong or reading.weak
 
 
+def test_intent_misheard_but_clear_is_taken(understanding: Understanding) -> None:
+    reading = understanding.intent("Vimita.")  # heard for "Visita." (make eval, seed 1)
+    assert reading.strong and reading.best is not None and reading.best.value == "visit"
+
+
 def test_intent_not_read_into_unrelated_words(understanding: Understanding) -> None:
-    for heard in ("Bom dia.", "Portar.", "O lá, só uma megadeira."):
+    # All heard in make eval runs: "Minha menua. Minha." was "Vim fazer uma visita.".
+    for heard in ("Bom dia.", "Portar.", "O lá, só uma megadeira.", "Minha menua. Minha.", "Eu sou o."):
         reading = understanding.intent(heard)
         assert not reading.strong, heard
 

@@ -46,6 +46,12 @@ class ConciergeSettings(ServiceSettings):
         le=100,
         description="A directory match scoring below this is confirmed with the visitor before the call",
     )
+    confirm_name_only: bool = Field(
+        False,
+        description="Confirm with the visitor a directory match found by the resident's name alone (no "
+        "apartment said or typed) before the call: with every resident's name in the recognition hints, "
+        "a garbled answer can come out as another resident's exact name (one more turn per such call)",
+    )
     tenants_dir: Path | None = Field(
         None,
         description="Folder of condominiums (porteiro_common.tenants; the directory's TENANTS_DIR): each "

@@ -107,7 +107,9 @@ def confirmation_answered(step: Step, text: str) -> bool:
             return True
         slots.resident_name = target.resident_name or slots.resident_name
         slots.apartment = target.apartment
-        session.keypad.apartment_typed = False
+        # An apartment the visitor confirmed is as sure as a typed one: trusted even when the
+        # name heard matches nobody there (a resident of that apartment is called, as for keys).
+        session.keypad.apartment_typed = not target.resident_name
         session.call.target = None
         advance(step, progressed=True)
         return True

@@ -69,8 +69,7 @@ def _resident_answer(step: Step, said: dict[str, Any], text: str) -> Target | No
     if resident is None or not (reading.strong or reading.weak):
         return None
     if reading.strong or resident.name in session.validation.confirmed:
-        said["resident_name"] = resident.name
-        said.setdefault("apartment", resident.apartment)
+        said["resident_name"] = resident.name  # the apartment is left to the directory: not heard
         return None
     return Target(apartment=resident.apartment, resident_name=resident.name, destination="")
 

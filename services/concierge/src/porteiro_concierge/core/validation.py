@@ -58,16 +58,17 @@ def directory_answered(step: Step, response: directory_pb2.ResolveResponse) -> N
 
 def matched(step: Step, response: directory_pb2.ResolveResponse) -> None:
     """The directory's match: called at once when sure, confirmed with the visitor when it scored low
-    (a misheard name matched somebody), and never called again once the visitor said no to it."""
+    (a misheard name matched somebody) or was found by the name alone (`confirm_name_only`), and
+    never called again once the visitor said no to it."""
     validation = step.session.validation
     target = target_of(response.match)
     if confirming.target_key(target) in validation.excluded:
         not_found(step, response)
         return
-    if (
-        response.match.score < step.settings.confirm_below_score
-        and target.resident_name not in validation.confirmed
-    ):
+    unsure = response.match.score < step.settings.confirm_below_score or (
+        step.settings.confirm_name_only and not step.session.slots.apartment  # asked by the name alone
+    )
+    if unsure and target.resident_name not in validation.confirmed:
         step.fx.turn_outcome = TurnOutcome.AMBIGUOUS
         confirming.ask(step, target)
         return
