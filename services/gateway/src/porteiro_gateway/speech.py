@@ -253,19 +253,21 @@ class GrpcTranscription:
                         last, attempt = error, attempt + 1
                     remaining = give_up_at - time.monotonic() - backoff(attempt)
                     if remaining <= 0:
-                        raise self._gave_up(last)
+                        raise self._gave_up(last, attempt)
                     metrics.SPEECH_RETRIES.labels("transcribe", last.code().name).inc()
                     await asyncio.sleep(backoff(attempt))
                     self._retry(remaining)
         except TimeoutError:
             self._attempt.cancel()
-            raise self._gave_up(last) from None
+            raise self._gave_up(last, attempt + 1) from None
 
-    def _gave_up(self, last: grpc.aio.AioRpcError | None) -> grpc.aio.AioRpcError:
-        why = f"; last attempt: {last.code().name}: {last.details()}" if last is not None else ""
+    def _gave_up(self, last: grpc.aio.AioRpcError | None, attempts: int) -> grpc.aio.AioRpcError:
+        """The one error the leg logs for the whole recognition: how long, how many attempts, why."""
+        why = f"; last failure: {last.code().name}: {last.details()}" if last is not None else ""
         return rpc_error(
             grpc.StatusCode.DEADLINE_EXCEEDED,
-            f"no transcript within {self._recognition_timeout:g} s of the end of speech{why}",
+            f"no transcript within {self._recognition_timeout:g} s of the end of speech "
+            f"({attempts} attempt{'s' if attempts > 1 else ''}){why}",
         )
 
     def _retry(self, timeout: float) -> None:
