@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from porteiro.directory.v1 import directory_pb2
 from porteiro_common.ptbr.phonetic import phonetic_key
 from porteiro_common.ptbr.spoken import number_words, spoken_forms
+from porteiro_concierge.hints import Vocabulary
 from porteiro_concierge.understanding import Answers, ResidentChoice, Understanding
 from porteiro_directory.data import load_apartments
 
@@ -198,3 +200,48 @@ def test_resident_decision_from_misheard_answers(
 ) -> None:
     reading = understanding.decision(heard)
     assert reading.best is not None and reading.best.value == decision
+
+
+class ListingDirectory:
+    """The vocabulary's directory boundary: ListVocabulary and ListApartments as protos."""
+
+    def __init__(self) -> None:
+        self.listing = {"501": ["Renata Oliveira"]}
+
+    async def vocabulary(self) -> directory_pb2.ListVocabularyResponse:
+        names = [name for names in self.listing.values() for name in names]
+        return directory_pb2.ListVocabularyResponse(
+            resident_names=names, apartment_numbers=list(self.listing)
+        )
+
+    async def apartments(self) -> directory_pb2.ListApartmentsResponse:
+        return directory_pb2.ListApartmentsResponse(
+            apartments=[
+                directory_pb2.Apartment(
+                    number=number, residents=[directory_pb2.Resident(name=n) for n in names]
+                )
+                for number, names in self.listing.items()
+            ]
+        )
+
+
+async def test_closed_sets_follow_the_directory_and_are_kept_while_it_does_not_change() -> None:
+    directory, now = ListingDirectory(), [0.0]
+    vocabulary = Vocabulary(directory, clock=lambda: now[0])
+    answers = Answers.load()
+    await vocabulary.refresh()
+    first = vocabulary.understanding(answers)
+    assert first.resident("Renata Oliveira").strong
+    now[0] += 61  # stale: fetched again, same directory
+    await vocabulary.refresh()
+    assert vocabulary.understanding(answers) is first
+    directory.listing["302"] = ["Lucas Martins"]
+    now[0] += 61
+    await vocabulary.refresh()  # changed: rebuilt by the refresh, off the event loop
+    prebuilt = vocabulary._understanding  # noqa: SLF001 - what the refresh left for the next answer
+    assert prebuilt is not None and "302/Lucas Martins" in prebuilt[1].residents
+    rebuilt = vocabulary.understanding(answers)
+    assert rebuilt is prebuilt[1]
+    assert rebuilt is not first
+    reading = rebuilt.resident("Lucas Martins")
+    assert reading.strong and reading.best is not None and reading.best.value == "302/Lucas Martins"

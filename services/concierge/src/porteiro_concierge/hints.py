@@ -66,6 +66,8 @@ class Vocabulary:
         self.resident_choices: list[ResidentChoice] = []
         self._next_fetch = 0.0
         self._understanding: tuple[tuple[int, ...], Understanding] | None = None
+        # The answers file the core asked with (the closed sets are prebuilt for it on a change).
+        self._answers: Answers | None = None
 
     async def refresh(self) -> None:
         """Fetch the vocabulary when stale; on failure keep what is known (hints are only a help)."""
@@ -83,10 +85,16 @@ class Vocabulary:
         apartments, choices = list(vocabulary.apartment_numbers), resident_choices(listing.apartments)
         if apartments == self.apartments and choices == self.resident_choices:
             return  # unchanged: keep the same lists, so the closed sets are not rebuilt
+        built = None
+        if self._answers is not None:  # rebuild the closed sets off the event loop (a second for 10,000)
+            built = await asyncio.to_thread(Understanding, self._answers, choices, apartments)
+        # No await from here on: answers see the old lists and sets or the new ones, never a mix.
         self.apartments = apartments
         self.residents = list(vocabulary.resident_names)
         self.residents_of = residents_by_apartment(listing.apartments)
         self.resident_choices = choices
+        if built is not None and self._answers is not None:
+            self._understanding = (self._fingerprint(self._answers), built)
 
     def for_question(self, question: str, apartment: str | None = None) -> list[str] | None:
         """Hints for the visitor's answer to `question`; None keeps the current ones.
@@ -109,17 +117,22 @@ class Vocabulary:
     def understanding(self, answers: Answers) -> Understanding:
         """The closed sets for the current vocabulary, rebuilt only when it changed.
 
-        Built at the first answer that needs them after a change (a refresh that fetches the same
-        directory keeps the same lists): about 10 ms for the sample condominium, about a second
-        for 10,000 residents (bench/bench_matcher.py).
+        Built at the first answer that needs them, then by each refresh that finds the directory
+        changed, in a thread (a refresh that fetches the same directory keeps the same lists):
+        about 10 ms for the sample condominium, a second or more for 10,000 residents
+        (bench/bench_matcher.py).
         """
-        choices = self.resident_choices or [  # a vocabulary given as names per apartment only
-            ResidentChoice(name, number) for number, names in self.residents_of.items() for name in names
-        ]
-        fingerprint = (id(answers), id(self.resident_choices), id(self.residents_of), id(self.apartments))
+        self._answers = answers
+        fingerprint = self._fingerprint(answers)
         if self._understanding is None or self._understanding[0] != fingerprint:
+            choices = self.resident_choices or [  # a vocabulary given as names per apartment only
+                ResidentChoice(name, number) for number, names in self.residents_of.items() for name in names
+            ]
             self._understanding = (fingerprint, Understanding(answers, choices, self.apartments))
         return self._understanding[1]
+
+    def _fingerprint(self, answers: Answers) -> tuple[int, ...]:
+        return (id(answers), id(self.resident_choices), id(self.residents_of), id(self.apartments))
 
 
 def resident_choices(apartments: Iterable) -> list[ResidentChoice]:

@@ -131,8 +131,7 @@ class ClosedSet:
         if not len(hit):
             return []
         held = np.zeros(len(self._form_text), dtype=bool)  # a mask: cheaper than np.unique
-        for word in hit:
-            held[self._forms_of[word]] = True
+        held[np.concatenate([self._forms_of[word] for word in hit])] = True
         forms = np.flatnonzero(held)
         sums = self._weight_sums[forms]
         scores = (best_per_word[self._ids[forms]] * self._weights[forms]).sum(axis=1) / sums
@@ -163,16 +162,17 @@ class ClosedSet:
         limit: int,
     ) -> list[Interpretation]:
         """Best form per choice, then the coverage adjustment on the few that can still win."""
-        shortlist = max(limit * 5, 25)
+        shortlist = max(limit * 3, 15)
         if len(rank) > shortlist:  # the top forms in linear time, then sorted: a full sort is the cost
             top = np.argpartition(-rank, shortlist - 1)[:shortlist]
             order = top[np.argsort(-rank[top], kind="stable")]
         else:
             order = np.argsort(-rank, kind="stable")
         said = " ".join(tokens)
+        coverage = self._coverage(forms[order], token_similarity, tokens)
         best: dict[int, Interpretation] = {}
         # A choice's best-scoring word form may lose to its fuller form once order and coverage count.
-        for position in order:
+        for rank_index, position in enumerate(order):
             if scores[position] <= 0:
                 break
             form = int(forms[position])
@@ -183,20 +183,20 @@ class ClosedSet:
             confidence = round(
                 (float(scores[position]) + _in_order(text, said, self.ordered))
                 / 200
-                * self._coverage(form, token_similarity, tokens),
+                * float(coverage[rank_index]),
                 3,
             )
             if choice not in best or confidence > best[choice].confidence:
                 best[choice] = Interpretation(self.choices[choice].value, confidence, text)
         return sorted(best.values(), key=lambda reading: -reading.confidence)[:limit]
 
-    def _coverage(self, form: int, token_similarity: np.ndarray, tokens: list[str]) -> float:
-        """1 - coverage_share x the share of the transcript's letters this form leaves unexplained."""
-        ids = [word for word in self._ids[form] if word < len(self._words)]
-        explained = token_similarity[:, ids].max(axis=1) >= EXPLAINED_SIMILARITY
-        total = sum(len(token) for token in tokens)
-        covered = sum(len(token) for token, hit in zip(tokens, explained, strict=True) if hit)
-        return 1.0 - self.coverage_share * (1.0 - covered / total)
+    def _coverage(self, forms: np.ndarray, token_similarity: np.ndarray, tokens: list[str]) -> np.ndarray:
+        """Per form: 1 - coverage_share x the share of the transcript's letters it leaves unexplained."""
+        padded = np.hstack([token_similarity, np.zeros((len(tokens), 1), dtype=token_similarity.dtype)])
+        explained = padded[:, self._ids[forms]].max(axis=2) >= EXPLAINED_SIMILARITY  # tokens x forms
+        lengths = np.array([len(token) for token in tokens], dtype=np.float32)
+        covered = (lengths[:, None] * explained).sum(axis=0) / lengths.sum()
+        return 1.0 - self.coverage_share * (1.0 - covered)
 
 
 def _in_order(form: str, said: str, ordered: bool = True) -> float:
@@ -208,8 +208,9 @@ def _in_order(form: str, said: str, ordered: bool = True) -> float:
     """
 
     def score(first: str, second: str) -> float:
+        windows = _word_windows(second, len(first.split()))
         value = max(
-            max(float(fuzz.ratio(first, window)) for window in _word_windows(second, len(first.split()))),
+            float(process.extractOne(first, windows, scorer=fuzz.ratio)[1]),
             float(fuzz.ratio(first.replace(" ", ""), second.replace(" ", ""))),
         )
         return value if ordered else max(value, float(fuzz.token_sort_ratio(first, second)))
