@@ -153,7 +153,11 @@ class HeldSynthesis(TimedSpeechClient):
 async def test_a_late_say_starts_with_the_holding_sentence_and_its_audio_follows():
     speech = HeldSynthesis("Qual é o apartamento?")
     holding = await rendered_holding(speech)
-    async with LegHarness(speech=speech, settings=SETTINGS, holding=holding) as h:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("t")
+    async with LegHarness(speech=speech, settings=SETTINGS, holding=holding, tracer=tracer) as h:
         await start_leg(h, speech)
         h.act(say("s1", "Qual é o apartamento?"))
         await h.step()
@@ -167,6 +171,9 @@ async def test_a_late_say_starts_with_the_holding_sentence_and_its_audio_follows
     assert len(holding_at) == 1 and holding_at[0] - queued == pytest.approx(HOLDING_AFTER, abs=0.041)
     assert len(say_at) == 1 and say_at[0] > holding_at[0]  # the Say's own audio after it
     assert finished.say_id == "s1" and not finished.interrupted
+    (call,) = [span for span in exporter.get_finished_spans() if span.name == "CALL"]
+    (event,) = [event for event in call.events if event.name == HOLDING_EVENT]
+    assert event.attributes["say_id"] == "s1"
 
 
 async def test_a_say_in_time_has_no_holding_sentence():

@@ -14,7 +14,7 @@ failure) while it is the one playing starts with the holding sentence, its own
 audio following when speech answers.
 
 Counted in porteiro_gateway_holding_sentences_total, and a HOLDING_SENTENCE event
-on the turn's span.
+on the turn's span (on the leg's span for a late Say).
 """
 
 from __future__ import annotations
@@ -26,12 +26,14 @@ from typing import Any
 from opentelemetry.trace import Span
 
 from porteiro_gateway import metrics
+from porteiro_gateway.deps import LegDeps
 from porteiro_gateway.fallback import FallbackAudio
 from porteiro_gateway.playback import Player, SayItem
 from porteiro_gateway.speech import PLAYBACK_RATE
 from porteiro_gateway.time_source import TimeSource
 
 Spawn = Callable[[Coroutine[Any, Any, Any]], asyncio.Task | None]
+LegEvent = Callable[[str, dict[str, Any]], None]
 
 HOLDING_SAY_ID = "holding"
 HOLDING_EVENT = "HOLDING_SENTENCE"
@@ -42,9 +44,16 @@ class Holding:
     """One leg's holding sentence: armed at a turn's end of speech, disarmed by its transcript."""
 
     def __init__(
-        self, audio: FallbackAudio, after_seconds: float, player: Player, spawn: Spawn, time: TimeSource
+        self,
+        audio: FallbackAudio,
+        after_seconds: float,
+        player: Player,
+        spawn: Spawn,
+        time: TimeSource,
+        leg_event: LegEvent | None = None,
     ) -> None:
         self._audio = audio
+        self._leg_event = leg_event  # an event on the leg's span (for a late Say: no turn)
         self._after = after_seconds
         self._player = player
         self._spawn = spawn
@@ -96,15 +105,20 @@ class Holding:
                     metrics.HOLDING_SENTENCES.labels("not_ready").inc()
                     return
                 metrics.HOLDING_SENTENCES.labels("said").inc()
+                if self._leg_event is not None:
+                    self._leg_event(
+                        HOLDING_EVENT, {"say_id": item.say_id, "after_ms": round(self._after * 1000)}
+                    )
                 item.add_audio(self._audio.audio)
                 return
             await self._time.sleep(WATCH_SECONDS)
 
 
 def holding_for(
-    audio: FallbackAudio | None, after_seconds: float, player: Player, spawn: Spawn, time: TimeSource
+    deps: LegDeps, player: Player, spawn: Spawn, time: TimeSource, leg_event: LegEvent | None = None
 ) -> Holding | None:
     """A leg's Holding; None when there is no holding sentence or it is turned off (0 s)."""
-    if audio is None or after_seconds <= 0:
+    after_seconds = deps.settings.holding_after_seconds
+    if deps.holding is None or after_seconds <= 0:
         return None
-    return Holding(audio, after_seconds, player, spawn, time)
+    return Holding(deps.holding, after_seconds, player, spawn, time, leg_event)

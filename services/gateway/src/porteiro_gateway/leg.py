@@ -65,7 +65,7 @@ class Leg(PlaybackSink):
         self.socket.on_audio = self.caller_audio.feed
         self.says = Says(self.player, deps.speech, self._tasks.spawn, self._time.now, lambda: self.trace.span)
         self.turns.holding = self.says.holding = holding_for(
-            deps.holding, settings.holding_after_seconds, self.player, self._tasks.spawn, self._time
+            deps, self.player, self._tasks.spawn, self._time, self.trace.event
         )
         self._hanging_up = False
         self.concierge = LegConcierge(
