@@ -245,3 +245,16 @@ async def test_closed_sets_follow_the_directory_and_are_kept_while_it_does_not_c
     assert rebuilt is not first
     reading = rebuilt.resident("Lucas Martins")
     assert reading.strong and reading.best is not None and reading.best.value == "302/Lucas Martins"
+
+
+def test_a_number_in_two_blocks_names_no_single_apartment() -> None:
+    residents = [
+        ResidentChoice("Paulo Henrique Santos", "101", ("Paulinho",), "A"),
+        ResidentChoice("Paula Henriques Santos", "101", (), "B"),
+        ResidentChoice("Roberto Nunes", "102", (), "A"),
+    ]
+    understanding = Understanding(Answers.load(), residents, ["101", "102"])
+    assert not understanding.names_one_apartment("101")
+    assert understanding.names_one_apartment("102")
+    reading = understanding.resident("Paulinho")  # an alias from the data file, block A
+    assert reading.strong and reading.best is not None and reading.best.value == "101/Paulo Henrique Santos"

@@ -138,7 +138,7 @@ class Vocabulary:
 def resident_choices(apartments: Iterable) -> list[ResidentChoice]:
     """Every resident of directory Apartment messages, with apartment and aliases."""
     return [
-        ResidentChoice(resident.name, apartment.number, tuple(resident.aliases))
+        ResidentChoice(resident.name, apartment.number, tuple(resident.aliases), apartment.block)
         for apartment in apartments
         for resident in apartment.residents
     ]

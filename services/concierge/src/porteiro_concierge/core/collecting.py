@@ -108,8 +108,11 @@ def confirmation_answered(step: Step, text: str) -> bool:
         slots.resident_name = target.resident_name or slots.resident_name
         slots.apartment = target.apartment
         # An apartment the visitor confirmed is as sure as a typed one: trusted even when the
-        # name heard matches nobody there (a resident of that apartment is called, as for keys).
-        session.keypad.apartment_typed = not target.resident_name
+        # name heard matches nobody there (a resident of that apartment is called, as for keys),
+        # unless the number is in several blocks (then the name must choose).
+        session.keypad.apartment_typed = not target.resident_name and step.understanding.names_one_apartment(
+            target.apartment
+        )
         session.call.target = None
         advance(step, progressed=True)
         return True

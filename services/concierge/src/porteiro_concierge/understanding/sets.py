@@ -89,6 +89,7 @@ class ResidentChoice:
     name: str
     apartment: str
     aliases: tuple[str, ...] = ()
+    block: str = ""
 
     @property
     def key(self) -> str:
@@ -142,6 +143,10 @@ class Understanding:
     ) -> None:
         self.thresholds = thresholds or Thresholds()
         self.residents = {resident.key: resident for resident in residents}
+        # Apartment number -> the blocks/towers that have it (a number in two blocks names neither).
+        self._blocks: dict[str, set[str]] = {}
+        for resident in self.residents.values():
+            self._blocks.setdefault(resident.apartment.lstrip("0"), set()).add(resident.block)
         self._intent = _meaning_set(answers.intent, FILLERS)
         self._confirmation = _meaning_set(answers.confirmation, ())
         self._decision = _meaning_set(answers.decision, ())
@@ -181,6 +186,10 @@ class Understanding:
             if own.strong or own.weak:
                 return own
         return self._read(self._everyone.interpret(text, exclude=exclude))
+
+    def names_one_apartment(self, number: str) -> bool:
+        """False when residents live at `number` in more than one block or tower."""
+        return len(self._blocks.get(number.lstrip("0"), set())) <= 1
 
     def _of_apartment(self, apartment: str) -> ClosedSet:
         if apartment not in self._by_apartment:
