@@ -87,3 +87,22 @@ async def test_marcos_delivery_answer_to_name_question() -> None:
     await harness.say(VISITOR, "é o Marcos entregador do Mercado Livre")
     session = await harness.session()
     assert session is not None and session.slots.visitor_name == "Marcos"
+
+
+async def test_the_visitors_own_name_is_not_read_again_as_a_resident() -> None:
+    # João Pedro Silva lives in 101: "Pedro" alone would name him, but here it follows "meu nome é".
+    harness = CallHarness(
+        {
+            "Entrega.": Extraction(intent=Intent.DELIVERY),
+            "Meu nome é João.": Extraction(visitor_name="João"),
+            "Meu nome é Lucas.": Extraction(visitor_name="Lucas"),
+        }
+    )
+    await harness.start_visitor()
+    await harness.say(VISITOR, "Entrega.")
+    await harness.say(VISITOR, "Meu nome é João.")
+    await harness.say(VISITOR, "Meu nome é Lucas.")  # asked whom to call; Lucas Martins lives in 302
+    session = await harness.session()
+    assert session is not None
+    assert (session.slots.visitor_name, session.slots.resident_name) == ("Lucas", None)
+    assert harness.directory.asked == []

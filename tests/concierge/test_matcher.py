@@ -102,6 +102,7 @@ def test_intent_not_read_into_unrelated_words(understanding: Understanding) -> N
         ("Vinisius Barros", "502/Vinícius Barros"),  # no accent, c -> s
         ("Oliveira, Renata", "501/Renata Oliveira"),  # order
         ("Dani", "501/Daner dos Reis"),  # an alias from the data file
+        ("Pedro", "101/João Pedro Silva"),  # a middle name
         ("Pruna Almeida", "402/Bruna Almeida"),  # b/p
     ],
 )
@@ -122,6 +123,33 @@ def test_resident_heard_badly_is_weak_never_strong(understanding: Understanding)
     reading = understanding.resident("para a dora bruda")
     assert reading.best is not None and reading.best.value == "402/Bruna Almeida"
     assert reading.weak and not reading.strong
+
+
+@pytest.mark.parametrize(
+    ("heard", "resident"),
+    [  # make eval (seed 1): garbled lines whose best guess is right, to be confirmed
+        ("O meu Pedro Filma.", "101/João Pedro Silva"),  # "Apto um zero um, João Pedro Silva."
+        ("Elotremente o mito e ruca Martins.", "302/Lucas Martins"),  # "É o trezentos e dois, Lucas Martins."
+        ("Dominícius do Finko Maddo Dois.", "502/Vinícius Barros"),  # "O Vinícius do cinco zero dois."
+    ],
+)
+def test_garbled_but_right_guesses_are_weak(understanding: Understanding, heard: str, resident: str) -> None:
+    reading = understanding.resident(heard)
+    assert reading.weak and reading.best is not None and reading.best.value == resident
+
+
+@pytest.mark.parametrize(
+    "heard",
+    [  # make eval (seed 1): garbled lines whose best guess would be wrong, and a tie
+        "O seu rau do Fento Ihon.",  # "O seu João do 101."
+        "Aferata no Quimém de Tomeon.",  # "A Renata do quinhentos e um."
+        "Marcos Vieira",  # Carlos Oliveira and Renata Oliveira tie
+        "Sou eu",
+    ],
+)
+def test_no_guess_from_garbled_lines_or_ties(understanding: Understanding, heard: str) -> None:
+    reading = understanding.resident(heard)
+    assert not reading.strong and not reading.weak
 
 
 def test_resident_two_close_is_not_strong(understanding: Understanding) -> None:

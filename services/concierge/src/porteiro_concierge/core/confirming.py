@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from porteiro_common.ptbr import plain
 from porteiro_concierge.core.step import Step
 from porteiro_concierge.decision import Decision, says_decision_words
 from porteiro_concierge.extraction.base import Intent
@@ -64,7 +65,9 @@ def _name_answer(step: Step, said: dict[str, Any], text: str) -> None:
 def _resident_answer(step: Step, said: dict[str, Any], text: str) -> Target | None:
     session = step.session
     apartment = said.get("apartment") or session.slots.apartment
-    reading = step.understanding.resident(text, apartment, exclude=session.validation.excluded)
+    # "Meu nome é Pedro": the visitor's own name is not read again as a resident (João Pedro Silva).
+    heard = _without_words(text, said.get("visitor_name"))
+    reading = step.understanding.resident(heard, apartment, exclude=session.validation.excluded)
     resident = step.understanding.residents.get(reading.best.value) if reading.best else None
     if resident is None or not (reading.strong or reading.weak):
         return None
@@ -72,6 +75,14 @@ def _resident_answer(step: Step, said: dict[str, Any], text: str) -> Target | No
         said["resident_name"] = resident.name  # the apartment is left to the directory: not heard
         return None
     return Target(apartment=resident.apartment, resident_name=resident.name, destination="")
+
+
+def _without_words(text: str, name: object) -> str:
+    """`text` without the words of `name` (folded comparison); `text` itself when there is no name."""
+    if not name:
+        return text
+    drop = set(plain(str(name)).split())
+    return " ".join(word for word in plain(text).split() if word not in drop)
 
 
 def _apartment_answer(step: Step, said: dict[str, Any], text: str) -> Target | None:
