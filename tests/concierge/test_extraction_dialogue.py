@@ -80,6 +80,21 @@ async def test_answer_to_name_question_naming_the_apartments_resident_is_the_res
     assert "seu nome" in harness.last_said(VISITOR)  # the visitor's own name is still asked
 
 
+async def test_a_cued_name_is_the_visitors_even_when_a_resident_has_it() -> None:
+    harness = CallHarness(
+        {
+            "Uma visita no 501.": Extraction(intent=Intent.VISIT, apartment="501"),
+            "Meu nome é Renata Oliveira.": Extraction(visitor_name="Renata Oliveira"),
+        }
+    )
+    await harness.start_visitor()
+    await harness.say(VISITOR, "Uma visita no 501.")
+    await harness.say(VISITOR, "Meu nome é Renata Oliveira.")  # a namesake of 501's resident
+    session = await harness.session()
+    assert session is not None
+    assert (session.slots.visitor_name, session.slots.resident_name) == ("Renata Oliveira", None)
+
+
 async def test_marcos_delivery_answer_to_name_question() -> None:
     harness = CallHarness({"Entrega.": Extraction(intent=Intent.DELIVERY)})
     await harness.start_visitor()

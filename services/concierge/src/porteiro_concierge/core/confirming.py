@@ -47,11 +47,13 @@ def read_closed(step: Step, said: dict[str, Any], text: str) -> Target | None:
 def _name_answer(step: Step, said: dict[str, Any], text: str) -> None:
     """ "Qual é o seu nome?": a resident of the apartment already given is the resident, not the visitor.
 
-    Otherwise the name the answer starts with ("é o Marcos entregador do Mercado Livre").
+    A name given with a cue ("meu nome é Renata") is the visitor's whatever it matches. Otherwise
+    the name the answer starts with ("é o Marcos entregador do Mercado Livre").
     """
     slots = step.session.slots
-    name = said.get("visitor_name") or leading_name(text)
-    if name and slots.apartment and slots.resident_name is None:
+    cued = said.get("visitor_name")
+    name = cued or leading_name(text)
+    if name and not cued and slots.apartment and slots.resident_name is None:
         reading = step.understanding.resident(name, slots.apartment)
         resident = step.understanding.residents.get(reading.best.value) if reading.best else None
         if reading.strong and resident and resident.apartment.lstrip("0") == slots.apartment.lstrip("0"):
