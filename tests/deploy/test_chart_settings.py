@@ -47,7 +47,13 @@ def accepted_names(cls: type[BaseSettings]) -> set[str]:
 def production_like_docs() -> list[dict[str, Any]]:
     values = values_with_inline_secrets()
     values["concierge"]["replicas"] = 2
-    values["gateway"] = {"allowedNetworks": "10.20.0.0/24", "maxLegs": 120, "maxCallSeconds": 300}
+    values["gateway"] = {
+        "allowedNetworks": "10.20.0.0/24",
+        "maxLegs": 120,
+        "maxCallSeconds": 300,
+        "residentReserveShare": 0.25,
+        "holdingAfterSeconds": 1.5,
+    }
     return manifests(render(values))
 
 
@@ -98,3 +104,4 @@ def test_gateway_limits_reach_its_settings(production_like_docs, monkeypatch):
         monkeypatch.setenv(name, value)
     settings = settings_class("gateway")()
     assert (settings.max_legs, settings.max_call_seconds) == (120, 300)
+    assert (settings.resident_reserve_share, settings.holding_after_seconds) == (0.25, 1.5)
