@@ -147,3 +147,20 @@ async def test_a_condominium_not_served_is_refused_without_a_session(tenants_con
         await visitor.start()
     assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
     assert await tenants_concierge.app.store.load(session_id) is None
+
+
+async def test_a_call_in_progress_keeps_its_condominium_when_it_leaves_the_folder(tenants_concierge):
+    """Removing a condominium stops new calls for it; the ones already talking finish with it."""
+    session_id = str(uuid.uuid4())
+    visitor = routed_leg(tenants_concierge, session_id, "visitor", "jacaranda")
+    await visitor.start()
+    await visitor.expect("Jacarandá")
+    registry = tenants_concierge.app.tenants
+    (registry.folder / "jacaranda.yaml").unlink()
+    assert registry.refresh().changed and registry.current.get("jacaranda") is None
+    await visitor.utter("Boa tarde, aqui é o João, tenho uma entrega para a Irene Bastos do 102 bloco A")
+    await visitor.expect("Irene Bastos")  # resolved in jacaranda's own directory
+    newcomer = routed_leg(tenants_concierge, str(uuid.uuid4()), "visitor", "jacaranda")
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await newcomer.start()
+    assert raised.value.code() == grpc.StatusCode.UNAVAILABLE

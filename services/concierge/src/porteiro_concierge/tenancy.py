@@ -49,7 +49,8 @@ from porteiro_concierge.store import SessionStore
 log = logging.getLogger(__name__)
 
 SPAN_ATTRIBUTE = "porteiro.condominium"
-# Session id -> condominium id remembered by this process (a call's condominium never changes).
+# Session id -> the condominium (and its engine) serving it, remembered by this process: a call's
+# condominium never changes, and a call keeps its engine when its condominium leaves the folder.
 REMEMBERED_SESSIONS = 10_000
 
 
@@ -144,7 +145,7 @@ class TenantCalls:
         self.registry = registry
         self.store = store
         self.labels = labels or CondominiumLabels()
-        self._condominium_of: OrderedDict[str, str] = OrderedDict()
+        self._tenant_of: OrderedDict[str, Tenant[CallTenant]] = OrderedDict()
 
     async def dispatch(self, session_id: str, event: Event) -> Dispatched:
         tenant = await self._tenant_for(session_id, event)
@@ -155,8 +156,10 @@ class TenantCalls:
         """A call lost to its session store (leg.py): its condominium's engine records it and
         gives the sentence its callers hear. Routed from memory only: the store is gone."""
         snapshot = self.registry.current
-        known = self._condominium_of.get(session_id) or (session.condominium if session else "")
-        tenant = (snapshot.get(known) if known else None) or next(iter(snapshot.by_id.values()))
+        tenant = self._tenant_of.get(session_id)
+        if tenant is None:
+            known = session.condominium if session else ""
+            tenant = (snapshot.get(known) if known else None) or next(iter(snapshot.by_id.values()))
         return tenant.data.engine.lost(session_id, session, reason)
 
     async def _tenant_for(self, session_id: str, event: Event) -> Tenant[CallTenant]:
@@ -166,14 +169,16 @@ class TenantCalls:
             if tenant is None:
                 known = await self._stored_condominium(session_id)  # a visitor stream that came back
                 tenant = snapshot.get(known) if known else None
+        elif session_id in self._tenant_of:  # a call in progress here: its engine, even if the
+            tenant = self._tenant_of[session_id]  # condominium left the folder since it started
         else:
-            known = self._condominium_of.get(session_id) or await self._stored_condominium(session_id)
+            known = await self._stored_condominium(session_id)
             tenant = snapshot.get(known) if known else self._routed(session_id, "")
             if tenant is None and not known:  # no such call: any engine answers "unknown call"
                 tenant = next(iter(snapshot.by_id.values()), None)
         if tenant is None:
             raise UnknownCondominium(f"call {session_id}: no condominium served here for it")
-        self._remember(session_id, tenant.id)
+        self._remember(session_id, tenant)
         return tenant
 
     def _routed(self, session_id: str, condominium_id: str) -> Tenant[CallTenant] | None:
@@ -188,11 +193,11 @@ class TenantCalls:
             return ""
         return session.condominium or DEFAULT_CONDOMINIUM  # a session stored before tenants
 
-    def _remember(self, session_id: str, condominium_id: str) -> None:
-        self._condominium_of[session_id] = condominium_id
-        self._condominium_of.move_to_end(session_id)
-        while len(self._condominium_of) > REMEMBERED_SESSIONS:
-            self._condominium_of.popitem(last=False)
+    def _remember(self, session_id: str, tenant: Tenant[CallTenant]) -> None:
+        self._tenant_of[session_id] = tenant
+        self._tenant_of.move_to_end(session_id)
+        while len(self._tenant_of) > REMEMBERED_SESSIONS:
+            self._tenant_of.popitem(last=False)
 
 
 def tenant_builder(
