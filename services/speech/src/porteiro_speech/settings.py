@@ -115,12 +115,15 @@ class SpeechSettings(ServiceSettings):
 
     # Offline synthesizer: espeak-ng.
     espeak_command: str = Field("espeak-ng", description="espeak-ng executable (name on PATH or path)")
-    espeak_voice: str = Field("pt-br", description="espeak-ng voice when the request names none")
+    # Porteiro's own voice: pt-br with the klatt2 variant at 140 wpm was recognised best of the
+    # espeak-ng voices, rates and processing measured at 8 kHz (`porteiro-eval --prompt-voice`,
+    # services/speech/README.md "Porteiro's voice on the line"): words found 41% vs 22% for pt-br at 160.
+    espeak_voice: str = Field("pt-br+klatt2", description="espeak-ng voice when the request names none")
     espeak_voices: str = Field(
         "pt-br,pt,pt-pt",
         description="Comma-separated espeak-ng voices a Synthesize request may name (the default voice always may)",
     )
-    espeak_speed_wpm: int = Field(160, ge=80, le=450, description="espeak-ng speaking rate, words per minute")
+    espeak_speed_wpm: int = Field(140, ge=80, le=450, description="espeak-ng speaking rate, words per minute")
     espeak_word_gap: int = Field(
         0, ge=0, le=50, description="Extra pause between words, in 10 ms units (espeak-ng -g); 0 = none"
     )
