@@ -175,3 +175,38 @@ async def test_a_synthesis_failing_past_the_outage_limit_raises(flaky):
     assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
     assert 0.5 <= time.monotonic() - started < 2.0
     assert fake.synthesize_attempts >= 3
+
+
+class RefusingSpeech(FakeSpeech):
+    """Refuses a Transcribe at its first message, while the caller is still speaking."""
+
+    async def Transcribe(self, request_iterator, context):  # noqa: N802 (gRPC method name)
+        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "unknown language")
+
+
+def request_readers() -> list[asyncio.Task]:
+    """gRPC's tasks that read a call's request stream, still waiting for a message."""
+    return [
+        task
+        for task in asyncio.all_tasks()
+        if not task.done() and "_consume_request_iterator" in repr(task.get_coro())
+    ]
+
+
+async def test_an_attempt_that_fails_mid_utterance_ends_its_request_stream(flaky):
+    """A failed attempt left without finish() or cancel() (the leg dropped it) must not leave
+    gRPC's request reader waiting forever (under load: "Task was destroyed but it is pending")."""
+    bound = await flaky(RefusingSpeech())
+    async with create_channel(f"127.0.0.1:{bound.port}") as channel:
+        transcription = GrpcSpeechClient(channel, 5, recognition_timeout=5).transcription(
+            8000, "session", [], "pt-BR"
+        )
+        transcription.start(max_utterance_seconds=15)
+        transcription.send(UTTERANCE[:3200])  # mid-utterance: no finish()
+        with pytest.raises(grpc.aio.AioRpcError):
+            await transcription.result()
+        for _ in range(50):
+            if not request_readers():
+                break
+            await asyncio.sleep(0.01)
+        assert request_readers() == []

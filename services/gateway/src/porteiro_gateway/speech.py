@@ -166,6 +166,11 @@ class _Attempt:
         self._pending = bytearray()
         self._chunk_bytes = (config.sample_rate_hz or 8000) * 2 * CHUNK_MS // 1000
         self.call = stub.Transcribe(self._requests(), timeout=timeout, wait_for_ready=wait_for_ready)
+        # However the call ends (deadline, failure, answer), end the request stream: gRPC's task
+        # reading it would otherwise wait on the queue until garbage-collected ("Task was
+        # destroyed but it is pending", then "aclose(): asynchronous generator is already
+        # running"), seen under load when a failed attempt was dropped mid-utterance.
+        self.call.add_done_callback(self._end_requests)
 
     def send(self, pcm: bytes) -> None:
         self._pending += pcm
@@ -183,6 +188,9 @@ class _Attempt:
         self.call.cancel()
         # End the request stream too: when the call had already ended, cancel() leaves
         # gRPC's task that reads our requests waiting on the queue forever.
+        self._chunks.put_nowait(None)
+
+    def _end_requests(self, _call: object) -> None:
         self._chunks.put_nowait(None)
 
     async def _requests(self) -> AsyncIterator[speech_pb2.TranscribeRequest]:
