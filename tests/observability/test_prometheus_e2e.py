@@ -52,6 +52,7 @@ GRAFANA_VALUES = {
     "$__range": "15m",
     '"$namespace"': '"porteiro"',
     '"$job"': '".*porteiro.*"',
+    '"$condominium"': '".*"',
 }
 
 

@@ -12,6 +12,7 @@ from prometheus_client.utils import floatToGoString
 
 from porteiro.concierge.v1 import concierge_pb2
 from porteiro_common.metrics import VOICE_LATENCY_BUCKETS, TracedHistogram, set_build_info
+from porteiro_common.tenants import LABEL_UNKNOWN
 
 # Seconds; a frame is meant to leave on its 20 ms slot, so the interesting range is 0-20 ms.
 PLAYBACK_LATENESS_BUCKETS = (
@@ -220,6 +221,7 @@ def _create_label_values() -> None:
         BARGE_IN_PAUSES.labels(result)
     for result in HOLDING_RESULTS:
         HOLDING_SENTENCES.labels(result)
+    CONDOMINIUM_CALLS.labels(LABEL_UNKNOWN)  # refusals, the series an alert or panel watches
 
 
 _create_label_values()
