@@ -51,15 +51,14 @@ eval: $(STAMP)
 # Two tiers (README, "The two commands"). The fast one: everything but whole-stack calls (e2e)
 # and the real offline recogniser (acoustic).
 FAST_TIER := not e2e and not acoustic
-# Both run in parallel (pytest-xdist, tests/conftest.py plans it): a file's tests run together
-# on one worker (module-scoped stacks and databases set up once), except whole-stack and
-# acoustic tests that start their own stack, handed out one by one; heavy files first. The fast
-# tier is mostly CPU: one worker per core. Whole-stack calls mostly wait on real time (about half
-# an hour of calls in all): more workers than cores. PYTEST_ARGS="-n 0" runs serially; plain
-# `pytest` is serial too.
+# Both run in parallel (pytest-xdist): each test file is one unit on one worker (module-scoped
+# stacks and databases set up once, tests in file order), heavy files handed out first
+# (tests/conftest.py). The fast tier is mostly CPU: one worker per core. Whole-stack calls mostly
+# wait on real time: more workers than cores. PYTEST_ARGS="-n 0" runs serially; plain `pytest`
+# is serial too.
 TEST_WORKERS ?= 2
-TEST_ALL_WORKERS ?= 6
-PARALLEL := --dist loadgroup --no-loadscope-reorder
+TEST_ALL_WORKERS ?= 5
+PARALLEL := --dist loadfile --no-loadscope-reorder
 test: $(STAMP) protos-check
 	$(PY) -m pytest -n $(TEST_WORKERS) $(PARALLEL) -m "$(FAST_TIER)" $(PYTEST_ARGS)
 

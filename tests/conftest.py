@@ -38,49 +38,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 # time). In a parallel run their files are handed out first, so the longest work does not begin
 # last on one worker while the others sit idle.
 HEAVY_MARKERS = ("e2e", "acoustic", "slow")
-# Fixtures of these scopes outlive a test: the tests using them stay together on one worker.
-SHARED_SCOPES = frozenset({"class", "module", "package"})
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist turns the groups into scheduling units
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """On a pytest-xdist worker (`make test`, `make test-all`), plan the parallel run.
+    """On a pytest-xdist worker (`make test`, `make test-all`), put the heaviest files first.
 
-    The Makefile runs `--dist loadgroup --no-loadscope-reorder`: the tests of one xdist_group go
-    to one worker, any other test is handed out alone, in the order the workers collected them.
-    A file is one group (its module- and session-scoped fixtures set up once), except that a
-    whole-stack or acoustic test that shares no fixture with its neighbours (it starts its own
-    stack) goes alone: those take up to a minute each, and a file of them on one worker would
-    be the longest path of the run. Heavy files come first.
+    The Makefile runs `--dist loadfile --no-loadscope-reorder`: each file is one unit of work
+    (its module-scoped fixtures, a whole stack or a database, are set up once, on one worker,
+    and its tests run in their order) and units are handed out in the order the workers
+    collected them, this one. (`--dist loadgroup` would let single tests go alone, but with
+    pytest 9 xdist 3.8 no longer tags grouped node ids, so it distributes test by test.)
     """
-    if not hasattr(config, "workerinput"):  # set on xdist workers only; a plain run is unchanged
-        return
-    items[:] = heaviest_files_first(items)
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None and not runs_alone(item):
-            item.add_marker(pytest.mark.xdist_group(file_of(item)))
-
-
-def runs_alone(item: pytest.Item) -> bool:
-    """A whole-stack or acoustic test with no fixture shared with other tests."""
-    heavy = any(item.get_closest_marker(marker) for marker in ("e2e", "acoustic"))
-    return heavy and not shares_fixtures(item)
+    if hasattr(config, "workerinput"):  # set on xdist workers only; a plain run keeps its order
+        items[:] = heaviest_files_first(items)
 
 
 def file_of(item: pytest.Item) -> str:
     return item.nodeid.split("::", 1)[0]
-
-
-def shares_fixtures(item: pytest.Item) -> bool:
-    """Whether the test uses a fixture that outlives it (module-scoped stack, database, loop)."""
-    info = getattr(item, "_fixtureinfo", None)  # pytest's resolved fixtures of a test function
-    if info is None:
-        return True  # not a plain test function: keep it with its file
-    return any(
-        definition.scope in SHARED_SCOPES
-        for name in info.names_closure
-        for definition in info.name2fixturedefs.get(name, ())
-    )
 
 
 def heaviest_files_first(items: Iterable[pytest.Item]) -> list[pytest.Item]:
