@@ -3,6 +3,7 @@ real RabbitMQ and Redis, the visitor and PBX simulators."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -14,10 +15,12 @@ from porteiro_sim.call import CallResult, candidate_matcher, delete_queue_async,
 from porteiro_sim.metrics import scrape, value
 from porteiro_sim.pbx import Pbx, PbxSettings, Resident
 from porteiro_sim.scenarios import SCENARIOS, Scenario, caller_lines
+from porteiro_sim.script import LegRecord
 from porteiro_sim.sentences import SentenceMatcher
 from porteiro_sim.speech import EspeakVoice, SpeechServiceVoice, Voice
 from porteiro_sim.stack import Stack, StackConfig
 from porteiro_sim.timeline import format_timeline
+from porteiro_sim.visitor import place_call
 from tests.e2e.fake_speech import FakeSpeechServer
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -78,6 +81,31 @@ class E2E:
         pbx = Pbx(settings, resident, self.voice, matcher=self.matcher)
         await pbx.start()
         return pbx
+
+    async def call_with_pbx(
+        self,
+        visitor_steps: list,
+        resident: Resident,
+        scenario: Scenario = SCENARIOS["delivery"],
+        events: dict[str, asyncio.Event] | None = None,
+    ) -> tuple[LegRecord, Pbx]:
+        """One call: `visitor_steps` on the visitor port, `resident` behind the PBX simulator
+        (sharing the test's `events`); returns the visitor's record and the PBX once it is idle."""
+        pbx = await self.start_pbx(resident, scenario)
+        pbx.events.update(events or {})
+        try:
+            visitor = await place_call(
+                "127.0.0.1",
+                self.stack.visitor_port,
+                visitor_steps,
+                self.voice,
+                events=pbx.events,
+                matcher=self.matcher,
+            )
+            await pbx.wait_idle(30.0)
+        finally:
+            await pbx.stop()
+        return visitor, pbx
 
     def explain_leg(self, record) -> str:
         logs = "\n".join(f"--- {s.name}\n{s.logs(3000)}" for s in self.stack.services)

@@ -196,20 +196,8 @@ async def directed(e2e, steps: list, events: dict[str, asyncio.Event]) -> CallRe
     """The delivery scenario's PBX and resident (who says yes), the visitor playing `steps`
     with the test's `events`."""
     scenario = SCENARIOS["delivery"]
-    pbx = await e2e.start_pbx(Resident(scenario.resident_steps(), None, 0.3), scenario)
-    pbx.events.update(events)
-    try:
-        visitor = await place_call(
-            "127.0.0.1",
-            e2e.stack.visitor_port,
-            steps,
-            e2e.voice,
-            events=pbx.events,
-            matcher=e2e.matcher,
-        )
-        await pbx.wait_idle(30.0)
-    finally:
-        await pbx.stop()
+    resident = Resident(scenario.resident_steps(), None, 0.3)
+    visitor, pbx = await e2e.call_with_pbx(steps, resident, scenario, events)
     return CallResult(scenario, visitor, list(pbx.legs), list(pbx.commands))
 
 

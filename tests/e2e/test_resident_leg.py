@@ -16,7 +16,6 @@ from porteiro_sim import audio
 from porteiro_sim.pbx import Pbx, Resident, resident_says
 from porteiro_sim.scenarios import SCENARIOS, VALUES, VISITOR_OUTCOMES, visitor_answers
 from porteiro_sim.script import AwaitHangUp, Converse, HangUp, Keys, LegRecord, Pause
-from porteiro_sim.visitor import place_call
 from tests.e2e.conftest import E2E, FAST_ENV, start_e2e, stop_e2e
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.asyncio(loop_scope="module")]
@@ -27,20 +26,7 @@ PROMPTS = Prompts()
 
 async def run(e2e: E2E, visitor_steps: list, resident: Resident) -> tuple[LegRecord, Pbx]:
     """One call: the visitor's script on the visitor port, `resident` behind the PBX simulator."""
-    pbx = await e2e.start_pbx(resident, DELIVERY)
-    try:
-        visitor = await place_call(
-            "127.0.0.1",
-            e2e.stack.visitor_port,
-            visitor_steps,
-            e2e.voice,
-            events=pbx.events,
-            matcher=e2e.matcher,
-        )
-        await pbx.wait_idle(30.0)
-    finally:
-        await pbx.stop()
-    return visitor, pbx
+    return await e2e.call_with_pbx(visitor_steps, resident, DELIVERY)
 
 
 def answering(until: frozenset[str] = VISITOR_OUTCOMES) -> Converse:
