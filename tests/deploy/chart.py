@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -144,3 +145,14 @@ def secret_data(docs: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
         for doc in docs
         if doc["kind"] == "Secret"
     }
+
+
+def settings_from_env(cls: type, env: dict[str, str], monkeypatch: Any) -> Any:
+    """A service's settings class loaded from a rendered container env alone (the test's own
+    PORTEIRO_/OTEL_ variables removed), as the pod would load it."""
+    for name in list(os.environ):
+        if name.startswith(("PORTEIRO_", "OTEL_")):
+            monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return cls()

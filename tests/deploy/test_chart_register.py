@@ -4,7 +4,6 @@ NetworkPolicy, PostgreSQL's URL from a Secret only, and the concierge told to pu
 from __future__ import annotations
 
 import copy
-import os
 import re
 from typing import Any
 
@@ -26,6 +25,7 @@ from tests.deploy.chart import (
     production_values,
     render,
     secret_data,
+    settings_from_env,
     values_with_inline_secrets,
 )
 
@@ -156,15 +156,6 @@ def test_a_new_database_url_rolls_the_register_pods():
 
 
 # ---- settings reach both services -----------------------------------------------------
-
-
-def settings_from_env(cls: type, env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Any:
-    for name in list(os.environ):
-        if name.startswith(("PORTEIRO_", "OTEL_")):
-            monkeypatch.delenv(name)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    return cls()
 
 
 def test_the_register_loads_its_settings_from_the_rendered_env(monkeypatch):

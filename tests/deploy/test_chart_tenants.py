@@ -5,7 +5,6 @@ files load with the services' own tenants loader."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,7 @@ from tests.deploy.chart import (
     pod_specs,
     render,
     secret_data,
+    settings_from_env,
 )
 
 EXAMPLES = REPO / "services" / "directory" / "examples" / "tenants"
@@ -104,15 +104,6 @@ def test_existing_configmaps_alone_are_enough():
         "condominiums-a",
         "condominiums-b",
     ]
-
-
-def settings_from_env(cls: type, env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Any:
-    for name in list(os.environ):
-        if name.startswith(("PORTEIRO_", "OTEL_")):
-            monkeypatch.delenv(name)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    return cls()
 
 
 def test_the_services_load_their_tenant_settings_from_the_rendered_env(monkeypatch):
