@@ -62,6 +62,9 @@ async def test_refused_guesses_lead_to_the_keypad_like_answers_not_understood() 
     await harness.say(VISITOR, "Luk Matin")  # a weak Lucas Martins this time
     assert harness.last_said(VISITOR) == "Lucas Martins, do 302?"
     await harness.say(VISITOR, "Não.")
+    assert harness.last_said(VISITOR) == "Qual é o nome do morador?"  # by the name alone, once
+    await harness.say(VISITOR, "Hein? Como assim?")
+    await harness.say(VISITOR, "Hein? Como assim?")
     assert "digite o número do apartamento" in harness.last_said(VISITOR)
     assert harness.dialer.attempts == []
 
@@ -99,7 +102,7 @@ async def test_low_directory_score_is_confirmed_before_calling() -> None:
 
 
 async def test_answer_to_confirmation_that_is_neither_is_read_as_an_answer() -> None:
-    harness = CallHarness(SCRIPT)
+    harness = CallHarness(SCRIPT, confirm_name_only=False)
     await _asked_whom(harness)
     await harness.say(VISITOR, WEAK)
     await harness.say(VISITOR, "Lucas Martins")
@@ -107,10 +110,17 @@ async def test_answer_to_confirmation_that_is_neither_is_read_as_an_answer() -> 
     assert harness.dialer.attempts == [(LUCAS.destination, 1)]
 
 
-async def test_name_only_match_is_confirmed_when_configured() -> None:
+async def test_name_only_match_is_called_at_once_when_not_confirmed() -> None:
+    harness = CallHarness(SCRIPT, confirm_name_only=False)
+    await _asked_whom(harness)
+    await harness.say(VISITOR, "Lucas Martins.")
+    assert harness.dialer.attempts == [(LUCAS.destination, 1)]
+
+
+async def test_name_only_match_is_confirmed_by_default() -> None:
     # make eval (seed 1, call 11): "A Marina Barros do quinhentos e dois." was recognised as another
     # resident's exact name, "Ana Beatriz Silva.": a match by the name alone, score 100.
-    harness = CallHarness(SCRIPT, confirm_name_only=True)
+    harness = CallHarness(SCRIPT)
     await _asked_whom(harness)
     await harness.say(VISITOR, "Lucas Martins.")
     assert harness.last_said(VISITOR) == "Lucas Martins, do 302?"
@@ -125,6 +135,7 @@ async def test_name_only_match_is_confirmed_when_configured() -> None:
 async def _resident_on_line(harness: CallHarness) -> None:
     await _asked_whom(harness)
     await harness.say(VISITOR, "Renata Oliveira")
+    await harness.say(VISITOR, "Sim.")  # "Renata Oliveira, do 501?": found by the name alone
     await harness.start_resident()
 
 

@@ -106,6 +106,8 @@ class VisitorProgress:
     name_skipped: bool = False
     # Asked again once after a silence.
     reprompted: bool = False
+    # Whom to call is being asked by the resident's name alone (before the keypad is offered).
+    by_name: bool = False
 
 
 @dataclass

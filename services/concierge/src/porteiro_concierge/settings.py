@@ -47,10 +47,11 @@ class ConciergeSettings(ServiceSettings):
         description="A directory match scoring below this is confirmed with the visitor before the call",
     )
     confirm_name_only: bool = Field(
-        False,
+        True,
         description="Confirm with the visitor a directory match found by the resident's name alone (no "
         "apartment said or typed) before the call: with every resident's name in the recognition hints, "
-        "a garbled answer can come out as another resident's exact name (one more turn per such call)",
+        "a garbled answer can come out as another resident's exact name (one more turn per such call; "
+        "false calls such matches at once)",
     )
     tenants_dir: Path | None = Field(
         None,
@@ -106,6 +107,13 @@ class ConciergeSettings(ServiceSettings):
         ge=1,
         description="Consecutive visitor turns that add nothing before the question changes: the keypad for "
         "the apartment (apartment/resident missing) or going on without the visitor's name",
+    )
+    visitor_name_tries: int = Field(
+        1,
+        ge=1,
+        le=5,
+        description='Answers to "Qual é o seu nome?" without a name in them before the call goes on without '
+        'the visitor\'s name (the resident hears "Um visitante")',
     )
     not_understood_before_end: int = Field(
         4, ge=2, description="Consecutive visitor turns that add nothing before the call ends (failed)"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from porteiro.directory.v1 import directory_pb2
-from porteiro_concierge.core import confirming
+from porteiro_concierge.core import collecting, confirming
 from porteiro_concierge.core.effects import CancelCallRequest, PlaceCallRequest, ResolveRequest, TurnOutcome
 from porteiro_concierge.core.step import Step
 from porteiro_concierge.hints import options_hints
@@ -31,10 +31,30 @@ MAX_OPTIONS = 3
 
 
 def resolve(step: Step) -> None:
-    slots = step.session.slots
+    session = step.session
+    slots = session.slots
+    if misheard_apartment(step):
+        slots.apartment = None
     step.fx.request_io(
         ResolveRequest(apartment=slots.apartment or "", resident_name=slots.resident_name or "")
     )
+
+
+def misheard_apartment(step: Step) -> bool:
+    """A spoken apartment the directory does not have, with the name of one of its residents.
+
+    Such a number was most likely misheard (make eval: "Beatriz" with "2" heard for "quinhentos e
+    sessenta e dois"): the name alone finds them, and a match by the name alone is confirmed with
+    the visitor before the call. A name nobody has keeps the number ("Não encontrei o apartamento").
+    """
+    session = step.session
+    slots = session.slots
+    if not (slots.apartment and slots.resident_name) or session.keypad.apartment_typed:
+        return False
+    if not step.understanding.unknown_apartment(slots.apartment):
+        return False
+    reading = step.understanding.resident(slots.resident_name)
+    return reading.strong or reading.weak
 
 
 def directory_answered(step: Step, response: directory_pb2.ResolveResponse) -> None:
@@ -65,8 +85,14 @@ def matched(step: Step, response: directory_pb2.ResolveResponse) -> None:
     if confirming.target_key(target) in validation.excluded:
         not_found(step, response)
         return
+    # Asked by the name alone; not when the visitor chose among the residents read out to them
+    # ("Renata Oliveira do 501 ou Carlos Oliveira do 102?": each named with the apartment).
+    name_only = not step.session.slots.apartment and not any(
+        offered.destination == target.destination and offered.resident_name == target.resident_name
+        for offered in validation.ambiguous
+    )
     unsure = response.match.score < step.settings.confirm_below_score or (
-        step.settings.confirm_name_only and not step.session.slots.apartment  # asked by the name alone
+        step.settings.confirm_name_only and name_only
     )
     if unsure and target.resident_name not in validation.confirmed:
         step.fx.turn_outcome = TurnOutcome.AMBIGUOUS
@@ -124,7 +150,9 @@ def not_found(step: Step, response: directory_pb2.ResolveResponse) -> None:
     slots = session.slots
     session.validation.misses += 1
     heard_apartment = response.normalized_apartment or slots.apartment or ""
-    if session.validation.misses >= step.settings.max_validation_failures + KEYPAD_TRIES:
+    # The question by the resident's name alone, when asked, has a try of its own.
+    tries = step.settings.max_validation_failures + KEYPAD_TRIES + int(session.visitor.by_name)
+    if session.validation.misses >= tries:
         step.finish(Outcome.FAILED, "visitor_failed", None)
         return
     if session.keypad.apartment_typed:
@@ -142,9 +170,12 @@ def not_found(step: Step, response: directory_pb2.ResolveResponse) -> None:
         prompt = "no_resident" if slots.apartment else "no_resident_anywhere"
         asking, question = Asking.RESIDENT_NAME, "apartment_and_resident"
     if session.validation.misses >= step.settings.max_validation_failures:
+        step.say_visitor(step.prompts["not_found"])
+        if collecting.ask_by_name(step):
+            collecting.ask_next(step)
+            return
         session.keypad.offered = True
         slots.apartment = None
-        step.say_visitor(step.prompts["not_found"])
         step.ask(Asking.APARTMENT, step.prompts["offer_keypad"])
         return
     step.ask(asking, step.prompts.text(prompt, **values), question)

@@ -160,6 +160,8 @@ class Understanding:
         self._decision = _meaning_set(answers.decision, ())
         self._everyone = _resident_set(self.residents.values())
         self._by_apartment: dict[str, ClosedSet] = {}
+        apartments = list(apartments)
+        self._numbers = {number.lstrip("0") for number in apartments}
         self._apartments = ClosedSet(
             [Choice(number, tuple(spoken_forms(number))) for number in dict.fromkeys(apartments)],
             ignore=APARTMENT_FILLERS,
@@ -194,6 +196,10 @@ class Understanding:
             if own.strong or own.weak:
                 return own
         return self._read(self._everyone.interpret(text, exclude=exclude))
+
+    def unknown_apartment(self, number: str) -> bool:
+        """True when the directory's apartments are known and `number` is none of them."""
+        return bool(self._numbers) and number.lstrip("0") not in self._numbers
 
     def names_one_apartment(self, number: str) -> bool:
         """False when residents live at `number` in more than one block or tower."""

@@ -1,0 +1,89 @@
+"""Fewer turns to whom to call (issue 14): the visitor's name asked once, the resident's name alone
+before the keypad, a spoken apartment nobody has dropped for the resident's name, matches by name
+alone confirmed. Virtual time through the real engine and core (tests/concierge/core_harness.py).
+"""
+
+from __future__ import annotations
+
+from porteiro_concierge.extraction.base import Extraction, Intent
+from porteiro_concierge.session import VISITOR
+from tests.concierge.core_harness import LUCAS, RENATA, CallHarness
+
+SCRIPT = {
+    "Entrega.": Extraction(intent=Intent.DELIVERY),
+    "Meu nome é João.": Extraction(visitor_name="João"),
+    # "quinhentos e um" heard as "21" (make eval): a number the directory does not have.
+    "Renata, do 21.": Extraction(apartment="21", resident_name="Renata"),
+    "Xavier, do 21.": Extraction(apartment="21", resident_name="Xavier"),
+}
+# What the recogniser made of lines with no name in them (make eval transcripts).
+NO_NAME = "Meu nome é."
+GARBLED = "A. A."
+
+
+async def _asked_whom(harness: CallHarness) -> None:
+    await harness.start_visitor()
+    await harness.say(VISITOR, "Entrega.")
+    await harness.say(VISITOR, "Meu nome é João.")
+    assert "apartamento e qual o nome do morador" in harness.last_said(VISITOR)
+
+
+async def test_a_name_answer_without_a_name_goes_on_at_once() -> None:
+    harness = CallHarness(SCRIPT)
+    await harness.start_visitor()
+    await harness.say(VISITOR, "Entrega.")
+    await harness.say(VISITOR, NO_NAME)
+    assert harness.last_said(VISITOR) == "Para qual apartamento e qual o nome do morador?"
+    assert harness.count(VISITOR, "não entendi") == 0 and harness.count(VISITOR, "seu nome") == 1
+    session = await harness.session()
+    assert session is not None and session.visitor.name_skipped and session.visitor.not_understood == 0
+
+
+async def test_name_tries_is_a_setting() -> None:
+    harness = CallHarness(SCRIPT, visitor_name_tries=2)
+    await harness.start_visitor()
+    await harness.say(VISITOR, "Entrega.")
+    await harness.say(VISITOR, NO_NAME)
+    assert harness.count(VISITOR, "seu nome") == 2
+    await harness.say(VISITOR, NO_NAME)
+    assert "apartamento e qual o nome do morador" in harness.last_said(VISITOR)
+
+
+async def test_whom_not_understood_asks_the_residents_name_before_the_keypad() -> None:
+    harness = CallHarness(SCRIPT)
+    await _asked_whom(harness)
+    await harness.say(VISITOR, GARBLED)
+    await harness.say(VISITOR, GARBLED)
+    assert harness.last_said(VISITOR) == "Qual é o nome do morador?"
+    await harness.say(VISITOR, "Lucas Martins.")  # a match by the name alone: confirmed first
+    assert harness.last_said(VISITOR) == "Lucas Martins, do 302?"
+    assert harness.dialer.attempts == []
+    await harness.say(VISITOR, "Sim.")
+    assert harness.dialer.attempts == [(LUCAS.destination, 1)]
+
+
+async def test_residents_name_not_understood_either_offers_the_keypad() -> None:
+    harness = CallHarness(SCRIPT)
+    await _asked_whom(harness)
+    for _ in range(4):
+        await harness.say(VISITOR, GARBLED)
+    assert "digite o número do apartamento" in harness.last_said(VISITOR)
+    assert harness.count(VISITOR, "Qual é o nome do morador?") == 2  # asked, then asked again once
+
+
+async def test_an_apartment_nobody_has_with_a_residents_name_is_confirmed_by_the_name() -> None:
+    harness = CallHarness(SCRIPT)
+    await _asked_whom(harness)
+    await harness.say(VISITOR, "Renata, do 21.")
+    assert harness.directory.asked == [("", "Renata")]  # not "Não encontrei o apartamento 21"
+    assert harness.last_said(VISITOR) == "Renata Oliveira, do 501?"
+    await harness.say(VISITOR, "Isso.")
+    assert harness.dialer.attempts == [(RENATA.destination, 1)]
+
+
+async def test_an_apartment_nobody_has_with_nobodys_name_is_kept() -> None:
+    harness = CallHarness(SCRIPT)
+    await _asked_whom(harness)
+    await harness.say(VISITOR, "Xavier, do 21.")
+    assert harness.directory.asked == [("21", "Xavier")]
+    assert "Não encontrei o apartamento 21" in harness.last_said(VISITOR)
