@@ -150,6 +150,9 @@ async def test_ambiguous_resident_asks_which(concierge, fakes, session_id):
     assert "Renata Oliveira do 501" in which and "Carlos Oliveira do 102" in which
     assert " ou " in which, which  # the joiner keeps its spaces ("…do 501 ou Carlos…")
     await visitor.utter("O Carlos")
+    # Chosen by the name alone: confirmed (make eval heard one offered name for the other).
+    await visitor.expect("Carlos Oliveira, do 102?")
+    await visitor.utter("Sim.")
     await visitor.expect("visita para Carlos Oliveira, apartamento 102")
     assert (await fakes.dialer.next_call()).destination == await destination(concierge, "102")
 

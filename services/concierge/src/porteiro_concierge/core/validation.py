@@ -85,14 +85,10 @@ def matched(step: Step, response: directory_pb2.ResolveResponse) -> None:
     if confirming.target_key(target) in validation.excluded:
         not_found(step, response)
         return
-    # Asked by the name alone; not when the visitor chose among the residents read out to them
-    # ("Renata Oliveira do 501 ou Carlos Oliveira do 102?": each named with the apartment).
-    name_only = not step.session.slots.apartment and not any(
-        offered.destination == target.destination and offered.resident_name == target.resident_name
-        for offered in validation.ambiguous
-    )
+    # Asked by the name alone, a choice among residents read out included: make eval heard
+    # "Paula Henriques Santos, do 101." as "Paulo Henrique Santos." (the other one offered).
     unsure = response.match.score < step.settings.confirm_below_score or (
-        step.settings.confirm_name_only and name_only
+        step.settings.confirm_name_only and not step.session.slots.apartment
     )
     if unsure and target.resident_name not in validation.confirmed:
         step.fx.turn_outcome = TurnOutcome.AMBIGUOUS
