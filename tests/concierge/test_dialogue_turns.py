@@ -5,8 +5,11 @@ alone confirmed. Virtual time through the real engine and core (tests/concierge/
 
 from __future__ import annotations
 
+import pytest
+
 from porteiro_concierge.extraction.base import Extraction, Intent
 from porteiro_concierge.session import VISITOR
+from porteiro_concierge.understanding import Answers, ResidentChoice, Understanding
 from tests.concierge.core_harness import LUCAS, RENATA, CallHarness
 
 SCRIPT = {
@@ -87,3 +90,29 @@ async def test_an_apartment_nobody_has_with_nobodys_name_is_kept() -> None:
     await harness.say(VISITOR, "Xavier, do 21.")
     assert harness.directory.asked == [("21", "Xavier")]
     assert "Não encontrei o apartamento 21" in harness.last_said(VISITOR)
+
+
+# "Encontrei mais de um morador: Luiza Mendes do 201 ou Luísa Mendes do 202. Qual deles?"
+MENDES = [("Luiza Mendes", "201"), ("Luísa Mendes", "202")]
+
+
+@pytest.mark.parametrize(
+    ("heard", "index"),
+    [
+        ("Luísa Mendes, do duzentos e dois.", "1"),
+        ("A do 201.", "0"),
+        ("Duzentos e um.", "0"),
+        ("Luiza Mendes do 202", "1"),  # the names sound alike: the apartment decides
+    ],
+)
+def test_the_option_named_is_read_by_its_apartment_when_the_names_sound_alike(heard: str, index: str) -> None:
+    understanding = Understanding(Answers.load(), [ResidentChoice(n, a) for n, a in MENDES], ["201", "202"])
+    reading = understanding.option(heard, MENDES)
+    assert reading.best is not None and reading.best.value == index
+    assert reading.strong or reading.weak
+
+
+def test_an_answer_naming_no_option_reads_nothing() -> None:
+    understanding = Understanding(Answers.load(), [ResidentChoice(n, a) for n, a in MENDES], ["201", "202"])
+    reading = understanding.option("Hein? Como assim?", MENDES)
+    assert not (reading.strong or reading.weak)

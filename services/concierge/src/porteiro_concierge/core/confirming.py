@@ -37,6 +37,8 @@ def read_closed(step: Step, said: dict[str, Any], text: str) -> Target | None:
         reading = step.understanding.intent(text)
         if reading.strong and reading.best:
             said["intent"] = Intent(reading.best.value)
+    elif asking == Asking.RESIDENT_NAME and step.session.validation.ambiguous:
+        return _option_answer(step, said, text)
     elif asking == Asking.RESIDENT_NAME and "resident_name" not in said:
         return _resident_answer(step, said, text)
     elif asking == Asking.APARTMENT and "apartment" not in said and not step.session.keypad.offered:
@@ -77,6 +79,26 @@ def _resident_answer(step: Step, said: dict[str, Any], text: str) -> Target | No
         said["resident_name"] = resident.name  # the apartment is left to the directory: not heard
         return None
     return Target(apartment=resident.apartment, resident_name=resident.name, destination="")
+
+
+def _option_answer(step: Step, said: dict[str, Any], text: str) -> Target | None:
+    """The answer to "Encontrei mais de um morador: … Qual deles?", read against those offered.
+
+    The option it names is confirmed ("Luísa Mendes, do 202?") however strong the reading: the
+    residents offered sound alike by construction (make eval heard "Paula Henriques Santos, do
+    101." as "Paulo Henrique Santos.", the other option). A yes calls that resident. Nothing
+    read: the extractor's reading stands (the directory decides again).
+    """
+    offered = step.session.validation.ambiguous
+    reading = step.understanding.option(text, [(item.resident_name, item.apartment) for item in offered])
+    if reading.best is None or not (reading.strong or reading.weak):
+        return None
+    chosen = offered[int(reading.best.value)]
+    if target_key(chosen) in step.session.validation.excluded:
+        return None
+    said.pop("resident_name", None)  # the extractor's name would go to the directory unconfirmed
+    said.pop("apartment", None)
+    return chosen
 
 
 def _without_words(text: str, name: object) -> str:

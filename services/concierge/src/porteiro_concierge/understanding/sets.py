@@ -42,6 +42,8 @@ NAME_FILLERS = FILLERS | frozenset(
     "para pra pro com o morador moradora falar quero queria vim ver visitar apartamento nome chama e "
     "sou eu".split()
 )
+# An option is said by name or apartment: "um" is then a number ("duzentos e um"), not an article.
+OPTION_FILLERS = (NAME_FILLERS | APARTMENT_FILLERS) - {"um"}
 # Names weigh every word of the transcript more: see matcher.COVERAGE_SHARE.
 NAME_COVERAGE_SHARE = 0.3
 
@@ -200,6 +202,22 @@ class Understanding:
     def unknown_apartment(self, number: str) -> bool:
         """True when the directory's apartments are known and `number` is none of them."""
         return bool(self._numbers) and number.lstrip("0") not in self._numbers
+
+    def option(self, text: str, options: Sequence[tuple[str, str]]) -> Reading:
+        """Which of the residents read out ("Luiza Mendes do 201 ou Luísa Mendes do 202?") the
+        answer names: each (name, apartment) by its name's forms, the apartment's spoken forms,
+        and both together. The reading's value is the option's index ("0", "1"...).
+
+        A small set built per answer: names that sound alike are told apart by the apartment.
+        """
+        choices = []
+        for index, (name, apartment) in enumerate(options):
+            names = resident_forms(ResidentChoice(name, apartment))
+            numbers = spoken_forms(apartment)
+            both = [f"{form} {number}" for form in names[:1] for number in numbers]
+            choices.append(Choice(str(index), (*names, *numbers, *both)))
+        matcher = ClosedSet(choices, ignore=OPTION_FILLERS, coverage_share=NAME_COVERAGE_SHARE)
+        return self._read(matcher.interpret(text))
 
     def names_one_apartment(self, number: str) -> bool:
         """False when residents live at `number` in more than one block or tower."""
