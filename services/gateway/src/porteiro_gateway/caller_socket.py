@@ -74,6 +74,25 @@ class SocketOwner(Protocol):
         ...
 
 
+class _Detached:
+    """The owner of a socket whose leg is over: reports go nowhere."""
+
+    def identified(self, session_id: str) -> None:
+        pass
+
+    def key_pressed(self, digit: str) -> None:
+        pass
+
+    def end(self, reason: Reason, detail: str = "") -> None:
+        pass
+
+    def failed(self, error: Exception) -> None:
+        pass
+
+
+DETACHED: SocketOwner = _Detached()
+
+
 class FrameCount:
     """A per-leg frame counter: a plain int, added to the Prometheus child every `every` frames.
 
@@ -296,6 +315,13 @@ class CallerSocket:
             transport.close()
         except (OSError, RuntimeError):
             pass
+
+    def detach(self) -> None:
+        """The leg is over and lets go of this socket: whatever the connection still reports goes
+        nowhere (the socket no longer holds the leg, so the two do not keep each other alive)."""
+        self.ended = True
+        self._owner = DETACHED
+        self.on_audio = ignore_audio
 
     def flush_counts(self) -> None:
         """At the leg's end: frame counters to Prometheus, repeated warnings' counts to the log."""

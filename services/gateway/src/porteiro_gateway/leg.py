@@ -41,6 +41,20 @@ log = logging.getLogger(__name__)
 Reason = concierge_pb2.LegEndReason
 
 
+# What a finished leg lets go of (Leg._release): all its parts but the socket.
+RELEASED_PARTS = (
+    "player",
+    "caller_audio",
+    "says",
+    "turns",
+    "concierge",
+    "timers",
+    "_link",
+    "_tasks",
+    "admit",
+)
+
+
 class Leg(PlaybackSink):
     def __init__(self, deps: LegDeps, leg: common_pb2.Leg, transport: Transport) -> None:
         self.deps = deps
@@ -97,6 +111,7 @@ class Leg(PlaybackSink):
         finally:
             metrics.ACTIVE_LEGS.labels(self.leg_name).dec()
             self._finish()
+            self._release()
 
     def end(self, reason: Reason, detail: str = "") -> None:
         """End the leg (the first reason wins); everything it owns is then cancelled."""
@@ -145,6 +160,19 @@ class Leg(PlaybackSink):
         self.trace.end(reason_name, self._end_detail)
         extra = {"session_id": self.session_id, "leg": self.leg_name, "reason": reason_name}
         log.info("leg ended: %s", reason_name, extra={**extra, "detail": self._end_detail})
+
+    def _release(self) -> None:
+        """Break the leg's reference cycles once it is over, so that reference counting frees it.
+
+        The parts point back at the leg (owner, bound methods) and the leg at them: left to
+        the cyclic garbage collector, the dead legs of 200 calls piled up between full
+        collections (RSS +16-40% in a 5-10 minute soak) and each full collection stopped the
+        loop for up to 450 ms, frames skipped on every call. After this, only the socket is
+        left (the connection's protocol may still report to it), talking to no one.
+        """
+        self.socket.detach()
+        for part in RELEASED_PARTS:
+            delattr(self, part)
 
     # ---- the socket (SocketOwner) ------------------------------------------------------------
 

@@ -252,20 +252,26 @@ class PlaybackClock:
                 deadline += lateness
             slot = self._slots[step % phases]
             if slot:
-                # One pass over the slot's players; the time after each frame is kept and the
-                # lateness histogram gets the whole slot in one call (off the per-frame path).
-                sent_at: list[float] = []
-                stamp = sent_at.append
-                for player in list(slot):
-                    try:
-                        player.tick()
-                    except Exception as error:  # noqa: BLE001 - one broken leg must not stop the others
-                        log.exception("player failed")
-                        self.discard(player)
-                        player.sink.on_player_error(error)
-                    stamp(now())
-                observe_slot(deadline, sent_at)
+                # The lateness histogram gets the whole slot in one call (off the per-frame path).
+                observe_slot(deadline, self._tick_slot(slot, now))
             step += 1
+
+    def _tick_slot(self, slot: dict[Player, None], now: Callable[[], float]) -> list[float]:
+        """One pass over the slot's players: a frame each; the time after each frame.
+
+        (A method of its own so that no local of the endless loop above keeps the last player,
+        and through it a finished leg, alive.)"""
+        sent_at: list[float] = []
+        stamp = sent_at.append
+        for player in list(slot):
+            try:
+                player.tick()
+            except Exception as error:  # noqa: BLE001 - one broken leg must not stop the others
+                log.exception("player failed")
+                self.discard(player)
+                player.sink.on_player_error(error)
+            stamp(now())
+        return sent_at
 
     def _rebase(self, lateness: float) -> None:
         """The loop stalled for `lateness`: the schedule moves on by as much, and the frames of the
