@@ -15,9 +15,12 @@ from tests.concierge.core_harness import LUCAS, RENATA, CallHarness
 SCRIPT = {
     "Entrega.": Extraction(intent=Intent.DELIVERY),
     "Meu nome é João.": Extraction(visitor_name="João"),
-    # "quinhentos e um" heard as "21" (make eval): a number the directory does not have.
-    "Renata, do 21.": Extraction(apartment="21", resident_name="Renata"),
-    "Xavier, do 21.": Extraction(apartment="21", resident_name="Xavier"),
+    # "quinhentos e um" heard as "521" (make eval): a number the directory does not have.
+    "Renata, do 521.": Extraction(apartment="521", resident_name="Renata"),
+    "Xavier, do 521.": Extraction(apartment="521", resident_name="Xavier"),
+    # "torre dois" heard as "2": shorter than any apartment number, a piece of one.
+    "Renata, do 2.": Extraction(apartment="2", resident_name="Renata"),
+    "Quero falar com o meu nome.": Extraction(intent=Intent.VISIT),
 }
 # What the recogniser made of lines with no name in them (make eval transcripts).
 NO_NAME = "Meu nome é."
@@ -77,8 +80,8 @@ async def test_residents_name_not_understood_either_offers_the_keypad() -> None:
 async def test_an_apartment_nobody_has_with_a_residents_name_is_confirmed_by_the_name() -> None:
     harness = CallHarness(SCRIPT)
     await _asked_whom(harness)
-    await harness.say(VISITOR, "Renata, do 21.")
-    assert harness.directory.asked == [("", "Renata")]  # not "Não encontrei o apartamento 21"
+    await harness.say(VISITOR, "Renata, do 521.")
+    assert harness.directory.asked == [("", "Renata")]  # not "Não encontrei o apartamento 521"
     assert harness.last_said(VISITOR) == "Renata Oliveira, do 501?"
     await harness.say(VISITOR, "Isso.")
     assert harness.dialer.attempts == [(RENATA.destination, 1)]
@@ -87,9 +90,9 @@ async def test_an_apartment_nobody_has_with_a_residents_name_is_confirmed_by_the
 async def test_an_apartment_nobody_has_with_nobodys_name_is_kept() -> None:
     harness = CallHarness(SCRIPT)
     await _asked_whom(harness)
-    await harness.say(VISITOR, "Xavier, do 21.")
-    assert harness.directory.asked == [("21", "Xavier")]
-    assert "Não encontrei o apartamento 21" in harness.last_said(VISITOR)
+    await harness.say(VISITOR, "Xavier, do 521.")
+    assert harness.directory.asked == [("521", "Xavier")]
+    assert "Não encontrei o apartamento 521" in harness.last_said(VISITOR)
 
 
 # "Encontrei mais de um morador: Luiza Mendes do 201 ou Luísa Mendes do 202. Qual deles?"
@@ -116,3 +119,19 @@ def test_an_answer_naming_no_option_reads_nothing() -> None:
     understanding = Understanding(Answers.load(), [ResidentChoice(n, a) for n, a in MENDES], ["201", "202"])
     reading = understanding.option("Hein? Como assim?", MENDES)
     assert not (reading.strong or reading.weak)
+
+
+async def test_a_piece_of_a_number_is_not_an_apartment() -> None:
+    harness = CallHarness(SCRIPT)
+    await _asked_whom(harness)
+    await harness.say(VISITOR, "Renata, do 2.")
+    assert harness.directory.asked == [("", "Renata")]
+    assert harness.last_said(VISITOR) == "Renata Oliveira, do 501?"
+
+
+async def test_an_answer_about_the_resident_does_not_change_the_intent() -> None:
+    harness = CallHarness(SCRIPT)
+    await _asked_whom(harness)
+    await harness.say(VISITOR, "Quero falar com o meu nome.")
+    session = await harness.session()
+    assert session is not None and session.slots.intent == Intent.DELIVERY

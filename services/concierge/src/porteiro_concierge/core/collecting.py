@@ -10,6 +10,8 @@ extra fields), and visitor keys are only ever apartment digits.
 
 from __future__ import annotations
 
+from typing import Any
+
 from porteiro_concierge.core import confirming, validation
 from porteiro_concierge.core.effects import TurnOutcome
 from porteiro_concierge.core.step import Step
@@ -153,6 +155,10 @@ def apply(step: Step, extraction: Extraction, text: str) -> tuple[bool, Target |
     if said["intent"] is not None and not isinstance(said["intent"], Intent):
         said["intent"] = None
     said = {name: value for name, value in said.items() if value not in (None, "")}
+    if not intent_may_change(step, said, extraction):
+        said.pop("intent", None)
+    if said.get("apartment") and step.understanding.fragment_of_apartment(str(said["apartment"])):
+        said.pop("apartment")
     weak = confirming.read_closed(step, said, text)
     bare_slot = NAME_QUESTIONS.get(session.asking) if session.asking else None
     if not said and bare_slot and weak is None:
@@ -171,6 +177,18 @@ def apply(step: Step, extraction: Extraction, text: str) -> tuple[bool, Target |
     if "apartment" in said or "resident_name" in said:
         session.call.target = None
     return progressed, weak
+
+
+def intent_may_change(step: Step, said: dict[str, Any], extraction: Extraction) -> bool:
+    """Whether this sentence may set the intent: not once it is known and whom to call is being
+    asked, unless corrected ("não, é uma entrega") or said again with whom ("entrega para a
+    Renata do 501"). A garbled answer about the resident must not turn a delivery into a visit
+    (make eval: "Quero falar com o meu nome." heard for the resident's name)."""
+    if step.session.slots.intent is None or extraction.correction:
+        return True
+    if step.session.asking not in (Asking.RESIDENT_NAME, Asking.APARTMENT, Asking.CONFIRM):
+        return True
+    return "resident_name" in said or "apartment" in said
 
 
 def ready(step: Step) -> bool:

@@ -199,6 +199,13 @@ class Understanding:
                 return own
         return self._read(self._everyone.interpret(text, exclude=exclude))
 
+    def fragment_of_apartment(self, number: str) -> bool:
+        """A number no apartment has and shorter than every apartment number: a piece of one the
+        recogniser kept ("2" from "torre dois" or "duzentos e dois", make eval), not an answer."""
+        if not self._numbers or not self.unknown_apartment(number):
+            return False
+        return len(number.lstrip("0")) < min(len(known) for known in self._numbers)
+
     def unknown_apartment(self, number: str) -> bool:
         """True when the directory's apartments are known and `number` is none of them."""
         return bool(self._numbers) and number.lstrip("0") not in self._numbers
