@@ -91,6 +91,10 @@ def visitor_answers(
         "directory_unavailable": both,
         "offer_keypad": "#501#",
         "keypad_no_apartment": "#501#",
+        # "Renata Oliveira, do 501?": a match by the name alone (or a weak reading) is confirmed
+        # first. The prompts are filled with VALUES, so only this scenario's resident is identified.
+        "confirm_resident": "Sim.",
+        "confirm_apartment": "Sim.",
     }
 
 
