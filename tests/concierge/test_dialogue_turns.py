@@ -135,3 +135,19 @@ async def test_an_answer_about_the_resident_does_not_change_the_intent() -> None
     await harness.say(VISITOR, "Quero falar com o meu nome.")
     session = await harness.session()
     assert session is not None and session.slots.intent == Intent.DELIVERY
+
+
+async def test_the_same_guess_is_not_confirmed_again_after_an_answer_that_is_neither() -> None:
+    # make eval (seed 7): a caller who did not follow repeated its garbled line, and the same
+    # weak reading was confirmed seven times in a row until the turn budget ended the call.
+    harness = CallHarness(SCRIPT)
+    await _asked_whom(harness)
+    await harness.say(VISITOR, "Rena Olive")
+    assert harness.last_said(VISITOR) == "Renata Oliveira, do 501?"
+    await harness.say(VISITOR, "Rena Olive")  # neither yes nor no: not understood
+    assert harness.count(VISITOR, "Renata Oliveira, do 501?") == 1
+    assert "não entendi" in harness.said(VISITOR)[-2]
+    await harness.say(VISITOR, "Rena Olive")  # a fresh question: the guess may be offered again
+    await harness.say(VISITOR, "Rena Olive")
+    assert harness.count(VISITOR, "Renata Oliveira, do 501?") <= 2
+    assert harness.dialer.attempts == []

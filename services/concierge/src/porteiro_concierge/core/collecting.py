@@ -33,10 +33,19 @@ def utterance(step: Step, text: str, extraction: Extraction | None) -> None:
     if session.state == FlowState.COLLECTING:
         if turns_spent(step):
             return
-        if session.asking == Asking.CONFIRM and confirmation_answered(step, text):
+        asked = session.validation.confirming if session.asking == Asking.CONFIRM else None
+        if asked is not None and confirmation_answered(step, text):
             return
         progressed, weak = apply(step, extraction or Extraction(source="none"), text)
         step.fx.turn_outcome = TurnOutcome.PROGRESS if progressed else TurnOutcome.NO_PROGRESS
+        if (
+            weak is not None
+            and asked is not None
+            and confirming.target_key(weak) == confirming.target_key(asked)
+        ):
+            # Neither yes nor no, and the same guess again: asking it once more would loop
+            # (make eval: "Marina Barros, do 502?" seven times); an answer not understood instead.
+            weak = None
         if weak is not None and not progressed:
             # Not progress yet (the count of answers not understood stands): a "no" adds to it.
             confirming.ask(step, weak)
