@@ -58,6 +58,9 @@ def exported_series_names() -> set[str]:
     import porteiro_directory.metrics  # noqa: F401
     import porteiro_gateway.metrics  # noqa: F401
     import porteiro_speech.metrics  # noqa: F401
+    from porteiro_common.gc_pauses import watch_gc_pauses
+
+    watch_gc_pauses()  # every service's run_service does it
 
     # Every series name of every collector (x_total, x_bucket, x_sum, ...), including labelled
     # metrics whose children do not exist yet; the registry keeps this map to refuse duplicates.

@@ -362,6 +362,17 @@ async def test_every_service_counts_the_call_in_its_metrics(redacted_call):
     assert total(metrics["gateway"], "porteiro_gateway_frames_total") >= 1
 
 
+async def test_every_service_reports_its_garbage_collection_pauses(redacted_call):
+    collections = 0.0
+    for service, text in redacted_call.metrics.items():
+        for generation in ("0", "1", "2"):
+            series = f'porteiro_gc_pause_seconds_count{{generation="{generation}"}}'
+            assert series in text, f"{service}: no {series}"
+            collections += total(text, "porteiro_gc_pause_seconds_count", generation=generation)
+    # The gateway may have none in one call (its young generation is 20,000 objects); the others do.
+    assert collections >= 1
+
+
 async def test_no_metric_label_identifies_a_call(redacted_call):
     for service, text in redacted_call.metrics.items():
         for sample in samples(text):

@@ -23,6 +23,7 @@ from grpc_health.v1 import health, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from opentelemetry.instrumentation.grpc import filters
 
+from porteiro_common.gc_pauses import watch_gc_pauses
 from porteiro_common.health import HealthReporter
 from porteiro_common.listening import report_listening
 from porteiro_common.logs import configure_logging
@@ -151,6 +152,7 @@ def run_service(service_name: str, settings_cls: type[S], app_factory: Callable[
     observability = load_settings(ObservabilitySettings)
     configure_logging(service_name, observability)
     provider = configure_tracing(service_name, observability)
+    watch_gc_pauses()
     try:
         uvloop.run(serve(app_factory(settings), settings))
     finally:
