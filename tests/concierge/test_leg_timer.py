@@ -122,3 +122,51 @@ async def test_a_store_that_is_down_is_logged_once_and_the_timer_goes_on(caplog)
             await asyncio.sleep(0.15)
     assert len(calls.fired) >= 2  # the first firing failed; the deadline re-read later fired again
     assert len([record for record in caplog.records if record.levelno == logging.WARNING]) == 1
+
+
+class SwallowsOneCancel:
+    """A store read (or the firing's dispatch) that swallows the first cancel landing on it, as
+    redis-py's send does on Python 3.11: its asyncio.wait_for returns the command's result when
+    the cancel lands just as the send completes. Later calls return at once."""
+
+    def __init__(self) -> None:
+        self.started = asyncio.Event()
+        self.swallowed = False
+
+    async def __call__(self) -> Deadline | None:
+        if not self.started.is_set():
+            self.started.set()
+            try:
+                await asyncio.sleep(60)
+            except asyncio.CancelledError:
+                self.swallowed = True
+        return None
+
+
+async def ends_when_cancelled(task: asyncio.Task) -> bool:
+    """Cancel `task`; True if it ended within a second (otherwise it is cancelled again, for good)."""
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=1.0)
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=0.1)
+    return bool(done) and task.cancelled()
+
+
+async def test_a_cancel_swallowed_by_a_reread_still_stops_the_timer():
+    calls, reread = Calls(), SwallowsOneCancel()
+    timer = LegTimer(calls.fire, reread, reread_seconds=0.0)
+    task = asyncio.create_task(timer.run())
+    await reread.started.wait()
+    assert await ends_when_cancelled(task), "the timer went on after its leg ended"
+    assert reread.swallowed
+
+
+async def test_a_cancel_swallowed_while_firing_still_stops_the_timer():
+    calls, fire = Calls(), SwallowsOneCancel()
+    timer = LegTimer(fire, calls.reread, reread_seconds=60)
+    task = asyncio.create_task(timer.run())
+    timer.arm(soon(0.0))
+    await fire.started.wait()
+    assert await ends_when_cancelled(task), "the timer went on after its leg ended"
+    assert fire.swallowed

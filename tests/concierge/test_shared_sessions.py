@@ -43,12 +43,6 @@ async def redis():
     await client.aclose()
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known intermittent bug, the same as tests/e2e/test_register.py's two-replica test: with "
-    "each leg on its own process, the resident's stream is sometimes not ended within 5 s of the "
-    "decision (1 full parallel run in 3 on a clean clone); passes alone. See the README's known limits.",
-)
 async def test_two_processes_serve_the_two_legs_of_one_call(start_concierge, fakes, redis, session_id):
     first, second = await start_concierge(), await start_concierge()
     async with grpc.aio.insecure_channel(first.target) as a, grpc.aio.insecure_channel(second.target) as b:

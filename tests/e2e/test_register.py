@@ -295,12 +295,6 @@ async def test_a_stopping_concierge_delivers_the_events_it_still_holds(stack: St
     assert {call_id: record[:2] for call_id, record in records.items()} == {held: ("authorized", "keypad")}
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known intermittent bug (about 1 run in 7 in the full suite): with the visitor leg on one "
-    "concierge and the resident leg on another, a leg's stream is sometimes not ended within 20 s "
-    "after the resident's decision; passes alone. Open: see the README's known limits.",
-)
 async def test_two_replicas_sharing_a_call_record_it_once(stack: Stack, run_service):
     """Visitor leg on one concierge, resident leg on another (sessions in Redis): both legs end,
     each replica sees the end of its own leg, and the call is still published once."""

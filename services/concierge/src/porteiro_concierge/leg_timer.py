@@ -16,6 +16,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
+from porteiro_concierge.cancellation import stop_if_cancelled
 from porteiro_concierge.session import Deadline
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,8 @@ class LegTimer:
             elif now >= next_reread:
                 next_reread = now + self._reread_seconds
                 await self._guarded(self._reread, "deadline re-read failed")
+            # Both read the store: a cancel (the leg ended) that redis-py swallowed still stops here.
+            stop_if_cancelled()
             wake = next_reread if self._at is None else min(self._at, next_reread)
             self._changed.clear()
             # At least a short wait each round, so a deadline that stays due cannot spin the loop.

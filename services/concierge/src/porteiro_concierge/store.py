@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from porteiro.concierge.v1.concierge_pb2 import LegAction
 from porteiro_common.metrics import DEPENDENCY_UP
+from porteiro_concierge.cancellation import stop_if_cancelled
 from porteiro_concierge.session import Session
 
 log = logging.getLogger(__name__)
@@ -265,6 +266,9 @@ class RedisSessionStore:
         while True:
             await asyncio.sleep(self._lease_seconds / 3)
             await lock.extend(self._lease_seconds, replace_ttl=True)
+            # Cancelled as the lock is left: should redis-py swallow that cancel, renewing on
+            # would hold the session's lock for good (and the holder waits for this task).
+            stop_if_cancelled()
 
     async def open_mailbox(self, session_id: str, leg: str) -> Mailbox:
         pubsub = self._binary.pubsub()
