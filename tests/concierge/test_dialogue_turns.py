@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from porteiro.directory.v1 import directory_pb2
 from porteiro_concierge.extraction.base import Extraction, Intent
 from porteiro_concierge.session import VISITOR
 from porteiro_concierge.understanding import Answers, ResidentChoice, Understanding
@@ -151,3 +152,42 @@ async def test_the_same_guess_is_not_confirmed_again_after_an_answer_that_is_nei
     await harness.say(VISITOR, "Rena Olive")
     assert harness.count(VISITOR, "Renata Oliveira, do 501?") <= 2
     assert harness.dialer.attempts == []
+
+
+LUIZA = directory_pb2.Candidate(
+    apartment="201", resident_name="Luiza Mendes", destination="sip:201@condominio.local", score=100.0
+)
+LUISA = directory_pb2.Candidate(
+    apartment="202", resident_name="Luísa Mendes", destination="sip:202@condominio.local", score=100.0
+)
+WHICH_SCRIPT = {
+    **SCRIPT,
+    "Mendes.": Extraction(resident_name="Mendes"),
+    # The answer to "Qual deles?" as make eval heard it (blocks, seed 11): both options named, a tie;
+    # the extractor takes the first number.
+    "Luísa Mendes. 201. 202.": Extraction(apartment="201", resident_name="Luísa Mendes"),
+}
+
+
+async def resolve_mendes(apartment: str, resident_name: str) -> directory_pb2.ResolveResponse:
+    """Two residents whose names sound alike: Luiza Mendes (201), Luísa Mendes (202)."""
+    by_apartment = {"201": LUIZA, "202": LUISA}
+    if apartment in by_apartment:
+        return directory_pb2.ResolveResponse(
+            status=directory_pb2.RESOLVE_STATUS_MATCH, match=by_apartment[apartment]
+        )
+    return directory_pb2.ResolveResponse(
+        status=directory_pb2.RESOLVE_STATUS_AMBIGUOUS, candidates=[LUIZA, LUISA]
+    )
+
+
+async def test_a_match_made_while_answering_which_one_is_confirmed_before_the_call() -> None:
+    """Never call one of two alike residents on an answer that named both: ask first."""
+    harness = CallHarness(WHICH_SCRIPT)
+    harness.directory.resolve = resolve_mendes  # type: ignore[method-assign]
+    await _asked_whom(harness)
+    await harness.say(VISITOR, "Mendes.")
+    assert "Qual deles?" in harness.last_said(VISITOR)
+    await harness.say(VISITOR, "Luísa Mendes. 201. 202.")
+    assert harness.dialer.attempts == []
+    assert harness.last_said(VISITOR) == "Luiza Mendes, do 201?"

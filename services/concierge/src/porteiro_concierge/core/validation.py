@@ -87,8 +87,12 @@ def matched(step: Step, response: directory_pb2.ResolveResponse) -> None:
         return
     # Asked by the name alone, a choice among residents read out included: make eval heard
     # "Paula Henriques Santos, do 101." as "Paulo Henrique Santos." (the other one offered).
-    unsure = response.match.score < step.settings.confirm_below_score or (
-        step.settings.confirm_name_only and not step.session.slots.apartment
+    unsure = (
+        response.match.score < step.settings.confirm_below_score
+        or (step.settings.confirm_name_only and not step.session.slots.apartment)
+        # An answer to "Qual deles?": the residents offered sound alike (make eval, blocks seed 11:
+        # "Luísa Mendes. 201. 202." matched Luiza Mendes of 201 by name and apartment).
+        or bool(validation.ambiguous)
     )
     if unsure and target.resident_name not in validation.confirmed:
         step.fx.turn_outcome = TurnOutcome.AMBIGUOUS
