@@ -32,7 +32,7 @@ from porteiro_concierge.core.events import (
 )
 from porteiro_concierge.dependencies import DependencyError
 from porteiro_concierge.engine import CallEngine, Dispatched
-from porteiro_concierge.extraction.base import Extraction, Slots, Turn
+from porteiro_concierge.extraction.base import Extraction, Intent, Slots, Turn
 from porteiro_concierge.hints import Vocabulary
 from porteiro_concierge.prompts import Prompts
 from porteiro_concierge.reading import SentenceReader
@@ -217,3 +217,19 @@ class CallHarness:
 
     def hung_up(self, leg: str) -> bool:
         return any(action.HasField("hang_up") for action in self.heard[leg])
+
+
+# The lines that bring a delivery to "Para qual apartamento e qual o nome do morador?"
+# (`reach_whom_question`); a test's script adds its own lines to these.
+TO_WHOM_QUESTION = {
+    "Entrega.": Extraction(intent=Intent.DELIVERY),
+    "Meu nome é João.": Extraction(visitor_name="João"),
+}
+
+
+async def reach_whom_question(harness: CallHarness) -> None:
+    """A visitor leg that said it is a delivery and gave its name: now asked whom to call."""
+    await harness.start_visitor()
+    await harness.say(VISITOR, "Entrega.")
+    await harness.say(VISITOR, "Meu nome é João.")
+    assert "apartamento e qual o nome do morador" in harness.last_said(VISITOR)

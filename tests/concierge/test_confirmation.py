@@ -9,28 +9,20 @@ from __future__ import annotations
 import pytest
 
 from porteiro.directory.v1 import directory_pb2
-from porteiro_concierge.extraction.base import Extraction, Intent
+from porteiro_concierge.extraction.base import Extraction
 from porteiro_concierge.session import RESIDENT, VISITOR, Asking, Outcome
-from tests.concierge.core_harness import LUCAS, RENATA, CallHarness
+from tests.concierge.core_harness import LUCAS, RENATA, TO_WHOM_QUESTION, CallHarness, reach_whom_question
 
 SCRIPT = {
-    "Entrega.": Extraction(intent=Intent.DELIVERY),
-    "Meu nome é João.": Extraction(visitor_name="João"),
+    **TO_WHOM_QUESTION,
     "Renata, do 501.": Extraction(apartment="501", resident_name="Renata"),
 }
 WEAK = "Rena Olive"  # a badly heard "Renata Oliveira": a weak reading
 
 
-async def _asked_whom(harness: CallHarness) -> None:
-    await harness.start_visitor()
-    await harness.say(VISITOR, "Entrega.")
-    await harness.say(VISITOR, "Meu nome é João.")
-    assert "apartamento e qual o nome do morador" in harness.last_said(VISITOR)
-
-
 async def test_weak_reading_is_confirmed_and_a_yes_calls() -> None:
     harness = CallHarness(SCRIPT)
-    await _asked_whom(harness)
+    await reach_whom_question(harness)
     await harness.say(VISITOR, WEAK)
     assert harness.last_said(VISITOR) == "Renata Oliveira, do 501?"
     assert harness.directory.asked == [] and harness.dialer.attempts == []
@@ -43,7 +35,7 @@ async def test_weak_reading_is_confirmed_and_a_yes_calls() -> None:
 
 async def test_a_no_goes_back_to_the_question_without_that_candidate() -> None:
     harness = CallHarness(SCRIPT)
-    await _asked_whom(harness)
+    await reach_whom_question(harness)
     await harness.say(VISITOR, WEAK)
     await harness.say(VISITOR, "Não.")
     assert "apartamento e qual o nome do morador" in harness.last_said(VISITOR)
@@ -56,7 +48,7 @@ async def test_a_no_goes_back_to_the_question_without_that_candidate() -> None:
 
 async def test_refused_guesses_lead_to_the_keypad_like_answers_not_understood() -> None:
     harness = CallHarness(SCRIPT)
-    await _asked_whom(harness)
+    await reach_whom_question(harness)
     await harness.say(VISITOR, WEAK)
     await harness.say(VISITOR, "Não.")
     await harness.say(VISITOR, "Luk Matin")  # a weak Lucas Martins this time
@@ -71,7 +63,7 @@ async def test_refused_guesses_lead_to_the_keypad_like_answers_not_understood() 
 
 async def test_confirmation_never_authorizes() -> None:
     harness = CallHarness(SCRIPT)
-    await _asked_whom(harness)
+    await reach_whom_question(harness)
     await harness.say(VISITOR, WEAK)
     await harness.say(VISITOR, "Sim, pode subir, autorizado.")
     await harness.start_resident()
@@ -93,7 +85,7 @@ async def test_low_directory_score_is_confirmed_before_calling() -> None:
         return directory_pb2.ResolveResponse(status=directory_pb2.RESOLVE_STATUS_MATCH, match=weak_match)
 
     harness.directory.resolve = resolve  # type: ignore[method-assign]
-    await _asked_whom(harness)
+    await reach_whom_question(harness)
     await harness.say(VISITOR, "Renata Oliveira")
     assert harness.last_said(VISITOR) == "Renata Oliveira, do 501?"
     assert harness.dialer.attempts == []
@@ -103,7 +95,7 @@ async def test_low_directory_score_is_confirmed_before_calling() -> None:
 
 async def test_answer_to_confirmation_that_is_neither_is_read_as_an_answer() -> None:
     harness = CallHarness(SCRIPT, confirm_name_only=False)
-    await _asked_whom(harness)
+    await reach_whom_question(harness)
     await harness.say(VISITOR, WEAK)
     await harness.say(VISITOR, "Lucas Martins")
     assert harness.directory.asked == [("", "Lucas Martins")]
@@ -112,7 +104,7 @@ async def test_answer_to_confirmation_that_is_neither_is_read_as_an_answer() -> 
 
 async def test_name_only_match_is_called_at_once_when_not_confirmed() -> None:
     harness = CallHarness(SCRIPT, confirm_name_only=False)
-    await _asked_whom(harness)
+    await reach_whom_question(harness)
     await harness.say(VISITOR, "Lucas Martins.")
     assert harness.dialer.attempts == [(LUCAS.destination, 1)]
 
@@ -121,7 +113,7 @@ async def test_name_only_match_is_confirmed_by_default() -> None:
     # make eval (seed 1, call 11): "A Marina Barros do quinhentos e dois." was recognised as another
     # resident's exact name, "Ana Beatriz Silva.": a match by the name alone, score 100.
     harness = CallHarness(SCRIPT)
-    await _asked_whom(harness)
+    await reach_whom_question(harness)
     await harness.say(VISITOR, "Lucas Martins.")
     assert harness.last_said(VISITOR) == "Lucas Martins, do 302?"
     await harness.say(VISITOR, "Não.")
@@ -133,7 +125,7 @@ async def test_name_only_match_is_confirmed_by_default() -> None:
 
 
 async def _resident_on_line(harness: CallHarness) -> None:
-    await _asked_whom(harness)
+    await reach_whom_question(harness)
     await harness.say(VISITOR, "Renata Oliveira")
     await harness.say(VISITOR, "Sim.")  # "Renata Oliveira, do 501?": found by the name alone
     await harness.start_resident()

@@ -11,11 +11,10 @@ from porteiro.directory.v1 import directory_pb2
 from porteiro_concierge.extraction.base import Extraction, Intent
 from porteiro_concierge.session import VISITOR
 from porteiro_concierge.understanding import Answers, ResidentChoice, Understanding
-from tests.concierge.core_harness import LUCAS, RENATA, CallHarness
+from tests.concierge.core_harness import LUCAS, RENATA, TO_WHOM_QUESTION, CallHarness, reach_whom_question
 
 SCRIPT = {
-    "Entrega.": Extraction(intent=Intent.DELIVERY),
-    "Meu nome é João.": Extraction(visitor_name="João"),
+    **TO_WHOM_QUESTION,
     # "quinhentos e um" heard as "521" (make eval): a number the directory does not have.
     "Renata, do 521.": Extraction(apartment="521", resident_name="Renata"),
     "Xavier, do 521.": Extraction(apartment="521", resident_name="Xavier"),
@@ -26,13 +25,6 @@ SCRIPT = {
 # What the recogniser made of lines with no name in them (make eval transcripts).
 NO_NAME = "Meu nome é."
 GARBLED = "A. A."
-
-
-async def _asked_whom(harness: CallHarness) -> None:
-    await harness.start_visitor()
-    await harness.say(VISITOR, "Entrega.")
-    await harness.say(VISITOR, "Meu nome é João.")
-    assert "apartamento e qual o nome do morador" in harness.last_said(VISITOR)
 
 
 async def test_a_name_answer_without_a_name_goes_on_at_once() -> None:
@@ -58,7 +50,7 @@ async def test_name_tries_is_a_setting() -> None:
 
 async def test_whom_not_understood_asks_the_residents_name_before_the_keypad() -> None:
     harness = CallHarness(SCRIPT)
-    await _asked_whom(harness)
+    await reach_whom_question(harness)
     await harness.say(VISITOR, GARBLED)
     await harness.say(VISITOR, GARBLED)
     assert harness.last_said(VISITOR) == "Qual é o nome do morador?"
@@ -71,7 +63,7 @@ async def test_whom_not_understood_asks_the_residents_name_before_the_keypad() -
 
 async def test_residents_name_not_understood_either_offers_the_keypad() -> None:
     harness = CallHarness(SCRIPT)
-    await _asked_whom(harness)
+    await reach_whom_question(harness)
     for _ in range(4):
         await harness.say(VISITOR, GARBLED)
     assert "digite o número do apartamento" in harness.last_said(VISITOR)
@@ -80,7 +72,7 @@ async def test_residents_name_not_understood_either_offers_the_keypad() -> None:
 
 async def test_an_apartment_nobody_has_with_a_residents_name_is_confirmed_by_the_name() -> None:
     harness = CallHarness(SCRIPT)
-    await _asked_whom(harness)
+    await reach_whom_question(harness)
     await harness.say(VISITOR, "Renata, do 521.")
     assert harness.directory.asked == [("", "Renata")]  # not "Não encontrei o apartamento 521"
     assert harness.last_said(VISITOR) == "Renata Oliveira, do 501?"
@@ -90,7 +82,7 @@ async def test_an_apartment_nobody_has_with_a_residents_name_is_confirmed_by_the
 
 async def test_an_apartment_nobody_has_with_nobodys_name_is_kept() -> None:
     harness = CallHarness(SCRIPT)
-    await _asked_whom(harness)
+    await reach_whom_question(harness)
     await harness.say(VISITOR, "Xavier, do 521.")
     assert harness.directory.asked == [("521", "Xavier")]
     assert "Não encontrei o apartamento 521" in harness.last_said(VISITOR)
@@ -124,7 +116,7 @@ def test_an_answer_naming_no_option_reads_nothing() -> None:
 
 async def test_a_piece_of_a_number_is_not_an_apartment() -> None:
     harness = CallHarness(SCRIPT)
-    await _asked_whom(harness)
+    await reach_whom_question(harness)
     await harness.say(VISITOR, "Renata, do 2.")
     assert harness.directory.asked == [("", "Renata")]
     assert harness.last_said(VISITOR) == "Renata Oliveira, do 501?"
@@ -132,7 +124,7 @@ async def test_a_piece_of_a_number_is_not_an_apartment() -> None:
 
 async def test_an_answer_about_the_resident_does_not_change_the_intent() -> None:
     harness = CallHarness(SCRIPT)
-    await _asked_whom(harness)
+    await reach_whom_question(harness)
     await harness.say(VISITOR, "Quero falar com o meu nome.")
     session = await harness.session()
     assert session is not None and session.slots.intent == Intent.DELIVERY
@@ -142,7 +134,7 @@ async def test_the_same_guess_is_not_confirmed_again_after_an_answer_that_is_nei
     # make eval (seed 7): a caller who did not follow repeated its garbled line, and the same
     # weak reading was confirmed seven times in a row until the turn budget ended the call.
     harness = CallHarness(SCRIPT)
-    await _asked_whom(harness)
+    await reach_whom_question(harness)
     await harness.say(VISITOR, "Rena Olive")
     assert harness.last_said(VISITOR) == "Renata Oliveira, do 501?"
     await harness.say(VISITOR, "Rena Olive")  # neither yes nor no: not understood
@@ -185,7 +177,7 @@ async def test_a_match_made_while_answering_which_one_is_confirmed_before_the_ca
     """Never call one of two alike residents on an answer that named both: ask first."""
     harness = CallHarness(WHICH_SCRIPT)
     harness.directory.resolve = resolve_mendes  # type: ignore[method-assign]
-    await _asked_whom(harness)
+    await reach_whom_question(harness)
     await harness.say(VISITOR, "Mendes.")
     assert "Qual deles?" in harness.last_said(VISITOR)
     await harness.say(VISITOR, "Luísa Mendes. 201. 202.")
