@@ -22,7 +22,8 @@ from typing import Any
 from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.core import HistogramMetricFamily
 from prometheus_client.registry import Collector
-from prometheus_client.utils import floatToGoString
+
+from porteiro_common.metrics import cumulative_buckets
 
 NAME = "porteiro_gc_pause_seconds"
 DOCUMENTATION = "How long each garbage collection stopped the process, by generation (2 = full)"
@@ -52,11 +53,8 @@ class GcPauses(Collector):
     def collect(self) -> Iterator[HistogramMetricFamily]:
         family = HistogramMetricFamily(NAME, DOCUMENTATION, labels=["generation"])
         for generation in range(GENERATIONS):
-            cumulative, running = [], 0
-            for bound, count in zip([*self.bounds, float("inf")], list(self.counts[generation]), strict=True):
-                running += count
-                cumulative.append((floatToGoString(bound), running))
-            family.add_metric([str(generation)], cumulative, self.sums[generation])
+            buckets = cumulative_buckets(self.bounds, self.counts[generation])
+            family.add_metric([str(generation)], buckets, self.sums[generation])
         yield family
 
 

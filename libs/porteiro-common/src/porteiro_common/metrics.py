@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from importlib import metadata
 
 from opentelemetry import trace
 from prometheus_client import Gauge, Histogram, start_http_server
+from prometheus_client.utils import floatToGoString
 
 # Seconds; from a few ms (directory lookups) to several seconds (recognition). Fine between
 # 0.5 and 5 s, where turn latency lives, so its p95 and the alert thresholds are not blurred.
@@ -99,3 +101,13 @@ def set_build_info(service: str, distribution: str) -> None:
     except metadata.PackageNotFoundError:
         version = "unknown"
     BUILD_INFO.labels(service=service, version=version).set(1)
+
+
+def cumulative_buckets(bounds: Sequence[float], counts: Sequence[int]) -> list[tuple[str, int]]:
+    """A lock-free histogram's per-bucket counts (the last above every bound) as the cumulative
+    `(le, count)` pairs of a HistogramMetricFamily (the gateway's LoopHistogram, GcPauses)."""
+    cumulative, running = [], 0
+    for bound, count in zip([*bounds, float("inf")], list(counts), strict=True):
+        running += count
+        cumulative.append((floatToGoString(bound), running))
+    return cumulative

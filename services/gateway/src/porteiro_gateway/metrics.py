@@ -8,10 +8,9 @@ from collections.abc import Iterable, Iterator
 from prometheus_client import REGISTRY, Counter, Gauge
 from prometheus_client.core import HistogramMetricFamily
 from prometheus_client.registry import Collector
-from prometheus_client.utils import floatToGoString
 
 from porteiro.concierge.v1 import concierge_pb2
-from porteiro_common.metrics import VOICE_LATENCY_BUCKETS, TracedHistogram, set_build_info
+from porteiro_common.metrics import VOICE_LATENCY_BUCKETS, TracedHistogram, cumulative_buckets, set_build_info
 from porteiro_common.tenants import LABEL_UNKNOWN
 
 # Seconds; a frame is meant to leave on its 20 ms slot, so the interesting range is 0-20 ms.
@@ -74,12 +73,8 @@ class LoopHistogram(Collector):
         self.sum += total
 
     def collect(self) -> Iterator[HistogramMetricFamily]:
-        cumulative, running = [], 0
-        for bound, count in zip([*self.bounds, float("inf")], list(self.counts), strict=True):
-            running += count
-            cumulative.append((floatToGoString(bound), running))
         family = HistogramMetricFamily(self.name, self.documentation)
-        family.add_metric([], cumulative, self.sum)
+        family.add_metric([], cumulative_buckets(self.bounds, self.counts), self.sum)
         yield family
 
 
