@@ -2,7 +2,8 @@
 
 A collection stops every thread of the process for as long as it walks the objects of its
 generation. In the gateway that stops the 20 ms playback schedule: before issue 15's fixes, full
-collections of the soak's dead legs took up to 450 ms, and only the rebased frames showed it.
+collections of the soak's dead legs took up to 454 ms (`bench/bench_soak.py --calls 200`,
+load 10–14; gateway README), and only the rebased frames showed it.
 Each service exports this histogram so that such pauses are seen where they happen (the
 dashboard's "Garbage-collection pauses" panel).
 
