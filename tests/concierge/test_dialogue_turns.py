@@ -51,9 +51,9 @@ async def test_name_tries_is_a_setting() -> None:
 async def test_whom_not_understood_asks_the_residents_name_before_the_keypad() -> None:
     harness = CallHarness(SCRIPT)
     await reach_whom_question(harness)
-    await harness.say(VISITOR, GARBLED)
-    await harness.say(VISITOR, GARBLED)
+    await harness.say(VISITOR, GARBLED)  # the apartment-and-resident question is not asked again
     assert harness.last_said(VISITOR) == "Qual é o nome do morador?"
+    assert harness.count(VISITOR, "apartamento e qual o nome do morador") == 1
     await harness.say(VISITOR, "Lucas Martins.")  # a match by the name alone: confirmed first
     assert harness.last_said(VISITOR) == "Lucas Martins, do 302?"
     assert harness.dialer.attempts == []
@@ -64,10 +64,19 @@ async def test_whom_not_understood_asks_the_residents_name_before_the_keypad() -
 async def test_residents_name_not_understood_either_offers_the_keypad() -> None:
     harness = CallHarness(SCRIPT)
     await reach_whom_question(harness)
-    for _ in range(4):
+    for _ in range(3):
         await harness.say(VISITOR, GARBLED)
     assert "digite o número do apartamento" in harness.last_said(VISITOR)
     assert harness.count(VISITOR, "Qual é o nome do morador?") == 2  # asked, then asked again once
+
+
+async def test_whom_tries_is_a_setting() -> None:
+    harness = CallHarness(SCRIPT, whom_tries=2)
+    await reach_whom_question(harness)
+    await harness.say(VISITOR, GARBLED)
+    assert "apartamento e qual o nome do morador" in harness.last_said(VISITOR)
+    await harness.say(VISITOR, GARBLED)
+    assert harness.last_said(VISITOR) == "Qual é o nome do morador?"
 
 
 async def test_an_apartment_nobody_has_with_a_residents_name_is_confirmed_by_the_name() -> None:

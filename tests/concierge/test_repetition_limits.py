@@ -29,10 +29,7 @@ async def visitor_asked_for_whom(concierge, session_id):
 async def test_not_understood_offers_the_keypad_then_ends_the_call(concierge, fakes, session_id):
     before = outcomes("failed")
     visitor = await visitor_asked_for_whom(concierge, session_id)
-    await visitor.utter(MISHEARD)
-    await visitor.expect("não entendi")
-    await visitor.expect("apartamento e qual o nome do morador")
-    await visitor.utter(MISHEARD)  # the second in a row: the resident's name alone, once
+    await visitor.utter(MISHEARD)  # not asked again: the resident's name alone, once
     await visitor.expect("não entendi")
     await visitor.expect("Qual é o nome do morador")
     await visitor.utter(MISHEARD)
@@ -44,14 +41,14 @@ async def test_not_understood_offers_the_keypad_then_ends_the_call(concierge, fa
     await visitor.utter(MISHEARD)  # the fourth in a row since the name was asked: the call ends politely
     await visitor.expect("não consegui concluir o atendimento")
     await visitor.expect_hangup()
-    assert count(visitor.said, "não entendi") == 5
+    assert count(visitor.said, "não entendi") == 4
     assert outcomes("failed") == before + 1
     assert fakes.dialer.requests == []
 
 
 async def test_keypad_after_not_understood_calls_the_typed_apartment(concierge, fakes, session_id):
     visitor = await visitor_asked_for_whom(concierge, session_id)
-    for _ in range(4):  # two to the apartment-and-resident question, two to the resident's name
+    for _ in range(3):  # one to the apartment-and-resident question, two to the resident's name
         await visitor.utter(MISHEARD)
     await visitor.expect("jogo da velha")
     await visitor.press("501#")  # no resident's name was understood: the typed apartment is trusted

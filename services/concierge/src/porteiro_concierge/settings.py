@@ -115,6 +115,13 @@ class ConciergeSettings(ServiceSettings):
         description='Answers to "Qual é o seu nome?" without a name in them before the call goes on without '
         'the visitor\'s name (the resident hears "Um visitante")',
     )
+    whom_tries: int = Field(
+        1,
+        ge=1,
+        le=5,
+        description='Answers to "Para qual apartamento e qual o nome do morador?" that add nothing before the '
+        "resident's name alone is asked (a short answer, read against the directory's names)",
+    )
     not_understood_before_end: int = Field(
         4, ge=2, description="Consecutive visitor turns that add nothing before the call ends (failed)"
     )

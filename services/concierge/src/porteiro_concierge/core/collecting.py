@@ -234,12 +234,40 @@ def not_understood(step: Step) -> None:
         step.finish(Outcome.FAILED, "visitor_failed", None)
         return
     step.say_visitor(step.prompts["not_understood"])
-    if progress.not_understood >= step.settings.not_understood_before_fallback:
+    if progress.not_understood >= fallback_after(step):
         fall_back(step)
         if ready(step):
             validation.resolve(step)
             return
     ask_next(step)
+
+
+def fallback_after(step: Step) -> int:
+    """How many answers that add nothing the question just asked gets before it changes.
+
+    "Para qual apartamento e qual o nome do morador?" gets `whom_tries` (1): its answers are
+    long, with a number, and the same garbled line came back when it was asked again (make eval,
+    condominium with blocks: a second and third try brought nothing in 3 of 3 calls), while the
+    resident's name alone, asked next, comes through far more often. Others get
+    `not_understood_before_fallback`.
+    """
+    if asked_whom_together(step):
+        return step.settings.whom_tries
+    return step.settings.not_understood_before_fallback
+
+
+def asked_whom_together(step: Step) -> bool:
+    """Whether the pending question is the apartment-and-resident one (`ask_next`'s choice)."""
+    session = step.session
+    slots = session.slots
+    return (
+        session.asking == Asking.RESIDENT_NAME
+        and slots.intent is not None
+        and slots.apartment is None
+        and slots.resident_name is None
+        and not session.visitor.by_name
+        and not session.keypad.offered
+    )
 
 
 def name_given_up(step: Step) -> bool:
