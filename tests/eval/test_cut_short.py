@@ -128,7 +128,7 @@ def test_set_goes_to_the_service_named_by_the_prefix_and_overrides(tmp_path: Pat
     env = stack_config(args, tmp_path, "q").env
     assert env["gateway"]["PORTEIRO_GATEWAY_END_OF_SPEECH_SHORT_MS"] == "450"
     assert env["gateway"]["PORTEIRO_GATEWAY_END_OF_SPEECH_OPEN_MS"] == "600"
-    assert env["speech"] == {"PORTEIRO_SPEECH_ESPEAK_SPEED_WPM": "150"}
+    assert env["speech"]["PORTEIRO_SPEECH_ESPEAK_SPEED_WPM"] == "150"
     assert env["concierge"]["PORTEIRO_CONCIERGE_RESIDENT_CONNECT_TIMEOUT_SECONDS"] == "8"  # kept
     settings = run_settings(args)
     assert settings["endpointing"] == "before"

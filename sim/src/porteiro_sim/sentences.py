@@ -24,6 +24,11 @@ from porteiro_sim.speech import Voice
 log = logging.getLogger(__name__)
 
 WINDOW_BYTES = 640  # 40 ms: long enough to be unique, short enough for any sentence
+EARLY, LATE = 0.25, 0.75  # where a sentence's two windows start, as fractions of its voiced audio
+
+
+def window_start(voiced: bytes, fraction: float) -> int:
+    return int(len(voiced) * fraction) // 2 * 2
 
 
 @dataclass(frozen=True)
@@ -44,7 +49,7 @@ class SentenceMatcher:
             return
         # Two windows (early and late): sentences sharing a beginning are told apart by
         # the late one; a sentence cut short can still be found by the early one.
-        early, late = (int(len(voiced) * fraction) // 2 * 2 for fraction in (0.25, 0.75))
+        early, late = (window_start(voiced, fraction) for fraction in (EARLY, LATE))
         self._entries.append(
             (voiced[early : early + WINDOW_BYTES], voiced[late : late + WINDOW_BYTES], sentence)
         )
@@ -58,12 +63,16 @@ class SentenceMatcher:
         `beginnings_only`, the early stretch is enough (a sentence cut short is
         still found; one split in two is reported once, for its first part).
         """
+        return [sentence for _, sentence in self.locate(pcm, beginnings_only)]
+
+    def locate(self, pcm: bytes, beginnings_only: bool = False) -> list[tuple[int, Sentence]]:
+        """`identify`, each sentence with where its early stretch is in `pcm` (byte offset)."""
         found = []
         for early, late, sentence in self._entries:
             position = _find_even(pcm, early)
             if position >= 0 and (beginnings_only or _find_even(pcm, late) >= 0):
                 found.append((position, sentence))
-        return [sentence for _, sentence in sorted(found, key=lambda item: item[0])]
+        return sorted(found, key=lambda item: item[0])
 
     def __len__(self) -> int:
         return len(self._entries)

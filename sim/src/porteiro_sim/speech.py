@@ -6,6 +6,7 @@ espeak-ng, or a folder of WAV files. Recognition: the speech service's Transcrib
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Protocol
@@ -69,16 +70,23 @@ class SpeechServiceVoice:
         self._channel = grpc.aio.insecure_channel(target)
         self._stub = speech_pb2_grpc.SpeechServiceStub(self._channel)
         self.voice, self.timeout_seconds = voice, timeout_seconds
-        self._cache: dict[str, bytes] = {}
+        # One request per text, even from calls asking at the same time: two syntheses of a text
+        # not yet in the service's cache can differ by a sample value (its streamed resampling),
+        # and a caller identifies sentences by their exact samples.
+        self._cache: dict[str, asyncio.Task[bytes]] = {}
 
     async def speak(self, text: str) -> bytes:
-        if text not in self._cache:
-            chunks = []
-            request = speech_pb2.SynthesizeRequest(text=text, voice=self.voice, sample_rate_hz=SLIN_RATE)
-            async for response in self._stub.Synthesize(request, timeout=self.timeout_seconds):
-                chunks.append(response.audio)
-            self._cache[text] = audio.trim_silence(b"".join(chunks))
-        return self._cache[text]
+        task = self._cache.get(text)
+        if task is None or (task.done() and (task.cancelled() or task.exception() is not None)):
+            task = self._cache[text] = asyncio.ensure_future(self._synthesize(text))
+        return await asyncio.shield(task)
+
+    async def _synthesize(self, text: str) -> bytes:
+        chunks = []
+        request = speech_pb2.SynthesizeRequest(text=text, voice=self.voice, sample_rate_hz=SLIN_RATE)
+        async for response in self._stub.Synthesize(request, timeout=self.timeout_seconds):
+            chunks.append(response.audio)
+        return audio.trim_silence(b"".join(chunks))
 
     async def close(self) -> None:
         await self._channel.close()

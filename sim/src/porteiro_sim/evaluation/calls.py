@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from porteiro_common.prompts import load_prompts
@@ -19,13 +20,12 @@ from porteiro_sim.evaluation.hearing import Beginning, build_reply_matcher
 from porteiro_sim.evaluation.personas import NO, Persona, Target
 from porteiro_sim.evaluation.phrasing import (
     DECISION,
-    REPEAT,
     Phrasebook,
     Utterance,
     decision_keys,
     decision_line,
 )
-from porteiro_sim.evaluation.questions import PromptGuesser, visitor_question
+from porteiro_sim.evaluation.questions import PromptGuesser, reply_question
 from porteiro_sim.pbx import ClickToCall, Pbx, PbxSettings, Resident
 from porteiro_sim.scenarios import RESIDENT_ENDINGS, VISITOR_OUTCOMES
 from porteiro_sim.script import (
@@ -38,7 +38,7 @@ from porteiro_sim.script import (
     ScriptRunner,
     Speak,
 )
-from porteiro_sim.sentences import SentenceMatcher, prompt_sentences
+from porteiro_sim.sentences import Sentence, SentenceMatcher, prompt_sentences
 from porteiro_sim.speech import Recogniser, Voice
 from porteiro_sim.visitor import place_call
 
@@ -129,7 +129,8 @@ class VisitorRunner(ScriptRunner):
         self.phrasebook, self.guesser, self.recogniser = phrasebook, guesser, recogniser
         self.said: list[SaidLine] = []
         self.identified: list[str] = []  # prompt keys identified from their exact audio
-        self.guessed: list[tuple[str, list[str]]] = []  # (transcript, prompt keys) of unidentified replies
+        # (transcript, prompt keys guessed) of each reply its audio did not identify ("", [] untranscribed)
+        self.guessed: list[tuple[str, list[str]]] = []
 
     async def _do(self, step) -> None:  # type: ignore[no-untyped-def]
         if isinstance(step, Dialogue):
@@ -143,11 +144,12 @@ class VisitorRunner(ScriptRunner):
             await self._await_reply(AwaitReply(step.timeout))
             if len(self.client.segments) == seen:
                 return  # nothing more was said (timeout or hang-up)
-            keys = self.identify_new(seen) or await self._guess(seen)
+            keys = self.identify_new(seen)
+            guesses = [] if keys else await self._guess(seen)
+            keys = keys or [key for _, guessed in guesses for key in guessed]
             if any(key in VISITOR_OUTCOMES for key in keys) or self.client.closed:
                 return
-            # A reply not identified at all: say the last answer again, as a caller not sure what was asked.
-            question = visitor_question(keys, self.guesser.prompts) if keys else REPEAT
+            question = reply_question(keys, " ".join(transcript for transcript, _ in guesses), self.guesser)
             heard = " ".join(
                 self.record.replies.get(index, "") for index in range(seen, len(self.client.segments))
             )
@@ -160,24 +162,29 @@ class VisitorRunner(ScriptRunner):
         self.identified.extend(keys)
         return keys
 
-    async def _guess(self, first_index: int) -> list[str]:
-        """Transcribe the replies the audio did not identify; guess their prompts from the words."""
-        if self.recogniser is None:
-            return []
-        keys: list[str] = []
+    async def _guess(self, first_index: int) -> list[tuple[str, list[str]]]:
+        """The replies the audio did not identify: their transcripts ("" without a recogniser) and
+        the prompts guessed from their words."""
+        guesses: list[tuple[str, list[str]]] = []
         for index in range(first_index, len(self.client.segments)):
             if index in self.record.replies:
                 continue
-            try:
-                transcript = await self.recogniser.transcribe(self.client.segments[index].pcm)
-            except Exception as error:  # the recogniser failing must not end the call
-                transcript = f"<not recognised: {type(error).__name__}>"
-            guessed = self.guesser.keys_of(transcript)
-            self.record.replies[index] = f"{transcript} {GUESSED_MARK} {', '.join(guessed) or '?'}]"
-            self.guessed.append((transcript, guessed))
-            keys += guessed
-        self.record.heard_keys.extend(keys)
-        return keys
+            transcript = await self._transcribe(index)
+            guessed = self.guesser.keys_of(transcript) if transcript else []
+            if self.recogniser is not None:
+                self.record.replies[index] = f"{transcript} {GUESSED_MARK} {', '.join(guessed) or '?'}]"
+            guesses.append((transcript, guessed))
+            self.record.heard_keys.extend(guessed)
+        self.guessed += guesses
+        return guesses
+
+    async def _transcribe(self, index: int) -> str:
+        if self.recogniser is None:
+            return ""
+        try:
+            return await self.recogniser.transcribe(self.client.segments[index].pcm)
+        except Exception as error:  # the recogniser failing must not end the call
+            return f"<not recognised: {type(error).__name__}>"
 
     async def _say(self, utterance: Utterance, question: str) -> None:
         await self._do(Keys(utterance.text[1:]) if utterance.keyed else Speak(utterance.text))
@@ -198,6 +205,7 @@ class CallRecord:
     commands: list[ClickToCall] = field(default_factory=list)
     wall_offset: float = 0.0  # time.time() - time.monotonic() during the call (aligns spans)
     seconds: float = 0.0
+    matcher_seconds: float = 0.0  # synthesizing the sentences the caller knows, before the call
 
     @property
     def session_id(self) -> str:
@@ -206,6 +214,35 @@ class CallRecord:
     @property
     def visitor_outcome(self) -> str | None:
         return next((key for key in reversed(self.visitor.heard_keys) if key in VISITOR_OUTCOMES), None)
+
+
+# Prompts the concierge may fill with any resident of the directory, whoever the visitor came
+# for: the confirmation of a reading it is unsure of ("Eduardo Almeida, do 402?", "Apartamento
+# 402?" for a visitor of 401) and the outcomes naming whom the visit was for ("Eduardo Almeida
+# autorizou a sua entrada."). Prompts filled with the visitor's name are left to the persona.
+DIRECTORY_PROMPTS = frozenset({"confirm_resident", "confirm_apartment", *VISITOR_OUTCOMES})
+
+
+def directory_sentences(
+    targets: list[Target], apartments: list[str] | None = None, prompts_file: str | None = None
+) -> list[Sentence]:
+    """`DIRECTORY_PROMPTS` with placeholders, filled with each resident and apartment of the directory.
+
+    As the concierge fills them (core/confirming.py): a resident's full name with their apartment's
+    number as the directory file has it (never the block or tower), and an apartment alone with
+    anything it may read as one (`apartments`: personas.spoken_apartments; the residents'
+    apartments when not given).
+    """
+    prompts = load_prompts(prompts_file)
+    keys = {key for key in DIRECTORY_PROMPTS if "{" in prompts.get(key, "")}
+    fillings = [{"resident_name": target.resident, "apartment": target.apartment} for target in targets]
+    fillings += [{"apartment": number} for number in apartments or []]
+    sentences: dict[str, Sentence] = {}
+    for values in fillings:
+        for sentence in prompt_sentences(values, prompts_file):
+            if sentence.key in keys:
+                sentences.setdefault(sentence.text, sentence)
+    return list(sentences.values())
 
 
 @dataclass
@@ -221,14 +258,20 @@ class CallEnvironment:
     targets: list[Target]  # every resident of the directory file
     beginnings: list[Beginning]  # the prompts known by their fixed beginning
     prompts_file: str | None = None
+    apartments: list[str] = field(default_factory=list)  # what the concierge may confirm as an apartment
+
+    @cached_property
+    def directory_sentences(self) -> list[Sentence]:
+        return directory_sentences(self.targets, self.apartments, self.prompts_file)
 
 
 async def persona_matcher(env: CallEnvironment, persona: Persona) -> SentenceMatcher:
     """The prompts filled with this persona's values, as the system says them.
 
     Also filled without the visitor's name, and with each resident sharing the target's
-    phone (a typed apartment calls its first resident); anything else is known by its
-    beginning (hearing.py).
+    phone (a typed apartment calls its first resident); the confirmations and outcomes that name
+    anyone of the directory (`directory_sentences`: the same for every persona, so synthesized once
+    per run); anything else is known by its beginning (hearing.py).
     """
     prompts = load_prompts(env.prompts_file)
     target = persona.target
@@ -239,13 +282,16 @@ async def persona_matcher(env: CallEnvironment, persona: Persona) -> SentenceMat
         for visitor in (persona.visitor_name, prompts.get("unknown_visitor", "Um visitante")):
             filled = {**values, "resident_name": resident, "visitor_name": visitor}
             sentences += prompt_sentences(filled, env.prompts_file)
+    sentences += env.directory_sentences
     return await build_reply_matcher(env.system_voice, sentences, env.beginnings)
 
 
 async def run_persona_call(
     env: CallEnvironment, persona: Persona, visitor_voice: Voice, resident_voice: Voice
 ) -> CallRecord:
+    began = time.monotonic()
     matcher = await persona_matcher(env, persona)
+    matcher_seconds = time.monotonic() - began
     client = AudioSocketClient(env.host, env.visitor_port, reply_end_silence=0.8)
     record = LegRecord("visitor", client)
     plan = ResidentPlan(persona, resident_voice, matcher, persona.target.destination)
@@ -274,6 +320,7 @@ async def run_persona_call(
         [command for command in env.pbx.commands if command.guid == client.session_id],
         wall_offset,
         time.monotonic() - started,
+        matcher_seconds,
     )
 
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from porteiro_common.audiosocket import FRAME_BYTES
 from porteiro_sim import audio
-from porteiro_sim.sentences import Sentence, SentenceMatcher, add_spoken
+from porteiro_sim.sentences import EARLY, Sentence, SentenceMatcher, add_spoken, window_start
 from porteiro_sim.speech import Voice
 
 log = logging.getLogger(__name__)
@@ -104,17 +104,29 @@ def correlation_peak(received: np.ndarray, probe: np.ndarray) -> float:
 
 
 class ReplyMatcher(SentenceMatcher):
-    """Whole sentences first; then sentences cut short; then prompts known by their beginning."""
+    """Whole sentences first; then sentences cut short; then prompts known by their beginning.
+
+    Sentences that differ only by their last words ("Apartamento 401?", "Apartamento 402?": the
+    same length, so both windows fall in the shared words) are all found where one was said:
+    of those that start at the same sample, the one whose samples agree most with the reply's is
+    the one said (all of them when they agree as much: a sentence cut before its difference).
+    """
 
     def __init__(self, beginnings: list[Beginning]) -> None:
         super().__init__()
         self.beginnings = beginnings
+        self._voiced: dict[str, tuple[int, bytes]] = {}  # text -> (its early window's offset, its audio)
+
+    def add(self, sentence: Sentence, pcm: bytes) -> None:
+        super().add(sentence, pcm)
+        voiced = audio.trim_silence(pcm)
+        self._voiced.setdefault(sentence.text, (window_start(voiced, EARLY), voiced))
 
     def identify(self, pcm: bytes, beginnings_only: bool = False) -> list[Sentence]:
-        found = super().identify(pcm, beginnings_only)
+        found = self._most_alike(pcm, self.locate(pcm, beginnings_only))
         if found or beginnings_only:
             return found
-        found = super().identify(pcm, beginnings_only=True)
+        found = self._most_alike(pcm, self.locate(pcm, beginnings_only=True))
         if found or not self.beginnings:
             return found
         received = _samples(pcm)
@@ -126,6 +138,29 @@ class ReplyMatcher(SentenceMatcher):
         # Prompts sharing a beginning ("Não encontrei "): the longest one that matches is the most specific.
         best = max(matches, key=lambda item: len(item.samples))
         return [Sentence(best.key, best.text.rstrip() + PARTIAL)]
+
+    def _most_alike(self, pcm: bytes, located: list[tuple[int, Sentence]]) -> list[Sentence]:
+        """Of the sentences found starting at the same sample, those agreeing most with `pcm`."""
+        received = np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2")
+        by_start: dict[int, list[tuple[int, Sentence]]] = {}
+        for position, sentence in located:
+            early, voiced = self._voiced.get(sentence.text, (0, b""))
+            start = (position - early) // 2
+            by_start.setdefault(start, []).append((_same_samples(received, voiced, start), sentence))
+        kept = []
+        for _, scored in sorted(by_start.items()):
+            best = max(score for score, _ in scored)
+            kept += [sentence for score, sentence in scored if score == best]
+        return kept
+
+
+def _same_samples(received: np.ndarray, voiced: bytes, start: int) -> int:
+    """How many samples of `voiced`, laid at sample `start` of `received`, are the same."""
+    own = np.frombuffer(voiced, dtype="<i2")
+    first, last = max(start, 0), min(start + len(own), len(received))
+    if last <= first:
+        return 0
+    return int(np.count_nonzero(received[first:last] == own[first - start : last - start]))
 
 
 async def build_reply_matcher(

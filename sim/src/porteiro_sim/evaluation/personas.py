@@ -102,6 +102,15 @@ def load_targets(data_file: Path | str | None = None) -> list[Target]:
     return targets
 
 
+def spoken_apartments(data_file: Path | str | None = None) -> list[str]:
+    """What the concierge may take for an apartment and confirm ("Apartamento {apartment}?"): as the
+    directory lists them to it (ListVocabulary), every apartment number, then every block or tower."""
+    apartments = load_apartments(Path(data_file) if data_file else SAMPLE_DATA_FILE)
+    numbers = dict.fromkeys(apartment.number for apartment in apartments)
+    numbers.update(dict.fromkeys(apartment.block for apartment in apartments if apartment.block))
+    return list(numbers)
+
+
 def _target(apartment: Apartment, name: str, aliases: tuple[str, ...]) -> Target:
     # The directory reads "block" and "tower" alike; blocks named by numbers are said as towers.
     tower = apartment.block.isdigit()

@@ -49,6 +49,9 @@ VISITOR_STATEMENTS = frozenset(
     }
 )
 MIN_SIMILARITY = 0.6
+# The longest confirmation: "Paula Henriques Santos, do 101?" (5 words); a name of five words
+# and "do" and the number make 7, and whisper may add one.
+MAX_CONFIRMATION_WORDS = 8
 
 
 def visitor_question(keys: list[str], prompts: dict[str, str]) -> str | None:
@@ -62,6 +65,22 @@ def visitor_question(keys: list[str], prompts: dict[str, str]) -> str | None:
         if prompts.get(key, "").rstrip().endswith("?"):
             return p.CONFIRMATION
     return None
+
+
+def reply_question(keys: list[str], transcript: str, guesser: PromptGuesser) -> str | None:
+    """The kind of question a reply asked: by its prompts, else by its transcript's shape.
+
+    A reply known by neither its audio nor its fixed words is answered as a confirmation when its
+    transcript is a short question: every other short question the visitor hears is fixed text,
+    known by its audio, while "{resident_name}, do {apartment}?" has no fixed words to be guessed
+    by. The answer is then yes only when the transcript names the persona's resident or apartment
+    (phrasing.Phrasebook.confirmation): repeating the last line ("Renata.") was once heard as
+    "É ela." (a yes) to a wrong resident. Anything else: the last line again (REPEAT), as a caller
+    not sure what was asked.
+    """
+    if keys:
+        return visitor_question(keys, guesser.prompts)
+    return p.CONFIRMATION if guesser.short_question(transcript) else p.REPEAT
 
 
 class PromptGuesser:
@@ -96,6 +115,16 @@ class PromptGuesser:
         if not keys and score >= MIN_SIMILARITY:
             keys.append(whole)
         return keys
+
+    def short_question(self, transcript: str) -> bool:
+        """A few words asking something: ending with "?", or most like a yes-or-no prompt."""
+        words = p.plain(transcript).split()
+        if not words or len(words) > MAX_CONFIRMATION_WORDS:
+            return False
+        if transcript.rstrip().endswith("?"):
+            return True
+        key, _ = self.best(transcript)
+        return visitor_question([key], self.prompts) == p.CONFIRMATION
 
     def best(self, text: str) -> tuple[str, float]:
         said = p.plain(text)

@@ -57,7 +57,7 @@ def format_summary(summary: Summary, settings: dict[str, Any]) -> str:
     if summary.unaligned_lines or summary.unidentified_replies:
         lines.append(
             f"({summary.unaligned_lines} spoken lines without a gateway transcript; "
-            f"{summary.unidentified_replies} system replies identified from their transcript only)"
+            f"{summary.unidentified_replies} system replies not identified from their audio)"
         )
     return "\n".join(lines)
 

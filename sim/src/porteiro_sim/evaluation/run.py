@@ -27,7 +27,13 @@ from porteiro_sim import audio
 from porteiro_sim.call import delete_queue_async
 from porteiro_sim.evaluation.calls import CallEnvironment, CallRecord, PersonaPbx, run_persona_call
 from porteiro_sim.evaluation.hearing import prompt_beginnings
-from porteiro_sim.evaluation.personas import Persona, Target, draw_personas, load_targets
+from porteiro_sim.evaluation.personas import (
+    Persona,
+    Target,
+    draw_personas,
+    load_targets,
+    spoken_apartments,
+)
 from porteiro_sim.evaluation.phrasing import Utterance
 from porteiro_sim.evaluation.prompt_voice import (
     Variant,
@@ -95,8 +101,17 @@ def service_setting(text: str) -> tuple[str, str]:
     return variable.strip(), value
 
 
+# Sentences the speech service keeps per call of a run (its LRU cache; 256 by default in all): the
+# caller synthesizes some 40 new sentences per persona to know them on the wire, and a sentence
+# evicted before the concierge says it is synthesized again, a sample value or two apart (streamed
+# resampling): no longer the same audio, not identified. About 50 KB each.
+SPEECH_CACHE_PER_CALL, SPEECH_CACHE_BASE = 100, 1000
+
+
 def stack_config(args: argparse.Namespace, work: Path, queue: str) -> StackConfig:
     env: dict[str, dict[str, str]] = {name: dict(values) for name, values in EVAL_ENV.items()}
+    entries = min(SPEECH_CACHE_BASE + SPEECH_CACHE_PER_CALL * args.calls, 100000)
+    env.setdefault("speech", {})["PORTEIRO_SPEECH_CACHE_ENTRIES"] = str(entries)
     if args.data:
         env.setdefault("directory", {})["PORTEIRO_DIRECTORY_DATA_FILE"] = str(Path(args.data).resolve())
     if args.prompts:
@@ -146,6 +161,7 @@ async def evaluate(args: argparse.Namespace, personas: list[Persona]) -> int:
             targets,
             await prompt_beginnings(system_voice, guesser.prompts),
             args.prompts,
+            spoken_apartments(args.data),
         )
         records = await run_calls(env, personas, VoiceBox(args.noise, args.wav_dir), args.concurrency)
     except (ConnectionError, grpc.RpcError) as error:
@@ -176,7 +192,8 @@ async def run_calls(
             )
             say(
                 f"   call {persona.index + 1}/{len(personas)}: {persona.intent} for {persona.target.resident}"
-                f" -> {record.visitor_outcome or 'no outcome'} ({record.seconds:.0f} s)"
+                f" -> {record.visitor_outcome or 'no outcome'} ({record.seconds:.0f} s;"
+                f" its sentences synthesized in {record.matcher_seconds:.1f} s before)"
             )
             return record
 
