@@ -192,3 +192,28 @@ async def test_a_match_made_while_answering_which_one_is_confirmed_before_the_ca
     await harness.say(VISITOR, "Luísa Mendes. 201. 202.")
     assert harness.dialer.attempts == []
     assert harness.last_said(VISITOR) == "Luiza Mendes, do 201?"
+
+
+async def test_whom_question_by_the_residents_name_first() -> None:
+    harness = CallHarness(SCRIPT, whom_question="resident")
+    await harness.start_visitor()
+    await harness.say(VISITOR, "Entrega.")
+    await harness.say(VISITOR, "Meu nome é João.")
+    assert harness.last_said(VISITOR) == "Qual é o nome do morador?"
+    assert harness.count(VISITOR, "apartamento e qual o nome do morador") == 0
+    await harness.say(VISITOR, "Lucas Martins.")  # a match by the name alone: confirmed first
+    assert harness.last_said(VISITOR) == "Lucas Martins, do 302?"
+    await harness.say(VISITOR, "Sim.")
+    assert harness.dialer.attempts == [(LUCAS.destination, 1)]
+
+
+async def test_whom_question_by_name_not_understood_offers_the_keypad() -> None:
+    harness = CallHarness(SCRIPT, whom_question="resident")
+    await harness.start_visitor()
+    await harness.say(VISITOR, "Entrega.")
+    await harness.say(VISITOR, "Meu nome é João.")
+    await harness.say(VISITOR, GARBLED)
+    assert harness.last_said(VISITOR) == "Qual é o nome do morador?"
+    await harness.say(VISITOR, GARBLED)
+    assert "digite o número do apartamento" in harness.last_said(VISITOR)
+    assert harness.count(VISITOR, "Qual é o nome do morador?") == 2

@@ -1,6 +1,7 @@
 """Settings of the concierge service (environment prefix ``PORTEIRO_CONCIERGE_``)."""
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
@@ -114,6 +115,12 @@ class ConciergeSettings(ServiceSettings):
         le=5,
         description='Answers to "Qual é o seu nome?" without a name in them before the call goes on without '
         'the visitor\'s name (the resident hears "Um visitante")',
+    )
+    whom_question: Literal["apartment_and_resident", "resident"] = Field(
+        "apartment_and_resident",
+        description='The first question of whom to call: "apartment_and_resident" ("Para qual apartamento e '
+        'qual o nome do morador?") or "resident" ("Qual é o nome do morador?", a short answer read against '
+        "the directory's names, the match confirmed with its apartment)",
     )
     whom_tries: int = Field(
         1,

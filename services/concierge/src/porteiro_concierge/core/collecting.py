@@ -350,11 +350,16 @@ def ask_next(step: Step) -> None:
     elif slots.visitor_name is None and not session.visitor.name_skipped:
         prompt, asking = "ask_visitor_name", Asking.VISITOR_NAME
     elif slots.apartment is None and slots.resident_name is None and not session.visitor.by_name:
-        prompt, asking, question = (
-            "ask_apartment_and_resident",
-            Asking.RESIDENT_NAME,
-            "apartment_and_resident",
-        )
+        if step.settings.whom_question == "resident":
+            # The name alone from the start: the question `ask_by_name` falls back to, with its tries.
+            session.visitor.by_name = True
+            prompt, asking = "ask_resident", Asking.RESIDENT_NAME
+        else:
+            prompt, asking, question = (
+                "ask_apartment_and_resident",
+                Asking.RESIDENT_NAME,
+                "apartment_and_resident",
+            )
     elif slots.resident_name is None:  # the apartment is known, or asked by the name alone
         prompt, asking = "ask_resident", Asking.RESIDENT_NAME
     else:
