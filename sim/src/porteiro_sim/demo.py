@@ -20,7 +20,7 @@ from porteiro_sim.call import CallResult, candidate_matcher, delete_queue_async,
 from porteiro_sim.report import call_spans, format_stage_table, leg_transcripts, read_spans
 from porteiro_sim.scenarios import CALLER_VOICE, CALLER_WORDS_PER_MINUTE, SCENARIOS, Scenario
 from porteiro_sim.speech import EspeakVoice, SpeechServiceRecogniser, SpeechServiceVoice, Voice, WavVoice
-from porteiro_sim.stack import Stack, StackConfig
+from porteiro_sim.stack import Stack, StackConfig, new_run_folder
 from porteiro_sim.timeline import describe_replies, describe_turns, format_timeline, turn_latencies
 
 # Shorter than production so the no-answer scenario does not take a minute.
@@ -38,8 +38,7 @@ async def demo(
     wav_dir: Path | None = None,
     caller_voice: Voice | None = None,
 ) -> int:
-    run_id = time.strftime("%Y%m%d-%H%M%S")
-    work = work_dir / f"demo-{run_id}"
+    work = new_run_folder(work_dir, "demo")
     queue = f"porteiro-demo-{uuid.uuid4().hex[:8]}"
     config = StackConfig(
         work, queue=queue, span_file=work / "spans.jsonl", trace_personal_data=True, env=DEMO_ENV

@@ -148,6 +148,21 @@ class ServiceProcess:
             return await asyncio.to_thread(self.process.wait)
 
 
+def new_run_folder(parent: Path, prefix: str) -> Path:
+    """A folder of its own for one run's logs and spans: `<parent>/<prefix>-<time>`, with "-2", "-3"...
+    when another run started in the same second (two evaluations side by side shared one before)."""
+    stamp = f"{prefix}-{time.strftime('%Y%m%d-%H%M%S')}"
+    parent.mkdir(parents=True, exist_ok=True)
+    for attempt in range(1, 1000):
+        folder = parent / (stamp if attempt == 1 else f"{stamp}-{attempt}")
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            continue
+        return folder
+    raise FileExistsError(f"{parent}: no free folder name for {stamp}")
+
+
 @dataclass
 class StackConfig:
     """What differs between the demo, the tests and the bench."""

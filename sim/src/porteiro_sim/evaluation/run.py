@@ -63,7 +63,7 @@ from porteiro_sim.evaluation.voices import DEFAULT_VOICES, VoiceBox, parse_voice
 from porteiro_sim.pbx import PbxSettings
 from porteiro_sim.report import SpanRecord, read_spans
 from porteiro_sim.speech import SpeechServiceRecogniser, SpeechServiceVoice
-from porteiro_sim.stack import Stack, StackConfig
+from porteiro_sim.stack import Stack, StackConfig, new_run_folder
 from porteiro_sim.timeline import format_timeline
 
 # As in `make demo`: a shorter wait for the resident than production's.
@@ -129,7 +129,7 @@ def stack_config(args: argparse.Namespace, work: Path, queue: str) -> StackConfi
 
 
 async def evaluate(args: argparse.Namespace, personas: list[Persona]) -> int:
-    work = args.work_dir / f"eval-{time.strftime('%Y%m%d-%H%M%S')}"
+    work = new_run_folder(args.work_dir, "eval")
     queue = f"porteiro-eval-{uuid.uuid4().hex[:8]}"
     config = stack_config(args, work, queue)
     stack = Stack(config)
@@ -295,7 +295,7 @@ def run_settings(args: argparse.Namespace) -> dict[str, Any]:
 
 async def evaluate_prompt_voice(args: argparse.Namespace, target: Target) -> int:
     """`--prompt-voice`: every prompt through the speech service and back, per variant of its settings."""
-    work = args.work_dir / f"eval-prompts-{time.strftime('%Y%m%d-%H%M%S')}"
+    work = new_run_folder(args.work_dir, "eval-prompts")
     sentences = measured_sentences(target, args.prompts)
     variants = args.variant or [Variant("defaults")]
     say(f"== Porteiro's own voice: {len(sentences)} prompts, {len(variants)} variant(s); logs in {work}")
