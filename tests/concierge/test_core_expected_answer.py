@@ -112,7 +112,9 @@ def test_a_new_kind_is_sent_even_when_the_hints_are_the_same():
 
 def test_the_same_question_again_sends_nothing_new(core):
     session = core.handle(None, VisitorStarted(SESSION_ID, ""), NOW).session
-    handled = core.handle(session, Utterance(VISITOR, "hum", Extraction()), NOW)  # not understood
+    # Not understood: the intent is asked as a yes or no ("É uma entrega?"), a new kind of answer.
+    session = core.handle(session, Utterance(VISITOR, "hum", Extraction()), NOW).session
+    handled = core.handle(session, Utterance(VISITOR, "hum", Extraction()), NOW)  # not understood again
     assert contexts(handled.effects.actions[VISITOR]) == []
     assert handled.effects.actions[VISITOR], "the question is asked again"
 

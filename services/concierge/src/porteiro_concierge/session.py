@@ -108,6 +108,10 @@ class VisitorProgress:
     reprompted: bool = False
     # Whom to call is being asked by the resident's name alone (before the keypad is offered).
     by_name: bool = False
+    # The intent the last answer leaned to without being understood ("delivery", "visit" or "").
+    intent_lean: str = ""
+    # The intent asked as a yes or no ("É uma visita?"), waiting for the answer; "" when not asked.
+    intent_guess: str = ""
 
 
 @dataclass

@@ -116,6 +116,13 @@ class ConciergeSettings(ServiceSettings):
         description='Answers to "Qual é o seu nome?" without a name in them before the call goes on without '
         'the visitor\'s name (the resident hears "Um visitante")',
     )
+    intent_yes_no_after: int = Field(
+        1,
+        ge=0,
+        le=5,
+        description='Answers with no intent understood before the intent is asked as a yes or no ("É uma '
+        'entrega?", the way the last answer leaned, delivery otherwise; "não" means the other one); 0 never',
+    )
     whom_question: Literal["apartment_and_resident", "resident"] = Field(
         "apartment_and_resident",
         description='The first question of whom to call: "apartment_and_resident" ("Para qual apartamento e '

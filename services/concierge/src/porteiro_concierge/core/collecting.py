@@ -17,6 +17,7 @@ from porteiro_concierge.core.effects import TurnOutcome
 from porteiro_concierge.core.step import Step
 from porteiro_concierge.extraction.base import Extraction, Intent
 from porteiro_concierge.extraction.deterministic import bare_name
+from porteiro_concierge.hints import INTENT_HINTS
 from porteiro_concierge.session import VISITOR, Asking, DeadlineKind, FlowState, Outcome, Target
 
 SLOT_ORDER = ("intent", "visitor_name", "apartment", "resident_name")
@@ -185,6 +186,8 @@ def apply(step: Step, extraction: Extraction, text: str) -> tuple[bool, Target |
                 session.keypad.apartment_typed = False
     if "apartment" in said or "resident_name" in said:
         session.call.target = None
+    if "intent" in said:
+        session.visitor.intent_guess = session.visitor.intent_lean = ""
     return progressed, weak
 
 
@@ -338,6 +341,22 @@ def ask_by_name(step: Step) -> bool:
     return True
 
 
+def intent_question(step: Step) -> str:
+    """ "É uma entrega ou uma visita?", or, once `intent_yes_no_after` answers brought no intent, the
+    same as a yes or no ("É uma visita?": the way the last answer leaned, a delivery otherwise).
+
+    A yes or no comes through the line far better than the intent words (make eval: "Sim."/"Não."
+    heard in nearly every confirmation; "Visita." as "Minita", "Vim fazer uma visita." as "Minha
+    menua.", which ended calls after four tries), and one answer settles it: "não" is the other.
+    """
+    progress = step.session.visitor
+    after = step.settings.intent_yes_no_after
+    if not after or (not progress.intent_guess and progress.not_understood < after):
+        return "ask_intent"
+    progress.intent_guess = progress.intent_guess or progress.intent_lean or Intent.DELIVERY.value
+    return f"confirm_intent_{progress.intent_guess}"
+
+
 def ask_next(step: Step) -> None:
     """Ask for what is still missing, in the order intent -> name -> apartment/resident."""
     session = step.session
@@ -346,7 +365,7 @@ def ask_next(step: Step) -> None:
     if session.keypad.offered and slots.apartment is None:
         prompt, asking = "offer_keypad", Asking.APARTMENT
     elif slots.intent is None:
-        prompt, asking = "ask_intent", Asking.INTENT
+        prompt, asking = intent_question(step), Asking.INTENT
     elif slots.visitor_name is None and not session.visitor.name_skipped:
         prompt, asking = "ask_visitor_name", Asking.VISITOR_NAME
     elif slots.apartment is None and slots.resident_name is None and not session.visitor.by_name:
@@ -364,4 +383,7 @@ def ask_next(step: Step) -> None:
         prompt, asking = "ask_resident", Asking.RESIDENT_NAME
     else:
         prompt, asking = "ask_apartment", Asking.APARTMENT
+    if session.visitor.intent_guess and asking == Asking.INTENT:  # "É uma visita?": a yes or no
+        step.ask(asking, step.prompts[prompt], "confirm", hints=confirming.yes_no_hints(step, *INTENT_HINTS))
+        return
     step.ask(asking, step.prompts[prompt], question)

@@ -23,6 +23,7 @@ from porteiro_concierge.extraction.base import Intent
 from porteiro_concierge.extraction.deterministic import leading_name
 from porteiro_concierge.hints import capped
 from porteiro_concierge.session import Asking, Target
+from porteiro_concierge.understanding.sets import TIE
 
 YES = "yes"
 NO = "no"
@@ -34,9 +35,7 @@ def read_closed(step: Step, said: dict[str, Any], text: str) -> Target | None:
     if asking == Asking.VISITOR_NAME:
         _name_answer(step, said, text)
     elif asking == Asking.INTENT and "intent" not in said:
-        reading = step.understanding.intent(text)
-        if reading.strong and reading.best:
-            said["intent"] = Intent(reading.best.value)
+        _intent_answer(step, said, text)
     elif asking == Asking.RESIDENT_NAME and step.session.validation.ambiguous:
         return _option_answer(step, said, text)
     elif asking == Asking.RESIDENT_NAME and "resident_name" not in said:
@@ -44,6 +43,33 @@ def read_closed(step: Step, said: dict[str, Any], text: str) -> Target | None:
     elif asking == Asking.APARTMENT and "apartment" not in said and not step.session.keypad.offered:
         return _apartment_answer(step, said, text)
     return None
+
+
+def _intent_answer(step: Step, said: dict[str, Any], text: str) -> None:
+    """An intent read against its closed set; to "É uma entrega?" a yes or no settles it.
+
+    The intent is one of two, so "não" to one is the other. An answer that leans one way without
+    being understood is remembered: the yes-or-no question, when it comes, asks about that one.
+    """
+    progress = step.session.visitor
+    reading = step.understanding.intent(text)
+    if reading.strong and reading.best:
+        said["intent"] = Intent(reading.best.value)
+        return
+    if progress.intent_guess:
+        yes_or_no = answer(step, text)
+        if yes_or_no is not None:
+            guess = Intent(progress.intent_guess)
+            said["intent"] = guess if yes_or_no == YES else _other_intent(guess)
+            return
+    leads = reading.best is not None and (
+        not reading.others or reading.best.confidence - reading.others[0].confidence >= TIE
+    )
+    progress.intent_lean = reading.best.value if leads and reading.best else ""
+
+
+def _other_intent(intent: Intent) -> Intent:
+    return Intent.VISIT if intent == Intent.DELIVERY else Intent.DELIVERY
 
 
 def _name_answer(step: Step, said: dict[str, Any], text: str) -> None:
@@ -126,10 +152,13 @@ def ask(step: Step, target: Target) -> None:
     step.session.validation.confirming = target
     prompt = "confirm_resident" if target.resident_name else "confirm_apartment"
     sentence = step.prompts.text(prompt, resident_name=target.resident_name, apartment=target.apartment)
-    hints = capped(
-        phrase.capitalize() for phrases in step.rules.answers.confirmation.values() for phrase in phrases
-    )
-    step.ask(Asking.CONFIRM, sentence, "confirm", hints=hints)
+    step.ask(Asking.CONFIRM, sentence, "confirm", hints=yes_no_hints(step))
+
+
+def yes_no_hints(step: Step, *more: str) -> list[str]:
+    """Recognition hints for a yes-or-no answer: the answers file's confirmation phrases (then `more`)."""
+    phrases = [phrase for phrases in step.rules.answers.confirmation.values() for phrase in phrases]
+    return capped([*(phrase.capitalize() for phrase in phrases), *more])
 
 
 def answer(step: Step, text: str) -> str | None:
