@@ -140,3 +140,14 @@ def test_confirmations_are_answered_by_whom_they_name():
     assert answer("Confirma…").slots[p.DECISION] == ("sim",)
     said = {answer("Letícia Lima, do 301?").text for _ in range(12)}
     assert said <= set(p.CONFIRM_YES) and len(said) > 1
+
+
+def test_the_intent_asked_as_a_yes_or_no_is_answered_by_the_personas_intent():
+    for persona in personas(count=20):
+        book = p.Phrasebook(persona)
+        is_delivery, is_visit = book.answer(p.IS_DELIVERY), book.answer(p.IS_VISIT)
+        assert is_delivery is not None and is_visit is not None
+        said_yes = "sim" if persona.intent == DELIVERY else "nao"
+        assert is_delivery.slots[p.DECISION] == (said_yes,)
+        assert is_visit.slots[p.DECISION] == ("sim" if persona.intent == VISIT else "nao",)
+        assert (is_delivery.text in p.CONFIRM_YES) == (persona.intent == DELIVERY)

@@ -20,6 +20,8 @@ def test_each_visitor_question_has_its_answer_kind():
         ("ambiguous_resident",): p.WHICH_RESIDENT,
         ("not_found", "offer_keypad"): p.KEYPAD,
         ("not_understood",): p.REPEAT,
+        ("not_understood", "confirm_intent_delivery"): p.IS_DELIVERY,
+        ("confirm_intent_visit",): p.IS_VISIT,
     }
     for keys, kind in cases.items():
         assert visitor_question(list(keys), PROMPTS) == kind, keys

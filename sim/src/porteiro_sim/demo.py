@@ -149,10 +149,11 @@ def main(argv: list[str] | None = None) -> int:
         "--work-dir", type=Path, default=Path("var"), help="logs, spans and recordings go here"
     )
     parser.add_argument(
-        "--spoken-apartment",
+        "--keyed-apartment",
         action="store_true",
-        help="say the apartment number instead of keying it in (the offline recogniser "
-        "rarely understands espeak-ng's numbers)",
+        help="key the apartment in (#501#) instead of saying it; by default the visitor says it, and "
+        "the resident's name (the offline recogniser rarely understands espeak-ng's numbers) with the "
+        "confirmation that follows finds whom to call",
     )
     parser.add_argument(
         "--wav-dir",
@@ -180,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
-        scenario = dataclasses.replace(SCENARIOS[args.scenario], spoken_apartment=args.spoken_apartment)
+        scenario = dataclasses.replace(SCENARIOS[args.scenario], spoken_apartment=not args.keyed_apartment)
         callers = None if args.caller_voice == "service" else EspeakVoice(args.caller_voice, args.caller_wpm)
         return asyncio.run(demo(scenario, args.work_dir, not args.no_transcripts, args.wav_dir, callers))
     except KeyboardInterrupt:

@@ -49,14 +49,13 @@ VALUES = {"visitor_name": "Pedro", "apartment": "501", "resident_name": "Renata 
 
 
 # What the visitor says for each intent: the first line answers the greeting, then one line
-# per "É uma entrega ou uma visita?" (a visitor not understood rephrases). Chosen for the
-# offline recogniser (whisper base over 8 kHz espeak-ng speech): it never hears espeak-ng's
-# "Visita." (the /v/ and /z/ cues are above the telephone band: "Vimita", "Minita", "Vinícius"),
-# while "Eu sou amiga." — which the concierge also takes as a visit — comes through. Measured in
-# sim/README.md ("Which phrasings the offline recogniser understands").
+# per "É uma entrega ou uma visita?" (a visitor not understood rephrases). Phrasings people say,
+# among those `make eval` measured coming through the offline recogniser (whisper base over 8 kHz
+# espeak-ng speech; README, "Which phrasings come through"): "É visita." was heard as "É uma
+# visita." where "Visita." alone and "Vim fazer uma visita." never are ("Vimita", "Minha menua").
 INTENT_LINES = {
-    "Entrega": ("Entrega.",),
-    "Visita": ("Eu sou amiga.", "Sou amiga.", "Eu sou amiga."),
+    "Entrega": ("É uma entrega.", "Entrega."),
+    "Visita": ("É visita.", "Sou amiga.", "É uma visita."),
 }
 
 
@@ -69,11 +68,13 @@ def visitor_answers(
     the apartment is keyed in ("#501#") instead of said: espeak-ng's numbers are rarely
     recognised by the offline recogniser. An empty `apartment`: the visitor does not know it.
     """
+    # The full name: whisper base heard espeak-ng's "Renata." alone as "Gerata." (make demo), and
+    # first names came through half as often as full names in make eval (README, phrasings table).
     resident_line = f"{resident}."
     if not apartment:  # the visitor does not know the apartment: only the resident's name
         apartment_line, both = resident_line, resident_line
     elif spoken_apartment:
-        apartment_line, both = f"Apartamento {apartment}.", f"Apartamento {apartment}, {resident}."
+        apartment_line, both = f"Apartamento {apartment}.", f"Apartamento {apartment}, {resident_line}"
     else:
         apartment_line, both = f"#{apartment}#", resident_line
     intent_lines = INTENT_LINES.get(intent, (f"{intent}.",))
@@ -95,6 +96,9 @@ def visitor_answers(
         # first. The prompts are filled with VALUES, so only this scenario's resident is identified.
         "confirm_resident": "Sim.",
         "confirm_apartment": "Sim.",
+        # The intent not understood, asked as a yes or no.
+        "confirm_intent_delivery": "Sim." if intent == "Entrega" else "Não.",
+        "confirm_intent_visit": "Sim." if intent == "Visita" else "Não.",
     }
 
 

@@ -25,6 +25,7 @@ from porteiro_sim.evaluation.personas import (
     DELIVERY_COMPANIES,
     FRONT_DESK,
     NO,
+    VISIT,
     YES,
     Persona,
     is_female,
@@ -48,6 +49,8 @@ GREETING, ASK_INTENT, ASK_NAME, ASK_APARTMENT, ASK_RESIDENT = (
     "apartment",
     "resident",
 )
+# "É uma entrega?" / "É uma visita?": the intent asked as a yes or no.
+IS_DELIVERY, IS_VISIT = "is_delivery", "is_visit"
 ASK_BOTH, WHICH_RESIDENT, KEYPAD, CONFIRMATION, REPEAT, ASK_DECISION = (
     "apartment_and_resident",
     "which_resident",
@@ -182,6 +185,8 @@ class Phrasebook:
             WHICH_RESIDENT: self.which_resident,
             KEYPAD: lambda _: self.keypad(),
             CONFIRMATION: lambda _: self.confirmation(sentence),
+            IS_DELIVERY: lambda _: self.intent_yes_or_no(DELIVERY),
+            IS_VISIT: lambda _: self.intent_yes_or_no(VISIT),
             REPEAT: lambda _: self.repeat(),
         }
         maker = makers.get(question)
@@ -279,6 +284,12 @@ class Phrasebook:
             yes = False  # someone else, even of the same apartment
         else:
             yes = f" {plain(target.apartment)} " in said
+        text = self.rng.choice(CONFIRM_YES if yes else CONFIRM_NO)
+        return Utterance(text, {DECISION: ("sim",) if yes else ("nao",)}, f"confirmation:{text}")
+
+    def intent_yes_or_no(self, asked: str) -> Utterance:
+        """ "É uma entrega?": yes when that is the persona's intent (scored like a confirmation)."""
+        yes = self.persona.intent == asked
         text = self.rng.choice(CONFIRM_YES if yes else CONFIRM_NO)
         return Utterance(text, {DECISION: ("sim",) if yes else ("nao",)}, f"confirmation:{text}")
 

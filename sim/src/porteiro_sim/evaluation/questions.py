@@ -19,6 +19,8 @@ from porteiro_sim.evaluation import phrasing as p
 VISITOR_QUESTIONS = {
     "greeting": p.GREETING,
     "ask_intent": p.ASK_INTENT,
+    "confirm_intent_delivery": p.IS_DELIVERY,
+    "confirm_intent_visit": p.IS_VISIT,
     "ask_visitor_name": p.ASK_NAME,
     "ask_apartment": p.ASK_APARTMENT,
     "no_apartment": p.ASK_APARTMENT,
