@@ -61,15 +61,23 @@ def directory_answered(step: Step, response: directory_pb2.ResolveResponse) -> N
     session = step.session
     if session.state != FlowState.COLLECTING:
         return  # nothing was being validated
-    typed = typed_apartment_candidate(step, response)
+    typed = typed_apartment_residents(step, response)
+    in_blocks = len({candidate.destination for candidate in typed}) > 1 or (
+        session.keypad.apartment_typed
+        and not step.understanding.names_one_apartment(session.slots.apartment or "")
+    )
     if response.status == directory_pb2.RESOLVE_STATUS_MATCH:
-        if step.session.keypad.apartment_typed:  # a typed apartment is trusted: no confirmation
+        if step.session.keypad.apartment_typed and not in_blocks:  # a typed apartment is trusted
             call_resident(step, target_of(response.match))
         else:
             matched(step, response)
-    elif typed is not None:
+    elif typed and not in_blocks:
         # A typed apartment is trusted: call it even if the name was misheard.
-        call_resident(step, target_of(typed))
+        call_resident(step, target_of(typed[0]))
+    elif typed and in_blocks:
+        # The number typed is in several blocks (make eval: "101#" called block A's 101 for a
+        # visitor of block B's): its residents are offered, and the one chosen is confirmed.
+        ask_which(step, typed)
     elif response.status == directory_pb2.RESOLVE_STATUS_AMBIGUOUS and response.candidates:
         ask_which(step, response.candidates)
     else:
@@ -93,6 +101,8 @@ def matched(step: Step, response: directory_pb2.ResolveResponse) -> None:
         # An answer to "Qual deles?": the residents offered sound alike (make eval, blocks seed 11:
         # "Luísa Mendes. 201. 202." matched Luiza Mendes of 201 by name and apartment).
         or bool(validation.ambiguous)
+        # A typed number that is in several blocks: the name heard chose the block.
+        or step.session.keypad.apartment_typed
     )
     if unsure and target.resident_name not in validation.confirmed:
         step.fx.turn_outcome = TurnOutcome.AMBIGUOUS
@@ -101,21 +111,22 @@ def matched(step: Step, response: directory_pb2.ResolveResponse) -> None:
     call_resident(step, target)
 
 
-def typed_apartment_candidate(
+def typed_apartment_residents(
     step: Step, response: directory_pb2.ResolveResponse
-) -> directory_pb2.Candidate | None:
-    """The first candidate living in the apartment the visitor typed (None if not typed or none there).
+) -> list[directory_pb2.Candidate]:
+    """The candidates living in the apartment the visitor typed (none if not typed or none there).
 
     The directory may also offer residents of other apartments whose names match; those are
-    not the typed apartment, so they are never called on its behalf.
+    not the typed apartment, so they are never called on its behalf. With blocks, the number
+    typed may be in several of them (their destinations differ).
     """
     if (
         not step.session.keypad.apartment_typed
         or response.status == directory_pb2.RESOLVE_STATUS_NO_APARTMENT
     ):
-        return None
+        return []
     apartment = response.normalized_apartment or step.session.slots.apartment
-    return next((candidate for candidate in response.candidates if candidate.apartment == apartment), None)
+    return [candidate for candidate in response.candidates if candidate.apartment == apartment]
 
 
 def directory_failed(step: Step) -> None:
