@@ -75,11 +75,20 @@ async def test_the_residents_of_the_number_in_every_block_are_offered_then_confi
     assert harness.dialer.attempts == [(PAULA.destination, 1)]
 
 
-async def test_a_name_heard_with_a_number_of_several_blocks_is_confirmed() -> None:
+async def test_a_refused_name_then_the_number_typed_offers_the_others() -> None:
+    """make eval (blocks, seed 21): "Paulo Henrique Santos" heard for "Paula Henriques Santos",
+    refused, heard again, then "101#": "O apartamento 101 não existe" (it does)."""
     harness = harness_with_blocks()
     await reach_whom_question(harness)
-    await harness.say(VISITOR, "Paulo Henrique Santos.")  # heard for "Paula Henriques Santos"
-    await harness.say(VISITOR, "Não.")  # the confirmation by the name alone refused
-    await harness.press(VISITOR, "101#")
     await harness.say(VISITOR, "Paulo Henrique Santos.")
-    assert harness.dialer.attempts == []
+    assert harness.last_said(VISITOR) == "Paulo Henrique Santos, do 101?"
+    await harness.say(VISITOR, "Não.")
+    await harness.say(VISITOR, "Paulo Henrique Santos.")  # the same misreading, kept as the name
+    await harness.press(VISITOR, "101#")
+    offered = harness.last_said(VISITOR)
+    assert "Qual deles?" in offered and "Paula Henriques Santos" in offered, offered
+    assert "Paulo Henrique Santos" not in offered  # refused already
+    await harness.say(VISITOR, "Paula Henriques Santos.")
+    assert harness.last_said(VISITOR) == "Paula Henriques Santos, do 101?"
+    await harness.say(VISITOR, "Sim.")
+    assert harness.dialer.attempts == [(PAULA.destination, 1)]

@@ -91,6 +91,12 @@ def matched(step: Step, response: directory_pb2.ResolveResponse) -> None:
     validation = step.session.validation
     target = target_of(response.match)
     if confirming.target_key(target) in validation.excluded:
+        if step.session.keypad.apartment_typed and step.session.slots.resident_name:
+            # The name heard is one the visitor refused (make eval: "Paulo Henrique Santos" for
+            # "Paula Henriques Santos", then "101#"): the typed apartment alone is looked up.
+            step.session.slots.resident_name = None
+            resolve(step)
+            return
         not_found(step, response)
         return
     # Asked by the name alone, a choice among residents read out included: make eval heard
@@ -143,8 +149,17 @@ def directory_failed(step: Step) -> None:
 
 
 def ask_which(step: Step, candidates: Iterable[directory_pb2.Candidate]) -> None:
+    """ "Encontrei mais de um morador: ... Qual deles?", without those the visitor refused; a single
+    one left is confirmed instead."""
+    excluded = step.session.validation.excluded
+    left = [target_of(candidate) for candidate in candidates]
+    left = [target for target in left if confirming.target_key(target) not in excluded] or left
+    if len(left) == 1:
+        step.fx.turn_outcome = TurnOutcome.AMBIGUOUS
+        confirming.ask(step, left[0])
+        return
     step.fx.turn_outcome = TurnOutcome.AMBIGUOUS
-    offered = [target_of(candidate) for candidate in list(candidates)[:MAX_OPTIONS]]
+    offered = left[:MAX_OPTIONS]
     step.session.validation.ambiguous = offered
     # Prompt sentences are stored stripped, so the joiner ("ou") gets its spaces here.
     options = f" {step.prompts['ambiguous_joiner']} ".join(
