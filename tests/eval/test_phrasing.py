@@ -131,13 +131,21 @@ def test_confirmations_are_answered_by_whom_they_name():
     def answer(sentence):
         return book.answer(p.CONFIRMATION, sentence)
 
-    assert answer("Letícia Lima, do 301?").slots[p.DECISION] == ("sim",)
-    assert answer("É para o apartamento 301?").slots[p.DECISION] == ("sim",)
+    def yes(sentence):
+        said = answer(sentence)
+        # What must be heard is the line's own yes-or-no word ("Isso." must not be scored as "sim").
+        assert said.slots[p.DECISION] == (p.yes_or_no_word(said.text),) and p.plain(said.text).count(
+            said.slots[p.DECISION][0]
+        )
+        return said.text in p.CONFIRM_YES
+
+    assert yes("Letícia Lima, do 301?")
+    assert yes("É para o apartamento 301?")
     # A housemate of the same apartment is not whom the visitor came for.
-    assert answer("Rodrigo Lima, do 301?").slots[p.DECISION] == ("nao",)
-    assert answer("Mariana Costa, do 202?").slots[p.DECISION] == ("nao",)
+    assert not yes("Rodrigo Lima, do 301?")
+    assert not yes("Mariana Costa, do 202?")
     # Known only by its beginning: the values are unknown; yes (the destination still tells).
-    assert answer("Confirma…").slots[p.DECISION] == ("sim",)
+    assert yes("Confirma…")
     said = {answer("Letícia Lima, do 301?").text for _ in range(12)}
     assert said <= set(p.CONFIRM_YES) and len(said) > 1
 
@@ -147,7 +155,19 @@ def test_the_intent_asked_as_a_yes_or_no_is_answered_by_the_personas_intent():
         book = p.Phrasebook(persona)
         is_delivery, is_visit = book.answer(p.IS_DELIVERY), book.answer(p.IS_VISIT)
         assert is_delivery is not None and is_visit is not None
-        said_yes = "sim" if persona.intent == DELIVERY else "nao"
-        assert is_delivery.slots[p.DECISION] == (said_yes,)
-        assert is_visit.slots[p.DECISION] == ("sim" if persona.intent == VISIT else "nao",)
         assert (is_delivery.text in p.CONFIRM_YES) == (persona.intent == DELIVERY)
+        assert (is_visit.text in p.CONFIRM_YES) == (persona.intent == VISIT)
+        assert is_delivery.slots[p.DECISION] == (p.yes_or_no_word(is_delivery.text),)
+
+
+def test_the_yes_or_no_word_of_a_confirmation_line_is_what_must_be_heard():
+    words = {text: p.yes_or_no_word(text) for text in (*p.CONFIRM_YES, *p.CONFIRM_NO)}
+    assert words == {
+        "Sim.": "sim",
+        "Isso.": "isso",
+        "Sim, isso mesmo.": "sim",
+        "É isso.": "isso",
+        "Não.": "nao",
+        "Não, não é.": "nao",
+        "Não é esse, não.": "nao",
+    }

@@ -285,13 +285,13 @@ class Phrasebook:
         else:
             yes = f" {plain(target.apartment)} " in said
         text = self.rng.choice(CONFIRM_YES if yes else CONFIRM_NO)
-        return Utterance(text, {DECISION: ("sim",) if yes else ("nao",)}, f"confirmation:{text}")
+        return Utterance(text, {DECISION: (yes_or_no_word(text),)}, f"confirmation:{text}")
 
     def intent_yes_or_no(self, asked: str) -> Utterance:
         """ "É uma entrega?": yes when that is the persona's intent (scored like a confirmation)."""
         yes = self.persona.intent == asked
         text = self.rng.choice(CONFIRM_YES if yes else CONFIRM_NO)
-        return Utterance(text, {DECISION: ("sim",) if yes else ("nao",)}, f"confirmation:{text}")
+        return Utterance(text, {DECISION: (yes_or_no_word(text),)}, f"confirmation:{text}")
 
     def keypad(self) -> Utterance:
         digits = "".join(char for char in self.persona.target.apartment if char.isdigit())
@@ -349,6 +349,13 @@ class Phrasebook:
 
     def _said_last(self, option: str) -> bool:
         return self.last is not None and plain(option) != "" and plain(option) in plain(self.last.text)
+
+
+def yes_or_no_word(text: str) -> str:
+    """The word of a confirmation line that carries its yes or no ("É isso." -> "isso"): what must be
+    heard (scored "sim" before, so "Isso." and "É isso." never counted as heard)."""
+    words = plain(text).split()
+    return next((word for word in words if word in ("sim", "nao", "isso")), words[0] if words else "")
 
 
 def decision_line(persona: Persona) -> Utterance:
