@@ -49,10 +49,11 @@ VALUES = {"visitor_name": "Pedro", "apartment": "501", "resident_name": "Renata 
 
 
 # What the visitor says for each intent: the first line answers the greeting, then one line
-# per "É uma entrega ou uma visita?" (a visitor not understood rephrases). Phrasings people say,
-# among those `make eval` measured coming through the offline recogniser (whisper base over 8 kHz
-# espeak-ng speech; README, "Which phrasings come through"): "É visita." was heard as "É uma
-# visita." where "Visita." alone and "Vim fazer uma visita." never are ("Vimita", "Minha menua").
+# per "É uma entrega ou uma visita?" (a visitor not understood rephrases). Phrasings people say.
+# With this voice (CALLER_VOICE) whisper base heard "É visita." as "É uma visita." and "É uma
+# entrega." as "Encomenda." (make demo); over make eval's four voices no visit phrasing comes
+# through reliably (README, "Which phrasings come through"), which is why the concierge asks an
+# intent it did not understand as a yes or no ("É uma entrega?"), answered below.
 INTENT_LINES = {
     "Entrega": ("É uma entrega.", "Entrega."),
     "Visita": ("É visita.", "Sou amiga.", "É uma visita."),
