@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import os
 import signal
 import subprocess
@@ -26,11 +25,6 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from porteiro_common.listening import read_ports
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
-
-
-PR_SET_PDEATHSIG = 1  # prctl option, <linux/prctl.h>
-# Loaded here, not in the forked child (no dlopen between fork and exec).
-_LIBC = ctypes.CDLL(None, use_errno=True)
 
 
 @dataclass
@@ -97,7 +91,6 @@ class ServiceProcess:
                 cwd=cwd,
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
-                preexec_fn=_die_with_parent,
             )
 
     @property
@@ -153,12 +146,6 @@ class ServiceProcess:
         except TimeoutError:
             self.process.kill()
             return await asyncio.to_thread(self.process.wait)
-
-
-def _die_with_parent() -> None:
-    """In the child, before exec (Linux): SIGTERM when the process that started it dies, however it
-    dies (a demo or evaluation killed with SIGTERM left its five services running before)."""
-    _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def new_run_folder(parent: Path, prefix: str) -> Path:
