@@ -284,12 +284,14 @@ class Phrasebook:
             yes = False  # someone else, even of the same apartment
         else:
             yes = f" {plain(target.apartment)} " in said
-        text = self.rng.choice(CONFIRM_YES if yes else CONFIRM_NO)
-        return Utterance(text, {DECISION: (yes_or_no_word(text),)}, f"confirmation:{text}")
+        return self._yes_or_no(yes)
 
     def intent_yes_or_no(self, asked: str) -> Utterance:
         """ "É uma entrega?": yes when that is the persona's intent (scored like a confirmation)."""
         yes = self.persona.intent == asked
+        return self._yes_or_no(yes)
+
+    def _yes_or_no(self, yes: bool) -> Utterance:
         text = self.rng.choice(CONFIRM_YES if yes else CONFIRM_NO)
         return Utterance(text, {DECISION: (yes_or_no_word(text),)}, f"confirmation:{text}")
 

@@ -64,7 +64,7 @@ def _readable(name: str) -> str:
 
 
 def _cell(rate: Rate | None) -> str:
-    return "—" if rate is None or not rate.total else f"{rate.count}/{rate.total} ({rate.percent:.0f}%)"
+    return "—" if rate is None or not rate.total else str(rate)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -107,7 +107,8 @@ def matched(step: Step, response: directory_pb2.ResolveResponse) -> None:
         # An answer to "Qual deles?": the residents offered sound alike (make eval, blocks seed 11:
         # "Luísa Mendes. 201. 202." matched Luiza Mendes of 201 by name and apartment).
         or bool(validation.ambiguous)
-        # A typed number that is in several blocks: the name heard chose the block.
+        # A typed number that is in several blocks (`directory_answered` sends a typed apartment's
+        # match here only then): the name heard chose the block.
         or step.session.keypad.apartment_typed
     )
     if unsure and target.resident_name not in validation.confirmed:
@@ -154,11 +155,10 @@ def ask_which(step: Step, candidates: Iterable[directory_pb2.Candidate]) -> None
     excluded = step.session.validation.excluded
     left = [target_of(candidate) for candidate in candidates]
     left = [target for target in left if confirming.target_key(target) not in excluded] or left
+    step.fx.turn_outcome = TurnOutcome.AMBIGUOUS
     if len(left) == 1:
-        step.fx.turn_outcome = TurnOutcome.AMBIGUOUS
         confirming.ask(step, left[0])
         return
-    step.fx.turn_outcome = TurnOutcome.AMBIGUOUS
     offered = left[:MAX_OPTIONS]
     step.session.validation.ambiguous = offered
     # Prompt sentences are stored stripped, so the joiner ("ou") gets its spaces here.
