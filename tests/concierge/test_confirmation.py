@@ -33,12 +33,14 @@ async def test_weak_reading_is_confirmed_and_a_yes_calls() -> None:
     assert harness.dialer.attempts == [(RENATA.destination, 1)]
 
 
-async def test_a_no_goes_back_to_the_question_without_that_candidate() -> None:
+async def test_a_no_goes_to_the_residents_name_without_that_candidate() -> None:
+    # A wrong reading of "Para qual apartamento e qual o nome do morador?" is an answer that added
+    # nothing: the next question is the short one, by the resident's name alone.
     harness = CallHarness(SCRIPT)
     await reach_whom_question(harness)
     await harness.say(VISITOR, WEAK)
     await harness.say(VISITOR, "Não.")
-    assert "apartamento e qual o nome do morador" in harness.last_said(VISITOR)
+    assert harness.last_said(VISITOR) == "Qual é o nome do morador?"
     session = await harness.session()
     assert session is not None and session.validation.excluded == ["501/Renata Oliveira"]
     await harness.say(VISITOR, WEAK)  # the same weak words again: not offered again
@@ -117,7 +119,7 @@ async def test_name_only_match_is_confirmed_by_default() -> None:
     await harness.say(VISITOR, "Lucas Martins.")
     assert harness.last_said(VISITOR) == "Lucas Martins, do 302?"
     await harness.say(VISITOR, "Não.")
-    assert "apartamento e qual o nome do morador" in harness.last_said(VISITOR)
+    assert harness.last_said(VISITOR) == "Qual é o nome do morador?"
     await harness.say(VISITOR, "Lucas Martins.")  # the same name again: excluded, never called
     assert harness.dialer.attempts == []
     await harness.say(VISITOR, "Renata, do 501.")  # name and apartment agree: called at once

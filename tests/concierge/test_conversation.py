@@ -76,21 +76,25 @@ async def test_visit_piecemeal_never_asks_what_is_known(concierge, fakes, sessio
     await visitor.start()
     await visitor.expect("em que posso ajudar")
     await visitor.utter("Boa tarde")
-    await visitor.expect("É uma entrega?")  # no intent understood: asked as a yes or no
-    await visitor.utter("Não, vim fazer uma visita")
+    # No intent understood: guessed (a delivery) and asked with whom to call, later.
     await visitor.expect("Qual é o seu nome")
     await visitor.utter("Meu nome é Pedro Santos")
     await visitor.expect("apartamento e qual o nome do morador")
     await visitor.utter("apartamento 102")
     await visitor.expect("nome do morador")
     await visitor.utter("Carlos")
+    await visitor.expect("É uma entrega para Carlos Oliveira, do 102?")
+    await visitor.utter("Não, vim fazer uma visita")
+    # The intent was what was wrong: whom is asked again alone before the call.
+    await visitor.expect("Carlos Oliveira, do 102?")
+    await visitor.utter("Sim")
     await visitor.expect("Pedro Santos", "visita para Carlos Oliveira", "102")
     call = await fakes.dialer.next_call()
     assert call.context.intent == common_pb2.INTENT_VISIT and call.destination == await destination(
         concierge, "102"
     )
     asked = [fold(text) for text in visitor.said]
-    assert sum("e uma entrega?" in text for text in asked) == 1
+    assert sum("e uma entrega" in text for text in asked) == 1
     assert sum("qual e o seu nome" in text for text in asked) == 1
 
     resident = concierge.leg(session_id, "resident")
@@ -142,7 +146,21 @@ async def test_keypad_apartment_is_trusted_when_the_name_was_misheard(concierge,
     assert (await fakes.dialer.next_call()).destination == await destination(concierge, "302")
 
 
-async def test_ambiguous_resident_asks_which(concierge, fakes, session_id):
+async def test_two_residents_alike_are_confirmed_one_at_a_time(concierge, fakes, session_id):
+    visitor = concierge.leg(session_id, "visitor")
+    await visitor.start()
+    await visitor.utter("Boa noite, meu nome é Pedro, vim visitar o senhor Oliveira")
+    await visitor.expect("Carlos Oliveira, do 102?")  # the directory's first, as a yes or no
+    await visitor.utter("Não.")
+    await visitor.expect("Renata Oliveira, do 501?")  # the "não" asks the next at once
+    await visitor.utter("Sim.")
+    await visitor.expect("visita para Renata Oliveira, apartamento 501")
+    assert (await fakes.dialer.next_call()).destination == await destination(concierge, "501")
+    assert not any("mais de um morador" in text for text in visitor.said)
+
+
+async def test_ambiguous_resident_asks_which(concierge_factory, fakes, session_id):
+    concierge = await concierge_factory(confirm_options_up_to=1)  # two are read out, not confirmed in turn
     visitor = concierge.leg(session_id, "visitor")
     await visitor.start()
     await visitor.utter("Boa noite, meu nome é Pedro, vim visitar o senhor Oliveira")

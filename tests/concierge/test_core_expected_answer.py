@@ -34,8 +34,8 @@ OPEN = concierge_pb2.EXPECTED_ANSWER_OPEN
 YES_NO = concierge_pb2.EXPECTED_ANSWER_YES_NO
 
 
-def conversation(vocabulary: StaticVocabulary | None = None) -> Conversation:
-    settings = ConciergeSettings(redis_url=None, llm_model=None)
+def conversation(vocabulary: StaticVocabulary | None = None, **overrides: object) -> Conversation:
+    settings = ConciergeSettings(redis_url=None, llm_model=None, **overrides)  # type: ignore[arg-type]
     return Conversation(Rules(settings, Prompts(), vocabulary or StaticVocabulary()))
 
 
@@ -110,7 +110,8 @@ def test_a_new_kind_is_sent_even_when_the_hints_are_the_same():
     assert asked_apartment.expected_answer == DIGITS
 
 
-def test_the_same_question_again_sends_nothing_new(core):
+def test_the_same_question_again_sends_nothing_new():
+    core = conversation(intent_in_confirmation=False)  # the intent asked alone, again and again
     session = core.handle(None, VisitorStarted(SESSION_ID, ""), NOW).session
     # Not understood: the intent is asked as a yes or no ("É uma entrega?"), a new kind of answer.
     session = core.handle(session, Utterance(VISITOR, "hum", Extraction()), NOW).session

@@ -184,7 +184,7 @@ async def resolve_mendes(apartment: str, resident_name: str) -> directory_pb2.Re
 
 async def test_a_match_made_while_answering_which_one_is_confirmed_before_the_call() -> None:
     """Never call one of two alike residents on an answer that named both: ask first."""
-    harness = CallHarness(WHICH_SCRIPT)
+    harness = CallHarness(WHICH_SCRIPT, confirm_options_up_to=1)  # two are read out
     harness.directory.resolve = resolve_mendes  # type: ignore[method-assign]
     await reach_whom_question(harness)
     await harness.say(VISITOR, "Mendes.")
@@ -192,6 +192,22 @@ async def test_a_match_made_while_answering_which_one_is_confirmed_before_the_ca
     await harness.say(VISITOR, "Luísa Mendes. 201. 202.")
     assert harness.dialer.attempts == []
     assert harness.last_said(VISITOR) == "Luiza Mendes, do 201?"
+
+
+async def test_two_alike_residents_are_asked_about_one_at_a_time() -> None:
+    """make eval (blocks, seed 11): Luiza Mendes of 201 and Luísa Mendes of 202 are told apart only by
+    the apartment, which the line loses ("Qual deles?" answered "Luima Mendes. 212."): 3 of 5 calls
+    for one of them went to the keypad. A yes or no about each comes through."""
+    harness = CallHarness(WHICH_SCRIPT)
+    harness.directory.resolve = resolve_mendes  # type: ignore[method-assign]
+    await reach_whom_question(harness)
+    await harness.say(VISITOR, "Mendes.")
+    assert harness.last_said(VISITOR) == "Luiza Mendes, do 201?"
+    await harness.say(VISITOR, "Não.")
+    assert harness.last_said(VISITOR) == "Luísa Mendes, do 202?"  # the next, without asking whom again
+    await harness.say(VISITOR, "Sim.")
+    assert harness.dialer.attempts == [(LUISA.destination, 1)]
+    assert harness.count(VISITOR, "Qual deles?") == 0
 
 
 async def test_whom_question_by_the_residents_name_first() -> None:

@@ -22,7 +22,8 @@ def every_hint_list_is_short(driver) -> None:
             assert sum(len(hint) + 2 for hint in hints) <= MAX_HINT_CHARS, hints
 
 
-async def test_each_question_brings_its_own_hints(concierge, fakes, session_id):
+async def test_each_question_brings_its_own_hints(concierge_factory, fakes, session_id):
+    concierge = await concierge_factory(intent_in_confirmation=False)  # the intent asked alone
     visitor = concierge.leg(session_id, "visitor")
     await visitor.start()
     await visitor.expect("em que posso ajudar")
@@ -124,7 +125,19 @@ def test_resident_hints_without_a_known_apartment_are_everyone():
     ]
 
 
-async def test_which_resident_hints_only_the_options(concierge, fakes, session_id):
+async def test_a_guessed_intent_asked_with_whom_hears_yes_no_and_the_intent(concierge, fakes, session_id):
+    visitor = concierge.leg(session_id, "visitor")
+    await visitor.start()
+    await visitor.utter("Boa tarde, meu nome é Pedro Santos")
+    await visitor.expect("apartamento e qual o nome do morador")
+    await visitor.utter("apartamento 102, Carlos")
+    await visitor.expect("É uma entrega para Carlos Oliveira, do 102?")
+    hints = visitor.hints_before("É uma entrega para Carlos Oliveira")
+    assert hints[:2] == ["Sim", "Isso"] and set(INTENT_HINTS) <= set(hints)  # "Não, é uma visita."
+
+
+async def test_which_resident_hints_only_the_options(concierge_factory, fakes, session_id):
+    concierge = await concierge_factory(confirm_options_up_to=1)  # two are read out, not confirmed in turn
     visitor = concierge.leg(session_id, "visitor")
     await visitor.start()
     await visitor.utter("Boa noite, meu nome é Pedro, vim visitar o senhor Oliveira")

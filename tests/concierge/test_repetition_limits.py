@@ -56,7 +56,8 @@ async def test_keypad_after_not_understood_calls_the_typed_apartment(concierge, 
     assert (await fakes.dialer.next_call()).destination == await destination(concierge, "501")
 
 
-async def test_progress_resets_the_count(concierge, fakes, session_id):
+async def test_progress_resets_the_count(concierge_factory, fakes, session_id):
+    concierge = await concierge_factory(intent_in_confirmation=False)  # the intent asked alone
     visitor = concierge.leg(session_id, "visitor")
     await visitor.start()
     for sentence in (
@@ -74,7 +75,8 @@ async def test_progress_resets_the_count(concierge, fakes, session_id):
     await fakes.dialer.next_call()
 
 
-async def test_intent_not_understood_ends_the_call(concierge, fakes, session_id):
+async def test_intent_not_understood_ends_the_call(concierge_factory, fakes, session_id):
+    concierge = await concierge_factory(intent_in_confirmation=False)  # the intent asked alone
     visitor = concierge.leg(session_id, "visitor")
     await visitor.start()
     await visitor.expect("em que posso ajudar")

@@ -112,6 +112,9 @@ class VisitorProgress:
     intent_lean: str = ""
     # The intent asked as a yes or no ("É uma visita?"), waiting for the answer; "" when not asked.
     intent_guess: str = ""
+    # The intent in `slots.intent` is a guess, to be asked with whom to call ("É uma entrega para
+    # Renata Oliveira, do 501?"); nobody is called while it is.
+    intent_unconfirmed: bool = False
 
 
 @dataclass
@@ -137,6 +140,9 @@ class Validation:
     excluded: list[str] = field(default_factory=list)
     # Residents the visitor confirmed (no second confirmation for them).
     confirmed: list[str] = field(default_factory=list)
+    # The resident of a confirmation with the intent that the visitor said no to: excluded once
+    # the intent, asked alone, turns out right (then the resident was what was wrong).
+    doubted: str = ""
 
 
 @dataclass

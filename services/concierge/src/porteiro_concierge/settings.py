@@ -123,6 +123,20 @@ class ConciergeSettings(ServiceSettings):
         description='Answers with no intent understood before the intent is asked as a yes or no ("É uma '
         'entrega?", the way the last answer leaned, delivery otherwise; "não" means the other one); 0 never',
     )
+    intent_in_confirmation: bool = Field(
+        True,
+        description="An intent the first answer did not make clear is guessed (the way it leaned, a delivery "
+        'otherwise) and asked with whom to call, in one confirmation ("É uma entrega para Renata Oliveira, do '
+        '501?"), instead of a yes-or-no question of its own first; a "não" to it asks the intent alone',
+    )
+    confirm_options_up_to: int = Field(
+        2,
+        ge=1,
+        le=5,
+        description="Residents the directory found alike, up to this many, are confirmed one at a time "
+        '("Luiza Mendes, do 201?", a "não" asks the next); more are read out ("Encontrei mais de um morador: '
+        '... Qual deles?")',
+    )
     whom_question: Literal["apartment_and_resident", "resident"] = Field(
         "apartment_and_resident",
         description='The first question of whom to call: "apartment_and_resident" ("Para qual apartamento e '

@@ -35,7 +35,7 @@ def utterance(step: Step, text: str, extraction: Extraction | None) -> None:
         if turns_spent(step):
             return
         asked = session.validation.confirming if session.asking == Asking.CONFIRM else None
-        if asked is not None and confirmation_answered(step, text):
+        if asked is not None and confirmation_answered(step, text, extraction):
             return
         progressed, weak = apply(step, extraction or Extraction(source="none"), text)
         step.fx.turn_outcome = TurnOutcome.PROGRESS if progressed else TurnOutcome.NO_PROGRESS
@@ -96,7 +96,7 @@ def turns_spent(step: Step) -> bool:
     return True
 
 
-def confirmation_answered(step: Step, text: str) -> bool:
+def confirmation_answered(step: Step, text: str, extraction: Extraction | None = None) -> bool:
     """The visitor's yes or no to "Renata Oliveira, do 501?"; False when the answer is neither
     (then it is read as an answer to the question the confirmation stood for)."""
     session = step.session
@@ -109,9 +109,16 @@ def confirmation_answered(step: Step, text: str) -> bool:
         session.asking = Asking.RESIDENT_NAME if target.resident_name else Asking.APARTMENT
         return False
     slots = session.slots
+    if said == confirming.NO and confirming.with_intent(step, target):
+        if intent_or_whom_refused(step, target, stated_intent(step, text, extraction)):
+            return True
     if said == confirming.YES:
         step.fx.turn_outcome = TurnOutcome.PROGRESS
         session.visitor.not_understood = 0
+        if confirming.with_intent(step, target):
+            session.visitor.intent_unconfirmed = False
+        if session.validation.doubted == confirming.target_key(target):
+            session.validation.doubted = ""
         if target.resident_name:
             session.validation.confirmed.append(target.resident_name)
         if target.destination:  # the directory's own match: call it
@@ -144,13 +151,61 @@ def confirmation_answered(step: Step, text: str) -> bool:
     if progress.not_understood >= step.settings.not_understood_before_end:
         step.finish(Outcome.FAILED, "visitor_failed", None)
         return True
+    following = confirming.next_candidate(step, target)
+    if following is not None:
+        confirming.ask(step, following)
+        return True
+    excluded = session.validation.excluded
+    if all(confirming.target_key(item) in excluded for item in session.validation.ambiguous):
+        session.validation.ambiguous = []
     if progress.not_understood >= step.settings.not_understood_before_fallback:
         fall_back(step)
         if ready(step):
             validation.resolve(step)
             return True
+    elif not session.keypad.offered:
+        # A wrong reading is an answer that added nothing: like a garbled one, the next question
+        # is the resident's name alone (`fallback_after`), not the long question again (make
+        # eval, seed 11: asked again after a "não", "Para qual apartamento e qual o nome do
+        # morador?" brought the right resident in 2 of 8 answers).
+        ask_by_name(step)
     ask_next(step)
     return True
+
+
+def intent_or_whom_refused(step: Step, target: Target, stated: Intent | None) -> bool:
+    """A "não" to "É uma entrega para Renata Oliveira, do 501?": the guessed intent or the resident.
+
+    "Não, é uma visita": the intent was what was wrong. "Não, é uma entrega": the resident was,
+    a plain "não" (False: excluded as after any "não"). A bare "não" says neither: the intent is
+    asked alone ("É uma entrega?") and the resident excluded only if the guess was right
+    (`confirming._intent_answer`). Whenever the intent was wrong, the resident is asked about
+    again alone before any call (`validation.call_resident`): maybe whom was wrong too.
+    """
+    session = step.session
+    progress = session.visitor
+    guess = session.slots.intent or Intent.DELIVERY
+    progress.intent_unconfirmed = False
+    if stated == guess:
+        return False
+    session.validation.doubted = confirming.target_key(target)
+    step.fx.turn_outcome = TurnOutcome.NO_PROGRESS
+    if stated is not None:
+        session.slots.intent = stated
+        advance(step, progressed=True)
+        return True
+    progress.intent_guess = guess.value
+    session.slots.intent = None
+    ask_next(step)
+    return True
+
+
+def stated_intent(step: Step, text: str, extraction: Extraction | None) -> Intent | None:
+    """The intent an answer states outright ("Não, é uma visita."), if any."""
+    if extraction is not None and isinstance(extraction.intent, Intent):
+        return extraction.intent
+    reading = step.understanding.intent(text)
+    return Intent(reading.best.value) if reading.strong and reading.best else None
 
 
 def apply(step: Step, extraction: Extraction, text: str) -> tuple[bool, Target | None]:
@@ -196,7 +251,7 @@ def intent_may_change(step: Step, said: dict[str, Any], extraction: Extraction) 
     asked, unless corrected ("não, é uma entrega") or said again with whom ("entrega para a
     Renata do 501"). A garbled answer about the resident must not turn a delivery into a visit
     (make eval: "Quero falar com o meu nome." heard for the resident's name)."""
-    if step.session.slots.intent is None or extraction.correction:
+    if step.session.slots.intent is None or extraction.correction or step.session.visitor.intent_unconfirmed:
         return True
     if step.session.asking not in (Asking.RESIDENT_NAME, Asking.APARTMENT, Asking.CONFIRM):
         return True
@@ -215,6 +270,7 @@ def ready(step: Step) -> bool:
 
 
 def advance(step: Step, progressed: bool) -> None:
+    progressed = guess_intent(step) or progressed
     # After "could not reach the directory, please repeat", the same sentence again is a retry.
     retry = step.session.asking == Asking.REPEAT and ready(step)
     if not (progressed or retry):
@@ -225,6 +281,31 @@ def advance(step: Step, progressed: bool) -> None:
         validation.resolve(step)
         return
     ask_next(step)
+
+
+def guess_intent(step: Step) -> bool:
+    """An answer to "em que posso ajudar?" that did not make the intent clear: guess it and go on.
+
+    The guess is the way the answer leaned, a delivery otherwise; it is asked together with whom
+    to call ("É uma entrega para Renata Oliveira, do 501?", `confirming.ask`), a turn the call
+    spends anyway, instead of a yes or no of its own first (make eval, seed 11: 20 of 40 calls
+    asked "É uma entrega?" and the guess was right in 16). Nobody is called on a guess
+    (`validation.call_resident`). Not when the intent is being asked alone (after a "não" to
+    that confirmation) or `intent_in_confirmation` is off.
+    """
+    session = step.session
+    progress = session.visitor
+    if (
+        not step.settings.intent_in_confirmation
+        or session.asking != Asking.INTENT
+        or session.slots.intent is not None
+        or progress.intent_guess
+    ):
+        return False
+    session.slots.intent = Intent(progress.intent_lean or Intent.DELIVERY.value)
+    progress.intent_unconfirmed = True
+    progress.intent_lean = ""
+    return True
 
 
 def not_understood(step: Step) -> None:

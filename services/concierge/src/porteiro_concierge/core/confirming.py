@@ -21,12 +21,16 @@ from porteiro_concierge.core.step import Step
 from porteiro_concierge.decision import Decision, says_decision_words
 from porteiro_concierge.extraction.base import Intent
 from porteiro_concierge.extraction.deterministic import leading_name
-from porteiro_concierge.hints import capped
+from porteiro_concierge.hints import INTENT_HINTS, capped
 from porteiro_concierge.session import Asking, Target
 from porteiro_concierge.understanding.sets import TIE
 
 YES = "yes"
 NO = "no"
+# Two residents' names this close (the matcher's confidence of one read as the other) are the
+# same to the ear on the line: Luiza/Luísa Mendes 0.96, Paulo Henrique/Paula Henriques Santos 0.93;
+# names sharing a surname stay below (Carlos/Renata Oliveira 0.87, Eduardo/Bruna Almeida 0.85).
+SOUND_ALIKE = 0.9
 
 
 def read_closed(step: Step, said: dict[str, Any], text: str) -> Target | None:
@@ -61,11 +65,34 @@ def _intent_answer(step: Step, said: dict[str, Any], text: str) -> None:
         if yes_or_no is not None:
             guess = Intent(progress.intent_guess)
             said["intent"] = guess if yes_or_no == YES else _other_intent(guess)
+            if yes_or_no == YES:
+                _exclude_doubted(step)
             return
     leads = reading.best is not None and (
         not reading.others or reading.best.confidence - reading.others[0].confidence >= TIE
     )
     progress.intent_lean = reading.best.value if leads and reading.best else ""
+
+
+def _exclude_doubted(step: Step) -> None:
+    """The guessed intent was right: the "não" to "É uma entrega para Luiza Mendes, do 201?" was
+    about the resident, who is excluded as after any "não". The next of those found alike, or the
+    one whose name sounds the same (`next_candidate`), becomes whom to call, confirmed before the
+    call (`validation.matched` confirms while `validation.ambiguous` is set); else whom is asked
+    again."""
+    validation = step.session.validation
+    if not validation.doubted:
+        return
+    refused = validation.doubted
+    validation.excluded.append(refused)
+    validation.doubted = ""
+    apartment, _, name = refused.partition("/")
+    following = next_candidate(step, Target(apartment=apartment, resident_name=name, destination=""))
+    slots = step.session.slots
+    slots.resident_name = following.resident_name if following else None
+    slots.apartment = following.apartment if following else None
+    validation.ambiguous = [following] if following else []
+    step.session.call.target = None
 
 
 def _other_intent(intent: Intent) -> Intent:
@@ -148,11 +175,49 @@ def _apartment_answer(step: Step, said: dict[str, Any], text: str) -> Target | N
 
 
 def ask(step: Step, target: Target) -> None:
-    """Ask the visitor to confirm `target` ("Renata Oliveira, do 501?" / "Apartamento 501?")."""
+    """Ask the visitor to confirm `target` ("Renata Oliveira, do 501?" / "Apartamento 501?"), with the
+    intent when it is a guess ("É uma entrega para Renata Oliveira, do 501?", `with_intent`)."""
     step.session.validation.confirming = target
     prompt = "confirm_resident" if target.resident_name else "confirm_apartment"
+    hints = yes_no_hints(step)
+    if with_intent(step, target):
+        prompt = f"confirm_resident_{step.session.slots.intent.value}"  # type: ignore[union-attr]
+        hints = yes_no_hints(step, *INTENT_HINTS)  # "Não, é uma visita."
     sentence = step.prompts.text(prompt, resident_name=target.resident_name, apartment=target.apartment)
-    step.ask(Asking.CONFIRM, sentence, "confirm", hints=yes_no_hints(step))
+    step.ask(Asking.CONFIRM, sentence, "confirm", hints=hints)
+
+
+def with_intent(step: Step, target: Target) -> bool:
+    """Whether the confirmation of `target` asks the guessed intent too (a yes settles both)."""
+    return bool(target.resident_name) and step.session.visitor.intent_unconfirmed
+
+
+def next_candidate(step: Step, refused: Target) -> Target | None:
+    """Whom to ask about after a "não" to `refused`, without asking whom again.
+
+    The next of the residents found alike (`validation.ambiguous`, confirmed one at a time), or,
+    for a resident reached by the name, the one resident whose name sounds the same as the refused
+    one's (`SOUND_ALIKE`: "Luísa Mendes" of 202 after Luiza Mendes of 201; "Paula Henriques Santos"
+    of block B's 101 after Paulo Henrique Santos of block A's). None when there is no such one.
+    """
+    validation = step.session.validation
+    excluded = validation.excluded
+    if validation.ambiguous and any(target_key(item) == target_key(refused) for item in validation.ambiguous):
+        left = [item for item in validation.ambiguous if target_key(item) not in excluded]
+        return left[0] if left else None
+    if not refused.resident_name:
+        return None
+    reading = step.understanding.resident(refused.resident_name, exclude=excluded)
+    if reading.best is None or reading.best.confidence < SOUND_ALIKE:
+        return None
+    if reading.others and reading.others[0].confidence >= SOUND_ALIKE:
+        return None  # several sound the same: whom is asked again
+    resident = step.understanding.residents.get(reading.best.value)
+    if resident is None:
+        return None
+    return Target(
+        apartment=resident.apartment, resident_name=resident.name, destination="", block=resident.block
+    )
 
 
 def yes_no_hints(step: Step, *more: str) -> list[str]:

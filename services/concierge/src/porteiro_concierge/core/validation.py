@@ -156,11 +156,23 @@ def ask_which(step: Step, candidates: Iterable[directory_pb2.Candidate]) -> None
     left = [target_of(candidate) for candidate in candidates]
     left = [target for target in left if confirming.target_key(target) not in excluded] or left
     step.fx.turn_outcome = TurnOutcome.AMBIGUOUS
+    validation = step.session.validation
+    if len(left) == 1 and left[0].resident_name in validation.confirmed:
+        call_resident(step, left[0])  # the others were refused, this one confirmed already
+        return
     if len(left) == 1:
         confirming.ask(step, left[0])
         return
+    if len(left) <= step.settings.confirm_options_up_to:
+        # One at a time, as yes-or-no questions ("Luiza Mendes, do 201?"; a "não" asks the next,
+        # `confirming.next_candidate`): residents found alike are mostly alike by name, and the
+        # answer to "Qual deles?" had to tell them apart by the apartment, which the line loses
+        # (make eval, blocks: Luiza Mendes of 201 and Luísa Mendes of 202 went to the keypad).
+        validation.ambiguous = left
+        confirming.ask(step, left[0])
+        return
     offered = left[:MAX_OPTIONS]
-    step.session.validation.ambiguous = offered
+    validation.ambiguous = offered
     # Prompt sentences are stored stripped, so the joiner ("ou") gets its spaces here.
     options = f" {step.prompts['ambiguous_joiner']} ".join(
         step.prompts.text("ambiguous_option", resident_name=item.resident_name, apartment=item.apartment)
@@ -208,8 +220,16 @@ def not_found(step: Step, response: directory_pb2.ResolveResponse) -> None:
 
 
 def call_resident(step: Step, target: Target) -> None:
-    step.fx.turn_outcome = TurnOutcome.VALIDATED
     session = step.session
+    if session.visitor.intent_unconfirmed or session.validation.doubted == confirming.target_key(target):
+        # The intent is a guess (`collecting.guess_intent`): asked with whom to call first, and
+        # a yes calls them ("É uma entrega para Renata Oliveira, do 501?"). A resident whose
+        # confirmation with the intent was refused is asked again alone (the intent was wrong,
+        # maybe whom too).
+        step.fx.turn_outcome = TurnOutcome.AMBIGUOUS
+        confirming.ask(step, target)
+        return
+    step.fx.turn_outcome = TurnOutcome.VALIDATED
     session.call.target = target
     session.slots.apartment = target.apartment
     session.slots.resident_name = target.resident_name

@@ -1,0 +1,150 @@
+"""An intent the first answer did not make clear is guessed and asked with whom to call.
+
+"É uma entrega para Renata Oliveira, do 501?" settles both with one yes; nobody is called on a
+guess. Transcripts are what whisper base made of espeak-ng callers in make eval ("É uma mimita."
+for "É uma visita.", "Minha menua. Minha." for "Vim fazer uma visita.").
+"""
+
+from __future__ import annotations
+
+from porteiro_concierge.extraction.base import Extraction, Intent
+from porteiro_concierge.session import VISITOR, Session
+from tests.concierge.core_harness import LUCAS, RENATA, CallHarness
+from tests.concierge.test_dialogue_turns import LUISA, WHICH_SCRIPT, resolve_mendes
+
+GARBLED = "Minha menua. Minha."  # leans to no intent
+LEANS_VISIT = "É uma mimita."  # a visit by its sound, too weak to take
+SCRIPT = {
+    "Meu nome é João.": Extraction(visitor_name="João"),
+    "Renata, do 501.": Extraction(apartment="501", resident_name="Renata"),
+    "Não, é uma visita.": Extraction(intent=Intent.VISIT),
+}
+
+
+async def _guessed_then_whom(harness: CallHarness, greeting_answer: str = GARBLED) -> None:
+    """Greeted, an answer without a clear intent, the visitor's name, then whom to call."""
+    await harness.start_visitor()
+    await harness.say(VISITOR, greeting_answer)
+    assert harness.last_said(VISITOR) == "Qual é o seu nome, por favor?"  # on at once, no "não entendi"
+    await harness.say(VISITOR, "Meu nome é João.")
+    await harness.say(VISITOR, "Renata, do 501.")
+
+
+async def test_the_guess_is_asked_with_whom_and_a_yes_calls() -> None:
+    harness = CallHarness(SCRIPT)
+    await _guessed_then_whom(harness)
+    assert harness.count(VISITOR, "não entendi") == 0 and harness.count(VISITOR, "entrega ou") == 0
+    # Name and apartment agree (called at once with a known intent): the guess is asked first.
+    assert harness.last_said(VISITOR) == "É uma entrega para Renata Oliveira, do 501?"
+    assert harness.dialer.attempts == []
+    await harness.say(VISITOR, "Sim.")
+    assert harness.dialer.attempts == [(RENATA.destination, 1)]
+    assert "entrega para Renata Oliveira" in harness.last_said(VISITOR)
+    session = await harness.session()
+    assert session is not None and session.slots.intent == Intent.DELIVERY
+    assert not session.visitor.intent_unconfirmed
+
+
+async def test_the_guess_is_the_way_the_answer_leaned() -> None:
+    harness = CallHarness(SCRIPT)
+    await _guessed_then_whom(harness, LEANS_VISIT)
+    assert harness.last_said(VISITOR) == "É uma visita para Renata Oliveira, do 501?"
+
+
+async def test_a_no_with_the_intent_keeps_the_resident_but_asks_about_them_alone() -> None:
+    harness = CallHarness(SCRIPT)
+    await _guessed_then_whom(harness)
+    await harness.say(VISITOR, "Não, é uma visita.")
+    # The intent was wrong; whom may have been too: asked alone before any call.
+    assert harness.last_said(VISITOR) == "Renata Oliveira, do 501?"
+    assert harness.dialer.attempts == []
+    await harness.say(VISITOR, "Sim.")
+    assert harness.dialer.attempts == [(RENATA.destination, 1)]
+    assert "visita para Renata Oliveira" in harness.last_said(VISITOR)
+
+
+async def test_a_bare_no_asks_the_intent_alone_and_a_wrong_guess_spares_the_resident() -> None:
+    harness = CallHarness(SCRIPT)
+    await _guessed_then_whom(harness)
+    await harness.say(VISITOR, "Não.")
+    assert harness.last_said(VISITOR) == "É uma entrega?"
+    await harness.say(VISITOR, "Não.")  # a visit: the resident is asked about alone
+    assert harness.last_said(VISITOR) == "Renata Oliveira, do 501?"
+    await harness.say(VISITOR, "Sim.")
+    assert harness.dialer.attempts == [(RENATA.destination, 1)]
+    session = await harness.session()
+    assert session is not None and session.slots.intent == Intent.VISIT
+
+
+async def test_a_bare_no_then_a_right_guess_excludes_the_resident() -> None:
+    harness = CallHarness(SCRIPT)
+    await _guessed_then_whom(harness)
+    await harness.say(VISITOR, "Não.")
+    await harness.say(VISITOR, "Sim.")  # "É uma entrega?": it was the resident that was wrong
+    session = await harness.session()
+    assert session is not None and session.validation.excluded == ["501/Renata Oliveira"]
+    assert session.slots.resident_name is None and session.slots.intent == Intent.DELIVERY
+    assert "nome do morador" in harness.last_said(VISITOR)  # whom, asked again
+    await harness.say(VISITOR, "Renata, do 501.")  # the refused one again: never called
+    assert harness.dialer.attempts == []
+
+
+async def test_a_no_that_says_the_same_intent_excludes_the_resident() -> None:
+    harness = CallHarness({**SCRIPT, "Não, é uma entrega.": Extraction(intent=Intent.DELIVERY)})
+    await _guessed_then_whom(harness)
+    await harness.say(VISITOR, "Não, é uma entrega.")
+    session = await harness.session()
+    assert session is not None and session.validation.excluded == ["501/Renata Oliveira"]
+    assert not session.visitor.intent_unconfirmed and harness.count(VISITOR, "É uma entrega?") == 0
+
+
+async def test_a_typed_apartment_is_not_called_on_a_guessed_intent() -> None:
+    harness = CallHarness(SCRIPT)
+    await harness.start_visitor()
+    await harness.say(VISITOR, GARBLED)
+    await harness.say(VISITOR, "Meu nome é João.")
+    await harness.press(VISITOR, "302#")  # trusted: called at once when the intent is known
+    assert harness.last_said(VISITOR) == "É uma entrega para Lucas Martins, do 302?"
+    assert harness.dialer.attempts == []
+    await harness.say(VISITOR, "Isso.")
+    assert harness.dialer.attempts == [(LUCAS.destination, 1)]
+
+
+async def test_an_intent_said_later_replaces_the_guess_but_is_still_asked() -> None:
+    harness = CallHarness(
+        {**SCRIPT, "Vim visitar, meu nome é João.": Extraction(intent=Intent.VISIT, visitor_name="João")}
+    )
+    await harness.start_visitor()
+    await harness.say(VISITOR, GARBLED)
+    await harness.say(VISITOR, "Vim visitar, meu nome é João.")
+    await harness.say(VISITOR, "Renata, do 501.")
+    assert harness.last_said(VISITOR) == "É uma visita para Renata Oliveira, do 501?"
+
+
+async def test_the_guess_and_the_doubt_survive_the_session_store() -> None:
+    harness = CallHarness(SCRIPT)
+    await _guessed_then_whom(harness)
+    session = await harness.session()
+    assert session is not None
+    assert Session.from_json(session.to_json()).visitor.intent_unconfirmed
+    await harness.say(VISITOR, "Não.")
+    session = await harness.session()
+    assert session is not None
+    assert Session.from_json(session.to_json()).validation.doubted == "501/Renata Oliveira"
+
+
+async def test_a_refused_guess_for_one_of_two_alike_goes_on_to_the_other() -> None:
+    """The intent asked alone after a bare "não" does not lose the next of two residents found alike."""
+    harness = CallHarness({**SCRIPT, **WHICH_SCRIPT})
+    harness.directory.resolve = resolve_mendes  # type: ignore[method-assign]
+    await harness.start_visitor()
+    await harness.say(VISITOR, GARBLED)
+    await harness.say(VISITOR, "Meu nome é João.")
+    await harness.say(VISITOR, "Mendes.")
+    assert harness.last_said(VISITOR) == "É uma entrega para Luiza Mendes, do 201?"
+    await harness.say(VISITOR, "Não.")
+    assert harness.last_said(VISITOR) == "É uma entrega?"
+    await harness.say(VISITOR, "Sim.")  # the intent was right: Luiza Mendes was not
+    assert harness.last_said(VISITOR) == "Luísa Mendes, do 202?"
+    await harness.say(VISITOR, "Sim.")
+    assert harness.dialer.attempts == [(LUISA.destination, 1)]
