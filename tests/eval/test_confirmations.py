@@ -163,3 +163,29 @@ def test_the_speech_service_of_a_run_keeps_every_sentence_the_callers_know(tmp_p
     assert env["speech"]["PORTEIRO_SPEECH_CACHE_ENTRIES"] == "5000"  # the default 256 is 6 calls' worth
     custom = parse_args(["--calls", "40", "--set", "PORTEIRO_SPEECH_CACHE_ENTRIES=300"])
     assert stack_config(custom, tmp_path, "q").env["speech"]["PORTEIRO_SPEECH_CACHE_ENTRIES"] == "300"
+
+
+def test_a_confirmation_with_the_intent_is_yes_only_when_both_are_the_personas():
+    targets = load_targets()
+    persona = persona_for(targets, "Renata Oliveira")
+    book = book_for(persona, targets)
+    own, other = (
+        (p.DELIVERY_FOR, p.VISIT_FOR) if persona.intent == "delivery" else (p.VISIT_FOR, p.DELIVERY_FOR)
+    )
+
+    def decision(question: str, sentence: str) -> str:
+        said = book.answer(question, sentence)
+        assert said is not None
+        return "sim" if said.text in p.CONFIRM_YES else "nao"
+
+    assert decision(own, "Renata Oliveira, do 501?") == "sim"
+    assert decision(other, "Renata Oliveira, do 501?") == "nao"  # whom right, the intent wrong
+    assert decision(own, "Eduardo Almeida, do 402?") == "nao"
+
+
+def test_the_confirmations_with_the_intent_are_known_for_every_resident():
+    texts = {sentence.text: sentence.key for sentence in directory_sentences(load_targets())}
+    assert texts["É uma entrega para Eduardo Almeida, do 402?"] == "confirm_resident_delivery"
+    assert texts["É uma visita para Renata Oliveira, do 501?"] == "confirm_resident_visit"
+    assert visitor_question(["confirm_resident_delivery"], {}) == p.DELIVERY_FOR
+    assert visitor_question(["confirm_resident_visit"], {}) == p.VISIT_FOR

@@ -100,6 +100,9 @@ def visitor_answers(
         # The intent not understood, asked as a yes or no.
         "confirm_intent_delivery": "Sim." if intent == "Entrega" else "Não.",
         "confirm_intent_visit": "Sim." if intent == "Visita" else "Não.",
+        # The same asked with whom to call ("É uma entrega para Renata Oliveira, do 501?").
+        "confirm_resident_delivery": "Sim." if intent == "Entrega" else "Não.",
+        "confirm_resident_visit": "Sim." if intent == "Visita" else "Não.",
     }
 
 

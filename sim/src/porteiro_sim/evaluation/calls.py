@@ -220,7 +220,15 @@ class CallRecord:
 # for: the confirmation of a reading it is unsure of ("Eduardo Almeida, do 402?", "Apartamento
 # 402?" for a visitor of 401) and the outcomes naming whom the visit was for ("Eduardo Almeida
 # autorizou a sua entrada."). Prompts filled with the visitor's name are left to the persona.
-DIRECTORY_PROMPTS = frozenset({"confirm_resident", "confirm_apartment", *VISITOR_OUTCOMES})
+DIRECTORY_PROMPTS = frozenset(
+    {
+        "confirm_resident",
+        "confirm_resident_delivery",
+        "confirm_resident_visit",
+        "confirm_apartment",
+        *VISITOR_OUTCOMES,
+    }
+)
 
 
 def directory_sentences(

@@ -51,6 +51,8 @@ GREETING, ASK_INTENT, ASK_NAME, ASK_APARTMENT, ASK_RESIDENT = (
 )
 # "É uma entrega?" / "É uma visita?": the intent asked as a yes or no.
 IS_DELIVERY, IS_VISIT = "is_delivery", "is_visit"
+# "É uma entrega para Renata Oliveira, do 501?": the intent and whom, one yes or no.
+DELIVERY_FOR, VISIT_FOR = "delivery_for", "visit_for"
 ASK_BOTH, WHICH_RESIDENT, KEYPAD, CONFIRMATION, REPEAT, ASK_DECISION = (
     "apartment_and_resident",
     "which_resident",
@@ -187,6 +189,8 @@ class Phrasebook:
             CONFIRMATION: lambda _: self.confirmation(sentence),
             IS_DELIVERY: lambda _: self.intent_yes_or_no(DELIVERY),
             IS_VISIT: lambda _: self.intent_yes_or_no(VISIT),
+            DELIVERY_FOR: lambda _: self.confirmation(sentence, DELIVERY),
+            VISIT_FOR: lambda _: self.confirmation(sentence, VISIT),
             REPEAT: lambda _: self.repeat(),
         }
         maker = makers.get(question)
@@ -270,15 +274,18 @@ class Phrasebook:
         slots = {RESIDENT: _name_forms(target.resident), APARTMENT: _apartment_forms(target.apartment)}
         return Utterance(text, slots, "which_resident")
 
-    def confirmation(self, sentence: str) -> Utterance:
-        """Yes when the system's question names the persona's resident or apartment and no one else.
+    def confirmation(self, sentence: str, intent: str = "") -> Utterance:
+        """Yes when the system's question names the persona's resident or apartment and no one else,
+        and, asked with an `intent` ("É uma entrega para …?"), when that is the persona's.
 
         A sentence known only by its beginning (its values unknown, see hearing.py) is taken as
         naming the right person: the click-to-call's destination still tells a wrong resident.
         """
         target = self.persona.target
         said = f" {plain(sentence)} "
-        if PARTIAL in sentence or not said.strip() or f" {plain(target.resident)} " in said:
+        if intent and intent != self.persona.intent:
+            yes = False
+        elif PARTIAL in sentence or not said.strip() or f" {plain(target.resident)} " in said:
             yes = True
         elif any(f" {plain(other)} " in said for other in self.others):
             yes = False  # someone else, even of the same apartment

@@ -21,6 +21,8 @@ VISITOR_QUESTIONS = {
     "ask_intent": p.ASK_INTENT,
     "confirm_intent_delivery": p.IS_DELIVERY,
     "confirm_intent_visit": p.IS_VISIT,
+    "confirm_resident_delivery": p.DELIVERY_FOR,
+    "confirm_resident_visit": p.VISIT_FOR,
     "ask_visitor_name": p.ASK_NAME,
     "ask_apartment": p.ASK_APARTMENT,
     "no_apartment": p.ASK_APARTMENT,
