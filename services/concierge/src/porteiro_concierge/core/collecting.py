@@ -288,8 +288,8 @@ def guess_intent(step: Step) -> bool:
 
     The guess is the way the answer leaned, a delivery otherwise; it is asked together with whom
     to call ("É uma entrega para Renata Oliveira, do 501?", `confirming.ask`), a turn the call
-    spends anyway, instead of a yes or no of its own first (make eval, seed 11: 20 of 40 calls
-    asked "É uma entrega?" and the guess was right in 16). Nobody is called on a guess
+    spends anyway, instead of a yes or no of its own first (make eval, seed 11: 22 of 40 calls
+    asked "É uma entrega?" and the guess was right in 18). Nobody is called on a guess
     (`validation.call_resident`). Not when the intent is being asked alone (after a "não" to
     that confirmation) or `intent_in_confirmation` is off.
     """
