@@ -21,6 +21,9 @@ SCRIPT = {
     # "torre dois" heard as "2": shorter than any apartment number, a piece of one.
     "Renata, do 2.": Extraction(apartment="2", resident_name="Renata"),
     "Quero falar com o meu nome.": Extraction(intent=Intent.VISIT),
+    # The deterministic extractor reads "falar com" as a visit.
+    "Quero falar com a Renata Oliveira.": Extraction(intent=Intent.VISIT, resident_name="Renata Oliveira"),
+    "É uma visita para a Renata Oliveira.": Extraction(intent=Intent.VISIT, resident_name="Renata Oliveira"),
 }
 # What the recogniser made of lines with no name in them (make eval transcripts).
 NO_NAME = "Meu nome é."
@@ -137,6 +140,24 @@ async def test_an_answer_about_the_resident_does_not_change_the_intent() -> None
     await harness.say(VISITOR, "Quero falar com o meu nome.")
     session = await harness.session()
     assert session is not None and session.slots.intent == Intent.DELIVERY
+
+
+async def test_asking_for_the_resident_by_name_does_not_make_a_delivery_a_visit() -> None:
+    # make eval (seed 31): a courier's "Quero falar com a Ana Beatriz Silva." was taken for a visit.
+    harness = CallHarness(SCRIPT)
+    await reach_whom_question(harness)
+    await harness.say(VISITOR, "Quero falar com a Renata Oliveira.")
+    session = await harness.session()
+    assert session is not None and session.slots.intent == Intent.DELIVERY
+    assert session.slots.resident_name == "Renata Oliveira"
+
+
+async def test_the_intent_said_again_with_whom_in_its_own_words_changes_it() -> None:
+    harness = CallHarness(SCRIPT)
+    await reach_whom_question(harness)
+    await harness.say(VISITOR, "É uma visita para a Renata Oliveira.")
+    session = await harness.session()
+    assert session is not None and session.slots.intent == Intent.VISIT
 
 
 async def test_the_same_guess_is_not_confirmed_again_after_an_answer_that_is_neither() -> None:

@@ -10,8 +10,10 @@ extra fields), and visitor keys are only ever apartment digits.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from porteiro_common.ptbr import plain
 from porteiro_concierge.core import confirming, validation
 from porteiro_concierge.core.effects import TurnOutcome
 from porteiro_concierge.core.step import Step
@@ -24,6 +26,8 @@ SLOT_ORDER = ("intent", "visitor_name", "apartment", "resident_name")
 # A bare answer ("João") fills the slot of the question asked, for these questions.
 NAME_QUESTIONS = {Asking.VISITOR_NAME: "visitor_name", Asking.RESIDENT_NAME: "resident_name"}
 MAX_SLOT_CHARS = 80
+# Words that introduce the resident asked for, whatever the intent ("quero falar com a Renata").
+NAMING_WHOM = re.compile(r"\b(?:quero |queria |vim |preciso )?falar com\b")
 MAX_KEYPAD_DIGITS = 6
 
 
@@ -220,7 +224,7 @@ def apply(step: Step, extraction: Extraction, text: str) -> tuple[bool, Target |
     if said["intent"] is not None and not isinstance(said["intent"], Intent):
         said["intent"] = None
     said = {name: value for name, value in said.items() if value not in (None, "")}
-    if not intent_may_change(step, said, extraction):
+    if not intent_may_change(step, said, extraction, text):
         said.pop("intent", None)
     if said.get("apartment") and step.understanding.fragment_of_apartment(str(said["apartment"])):
         said.pop("apartment")
@@ -246,16 +250,21 @@ def apply(step: Step, extraction: Extraction, text: str) -> tuple[bool, Target |
     return progressed, weak
 
 
-def intent_may_change(step: Step, said: dict[str, Any], extraction: Extraction) -> bool:
+def intent_may_change(step: Step, said: dict[str, Any], extraction: Extraction, text: str) -> bool:
     """Whether this sentence may set the intent: not once it is known and whom to call is being
     asked, unless corrected ("não, é uma entrega") or said again with whom ("entrega para a
-    Renata do 501"). A garbled answer about the resident must not turn a delivery into a visit
-    (make eval: "Quero falar com o meu nome." heard for the resident's name)."""
+    Renata do 501", the intent's own words). An answer about the resident must not turn a
+    delivery into a visit: make eval heard "Quero falar com o meu nome." for the resident's name,
+    and "Quero falar com a Ana Beatriz Silva.", a courier's answer to "Qual é o nome do morador?"
+    (seed 31), was taken for a visit. A guessed intent may change."""
     if step.session.slots.intent is None or extraction.correction or step.session.visitor.intent_unconfirmed:
         return True
     if step.session.asking not in (Asking.RESIDENT_NAME, Asking.APARTMENT, Asking.CONFIRM):
         return True
-    return "resident_name" in said or "apartment" in said
+    if "resident_name" not in said and "apartment" not in said:
+        return False
+    # "(Quero) falar com a Ana" names whom; it does not say what the visit is for.
+    return step.understanding.intent(NAMING_WHOM.sub(" ", plain(text))).strong
 
 
 def ready(step: Step) -> bool:
