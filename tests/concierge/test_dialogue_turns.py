@@ -142,6 +142,18 @@ async def test_an_answer_about_the_resident_does_not_change_the_intent() -> None
     assert session is not None and session.slots.intent == Intent.DELIVERY
 
 
+async def test_a_name_nobody_has_goes_to_the_residents_name_alone() -> None:
+    # make eval (seed 31): "O Vinícius do cinco zero dois." heard as "O Milito, cinco, cinco.";
+    # the long question again brought "El Milício Floquimento Mirois.".
+    harness = CallHarness({**SCRIPT, "O Milito, cinco, cinco.": Extraction(resident_name="Milito")})
+    await reach_whom_question(harness)
+    await harness.say(VISITOR, "O Milito, cinco, cinco.")
+    said = harness.said(VISITOR)
+    assert said[-2:] == ["Não encontrei Milito entre os moradores.", "Qual é o nome do morador?"]
+    await harness.say(VISITOR, "Lucas Martins.")  # by the name alone: confirmed
+    assert harness.last_said(VISITOR) == "Lucas Martins, do 302?"
+
+
 async def test_asking_for_the_resident_by_name_does_not_make_a_delivery_a_visit() -> None:
     # make eval (seed 31): a courier's "Quero falar com a Ana Beatriz Silva." was taken for a visit.
     harness = CallHarness(SCRIPT)

@@ -49,6 +49,7 @@ VISITOR_STATEMENTS = frozenset(
         "retrying_call",
         "resume_collecting",
         "not_found",
+        "resident_not_found_anywhere",
         "fallback",
     }
 )
