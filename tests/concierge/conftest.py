@@ -22,6 +22,9 @@ from tests.concierge.fakes import FakeDialer, FakeDirectory, serve_fakes
 from tests.support.tcp_proxy import TcpProxy
 
 # Short timeouts so timeout paths run in about a second.
+# Most tests here walk through "Para qual apartamento e qual o nome do morador?" (a setting); the
+# default, the resident's name first, has its own (test_whom_question.py and the intent's tests).
+WHOM_TOGETHER = {"whom_question": "apartment_and_resident"}
 FAST_TIMEOUTS = {
     "resident_connect_timeout_seconds": 1.0,
     "resident_reply_timeout_seconds": 1.0,
@@ -152,6 +155,7 @@ async def concierge_factory(fakes, directory):
             "redis_url": None,
             "llm_model": None,
             **FAST_TIMEOUTS,
+            **WHOM_TOGETHER,
             **overrides,
         }
         app = ConciergeApp(ConciergeSettings(**values))

@@ -141,6 +141,7 @@ class StaticVocabulary(Vocabulary):
 class CallHarness:
     def __init__(self, script: dict[str, Extraction] | None = None, **settings: object) -> None:
         self.clock = FakeClock()
+        settings = {"whom_question": "apartment_and_resident", **settings}  # as conftest.WHOM_TOGETHER
         self.settings = ConciergeSettings(redis_url=None, llm_model=None, **settings)  # type: ignore[arg-type]
         self.store = MemorySessionStore(ttl_seconds=900)
         self.directory = FakeDirectory()

@@ -35,6 +35,7 @@ YES_NO = concierge_pb2.EXPECTED_ANSWER_YES_NO
 
 
 def conversation(vocabulary: StaticVocabulary | None = None, **overrides: object) -> Conversation:
+    overrides = {"whom_question": "apartment_and_resident", **overrides}  # as conftest.WHOM_TOGETHER
     settings = ConciergeSettings(redis_url=None, llm_model=None, **overrides)  # type: ignore[arg-type]
     return Conversation(Rules(settings, Prompts(), vocabulary or StaticVocabulary()))
 

@@ -10,6 +10,7 @@ import pytest
 from porteiro.directory.v1 import directory_pb2
 from porteiro_concierge.extraction.base import Extraction, Intent
 from porteiro_concierge.session import VISITOR
+from porteiro_concierge.settings import ConciergeSettings
 from porteiro_concierge.understanding import Answers, ResidentChoice, Understanding
 from tests.concierge.core_harness import LUCAS, RENATA, TO_WHOM_QUESTION, CallHarness, reach_whom_question
 
@@ -241,6 +242,13 @@ async def test_two_alike_residents_are_asked_about_one_at_a_time() -> None:
     await harness.say(VISITOR, "Sim.")
     assert harness.dialer.attempts == [(LUISA.destination, 1)]
     assert harness.count(VISITOR, "Qual deles?") == 0
+
+
+def test_whom_is_asked_by_the_residents_name_by_default() -> None:
+    # make eval (blocks, seed 11, 30 calls each, side by side): median visitor turns 5 against 7
+    # with "Para qual apartamento e qual o nome do morador?", keypad 8 and 8, right 30 and 30.
+    # (A real process with the defaults: test_shared_sessions.py.)
+    assert ConciergeSettings(redis_url=None, llm_model=None).whom_question == "resident"
 
 
 async def test_whom_question_by_the_residents_name_first() -> None:

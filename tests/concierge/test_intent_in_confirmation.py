@@ -13,6 +13,7 @@ from tests.concierge.core_harness import LUCAS, RENATA, CallHarness
 from tests.concierge.test_dialogue_turns import LUISA, WHICH_SCRIPT, resolve_mendes
 
 GARBLED = "Minha menua. Minha."  # leans to no intent
+NOT_BARE_NO = "Não, é uma mimita."  # a "não" with more in it, the intent not understood
 LEANS_VISIT = "É uma mimita."  # a visit by its sound, too weak to take
 SCRIPT = {
     "Meu nome é João.": Extraction(visitor_name="João"),
@@ -63,10 +64,24 @@ async def test_a_no_with_the_intent_keeps_the_resident_but_asks_about_them_alone
     assert "visita para Renata Oliveira" in harness.last_said(VISITOR)
 
 
-async def test_a_bare_no_asks_the_intent_alone_and_a_wrong_guess_spares_the_resident() -> None:
+async def test_a_first_bare_no_is_about_whom_and_the_guess_is_asked_again() -> None:
+    harness = CallHarness({**SCRIPT, "Lucas Martins.": Extraction(resident_name="Lucas Martins")})
+    await _guessed_then_whom(harness)
+    await harness.say(VISITOR, "Não é esse, não.")
+    session = await harness.session()
+    assert session is not None and session.validation.excluded == ["501/Renata Oliveira"]
+    assert session.visitor.intent_unconfirmed and harness.count(VISITOR, "É uma entrega?") == 0
+    assert harness.last_said(VISITOR) == "Qual é o nome do morador?"
+    await harness.say(VISITOR, "Lucas Martins.")
+    assert harness.last_said(VISITOR) == "É uma entrega para Lucas Martins, do 302?"
+    await harness.say(VISITOR, "Não.")  # a second bare "não": now the intent is asked alone
+    assert harness.last_said(VISITOR) == "É uma entrega?"
+
+
+async def test_a_no_with_more_in_it_asks_the_intent_alone_and_a_wrong_guess_spares_the_resident() -> None:
     harness = CallHarness(SCRIPT)
     await _guessed_then_whom(harness)
-    await harness.say(VISITOR, "Não.")
+    await harness.say(VISITOR, NOT_BARE_NO)
     assert harness.last_said(VISITOR) == "É uma entrega?"
     await harness.say(VISITOR, "Não.")  # a visit: the resident is asked about alone
     assert harness.last_said(VISITOR) == "Renata Oliveira, do 501?"
@@ -76,10 +91,10 @@ async def test_a_bare_no_asks_the_intent_alone_and_a_wrong_guess_spares_the_resi
     assert session is not None and session.slots.intent == Intent.VISIT
 
 
-async def test_a_bare_no_then_a_right_guess_excludes_the_resident() -> None:
+async def test_the_intent_asked_alone_and_a_right_guess_excludes_the_resident() -> None:
     harness = CallHarness(SCRIPT)
     await _guessed_then_whom(harness)
-    await harness.say(VISITOR, "Não.")
+    await harness.say(VISITOR, NOT_BARE_NO)
     await harness.say(VISITOR, "Sim.")  # "É uma entrega?": it was the resident that was wrong
     session = await harness.session()
     assert session is not None and session.validation.excluded == ["501/Renata Oliveira"]
@@ -127,14 +142,15 @@ async def test_the_guess_and_the_doubt_survive_the_session_store() -> None:
     session = await harness.session()
     assert session is not None
     assert Session.from_json(session.to_json()).visitor.intent_unconfirmed
-    await harness.say(VISITOR, "Não.")
+    await harness.say(VISITOR, NOT_BARE_NO)
     session = await harness.session()
     assert session is not None
     assert Session.from_json(session.to_json()).validation.doubted == "501/Renata Oliveira"
 
 
 async def test_a_refused_guess_for_one_of_two_alike_goes_on_to_the_other() -> None:
-    """The intent asked alone after a bare "não" does not lose the next of two residents found alike."""
+    """A "não" to one of two residents found alike goes on to the other, the intent still asked
+    with it; the intent asked alone (after a "não" with more in it) does not lose the other either."""
     harness = CallHarness({**SCRIPT, **WHICH_SCRIPT})
     harness.directory.resolve = resolve_mendes  # type: ignore[method-assign]
     await harness.start_visitor()
@@ -142,9 +158,22 @@ async def test_a_refused_guess_for_one_of_two_alike_goes_on_to_the_other() -> No
     await harness.say(VISITOR, "Meu nome é João.")
     await harness.say(VISITOR, "Mendes.")
     assert harness.last_said(VISITOR) == "É uma entrega para Luiza Mendes, do 201?"
-    await harness.say(VISITOR, "Não.")
+    await harness.say(VISITOR, NOT_BARE_NO)
     assert harness.last_said(VISITOR) == "É uma entrega?"
     await harness.say(VISITOR, "Sim.")  # the intent was right: Luiza Mendes was not
     assert harness.last_said(VISITOR) == "Luísa Mendes, do 202?"
+    await harness.say(VISITOR, "Sim.")
+    assert harness.dialer.attempts == [(LUISA.destination, 1)]
+
+
+async def test_a_bare_no_to_one_of_two_alike_asks_the_other_with_the_guess() -> None:
+    harness = CallHarness({**SCRIPT, **WHICH_SCRIPT})
+    harness.directory.resolve = resolve_mendes  # type: ignore[method-assign]
+    await harness.start_visitor()
+    await harness.say(VISITOR, GARBLED)
+    await harness.say(VISITOR, "Meu nome é João.")
+    await harness.say(VISITOR, "Mendes.")
+    await harness.say(VISITOR, "Não.")
+    assert harness.last_said(VISITOR) == "É uma entrega para Luísa Mendes, do 202?"
     await harness.say(VISITOR, "Sim.")
     assert harness.dialer.attempts == [(LUISA.destination, 1)]

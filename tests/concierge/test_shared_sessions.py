@@ -71,7 +71,7 @@ async def test_restart_mid_call_loses_nothing(start_concierge, fakes, redis, ses
         visitor = LegDriver(channel, session_id, "visitor")
         await visitor.start()
         await visitor.utter("Aqui é o João, tenho uma entrega")
-        await visitor.expect("apartamento e qual o nome do morador")
+        await visitor.expect("Qual é o nome do morador")
     first.kill()  # no goodbye: the process dies
 
     second = await start_concierge()
@@ -79,7 +79,7 @@ async def test_restart_mid_call_loses_nothing(start_concierge, fakes, redis, ses
         visitor = LegDriver(channel, session_id, "visitor")  # the gateway's new stream
         await visitor.start()
         await visitor.expect("vamos continuar")
-        await visitor.expect("apartamento e qual o nome do morador")  # intent and name were kept
+        await visitor.expect("Qual é o nome do morador")  # intent and name were kept
         await visitor.utter("Para a Renata do 501")
         await visitor.expect("João", "entrega para Renata Oliveira")
         assert (await fakes.dialer.next_call()).attempt == 1

@@ -180,6 +180,10 @@ def test_a_confirmation_with_the_intent_is_yes_only_when_both_are_the_personas()
 
     assert decision(own, "Renata Oliveira, do 501?") == "sim"
     assert decision(other, "Renata Oliveira, do 501?") == "nao"  # whom right, the intent wrong
+    correction = book.answer(other, "Renata Oliveira, do 501?")
+    assert (
+        correction is not None and correction.text in p.CORRECT_INTENT[persona.intent]
+    )  # "Não, é uma visita."
     assert decision(own, "Eduardo Almeida, do 402?") == "nao"
 
 

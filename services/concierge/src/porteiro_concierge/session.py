@@ -115,6 +115,8 @@ class VisitorProgress:
     # The intent in `slots.intent` is a guess, to be asked with whom to call ("É uma entrega para
     # Renata Oliveira, do 501?"); nobody is called while it is.
     intent_unconfirmed: bool = False
+    # Bare "não"s to a confirmation that carried the guessed intent (the first is about whom).
+    bare_refusals: int = 0
 
 
 @dataclass

@@ -138,7 +138,7 @@ class ConciergeSettings(ServiceSettings):
         '... Qual deles?")',
     )
     whom_question: Literal["apartment_and_resident", "resident"] = Field(
-        "apartment_and_resident",
+        "resident",
         description='The first question of whom to call: "apartment_and_resident" ("Para qual apartamento e '
         'qual o nome do morador?") or "resident" ("Qual é o nome do morador?", a short answer read against '
         "the directory's names, the match confirmed with its apartment)",

@@ -114,6 +114,11 @@ DECISION_LINES = {
 DECISION_KEYS = {YES: "#1", NO: "#2", FRONT_DESK: "#3"}
 CONFIRM_YES = ("Sim.", "Isso.", "Sim, isso mesmo.", "É isso.")
 CONFIRM_NO = ("Não.", "Não, não é.", "Não é esse, não.")
+# A "no" to "É uma entrega para Renata Oliveira, do 501?" from a visitor.
+CORRECT_INTENT = {
+    DELIVERY: ("Não, é uma entrega.", "Não, é entrega."),
+    VISIT: ("Não, é uma visita.", "Não, é visita."),
+}
 # The word of a decision line that carries the decision (scored as the decision slot).
 DECISION_WORDS = ("portaria", "nao", "sim", "pode", "libera", "autorizo")
 
@@ -284,14 +289,21 @@ class Phrasebook:
         target = self.persona.target
         said = f" {plain(sentence)} "
         if intent and intent != self.persona.intent:
-            yes = False
-        elif PARTIAL in sentence or not said.strip() or f" {plain(target.resident)} " in said:
+            return self._intent_correction()
+        if PARTIAL in sentence or not said.strip() or f" {plain(target.resident)} " in said:
             yes = True
         elif any(f" {plain(other)} " in said for other in self.others):
             yes = False  # someone else, even of the same apartment
         else:
             yes = f" {plain(target.apartment)} " in said
         return self._yes_or_no(yes)
+
+    def _intent_correction(self) -> Utterance:
+        """ "Não, é uma visita.": a "no" to a confirmation that got the intent wrong says what it is,
+        as a caller would (whether the resident named was right or not)."""
+        text = self.rng.choice(CORRECT_INTENT[self.persona.intent])
+        slots = {DECISION: (yes_or_no_word(text),), INTENT: _intent_forms(text, self.persona)}
+        return Utterance(text, slots, f"confirmation:{text}")
 
     def intent_yes_or_no(self, asked: str) -> Utterance:
         """ "É uma entrega?": yes when that is the persona's intent (scored like a confirmation)."""

@@ -234,6 +234,16 @@ def answer(step: Step, text: str) -> str | None:
     return YES if reading.best.value == YES else NO
 
 
+def bare_no(step: Step, text: str) -> bool:
+    """Whether the answer is nothing but a "no" ("Não.", "Não é esse, não."): every word of it is
+    a word of the answers file's "no" phrases."""
+    words = set(plain(text).split())
+    no_words = {
+        word for phrase in step.rules.answers.confirmation.get(NO, []) for word in plain(phrase).split()
+    }
+    return bool(words) and words <= no_words
+
+
 def target_key(target: Target) -> str:
     """What a "no" excludes: the resident (as the matcher keys them) or the apartment."""
     return f"{target.apartment}/{target.resident_name}" if target.resident_name else target.apartment
