@@ -177,3 +177,19 @@ async def test_a_bare_no_to_one_of_two_alike_asks_the_other_with_the_guess() -> 
     assert harness.last_said(VISITOR) == "É uma entrega para Luísa Mendes, do 202?"
     await harness.say(VISITOR, "Sim.")
     assert harness.dialer.attempts == [(LUISA.destination, 1)]
+
+
+async def test_a_bare_no_after_a_typed_apartment_asks_the_intent_alone() -> None:
+    # make eval (seed 31): "Não, é visita." heard as "Não é." after "#502#"; taken as about whom,
+    # it refused the resident the visitor had typed.
+    harness = CallHarness(SCRIPT)
+    await harness.start_visitor()
+    await harness.say(VISITOR, GARBLED)
+    await harness.say(VISITOR, "Meu nome é João.")
+    await harness.press(VISITOR, "302#")
+    await harness.say(VISITOR, "Não é.")
+    assert harness.last_said(VISITOR) == "É uma entrega?"
+    await harness.say(VISITOR, "Não.")  # a visit
+    assert harness.last_said(VISITOR) == "Lucas Martins, do 302?"
+    await harness.say(VISITOR, "Sim.")
+    assert harness.dialer.attempts == [(LUCAS.destination, 1)]
