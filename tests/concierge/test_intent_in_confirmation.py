@@ -148,15 +148,21 @@ async def test_the_guess_and_the_doubt_survive_the_session_store() -> None:
     assert Session.from_json(session.to_json()).validation.doubted == "501/Renata Oliveira"
 
 
-async def test_a_refused_guess_for_one_of_two_alike_goes_on_to_the_other() -> None:
-    """A "não" to one of two residents found alike goes on to the other, the intent still asked
-    with it; the intent asked alone (after a "não" with more in it) does not lose the other either."""
+async def _guessed_then_mendes() -> CallHarness:
+    """A guessed intent, then "Mendes.": Luiza Mendes (201) and Luísa Mendes (202) found alike."""
     harness = CallHarness({**SCRIPT, **WHICH_SCRIPT})
     harness.directory.resolve = resolve_mendes  # type: ignore[method-assign]
     await harness.start_visitor()
     await harness.say(VISITOR, GARBLED)
     await harness.say(VISITOR, "Meu nome é João.")
     await harness.say(VISITOR, "Mendes.")
+    return harness
+
+
+async def test_a_refused_guess_for_one_of_two_alike_goes_on_to_the_other() -> None:
+    """A "não" to one of two residents found alike goes on to the other, the intent still asked
+    with it; the intent asked alone (after a "não" with more in it) does not lose the other either."""
+    harness = await _guessed_then_mendes()
     assert harness.last_said(VISITOR) == "É uma entrega para Luiza Mendes, do 201?"
     await harness.say(VISITOR, NOT_BARE_NO)
     assert harness.last_said(VISITOR) == "É uma entrega?"
@@ -167,12 +173,7 @@ async def test_a_refused_guess_for_one_of_two_alike_goes_on_to_the_other() -> No
 
 
 async def test_a_bare_no_to_one_of_two_alike_asks_the_other_with_the_guess() -> None:
-    harness = CallHarness({**SCRIPT, **WHICH_SCRIPT})
-    harness.directory.resolve = resolve_mendes  # type: ignore[method-assign]
-    await harness.start_visitor()
-    await harness.say(VISITOR, GARBLED)
-    await harness.say(VISITOR, "Meu nome é João.")
-    await harness.say(VISITOR, "Mendes.")
+    harness = await _guessed_then_mendes()
     await harness.say(VISITOR, "Não.")
     assert harness.last_said(VISITOR) == "É uma entrega para Luísa Mendes, do 202?"
     await harness.say(VISITOR, "Sim.")
