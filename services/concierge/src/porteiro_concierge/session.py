@@ -144,7 +144,7 @@ class Validation:
     confirmed: list[str] = field(default_factory=list)
     # The resident of a confirmation with the intent that the visitor said no to: excluded once
     # the intent, asked alone, turns out right (then the resident was what was wrong).
-    doubted: str = ""
+    doubted: Target | None = None
 
 
 @dataclass
@@ -264,6 +264,7 @@ def _validation(values: dict[str, Any]) -> Validation:
     values = _known(Validation, values)
     values["ambiguous"] = [Target(**item) for item in values.get("ambiguous", [])]
     values["confirming"] = Target(**values["confirming"]) if values.get("confirming") else None
+    values["doubted"] = Target(**values["doubted"]) if values.get("doubted") else None
     return Validation(**values)
 
 

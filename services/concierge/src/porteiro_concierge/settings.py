@@ -127,7 +127,8 @@ class ConciergeSettings(ServiceSettings):
         True,
         description="An intent the first answer did not make clear is guessed (the way it leaned, a delivery "
         'otherwise) and asked with whom to call, in one confirmation ("É uma entrega para Renata Oliveira, do '
-        '501?"), instead of a yes-or-no question of its own first; a "não" to it asks the intent alone',
+        '501?"), instead of a yes-or-no question of its own first; "Não, é uma visita." corrects it, a first '
+        'bare "não" is taken as about the resident, anything else asks the intent alone',
     )
     confirm_options_up_to: int = Field(
         2,

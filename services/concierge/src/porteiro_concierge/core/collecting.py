@@ -122,8 +122,8 @@ def confirmation_answered(step: Step, text: str, extraction: Extraction | None =
         session.visitor.not_understood = 0
         if confirming.with_intent(step, target):
             session.visitor.intent_unconfirmed = False
-        if session.validation.doubted == confirming.target_key(target):
-            session.validation.doubted = ""
+        if confirming.is_doubted(step, target):
+            session.validation.doubted = None
         if target.resident_name:
             session.validation.confirmed.append(target.resident_name)
         if target.destination:  # the directory's own match: call it
@@ -203,7 +203,7 @@ def intent_or_whom_refused(step: Step, target: Target, stated: Intent | None, ba
         progress.bare_refusals += 1
         return False
     progress.intent_unconfirmed = False
-    session.validation.doubted = confirming.target_key(target)
+    session.validation.doubted = target
     step.fx.turn_outcome = TurnOutcome.NO_PROGRESS
     if stated is not None:
         session.slots.intent = stated

@@ -81,13 +81,12 @@ def _exclude_doubted(step: Step) -> None:
     call (`validation.matched` confirms while `validation.ambiguous` is set); else whom is asked
     again."""
     validation = step.session.validation
-    if not validation.doubted:
-        return
     refused = validation.doubted
-    validation.excluded.append(refused)
-    validation.doubted = ""
-    apartment, _, name = refused.partition("/")
-    following = next_candidate(step, Target(apartment=apartment, resident_name=name, destination=""))
+    if refused is None:
+        return
+    validation.excluded.append(target_key(refused))
+    validation.doubted = None
+    following = next_candidate(step, refused)
     slots = step.session.slots
     slots.resident_name = following.resident_name if following else None
     slots.apartment = following.apartment if following else None
@@ -242,6 +241,12 @@ def bare_no(step: Step, text: str) -> bool:
         word for phrase in step.rules.answers.confirmation.get(NO, []) for word in plain(phrase).split()
     }
     return bool(words) and words <= no_words
+
+
+def is_doubted(step: Step, target: Target) -> bool:
+    """Whether `target` is the resident of the refused confirmation with the intent (`doubted`)."""
+    doubted = step.session.validation.doubted
+    return doubted is not None and target_key(doubted) == target_key(target)
 
 
 def target_key(target: Target) -> str:

@@ -235,7 +235,7 @@ def not_found(step: Step, response: directory_pb2.ResolveResponse) -> None:
 
 def call_resident(step: Step, target: Target) -> None:
     session = step.session
-    if session.visitor.intent_unconfirmed or session.validation.doubted == confirming.target_key(target):
+    if session.visitor.intent_unconfirmed or confirming.is_doubted(step, target):
         # The intent is a guess (`collecting.guess_intent`): asked with whom to call first, and
         # a yes calls them ("É uma entrega para Renata Oliveira, do 501?"). A resident whose
         # confirmation with the intent was refused is asked again alone (the intent was wrong,
