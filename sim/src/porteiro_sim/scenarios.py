@@ -53,7 +53,8 @@ VALUES = {"visitor_name": "Pedro", "apartment": "501", "resident_name": "Renata 
 # With this voice (CALLER_VOICE) whisper base heard "É visita." as "É uma visita." and "É uma
 # entrega." as "Encomenda." (make demo); over make eval's four voices no visit phrasing comes
 # through reliably (README, "Which phrasings come through"), which is why the concierge asks an
-# intent it did not understand as a yes or no ("É uma entrega?"), answered below.
+# intent it did not understand with whom to call ("É uma entrega para Renata Oliveira, do 501?")
+# or alone ("É uma entrega?"), as a yes or no answered below.
 INTENT_LINES = {
     "Entrega": ("É uma entrega.", "Entrega."),
     "Visita": ("É visita.", "Sou amiga.", "É uma visita."),
