@@ -71,9 +71,10 @@ class AzureSession:
         self._stream = sdk.audio.PushAudioInputStream(stream_format=stream_format)
         audio_config = sdk.audio.AudioConfig(stream=self._stream)
         self._recognizer = sdk.SpeechRecognizer(speech_config=speech_config, audio_config=audio_config)
-        if config.hints:
+        # Candidate phrases join the phrase list: Azure biases toward them but scores none.
+        if config.hints or config.candidate_phrases:
             phrases = sdk.PhraseListGrammar.from_recognizer(self._recognizer)
-            for hint in config.hints:
+            for hint in dict.fromkeys((*config.hints, *config.candidate_phrases)):
                 phrases.addPhrase(hint)
         self._recognizer.recognized.connect(self._on_recognized)
         self._recognizer.canceled.connect(self._on_canceled)

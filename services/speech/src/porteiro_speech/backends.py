@@ -23,12 +23,16 @@ class RecognitionConfig:
     sample_rate_hz: int
     language: str  # BCP-47, e.g. "pt-BR"
     hints: tuple[str, ...] = field(default_factory=tuple)
+    # Phrases the answer is expected to hold; a backend that can scores each against the audio.
+    candidate_phrases: tuple[str, ...] = field(default_factory=tuple)
 
 
 @dataclass(frozen=True)
 class Recognition:
     text: str
     confidence: float | None = None
+    # (phrase, score) for the config's candidate phrases, best first (offline backend only).
+    phrase_scores: tuple[tuple[str, float], ...] = ()
 
 
 class RecognitionSession(Protocol):

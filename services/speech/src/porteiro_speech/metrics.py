@@ -49,6 +49,11 @@ WHISPER_WINDOW_RETRIES = Counter(
     "porteiro_speech_whisper_window_retries_total",
     "Fitted-window recognitions that echoed themselves and were run again over the full 30 s window",
 )
+PHRASE_SCORING_SECONDS = Histogram(
+    "porteiro_speech_phrase_scoring_seconds",
+    "Time spent scoring a transcription's candidate phrases against its audio (offline backend)",
+    buckets=(0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.5, 5.0),
+)
 ERRORS = Counter(
     "porteiro_speech_errors_total",
     "Backend failures (answered UNAVAILABLE, or a failed warm-up sentence)",

@@ -24,6 +24,7 @@ import grpc
 from opentelemetry import trace
 from opentelemetry.util.types import AttributeValue
 
+from porteiro.common.v1 import common_pb2
 from porteiro.speech.v1 import speech_pb2, speech_pb2_grpc
 from porteiro_common.ids import canonical_session_id
 from porteiro_common.redaction import Redactor
@@ -142,6 +143,7 @@ class SpeechServicer(speech_pb2_grpc.SpeechServiceServicer):
                 "language": config.language,
                 "sample_rate_hz": config.sample_rate_hz,
                 "hints": len(config.hints),
+                "candidate_phrases": len(config.candidate_phrases),
             }
             with stage_span(self.tracer, "TRANSCRIPTION", attributes) as span:
                 response = await self._transcribe(requests, config, span, context)
@@ -169,6 +171,9 @@ class SpeechServicer(speech_pb2_grpc.SpeechServiceServicer):
                 "PORTEIRO_SPEECH_LANGUAGES",
             ),
             hints=clean_hints(list(config.hints)),
+            candidate_phrases=clean_hints(list(config.candidate_phrases))[
+                : self.settings.max_candidate_phrases
+            ],
         )
 
     async def _transcribe(
@@ -208,6 +213,10 @@ class SpeechServicer(speech_pb2_grpc.SpeechServiceServicer):
             processing_seconds=processing,
             backend=recognizer.name,
             language=config.language,
+            phrase_scores=[
+                common_pb2.PhraseScore(phrase=phrase, score=score)
+                for phrase, score in recognition.phrase_scores
+            ],
         )
 
     async def _feed(

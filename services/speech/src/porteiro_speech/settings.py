@@ -88,6 +88,14 @@ class SpeechSettings(ServiceSettings):
         "0 = the full 30 s window",
     )
 
+    max_candidate_phrases: int = Field(
+        48,
+        ge=0,
+        le=500,
+        description="Candidate phrases of a Transcribe request scored against the audio (offline backend; "
+        "about 10 ms each on 2 cores); the rest are ignored; 0 = no scoring",
+    )
+
     # Recognition pool, queue and limits.
     stt_workers: int = Field(2, ge=1, le=32, description="Transcriptions run at the same time")
     stt_queue_seconds: float = Field(

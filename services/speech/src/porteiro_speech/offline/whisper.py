@@ -26,7 +26,9 @@ import difflib
 import logging
 import math
 import re
+import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,6 +38,7 @@ from porteiro_speech import metrics
 from porteiro_speech.audio import to_float_16k
 from porteiro_speech.backends import BackendError, Recognition, RecognitionConfig
 from porteiro_speech.model_assets import assemble_model
+from porteiro_speech.offline.phrase_scoring import PhraseScorer, written_in
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
@@ -151,12 +154,14 @@ class WhisperRecognizer:
         self.no_speech_threshold = no_speech_threshold
         self.window_margin_seconds = window_margin_seconds
         self._model: WhisperModel | None = None
+        self._scorer: PhraseScorer | None = None
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="whisper")
 
     async def start(self) -> None:
         """Load the model once, off the event loop."""
         loop = asyncio.get_running_loop()
         self._model = await loop.run_in_executor(self._pool, self._load)
+        self._scorer = PhraseScorer(self._model)
         log.info("whisper model loaded", extra={"model": self.model_source, "workers": self.workers})
 
     def _load(self) -> WhisperModel:
@@ -185,8 +190,40 @@ class WhisperRecognizer:
         return await loop.run_in_executor(self._pool, self._transcribe_blocking, audio, config)
 
     def _transcribe_blocking(self, audio: bytes, config: RecognitionConfig) -> Recognition:
-        assert self._model is not None
         samples = to_float_16k(audio, config.sample_rate_hz)
+        recognition = self._recognise(samples, config)
+        if not recognition.text or not config.candidate_phrases:
+            return recognition
+        return replace(recognition, phrase_scores=self._phrase_scores(samples, recognition.text, config))
+
+    def _phrase_scores(
+        self, samples: np.ndarray, transcript: str, config: RecognitionConfig
+    ) -> tuple[tuple[str, float], ...]:
+        """The candidate phrases scored against the audio (phrase_scoring), unless the transcript
+        already holds one word for word. A failure costs the scores, not the transcript."""
+        from faster_whisper.tokenizer import Tokenizer
+
+        phrases = list(config.candidate_phrases)
+        if written_in(transcript, phrases):
+            return ()
+        assert self._model is not None and self._scorer is not None
+        began = time.perf_counter()
+        try:
+            tokenizer = Tokenizer(
+                self._model.hf_tokenizer,
+                self._model.model.is_multilingual,
+                task="transcribe",
+                language=whisper_language(config.language),
+            )
+            scores = self._scorer.score(samples, transcript, phrases, tokenizer)
+        except Exception as error:  # noqa: BLE001 - scores are a help; the transcript stands without them
+            log.warning("phrase scoring failed", extra={"error": str(error)})
+            return ()
+        metrics.PHRASE_SCORING_SECONDS.observe(time.perf_counter() - began)
+        return tuple(scores)
+
+    def _recognise(self, samples: np.ndarray, config: RecognitionConfig) -> Recognition:
+        assert self._model is not None
         audio_frames = len(samples) // 160
         margin = self.window_margin_seconds
         if margin > 0 and fitted_window_frames(audio_frames, margin) < FULL_WINDOW_FRAMES:

@@ -24,17 +24,19 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fporteiro/common/v1/common.proto\x12\x12porteiro.common.v1*=\n\x03Leg\x12\x13\n\x0fLEG_UNSPECIFIED\x10\x00\x12\x0f\n\x0bLEG_VISITOR\x10\x01\x12\x10\n\x0cLEG_RESIDENT\x10\x02*G\n\x06Intent\x12\x16\n\x12INTENT_UNSPECIFIED\x10\x00\x12\x13\n\x0fINTENT_DELIVERY\x10\x01\x12\x10\n\x0cINTENT_VISIT\x10\x02*\x80\x02\n\x0b\x43\x61llOutcome\x12\x1c\n\x18\x43\x41LL_OUTCOME_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x43\x41LL_OUTCOME_AUTHORIZED\x10\x01\x12\x17\n\x13\x43\x41LL_OUTCOME_DENIED\x10\x02\x12#\n\x1f\x43\x41LL_OUTCOME_LEFT_AT_FRONT_DESK\x10\x03\x12\x1a\n\x16\x43\x41LL_OUTCOME_NO_ANSWER\x10\x04\x12 \n\x1c\x43\x41LL_OUTCOME_VISITOR_HUNG_UP\x10\x05\x12!\n\x1d\x43\x41LL_OUTCOME_RESIDENT_HUNG_UP\x10\x06\x12\x17\n\x13\x43\x41LL_OUTCOME_FAILED\x10\x07\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fporteiro/common/v1/common.proto\x12\x12porteiro.common.v1\",\n\x0bPhraseScore\x12\x0e\n\x06phrase\x18\x01 \x01(\t\x12\r\n\x05score\x18\x02 \x01(\x02*=\n\x03Leg\x12\x13\n\x0fLEG_UNSPECIFIED\x10\x00\x12\x0f\n\x0bLEG_VISITOR\x10\x01\x12\x10\n\x0cLEG_RESIDENT\x10\x02*G\n\x06Intent\x12\x16\n\x12INTENT_UNSPECIFIED\x10\x00\x12\x13\n\x0fINTENT_DELIVERY\x10\x01\x12\x10\n\x0cINTENT_VISIT\x10\x02*\x80\x02\n\x0b\x43\x61llOutcome\x12\x1c\n\x18\x43\x41LL_OUTCOME_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x43\x41LL_OUTCOME_AUTHORIZED\x10\x01\x12\x17\n\x13\x43\x41LL_OUTCOME_DENIED\x10\x02\x12#\n\x1f\x43\x41LL_OUTCOME_LEFT_AT_FRONT_DESK\x10\x03\x12\x1a\n\x16\x43\x41LL_OUTCOME_NO_ANSWER\x10\x04\x12 \n\x1c\x43\x41LL_OUTCOME_VISITOR_HUNG_UP\x10\x05\x12!\n\x1d\x43\x41LL_OUTCOME_RESIDENT_HUNG_UP\x10\x06\x12\x17\n\x13\x43\x41LL_OUTCOME_FAILED\x10\x07\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'porteiro.common.v1.common_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_LEG']._serialized_start=55
-  _globals['_LEG']._serialized_end=116
-  _globals['_INTENT']._serialized_start=118
-  _globals['_INTENT']._serialized_end=189
-  _globals['_CALLOUTCOME']._serialized_start=192
-  _globals['_CALLOUTCOME']._serialized_end=448
+  _globals['_LEG']._serialized_start=101
+  _globals['_LEG']._serialized_end=162
+  _globals['_INTENT']._serialized_start=164
+  _globals['_INTENT']._serialized_end=235
+  _globals['_CALLOUTCOME']._serialized_start=238
+  _globals['_CALLOUTCOME']._serialized_end=494
+  _globals['_PHRASESCORE']._serialized_start=55
+  _globals['_PHRASESCORE']._serialized_end=99
 # @@protoc_insertion_point(module_scope)

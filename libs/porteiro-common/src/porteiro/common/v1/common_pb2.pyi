@@ -1,6 +1,7 @@
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
-from typing import ClassVar as _ClassVar
+from google.protobuf import message as _message
+from typing import ClassVar as _ClassVar, Optional as _Optional
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -40,3 +41,11 @@ CALL_OUTCOME_NO_ANSWER: CallOutcome
 CALL_OUTCOME_VISITOR_HUNG_UP: CallOutcome
 CALL_OUTCOME_RESIDENT_HUNG_UP: CallOutcome
 CALL_OUTCOME_FAILED: CallOutcome
+
+class PhraseScore(_message.Message):
+    __slots__ = ("phrase", "score")
+    PHRASE_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    phrase: str
+    score: float
+    def __init__(self, phrase: _Optional[str] = ..., score: _Optional[float] = ...) -> None: ...

@@ -25,49 +25,49 @@ _sym_db = _symbol_database.Default()
 from porteiro.common.v1 import common_pb2 as porteiro_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%porteiro/concierge/v1/concierge.proto\x12\x15porteiro.concierge.v1\x1a\x1fporteiro/common/v1/common.proto\"\xe7\x03\n\x08LegEvent\x12\x38\n\x0bleg_started\x18\x01 \x01(\x0b\x32!.porteiro.concierge.v1.LegStartedH\x00\x12\x35\n\tutterance\x18\x02 \x01(\x0b\x32 .porteiro.concierge.v1.UtteranceH\x00\x12+\n\x04\x64tmf\x18\x03 \x01(\x0b\x32\x1b.porteiro.concierge.v1.DtmfH\x00\x12\x44\n\x11playback_finished\x18\x04 \x01(\x0b\x32\'.porteiro.concierge.v1.PlaybackFinishedH\x00\x12\x32\n\x08\x62\x61rge_in\x18\x05 \x01(\x0b\x32\x1e.porteiro.concierge.v1.BargeInH\x00\x12\x34\n\tleg_ended\x18\x06 \x01(\x0b\x32\x1f.porteiro.concierge.v1.LegEndedH\x00\x12>\n\x0espeech_started\x18\x07 \x01(\x0b\x32$.porteiro.concierge.v1.SpeechStartedH\x00\x12\x44\n\x11utterance_dropped\x18\x08 \x01(\x0b\x32\'.porteiro.concierge.v1.UtteranceDroppedH\x00\x42\x07\n\x05\x65vent\"s\n\nLegStarted\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12$\n\x03leg\x18\x02 \x01(\x0e\x32\x17.porteiro.common.v1.Leg\x12\x16\n\x0esample_rate_hz\x18\x03 \x01(\r\x12\x13\n\x0b\x63ondominium\x18\x04 \x01(\t\"\x0f\n\rSpeechStarted\"u\n\tUtterance\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x17\n\nconfidence\x18\x02 \x01(\x02H\x00\x88\x01\x01\x12\x15\n\raudio_seconds\x18\x03 \x01(\x01\x12\x1b\n\x13recognition_seconds\x18\x04 \x01(\x01\x42\r\n\x0b_confidence\"t\n\x10UtteranceDropped\x12\x31\n\x06reason\x18\x01 \x01(\x0e\x32!.porteiro.concierge.v1.DropReason\x12\x18\n\x10\x64uration_seconds\x18\x02 \x01(\x01\x12\x13\n\x0binterrupted\x18\x03 \x01(\x08\"\x15\n\x04\x44tmf\x12\r\n\x05\x64igit\x18\x01 \x01(\t\"O\n\x10PlaybackFinished\x12\x0e\n\x06say_id\x18\x01 \x01(\t\x12\x13\n\x0binterrupted\x18\x02 \x01(\x08\x12\x16\n\x0eplayed_seconds\x18\x03 \x01(\x01\"1\n\x07\x42\x61rgeIn\x12\x0e\n\x06say_id\x18\x01 \x01(\t\x12\x16\n\x0eplayed_seconds\x18\x02 \x01(\x01\"O\n\x08LegEnded\x12\x33\n\x06reason\x18\x01 \x01(\x0e\x32#.porteiro.concierge.v1.LegEndReason\x12\x0e\n\x06\x64\x65tail\x18\x02 \x01(\t\"\xaa\x02\n\tLegAction\x12\x36\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x0b\x32\".porteiro.concierge.v1.LegAcceptedH\x00\x12)\n\x03say\x18\x02 \x01(\x0b\x32\x1a.porteiro.concierge.v1.SayH\x00\x12<\n\rstop_playback\x18\x03 \x01(\x0b\x32#.porteiro.concierge.v1.StopPlaybackH\x00\x12\x30\n\x07hang_up\x18\x04 \x01(\x0b\x32\x1d.porteiro.concierge.v1.HangUpH\x00\x12@\n\x0brecognition\x18\x05 \x01(\x0b\x32).porteiro.concierge.v1.RecognitionContextH\x00\x42\x08\n\x06\x61\x63tion\"\"\n\x0bLegAccepted\x12\x13\n\x0btraceparent\x18\x01 \x01(\t\"J\n\x03Say\x12\x0e\n\x06say_id\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x16\n\x0e\x61llow_barge_in\x18\x03 \x01(\x08\x12\r\n\x05voice\x18\x04 \x01(\t\"\x0e\n\x0cStopPlayback\" \n\x06HangUp\x12\x16\n\x0e\x61\x66ter_playback\x18\x01 \x01(\x08\"u\n\x12RecognitionContext\x12\r\n\x05hints\x18\x01 \x03(\t\x12\x10\n\x08language\x18\x02 \x01(\t\x12>\n\x0f\x65xpected_answer\x18\x03 \x01(\x0e\x32%.porteiro.concierge.v1.ExpectedAnswer*\x80\x01\n\nDropReason\x12\x1b\n\x17\x44ROP_REASON_UNSPECIFIED\x10\x00\x12\x19\n\x15\x44ROP_REASON_TOO_SHORT\x10\x01\x12 \n\x1c\x44ROP_REASON_EMPTY_TRANSCRIPT\x10\x02\x12\x18\n\x14\x44ROP_REASON_REJECTED\x10\x03*\xa2\x02\n\x0cLegEndReason\x12\x1e\n\x1aLEG_END_REASON_UNSPECIFIED\x10\x00\x12 \n\x1cLEG_END_REASON_CALLER_HANGUP\x10\x01\x12#\n\x1fLEG_END_REASON_CONNECTION_ERROR\x10\x02\x12!\n\x1dLEG_END_REASON_PROTOCOL_ERROR\x10\x03\x12\x1f\n\x1bLEG_END_REASON_MAX_DURATION\x10\x04\x12\x1b\n\x17LEG_END_REASON_SHUTDOWN\x10\x05\x12#\n\x1fLEG_END_REASON_HANGUP_REQUESTED\x10\x06\x12%\n!LEG_END_REASON_DEPENDENCY_FAILURE\x10\x07*\x9e\x01\n\x0e\x45xpectedAnswer\x12\x1f\n\x1b\x45XPECTED_ANSWER_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x45XPECTED_ANSWER_YES_NO\x10\x01\x12\x19\n\x15\x45XPECTED_ANSWER_SHORT\x10\x02\x12\x1a\n\x16\x45XPECTED_ANSWER_DIGITS\x10\x03\x12\x18\n\x14\x45XPECTED_ANSWER_OPEN\x10\x04\x32\x65\n\x10\x43onciergeService\x12Q\n\x08\x43onverse\x12\x1f.porteiro.concierge.v1.LegEvent\x1a .porteiro.concierge.v1.LegAction(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%porteiro/concierge/v1/concierge.proto\x12\x15porteiro.concierge.v1\x1a\x1fporteiro/common/v1/common.proto\"\xe7\x03\n\x08LegEvent\x12\x38\n\x0bleg_started\x18\x01 \x01(\x0b\x32!.porteiro.concierge.v1.LegStartedH\x00\x12\x35\n\tutterance\x18\x02 \x01(\x0b\x32 .porteiro.concierge.v1.UtteranceH\x00\x12+\n\x04\x64tmf\x18\x03 \x01(\x0b\x32\x1b.porteiro.concierge.v1.DtmfH\x00\x12\x44\n\x11playback_finished\x18\x04 \x01(\x0b\x32\'.porteiro.concierge.v1.PlaybackFinishedH\x00\x12\x32\n\x08\x62\x61rge_in\x18\x05 \x01(\x0b\x32\x1e.porteiro.concierge.v1.BargeInH\x00\x12\x34\n\tleg_ended\x18\x06 \x01(\x0b\x32\x1f.porteiro.concierge.v1.LegEndedH\x00\x12>\n\x0espeech_started\x18\x07 \x01(\x0b\x32$.porteiro.concierge.v1.SpeechStartedH\x00\x12\x44\n\x11utterance_dropped\x18\x08 \x01(\x0b\x32\'.porteiro.concierge.v1.UtteranceDroppedH\x00\x42\x07\n\x05\x65vent\"s\n\nLegStarted\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12$\n\x03leg\x18\x02 \x01(\x0e\x32\x17.porteiro.common.v1.Leg\x12\x16\n\x0esample_rate_hz\x18\x03 \x01(\r\x12\x13\n\x0b\x63ondominium\x18\x04 \x01(\t\"\x0f\n\rSpeechStarted\"\xad\x01\n\tUtterance\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x17\n\nconfidence\x18\x02 \x01(\x02H\x00\x88\x01\x01\x12\x15\n\raudio_seconds\x18\x03 \x01(\x01\x12\x1b\n\x13recognition_seconds\x18\x04 \x01(\x01\x12\x36\n\rphrase_scores\x18\x05 \x03(\x0b\x32\x1f.porteiro.common.v1.PhraseScoreB\r\n\x0b_confidence\"t\n\x10UtteranceDropped\x12\x31\n\x06reason\x18\x01 \x01(\x0e\x32!.porteiro.concierge.v1.DropReason\x12\x18\n\x10\x64uration_seconds\x18\x02 \x01(\x01\x12\x13\n\x0binterrupted\x18\x03 \x01(\x08\"\x15\n\x04\x44tmf\x12\r\n\x05\x64igit\x18\x01 \x01(\t\"O\n\x10PlaybackFinished\x12\x0e\n\x06say_id\x18\x01 \x01(\t\x12\x13\n\x0binterrupted\x18\x02 \x01(\x08\x12\x16\n\x0eplayed_seconds\x18\x03 \x01(\x01\"1\n\x07\x42\x61rgeIn\x12\x0e\n\x06say_id\x18\x01 \x01(\t\x12\x16\n\x0eplayed_seconds\x18\x02 \x01(\x01\"O\n\x08LegEnded\x12\x33\n\x06reason\x18\x01 \x01(\x0e\x32#.porteiro.concierge.v1.LegEndReason\x12\x0e\n\x06\x64\x65tail\x18\x02 \x01(\t\"\xaa\x02\n\tLegAction\x12\x36\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x0b\x32\".porteiro.concierge.v1.LegAcceptedH\x00\x12)\n\x03say\x18\x02 \x01(\x0b\x32\x1a.porteiro.concierge.v1.SayH\x00\x12<\n\rstop_playback\x18\x03 \x01(\x0b\x32#.porteiro.concierge.v1.StopPlaybackH\x00\x12\x30\n\x07hang_up\x18\x04 \x01(\x0b\x32\x1d.porteiro.concierge.v1.HangUpH\x00\x12@\n\x0brecognition\x18\x05 \x01(\x0b\x32).porteiro.concierge.v1.RecognitionContextH\x00\x42\x08\n\x06\x61\x63tion\"\"\n\x0bLegAccepted\x12\x13\n\x0btraceparent\x18\x01 \x01(\t\"J\n\x03Say\x12\x0e\n\x06say_id\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x16\n\x0e\x61llow_barge_in\x18\x03 \x01(\x08\x12\r\n\x05voice\x18\x04 \x01(\t\"\x0e\n\x0cStopPlayback\" \n\x06HangUp\x12\x16\n\x0e\x61\x66ter_playback\x18\x01 \x01(\x08\"\x90\x01\n\x12RecognitionContext\x12\r\n\x05hints\x18\x01 \x03(\t\x12\x10\n\x08language\x18\x02 \x01(\t\x12>\n\x0f\x65xpected_answer\x18\x03 \x01(\x0e\x32%.porteiro.concierge.v1.ExpectedAnswer\x12\x19\n\x11\x63\x61ndidate_phrases\x18\x04 \x03(\t*\x80\x01\n\nDropReason\x12\x1b\n\x17\x44ROP_REASON_UNSPECIFIED\x10\x00\x12\x19\n\x15\x44ROP_REASON_TOO_SHORT\x10\x01\x12 \n\x1c\x44ROP_REASON_EMPTY_TRANSCRIPT\x10\x02\x12\x18\n\x14\x44ROP_REASON_REJECTED\x10\x03*\xa2\x02\n\x0cLegEndReason\x12\x1e\n\x1aLEG_END_REASON_UNSPECIFIED\x10\x00\x12 \n\x1cLEG_END_REASON_CALLER_HANGUP\x10\x01\x12#\n\x1fLEG_END_REASON_CONNECTION_ERROR\x10\x02\x12!\n\x1dLEG_END_REASON_PROTOCOL_ERROR\x10\x03\x12\x1f\n\x1bLEG_END_REASON_MAX_DURATION\x10\x04\x12\x1b\n\x17LEG_END_REASON_SHUTDOWN\x10\x05\x12#\n\x1fLEG_END_REASON_HANGUP_REQUESTED\x10\x06\x12%\n!LEG_END_REASON_DEPENDENCY_FAILURE\x10\x07*\x9e\x01\n\x0e\x45xpectedAnswer\x12\x1f\n\x1b\x45XPECTED_ANSWER_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x45XPECTED_ANSWER_YES_NO\x10\x01\x12\x19\n\x15\x45XPECTED_ANSWER_SHORT\x10\x02\x12\x1a\n\x16\x45XPECTED_ANSWER_DIGITS\x10\x03\x12\x18\n\x14\x45XPECTED_ANSWER_OPEN\x10\x04\x32\x65\n\x10\x43onciergeService\x12Q\n\x08\x43onverse\x12\x1f.porteiro.concierge.v1.LegEvent\x1a .porteiro.concierge.v1.LegAction(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'porteiro.concierge.v1.concierge_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DROPREASON']._serialized_start=1777
-  _globals['_DROPREASON']._serialized_end=1905
-  _globals['_LEGENDREASON']._serialized_start=1908
-  _globals['_LEGENDREASON']._serialized_end=2198
-  _globals['_EXPECTEDANSWER']._serialized_start=2201
-  _globals['_EXPECTEDANSWER']._serialized_end=2359
+  _globals['_DROPREASON']._serialized_start=1862
+  _globals['_DROPREASON']._serialized_end=1990
+  _globals['_LEGENDREASON']._serialized_start=1993
+  _globals['_LEGENDREASON']._serialized_end=2283
+  _globals['_EXPECTEDANSWER']._serialized_start=2286
+  _globals['_EXPECTEDANSWER']._serialized_end=2444
   _globals['_LEGEVENT']._serialized_start=98
   _globals['_LEGEVENT']._serialized_end=585
   _globals['_LEGSTARTED']._serialized_start=587
   _globals['_LEGSTARTED']._serialized_end=702
   _globals['_SPEECHSTARTED']._serialized_start=704
   _globals['_SPEECHSTARTED']._serialized_end=719
-  _globals['_UTTERANCE']._serialized_start=721
-  _globals['_UTTERANCE']._serialized_end=838
-  _globals['_UTTERANCEDROPPED']._serialized_start=840
-  _globals['_UTTERANCEDROPPED']._serialized_end=956
-  _globals['_DTMF']._serialized_start=958
-  _globals['_DTMF']._serialized_end=979
-  _globals['_PLAYBACKFINISHED']._serialized_start=981
-  _globals['_PLAYBACKFINISHED']._serialized_end=1060
-  _globals['_BARGEIN']._serialized_start=1062
-  _globals['_BARGEIN']._serialized_end=1111
-  _globals['_LEGENDED']._serialized_start=1113
-  _globals['_LEGENDED']._serialized_end=1192
-  _globals['_LEGACTION']._serialized_start=1195
-  _globals['_LEGACTION']._serialized_end=1493
-  _globals['_LEGACCEPTED']._serialized_start=1495
-  _globals['_LEGACCEPTED']._serialized_end=1529
-  _globals['_SAY']._serialized_start=1531
-  _globals['_SAY']._serialized_end=1605
-  _globals['_STOPPLAYBACK']._serialized_start=1607
-  _globals['_STOPPLAYBACK']._serialized_end=1621
-  _globals['_HANGUP']._serialized_start=1623
-  _globals['_HANGUP']._serialized_end=1655
-  _globals['_RECOGNITIONCONTEXT']._serialized_start=1657
-  _globals['_RECOGNITIONCONTEXT']._serialized_end=1774
-  _globals['_CONCIERGESERVICE']._serialized_start=2361
-  _globals['_CONCIERGESERVICE']._serialized_end=2462
+  _globals['_UTTERANCE']._serialized_start=722
+  _globals['_UTTERANCE']._serialized_end=895
+  _globals['_UTTERANCEDROPPED']._serialized_start=897
+  _globals['_UTTERANCEDROPPED']._serialized_end=1013
+  _globals['_DTMF']._serialized_start=1015
+  _globals['_DTMF']._serialized_end=1036
+  _globals['_PLAYBACKFINISHED']._serialized_start=1038
+  _globals['_PLAYBACKFINISHED']._serialized_end=1117
+  _globals['_BARGEIN']._serialized_start=1119
+  _globals['_BARGEIN']._serialized_end=1168
+  _globals['_LEGENDED']._serialized_start=1170
+  _globals['_LEGENDED']._serialized_end=1249
+  _globals['_LEGACTION']._serialized_start=1252
+  _globals['_LEGACTION']._serialized_end=1550
+  _globals['_LEGACCEPTED']._serialized_start=1552
+  _globals['_LEGACCEPTED']._serialized_end=1586
+  _globals['_SAY']._serialized_start=1588
+  _globals['_SAY']._serialized_end=1662
+  _globals['_STOPPLAYBACK']._serialized_start=1664
+  _globals['_STOPPLAYBACK']._serialized_end=1678
+  _globals['_HANGUP']._serialized_start=1680
+  _globals['_HANGUP']._serialized_end=1712
+  _globals['_RECOGNITIONCONTEXT']._serialized_start=1715
+  _globals['_RECOGNITIONCONTEXT']._serialized_end=1859
+  _globals['_CONCIERGESERVICE']._serialized_start=2446
+  _globals['_CONCIERGESERVICE']._serialized_end=2547
 # @@protoc_insertion_point(module_scope)

@@ -88,16 +88,18 @@ class SpeechStarted(_message.Message):
     def __init__(self) -> None: ...
 
 class Utterance(_message.Message):
-    __slots__ = ("text", "confidence", "audio_seconds", "recognition_seconds")
+    __slots__ = ("text", "confidence", "audio_seconds", "recognition_seconds", "phrase_scores")
     TEXT_FIELD_NUMBER: _ClassVar[int]
     CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
     AUDIO_SECONDS_FIELD_NUMBER: _ClassVar[int]
     RECOGNITION_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    PHRASE_SCORES_FIELD_NUMBER: _ClassVar[int]
     text: str
     confidence: float
     audio_seconds: float
     recognition_seconds: float
-    def __init__(self, text: _Optional[str] = ..., confidence: _Optional[float] = ..., audio_seconds: _Optional[float] = ..., recognition_seconds: _Optional[float] = ...) -> None: ...
+    phrase_scores: _containers.RepeatedCompositeFieldContainer[_common_pb2.PhraseScore]
+    def __init__(self, text: _Optional[str] = ..., confidence: _Optional[float] = ..., audio_seconds: _Optional[float] = ..., recognition_seconds: _Optional[float] = ..., phrase_scores: _Optional[_Iterable[_Union[_common_pb2.PhraseScore, _Mapping]]] = ...) -> None: ...
 
 class UtteranceDropped(_message.Message):
     __slots__ = ("reason", "duration_seconds", "interrupted")
@@ -184,11 +186,13 @@ class HangUp(_message.Message):
     def __init__(self, after_playback: _Optional[bool] = ...) -> None: ...
 
 class RecognitionContext(_message.Message):
-    __slots__ = ("hints", "language", "expected_answer")
+    __slots__ = ("hints", "language", "expected_answer", "candidate_phrases")
     HINTS_FIELD_NUMBER: _ClassVar[int]
     LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     EXPECTED_ANSWER_FIELD_NUMBER: _ClassVar[int]
+    CANDIDATE_PHRASES_FIELD_NUMBER: _ClassVar[int]
     hints: _containers.RepeatedScalarFieldContainer[str]
     language: str
     expected_answer: ExpectedAnswer
-    def __init__(self, hints: _Optional[_Iterable[str]] = ..., language: _Optional[str] = ..., expected_answer: _Optional[_Union[ExpectedAnswer, str]] = ...) -> None: ...
+    candidate_phrases: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, hints: _Optional[_Iterable[str]] = ..., language: _Optional[str] = ..., expected_answer: _Optional[_Union[ExpectedAnswer, str]] = ..., candidate_phrases: _Optional[_Iterable[str]] = ...) -> None: ...

@@ -22,25 +22,26 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from porteiro.common.v1 import common_pb2 as porteiro_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fporteiro/speech/v1/speech.proto\x12\x12porteiro.speech.v1\"b\n\x13TranscriptionConfig\x12\x16\n\x0esample_rate_hz\x18\x01 \x01(\r\x12\x10\n\x08language\x18\x02 \x01(\t\x12\r\n\x05hints\x18\x03 \x03(\t\x12\x12\n\nsession_id\x18\x04 \x01(\t\"j\n\x11TranscribeRequest\x12\x39\n\x06\x63onfig\x18\x01 \x01(\x0b\x32\'.porteiro.speech.v1.TranscriptionConfigH\x00\x12\x0f\n\x05\x61udio\x18\x02 \x01(\x0cH\x00\x42\t\n\x07request\"\xa9\x01\n\x12TranscribeResponse\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x17\n\nconfidence\x18\x02 \x01(\x02H\x00\x88\x01\x01\x12\x1e\n\x16\x61udio_duration_seconds\x18\x03 \x01(\x01\x12\x1a\n\x12processing_seconds\x18\x04 \x01(\x01\x12\x0f\n\x07\x62\x61\x63kend\x18\x05 \x01(\t\x12\x10\n\x08language\x18\x06 \x01(\tB\r\n\x0b_confidence\"H\n\x11SynthesizeRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\r\n\x05voice\x18\x02 \x01(\t\x12\x16\n\x0esample_rate_hz\x18\x03 \x01(\r\"K\n\x12SynthesizeResponse\x12\r\n\x05\x61udio\x18\x01 \x01(\x0c\x12\x16\n\x0esample_rate_hz\x18\x02 \x01(\r\x12\x0e\n\x06\x63\x61\x63hed\x18\x03 \x01(\x08\x32\xcd\x01\n\rSpeechService\x12]\n\nTranscribe\x12%.porteiro.speech.v1.TranscribeRequest\x1a&.porteiro.speech.v1.TranscribeResponse(\x01\x12]\n\nSynthesize\x12%.porteiro.speech.v1.SynthesizeRequest\x1a&.porteiro.speech.v1.SynthesizeResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fporteiro/speech/v1/speech.proto\x12\x12porteiro.speech.v1\x1a\x1fporteiro/common/v1/common.proto\"}\n\x13TranscriptionConfig\x12\x16\n\x0esample_rate_hz\x18\x01 \x01(\r\x12\x10\n\x08language\x18\x02 \x01(\t\x12\r\n\x05hints\x18\x03 \x03(\t\x12\x12\n\nsession_id\x18\x04 \x01(\t\x12\x19\n\x11\x63\x61ndidate_phrases\x18\x05 \x03(\t\"j\n\x11TranscribeRequest\x12\x39\n\x06\x63onfig\x18\x01 \x01(\x0b\x32\'.porteiro.speech.v1.TranscriptionConfigH\x00\x12\x0f\n\x05\x61udio\x18\x02 \x01(\x0cH\x00\x42\t\n\x07request\"\xe1\x01\n\x12TranscribeResponse\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x17\n\nconfidence\x18\x02 \x01(\x02H\x00\x88\x01\x01\x12\x1e\n\x16\x61udio_duration_seconds\x18\x03 \x01(\x01\x12\x1a\n\x12processing_seconds\x18\x04 \x01(\x01\x12\x0f\n\x07\x62\x61\x63kend\x18\x05 \x01(\t\x12\x10\n\x08language\x18\x06 \x01(\t\x12\x36\n\rphrase_scores\x18\x07 \x03(\x0b\x32\x1f.porteiro.common.v1.PhraseScoreB\r\n\x0b_confidence\"H\n\x11SynthesizeRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\r\n\x05voice\x18\x02 \x01(\t\x12\x16\n\x0esample_rate_hz\x18\x03 \x01(\r\"K\n\x12SynthesizeResponse\x12\r\n\x05\x61udio\x18\x01 \x01(\x0c\x12\x16\n\x0esample_rate_hz\x18\x02 \x01(\r\x12\x0e\n\x06\x63\x61\x63hed\x18\x03 \x01(\x08\x32\xcd\x01\n\rSpeechService\x12]\n\nTranscribe\x12%.porteiro.speech.v1.TranscribeRequest\x1a&.porteiro.speech.v1.TranscribeResponse(\x01\x12]\n\nSynthesize\x12%.porteiro.speech.v1.SynthesizeRequest\x1a&.porteiro.speech.v1.SynthesizeResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'porteiro.speech.v1.speech_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_TRANSCRIPTIONCONFIG']._serialized_start=55
-  _globals['_TRANSCRIPTIONCONFIG']._serialized_end=153
-  _globals['_TRANSCRIBEREQUEST']._serialized_start=155
-  _globals['_TRANSCRIBEREQUEST']._serialized_end=261
-  _globals['_TRANSCRIBERESPONSE']._serialized_start=264
-  _globals['_TRANSCRIBERESPONSE']._serialized_end=433
-  _globals['_SYNTHESIZEREQUEST']._serialized_start=435
-  _globals['_SYNTHESIZEREQUEST']._serialized_end=507
-  _globals['_SYNTHESIZERESPONSE']._serialized_start=509
-  _globals['_SYNTHESIZERESPONSE']._serialized_end=584
-  _globals['_SPEECHSERVICE']._serialized_start=587
-  _globals['_SPEECHSERVICE']._serialized_end=792
+  _globals['_TRANSCRIPTIONCONFIG']._serialized_start=88
+  _globals['_TRANSCRIPTIONCONFIG']._serialized_end=213
+  _globals['_TRANSCRIBEREQUEST']._serialized_start=215
+  _globals['_TRANSCRIBEREQUEST']._serialized_end=321
+  _globals['_TRANSCRIBERESPONSE']._serialized_start=324
+  _globals['_TRANSCRIBERESPONSE']._serialized_end=549
+  _globals['_SYNTHESIZEREQUEST']._serialized_start=551
+  _globals['_SYNTHESIZEREQUEST']._serialized_end=623
+  _globals['_SYNTHESIZERESPONSE']._serialized_start=625
+  _globals['_SYNTHESIZERESPONSE']._serialized_end=700
+  _globals['_SPEECHSERVICE']._serialized_start=703
+  _globals['_SPEECHSERVICE']._serialized_end=908
 # @@protoc_insertion_point(module_scope)

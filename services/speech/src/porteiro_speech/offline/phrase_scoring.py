@@ -1,0 +1,147 @@
+"""Closed-set scoring: how well each expected phrase fits an utterance, by whisper's own model.
+
+Whisper's free transcript of a name on an 8 kHz line is often another word ("Roberto" written
+"Homem", "Fomeiro"), and no matching on text brings it back. But whisper can still say which of
+a few known phrases the audio fits best: force-decode each candidate (CTranslate2's `align`
+gives the probability of every token of a given text) and compare.
+
+How a phrase is scored:
+- the candidate is decoded after a prefix, so that "É para o Roberto" can be scored on
+  "Roberto": the prefixes are nothing and the free transcript less its last word (the name is
+  usually last: "Quero falar com o Roberto", "É para o Roberto"); the better of the two counts;
+- only the phrase's own tokens count, as the mean log-probability per token;
+- less the same phrase's mean log-probability given silence (pointwise mutual information):
+  whisper's language model alone finds "José Antônio Ferreira" easy to continue once "José"
+  is written, and would prefer long names without that correction.
+
+Measured on espeak-ng pt-BR speech at 8 kHz, 8 residents of the blocks condominium, 4 voices, 4
+phrasings each (128 utterances, first names and full names as candidates): the best-scored
+resident was right in 88 (69%), against 46 for plain fuzzy matching of the transcript; on the
+57 whose transcript the concierge's matcher could not read at all, right in 35. About 0.3 s
+per utterance for 16 phrases on the 2-core development machine (a fitted encoder window and
+one batched `align`).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+from collections import OrderedDict
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from porteiro_common.ptbr import plain
+
+if TYPE_CHECKING:
+    from faster_whisper import WhisperModel
+    from faster_whisper.tokenizer import Tokenizer
+
+FRAMES_PER_SECOND = 100  # whisper's mel hop is 10 ms at 16 kHz
+FULL_WINDOW_FRAMES = 3000
+# Silence after the utterance in the encoder's window, as whisper saw in training.
+MARGIN_FRAMES = 100
+# Probabilities are floored here before the log (align reports 0 for impossible tokens).
+MIN_PROBABILITY = 1e-9
+# Phrases' scores given silence, kept for the next utterances (a directory's names recur).
+PRIOR_CACHE_ENTRIES = 4096
+
+
+def words_of(text: str) -> list[str]:
+    return re.findall(r"\w+", text)
+
+
+def prefixes(transcript: str) -> list[str]:
+    """Nothing, and the transcript less its last word (when it has more than one)."""
+    words = words_of(transcript)
+    return ["", " ".join(words[:-1])] if len(words) > 1 else [""]
+
+
+def written_in(transcript: str, phrases: list[str]) -> bool:
+    """True when the transcript already holds one of the phrases word for word (no need to score)."""
+    said = f" {' '.join(words_of(plain(transcript)))} "
+    return any(f" {' '.join(words_of(plain(phrase)))} " in said for phrase in phrases if words_of(phrase))
+
+
+def window_frames(audio_frames: int) -> int:
+    """The utterance plus a second's margin, rounded up to whole seconds, at most 30 s."""
+    wanted = audio_frames + MARGIN_FRAMES
+    return min(FULL_WINDOW_FRAMES, math.ceil(wanted / FRAMES_PER_SECOND) * FRAMES_PER_SECOND)
+
+
+class PhraseScorer:
+    """Scores candidate phrases against one utterance's audio with a loaded faster-whisper model."""
+
+    def __init__(self, model: WhisperModel) -> None:
+        self._model = model
+        self._prior: OrderedDict[tuple[str, str], float] = OrderedDict()
+        self._prior_lock = threading.Lock()  # the recognition pool's threads share the cache
+
+    def score(
+        self, samples: np.ndarray, transcript: str, phrases: list[str], tokenizer: Tokenizer
+    ) -> list[tuple[str, float]]:
+        """(phrase, score) best first; see the module doc for the score."""
+        phrases = [phrase for phrase in dict.fromkeys(phrases) if words_of(phrase)]
+        if not phrases or not samples.size:
+            return []
+        tokens = {phrase: tokenizer.encode(" " + phrase) for phrase in phrases}
+        encoder_output, audio_frames = self._encode(samples)
+        best: dict[str, float] = {}
+        sequences, owners = [], []
+        for prefix in prefixes(transcript):
+            prefix_tokens = tokenizer.encode(" " + prefix) if prefix else []
+            for phrase in phrases:
+                sequences.append(prefix_tokens + tokens[phrase])
+                owners.append((phrase, len(prefix_tokens)))
+        for (phrase, skip), logprobs in zip(
+            owners, self._token_logprobs(encoder_output, audio_frames, sequences, tokenizer), strict=True
+        ):
+            mean = sum(logprobs[skip:]) / len(tokens[phrase])
+            best[phrase] = max(best.get(phrase, -math.inf), mean)
+        priors = self._priors(phrases, tokens, tokenizer)
+        scored = [(phrase, best[phrase] - priors[phrase]) for phrase in phrases]
+        return sorted(scored, key=lambda item: -item[1])
+
+    def _encode(self, samples: np.ndarray) -> tuple[np.ndarray, int]:
+        features = self._model.feature_extractor(samples)
+        audio_frames = features.shape[-1]
+        window = window_frames(audio_frames)
+        features = np.pad(features[:, :window], ((0, 0), (0, max(0, window - audio_frames))))
+        return np.array(self._model.encode(features)), min(audio_frames, window)
+
+    def _token_logprobs(
+        self, encoder_output: np.ndarray, audio_frames: int, sequences: list[list[int]], tokenizer: Tokenizer
+    ) -> list[list[float]]:
+        import ctranslate2
+
+        batch = ctranslate2.StorageView.from_array(np.repeat(encoder_output, len(sequences), axis=0))
+        # num_frames is in encoder frames (half the mel frames); align needs it for its timings only.
+        results = self._model.model.align(
+            batch, tokenizer.sot_sequence, sequences, [max(1, audio_frames // 2)] * len(sequences)
+        )
+        return [
+            [math.log(max(probability, MIN_PROBABILITY)) for probability in result.text_token_probs]
+            for result in results
+        ]
+
+    def _priors(
+        self, phrases: list[str], tokens: dict[str, list[int]], tokenizer: Tokenizer
+    ) -> dict[str, float]:
+        """Each phrase's mean log-probability per token given a second of silence (cached)."""
+        language = tokenizer.language_code
+        with self._prior_lock:
+            priors = {p: self._prior[(language, p)] for p in phrases if (language, p) in self._prior}
+        missing = [phrase for phrase in phrases if phrase not in priors]
+        if missing:
+            encoder_output, frames = self._encode(np.zeros(FRAMES_PER_SECOND * 160, dtype=np.float32))
+            logprobs = self._token_logprobs(encoder_output, frames, [tokens[p] for p in missing], tokenizer)
+            for phrase, values in zip(missing, logprobs, strict=True):
+                priors[phrase] = sum(values) / len(values)
+        with self._prior_lock:
+            for phrase in phrases:
+                self._prior[(language, phrase)] = priors[phrase]
+                self._prior.move_to_end((language, phrase))
+            while len(self._prior) > PRIOR_CACHE_ENTRIES:
+                self._prior.popitem(last=False)
+        return priors
