@@ -94,10 +94,19 @@ class TimedSpeechClient(FakeSpeechClient):
         self.streams: list[TimedTranscription] = []
 
     def transcription(  # type: ignore[override]
-        self, sample_rate: int, session_id: str, hints: Iterable[str], language: str = ""
+        self,
+        sample_rate: int,
+        session_id: str,
+        hints: Iterable[str],
+        language: str = "",
+        candidate_phrases: Iterable[str] = (),
     ) -> TimedTranscription:
         config = speech_pb2.TranscriptionConfig(
-            sample_rate_hz=sample_rate, language=language, hints=list(hints), session_id=session_id
+            sample_rate_hz=sample_rate,
+            language=language,
+            hints=list(hints),
+            session_id=session_id,
+            candidate_phrases=list(candidate_phrases),
         )
         stream = TimedTranscription(self, len(self.streams) + 1, config)
         self.streams.append(stream)

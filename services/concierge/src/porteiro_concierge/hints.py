@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterable
 
 from porteiro_common.ptbr.names import VISITOR_NAME_CUES
+from porteiro_concierge.understanding import heard
 from porteiro_concierge.understanding.sets import Answers, ResidentChoice, Understanding
 
 log = logging.getLogger(__name__)
@@ -113,6 +114,14 @@ class Vocabulary:
         if question == "apartment_and_resident":  # the apartment heard may be right: its residents first
             return capped([APARTMENT_WORD, *own, *self.apartments, *self.residents])
         return None
+
+    def candidate_phrases(self, question: str, apartment: str | None = None) -> list[str]:
+        """Phrases for speech to score against the answer's audio: the residents' names when asking
+        whom to call by name (of `apartment` when known), none for other questions or when there
+        are too many (understanding/heard.py)."""
+        if question != "resident_name":
+            return []
+        return heard.candidate_phrases(self.resident_choices, apartment)
 
     def understanding(self, answers: Answers) -> Understanding:
         """The closed sets for the current vocabulary, rebuilt only when it changed.

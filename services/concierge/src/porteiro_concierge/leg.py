@@ -280,7 +280,10 @@ class LegHandler:
         kind = event.WhichOneof("event")
         if kind == "utterance":
             text = event.utterance.text.strip()
-            return core_events.Utterance(self.leg, text[:MAX_UTTERANCE_CHARS]) if text else None
+            if not text:
+                return None
+            scores = tuple((item.phrase, item.score) for item in event.utterance.phrase_scores)
+            return core_events.Utterance(self.leg, text[:MAX_UTTERANCE_CHARS], phrase_scores=scores)
         if kind == "dtmf":
             return self._key(event.dtmf.digit)
         if kind == "playback_finished":

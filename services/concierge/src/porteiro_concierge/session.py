@@ -177,6 +177,8 @@ class Session:
     hints: dict[str, list[str]] = field(default_factory=dict)
     # The kind of answer last announced to each leg with them (a concierge ExpectedAnswer value).
     expected_answers: dict[str, int] = field(default_factory=dict)
+    # The candidate phrases last sent with them (speech scores each against the audio).
+    candidate_phrases: dict[str, list[str]] = field(default_factory=dict)
     outcome: Outcome | None = None
     # Why the call failed (set with the outcome FAILED only).
     failure: FailureReason | None = None
@@ -219,6 +221,9 @@ class Session:
             legs=dict(raw.get("legs", {})),
             hints={leg: list(hints) for leg, hints in raw.get("hints", {}).items()},
             expected_answers={leg: int(kind) for leg, kind in raw.get("expected_answers", {}).items()},
+            candidate_phrases={
+                leg: list(phrases) for leg, phrases in raw.get("candidate_phrases", {}).items()
+            },
             outcome=Outcome(raw["outcome"]) if raw.get("outcome") else None,
             failure=_failure(raw.get("failure")),
             traceparent=raw.get("traceparent", ""),

@@ -105,6 +105,7 @@ class CallerAudio:
         self._now = now
         self.session_id = ""
         self.hints: list[str] = []  # RecognitionContext of the next recognitions
+        self.candidate_phrases: list[str] = []
         self.language = ""
         self.expected_answer = 0  # its kind of answer (concierge_pb2.ExpectedAnswer)
         self._span: Span = trace.INVALID_SPAN  # the TURN span of the utterance in progress
@@ -160,8 +161,10 @@ class CallerAudio:
                 self._speech_resumed(rate)
 
     def expect(self, context: concierge_pb2.RecognitionContext) -> None:
-        """The concierge's RecognitionContext for the next utterances: hints, language, kind of answer."""
+        """The concierge's RecognitionContext for the next utterances: hints, candidate phrases,
+        language, kind of answer."""
         self.hints = list(context.hints)
+        self.candidate_phrases = list(context.candidate_phrases)
         self.language = context.language
         self.expected_answer = context.expected_answer
         if self._endpointer is not None:
@@ -200,7 +203,9 @@ class CallerAudio:
 
     def _open_transcription(self, rate: int) -> Transcription:
         """A Transcribe stream for the utterance in progress, with the current RecognitionContext."""
-        transcription = self._speech.transcription(rate, self.session_id, self.hints, self.language)
+        transcription = self._speech.transcription(
+            rate, self.session_id, self.hints, self.language, self.candidate_phrases
+        )
         with trace.use_span(self._span, end_on_exit=False):  # the Transcribe client span joins the turn
             transcription.start(self._settings.max_utterance_seconds)
         return transcription
@@ -279,7 +284,10 @@ class CallerAudio:
             recognised_at = early or self._now()  # a speculative transcript may have waited for the end
             self._turns.transcript_arrived(span, recognised_at)
             utterance = concierge_pb2.Utterance(
-                text=text, audio_seconds=audio_seconds, recognition_seconds=recognised_at - ended_at
+                text=text,
+                audio_seconds=audio_seconds,
+                recognition_seconds=recognised_at - ended_at,
+                phrase_scores=response.phrase_scores,
             )
             if response.HasField("confidence"):
                 utterance.confidence = response.confidence

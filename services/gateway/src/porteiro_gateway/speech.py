@@ -75,7 +75,12 @@ class SpeechClient(Protocol):
         ...
 
     def transcription(
-        self, sample_rate: int, session_id: str, hints: Iterable[str], language: str = ""
+        self,
+        sample_rate: int,
+        session_id: str,
+        hints: Iterable[str],
+        language: str = "",
+        candidate_phrases: Iterable[str] = (),
     ) -> Transcription: ...
 
 
@@ -137,10 +142,19 @@ class GrpcSpeechClient:
         return b"".join([chunk async for chunk in self.synthesize(text)])
 
     def transcription(
-        self, sample_rate: int, session_id: str, hints: Iterable[str], language: str = ""
+        self,
+        sample_rate: int,
+        session_id: str,
+        hints: Iterable[str],
+        language: str = "",
+        candidate_phrases: Iterable[str] = (),
     ) -> Transcription:
         config = speech_pb2.TranscriptionConfig(
-            sample_rate_hz=sample_rate, language=language, hints=list(hints), session_id=session_id
+            sample_rate_hz=sample_rate,
+            language=language,
+            hints=list(hints),
+            session_id=session_id,
+            candidate_phrases=list(candidate_phrases),
         )
         return GrpcTranscription(self._stub, config, self.recognition_timeout)
 

@@ -23,7 +23,8 @@ from porteiro_concierge.extraction.base import Intent
 from porteiro_concierge.extraction.deterministic import leading_name
 from porteiro_concierge.hints import INTENT_HINTS, capped
 from porteiro_concierge.session import Asking, Target
-from porteiro_concierge.understanding.sets import TIE
+from porteiro_concierge.understanding.heard import heard_resident
+from porteiro_concierge.understanding.sets import TIE, Reading
 
 YES = "yes"
 NO = "no"
@@ -44,6 +45,8 @@ def read_closed(step: Step, said: dict[str, Any], text: str) -> Target | None:
         return _option_answer(step, said, text)
     elif asking == Asking.RESIDENT_NAME and "resident_name" not in said:
         return _resident_answer(step, said, text)
+    elif asking == Asking.RESIDENT_NAME and step.phrase_scores:
+        return _heard_instead(step, said)
     elif asking == Asking.APARTMENT and "apartment" not in said and not step.session.keypad.offered:
         return _apartment_answer(step, said, text)
     return None
@@ -124,12 +127,35 @@ def _resident_answer(step: Step, said: dict[str, Any], text: str) -> Target | No
     # "Meu nome é Pedro": the visitor's own name is not read again as a resident (João Pedro Silva).
     heard = _without_words(text, said.get("visitor_name"))
     reading = step.understanding.resident(heard, apartment, exclude=session.validation.excluded)
+    if not (reading.strong or reading.weak):
+        reading = _heard(step, apartment)
     resident = step.understanding.residents.get(reading.best.value) if reading.best else None
     if resident is None or not (reading.strong or reading.weak):
         return None
     if reading.strong or resident.name in session.validation.confirmed:
         said["resident_name"] = resident.name  # the apartment is left to the directory: not heard
         return None
+    return Target(apartment=resident.apartment, resident_name=resident.name, destination="")
+
+
+def _heard(step: Step, apartment: str | None) -> Reading:
+    """The resident the recogniser's own scores single out (understanding/heard.py): weak at most."""
+    residents = step.understanding.residents.values()
+    return heard_resident(step.phrase_scores, residents, apartment, step.session.validation.excluded)
+
+
+def _heard_instead(step: Step, said: dict[str, Any]) -> Target | None:
+    """A name the extractor took from the transcript that reads as no resident ("Homem", for
+    "Roberto"): the resident the recogniser's scores single out, to confirm, replaces it."""
+    apartment = said.get("apartment") or step.session.slots.apartment
+    named = step.understanding.resident(str(said["resident_name"]), apartment)
+    if named.strong or named.weak:
+        return None
+    reading = _heard(step, apartment)
+    resident = step.understanding.residents.get(reading.best.value) if reading.best else None
+    if resident is None or not reading.weak:
+        return None
+    said.pop("resident_name")
     return Target(apartment=resident.apartment, resident_name=resident.name, destination="")
 
 

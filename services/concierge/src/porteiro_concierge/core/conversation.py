@@ -98,7 +98,8 @@ def _dispatch(step: Step, event: Event) -> None:
             else:
                 step.fx.say(RESIDENT, step.prompts["resident_unknown_call"], allow_barge_in=False)
                 step.fx.hang_up(RESIDENT)
-        case Utterance(leg=leg, text=text, extraction=extraction):
+        case Utterance(leg=leg, text=text, extraction=extraction, phrase_scores=phrase_scores):
+            step.phrase_scores = phrase_scores
             if leg == VISITOR:
                 collecting.utterance(step, text, extraction)
             else:

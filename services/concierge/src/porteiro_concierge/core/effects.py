@@ -105,9 +105,13 @@ class Effects:
         leg: str,
         hints: list[str],
         expected: concierge_pb2.ExpectedAnswer = concierge_pb2.EXPECTED_ANSWER_UNSPECIFIED,
+        candidate_phrases: list[str] | None = None,
     ) -> None:
         context = concierge_pb2.RecognitionContext(
-            hints=hints, language=HINTS_LANGUAGE, expected_answer=expected
+            hints=hints,
+            language=HINTS_LANGUAGE,
+            expected_answer=expected,
+            candidate_phrases=candidate_phrases or [],
         )
         self.actions[leg].append(concierge_pb2.LegAction(recognition=context))
 

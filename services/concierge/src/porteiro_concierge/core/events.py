@@ -38,6 +38,8 @@ class Utterance:
     leg: str
     text: str
     extraction: Extraction | None = None
+    # The speech service's scores of the question's candidate phrases, best first.
+    phrase_scores: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True)

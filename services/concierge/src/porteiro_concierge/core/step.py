@@ -48,6 +48,8 @@ class HintSource(Protocol):
 
     def for_question(self, question: str, apartment: str | None = None) -> list[str] | None: ...
 
+    def candidate_phrases(self, question: str, apartment: str | None = None) -> list[str]: ...
+
     def understanding(self, answers: Answers) -> Understanding: ...
 
 
@@ -68,6 +70,8 @@ class Step:
     now: float
     rules: Rules
     fx: Effects = field(default_factory=Effects)
+    # The speech service's scores of the candidate phrases for the utterance being handled.
+    phrase_scores: tuple[tuple[str, float], ...] = ()
 
     @property
     def settings(self) -> ConciergeSettings:
@@ -102,7 +106,8 @@ class Step:
         if hints is None:
             hints = self.rules.vocabulary.for_question(question, self.session.slots.apartment)
         expected = EXPECTED_ANSWERS.get(question, concierge_pb2.EXPECTED_ANSWER_UNSPECIFIED)
-        self.hint(VISITOR, hints, expected)
+        phrases = self.rules.vocabulary.candidate_phrases(question, self.session.slots.apartment)
+        self.hint(VISITOR, hints, expected, phrases)
         self.say_visitor(text)
 
     def hint(
@@ -110,8 +115,10 @@ class Step:
         leg: str,
         hints: list[str] | None,
         expected: concierge_pb2.ExpectedAnswer = concierge_pb2.EXPECTED_ANSWER_UNSPECIFIED,
+        candidate_phrases: list[str] | None = None,
     ) -> None:
-        """Send `hints` and the `expected` kind of answer to `leg`, unless both are in force there.
+        """Send `hints`, the `expected` kind of answer and the `candidate_phrases` to score to `leg`,
+        unless all are in force there.
 
         `hints` None keeps the current hints (only a new kind of answer is sent then).
         """
@@ -121,16 +128,23 @@ class Step:
             if current is None:
                 return
             hints = current
-        if current == hints and session.expected_answers.get(leg, 0) == expected:
+        phrases = candidate_phrases or []
+        if (
+            current == hints
+            and session.expected_answers.get(leg, 0) == expected
+            and session.candidate_phrases.get(leg, []) == phrases
+        ):
             return
         session.hints[leg] = hints
         session.expected_answers[leg] = expected
-        self.fx.hints(leg, hints, expected)
+        session.candidate_phrases[leg] = phrases
+        self.fx.hints(leg, hints, expected, phrases)
 
     def forget_hints(self, leg: str) -> None:
         """A new stream on `leg` starts without hints and with the gateway's default silence."""
         self.session.hints.pop(leg, None)
         self.session.expected_answers.pop(leg, None)
+        self.session.candidate_phrases.pop(leg, None)
 
     def values(self) -> dict[str, str]:
         """The placeholders of the sentences about this call."""
