@@ -215,7 +215,10 @@ class FakeTranscription:
         await self._done
         if self._client.recognition_error is not None:
             raise self._client.recognition_error
-        return speech_pb2.TranscribeResponse(text=self._client.transcript, confidence=0.9)
+        client = self._client
+        return speech_pb2.TranscribeResponse(
+            text=client.transcript, confidence=0.9, phrase_scores=client.phrase_scores
+        )
 
     def cancel(self) -> None:
         self.cancelled = True
@@ -231,6 +234,7 @@ class FakeSpeechClient:
         self.failing_texts: set[str] = set()  # synthesis of these fails (UNAVAILABLE)
         self.transcript = "quero falar com o apartamento cento e dois"
         self.recognition_error: grpc.aio.AioRpcError | None = None
+        self.phrase_scores: list[common_pb2.PhraseScore] = []  # every recognition's
         self.chunk_bytes = 1600
         self.synthesized: list[str] = []
         self.transcriptions: list[FakeTranscription] = []

@@ -28,7 +28,8 @@ class ScriptedSession:
             await self.recognizer.entered_finish(-1)
         if self.recognizer.failure:
             raise BackendError(self.recognizer.failure)
-        return Recognition(text=self.recognizer.reply, confidence=0.9)
+        recognizer = self.recognizer
+        return Recognition(text=recognizer.reply, confidence=0.9, phrase_scores=recognizer.phrase_scores)
 
     async def cancel(self) -> None:
         self.cancelled = True
@@ -41,6 +42,7 @@ class ScriptedRecognizer:
 
     def __init__(self, reply: str = "Sim, pode subir.") -> None:
         self.reply = reply
+        self.phrase_scores: tuple[tuple[str, float], ...] = ()  # what every recognition scores
         self.failure: str | None = None
         self.sessions: list[ScriptedSession] = []
         self.fed = asyncio.Event()

@@ -111,3 +111,31 @@ def test_fixed_prompts_were_cached_before_serving_and_metrics_are_exported(stub,
         (("backend", "espeak"), ("cached", "true")),
     )
     assert samples[cached_key] >= 1
+
+
+# The blocks condominium's residents as the concierge sends them with "Qual é o nome do morador?".
+RESIDENT_PHRASES = [
+    *("Paulo Henrique Santos", "Lúcia Santos", "Roberto Nunes", "Luiza Mendes"),
+    *("José Antônio Ferreira", "Beatriz Gonçalves", "Paulo", "Lúcia", "Roberto", "Luiza", "José", "Beatriz"),
+]
+
+
+@pytest.mark.parametrize(
+    ("said", "voice", "speed"),
+    [("O Roberto.", "pt-br", 130), ("Quero falar com o Roberto.", "pt-br+f2", 140)],
+)
+def test_a_name_whisper_writes_as_another_word_is_still_scored_best(stub, said, voice, speed):
+    audio = padded(synthesize_slin(said, voice=voice, rate_hz=8000, speed=speed), 8000)
+    response = transcribe(stub, audio, hints=RESIDENT_PHRASES[:6], candidate_phrases=RESIDENT_PHRASES)
+    assert "roberto" not in plain(response.text), response.text  # the free transcript misses it
+    scores = [(item.phrase, item.score) for item in response.phrase_scores]
+    assert sorted(phrase for phrase, _ in scores) == sorted(RESIDENT_PHRASES)  # every one scored
+    assert [score for _, score in scores] == sorted((score for _, score in scores), reverse=True)
+    assert scores[0][0] == "Roberto", scores[:3]
+
+
+def test_a_name_written_in_the_transcript_is_not_scored(stub):
+    audio = padded(synthesize_slin("Beatriz Gonçalves.", voice="pt-br", rate_hz=8000, speed=130), 8000)
+    response = transcribe(stub, audio, hints=RESIDENT_PHRASES[:6], candidate_phrases=RESIDENT_PHRASES)
+    assert "beatriz" in plain(response.text), response.text
+    assert list(response.phrase_scores) == []

@@ -121,7 +121,7 @@ class Vocabulary:
         are too many (understanding/heard.py)."""
         if question != "resident_name":
             return []
-        return heard.candidate_phrases(self.resident_choices, apartment)
+        return heard.candidate_phrases(self._choices(), apartment)
 
     def understanding(self, answers: Answers) -> Understanding:
         """The closed sets for the current vocabulary, rebuilt only when it changed.
@@ -134,11 +134,14 @@ class Vocabulary:
         self._answers = answers
         fingerprint = self._fingerprint(answers)
         if self._understanding is None or self._understanding[0] != fingerprint:
-            choices = self.resident_choices or [  # a vocabulary given as names per apartment only
-                ResidentChoice(name, number) for number, names in self.residents_of.items() for name in names
-            ]
-            self._understanding = (fingerprint, Understanding(answers, choices, self.apartments))
+            self._understanding = (fingerprint, Understanding(answers, self._choices(), self.apartments))
         return self._understanding[1]
+
+    def _choices(self) -> list[ResidentChoice]:
+        """The residents, also from a vocabulary given as names per apartment only."""
+        return self.resident_choices or [
+            ResidentChoice(name, number) for number, names in self.residents_of.items() for name in names
+        ]
 
     def _fingerprint(self, answers: Answers) -> tuple[int, ...]:
         return (id(answers), id(self.resident_choices), id(self.residents_of), id(self.apartments))

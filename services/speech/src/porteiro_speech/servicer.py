@@ -171,7 +171,7 @@ class SpeechServicer(speech_pb2_grpc.SpeechServiceServicer):
                 "PORTEIRO_SPEECH_LANGUAGES",
             ),
             hints=clean_hints(list(config.hints)),
-            candidate_phrases=clean_hints(list(config.candidate_phrases))[
+            candidate_phrases=tuple(dict.fromkeys(clean_hints(list(config.candidate_phrases))))[
                 : self.settings.max_candidate_phrases
             ],
         )

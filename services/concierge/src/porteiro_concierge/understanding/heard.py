@@ -59,7 +59,10 @@ def phrase_owners(residents: Iterable[ResidentChoice]) -> dict[str, str]:
 
 def candidate_phrases(residents: Iterable[ResidentChoice], apartment: str | None) -> list[str]:
     """The phrases to send with "who?" (none when there are too many to score)."""
-    phrases = list(phrase_owners(residents_to_score(residents, apartment)))
+    scored = residents_to_score(residents, apartment)
+    if len(scored) > MAX_CANDIDATE_PHRASES:  # a phrase each at least: too many (10,000 residents)
+        return []
+    phrases = list(phrase_owners(scored))
     return phrases if len(phrases) <= MAX_CANDIDATE_PHRASES else []
 
 

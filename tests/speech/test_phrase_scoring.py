@@ -1,0 +1,79 @@
+"""Candidate phrases scored against the audio: the servicer's side with a scripted recogniser, and
+the offline scorer's own helpers. The real model's scores are checked in test_whisper_acoustic.py."""
+
+from __future__ import annotations
+
+import pytest
+
+from porteiro_speech.offline.phrase_scoring import prefixes, window_frames, written_in
+from tests.speech.conftest import transcribe_messages
+from tests.speech.fakes import ScriptedRecognizer
+from tests.speech.test_transcribe import ONE_SECOND, start_with, transcribe
+
+NAMES = ["Roberto Nunes", "Roberto", "Lúcia Santos", "Lúcia"]
+
+
+async def test_candidate_phrases_reach_the_backend_and_their_scores_come_back_in_order(start_speech):
+    recognizer = ScriptedRecognizer("O Homem da Tour.")
+    recognizer.phrase_scores = (("Roberto", 2.5), ("Lúcia", 0.25), ("Roberto Nunes", -0.5))
+    speech = await start_with(start_speech, recognizer)
+    response = await transcribe(speech.stub, transcribe_messages(ONE_SECOND, candidate_phrases=NAMES))
+    assert recognizer.sessions[0].config.candidate_phrases == tuple(NAMES)
+    assert [(item.phrase, item.score) for item in response.phrase_scores] == [
+        ("Roberto", 2.5),
+        ("Lúcia", 0.25),
+        ("Roberto Nunes", -0.5),
+    ]
+    spans = [span for span in speech.spans.get_finished_spans() if span.name == "TRANSCRIPTION"]
+    assert spans[-1].attributes["candidate_phrases"] == len(NAMES)
+
+
+async def test_phrases_are_cleaned_once_each_up_to_the_limit_and_zero_scores_none(start_speech):
+    recognizer = ScriptedRecognizer()
+    speech = await start_with(start_speech, recognizer, max_candidate_phrases=3)
+    await transcribe(
+        speech.stub, transcribe_messages(ONE_SECOND, candidate_phrases=["  Roberto  Nunes ", *NAMES])
+    )
+    assert recognizer.sessions[0].config.candidate_phrases == ("Roberto Nunes", "Roberto", "Lúcia Santos")
+    off = ScriptedRecognizer()
+    speech = await start_with(start_speech, off, max_candidate_phrases=0)
+    await transcribe(speech.stub, transcribe_messages(ONE_SECOND, candidate_phrases=NAMES))
+    assert off.sessions[0].config.candidate_phrases == ()
+
+
+async def test_without_candidates_the_response_has_no_scores(start_speech):
+    speech = await start_with(start_speech, ScriptedRecognizer())
+    response = await transcribe(speech.stub, transcribe_messages(ONE_SECOND))
+    assert list(response.phrase_scores) == []
+
+
+@pytest.mark.parametrize(
+    ("transcript", "expected"),
+    [
+        ("É para o Homem.", ["", "É para o"]),
+        ("Fomeira.", [""]),
+        ("", [""]),
+        ("Quero falar com o meu fomeiro.", ["", "Quero falar com o meu"]),
+    ],
+)
+def test_a_phrase_is_scored_from_the_start_and_after_all_but_the_last_word(transcript, expected):
+    assert prefixes(transcript) == expected
+
+
+@pytest.mark.parametrize(
+    ("transcript", "written"),
+    [
+        ("Quero falar com o Roberto Nunes.", True),
+        ("roberto, por favor", True),  # case and punctuation do not matter
+        ("Lucia Santos.", True),  # nor accents
+        ("Robertinho.", False),  # a whole word, not a piece of one
+        ("O Homem da Tour.", False),
+    ],
+)
+def test_a_transcript_holding_a_phrase_word_for_word_needs_no_scoring(transcript, written):
+    assert written_in(transcript, ["Roberto Nunes", "Roberto", "Lúcia Santos"]) is written
+
+
+@pytest.mark.parametrize(("audio_frames", "window"), [(150, 300), (200, 300), (201, 400), (2950, 3000)])
+def test_the_scoring_window_is_the_utterance_and_a_second_in_whole_seconds(audio_frames, window):
+    assert window_frames(audio_frames) == window
