@@ -152,3 +152,52 @@ def test_a_phrase_no_likelier_than_silence_is_not_heard() -> None:
     assert not reading.weak
     assert heard_resident([], RESIDENTS, None).best is None
     assert heard_resident([("Roberto Nunes", math.inf)], RESIDENTS, None).best is None
+
+
+async def test_the_scores_win_over_a_weak_reading_of_the_transcript() -> None:
+    # "Renato." reads weakly as Renata Oliveira; the recogniser's scores put Lucas well ahead.
+    harness = CallHarness(SCRIPT, whom_question="resident")
+    await asked_by_name(harness)
+    await harness.send(Utterance(VISITOR, "Renato.", phrase_scores=LUCAS_HEARD))
+    assert harness.last_said(VISITOR) == "Lucas Martins, do 302?"
+
+
+async def test_a_strong_reading_that_is_refused_is_followed_by_the_one_the_scores_rank_first() -> None:
+    # Whisper wrote a name from its hints ("Renata." for a garbled "Lucas"): a strong reading,
+    # confirmed because it came by the name alone; its "não" brings the scores' first at once.
+    script = {**SCRIPT, "Renata.": Extraction(resident_name="Renata")}
+    harness = CallHarness(script, whom_question="resident")
+    await asked_by_name(harness)
+    await harness.send(Utterance(VISITOR, "Renata.", phrase_scores=LUCAS_HEARD))
+    assert harness.last_said(VISITOR) == "Renata Oliveira, do 501?"
+    await harness.say(VISITOR, "Não.")
+    assert harness.last_said(VISITOR) == "Lucas Martins, do 302?"
+    await harness.say(VISITOR, "Sim.")
+    assert harness.dialer.attempts == [(LUCAS.destination, 1)]
+
+
+async def test_the_scores_of_an_answer_serve_one_no() -> None:
+    harness = CallHarness(SCRIPT, whom_question="resident")
+    await asked_by_name(harness)
+    heard = (("Lucas", 3.0), ("Renata", 2.0), ("Renata Oliveira", 1.0))
+    await harness.send(Utterance(VISITOR, GARBLED, phrase_scores=heard))
+    assert harness.last_said(VISITOR) == "Lucas Martins, do 302?"
+    await harness.say(VISITOR, "Não.")
+    # The next the scores rank (leading silence by 2.0) is asked about at once...
+    assert harness.last_said(VISITOR) == "Renata Oliveira, do 501?"
+    session = await harness.session()
+    assert session is not None and session.validation.heard == []
+    await harness.say(VISITOR, "Não.")
+    # ...and no more: the ranking is spent (two refusals bring the keypad, as any two).
+    assert "teclado" in harness.last_said(VISITOR)
+    assert harness.dialer.attempts == []
+
+
+async def test_the_ranking_survives_the_session_store() -> None:
+    harness = CallHarness(SCRIPT, whom_question="resident")
+    await asked_by_name(harness)
+    await harness.send(Utterance(VISITOR, GARBLED, phrase_scores=LUCAS_HEARD))
+    session = await harness.session()
+    assert session is not None
+    assert session.validation.heard == [("302/Lucas Martins", 2.4), ("501/Renata Oliveira", 0.3)]
+    assert type(session).from_json(session.to_json()).validation.heard == session.validation.heard

@@ -145,6 +145,9 @@ class Validation:
     # The resident of a confirmation with the intent that the visitor said no to: excluded once
     # the intent, asked alone, turns out right (then the resident was what was wrong).
     doubted: Target | None = None
+    # The residents the recogniser's scores ranked for the last answer about whom, best first
+    # (resident key, score): after a "não", the next of them may be asked about at once.
+    heard: list[tuple[str, float]] = field(default_factory=list)
 
 
 @dataclass
@@ -270,6 +273,7 @@ def _validation(values: dict[str, Any]) -> Validation:
     values["ambiguous"] = [Target(**item) for item in values.get("ambiguous", [])]
     values["confirming"] = Target(**values["confirming"]) if values.get("confirming") else None
     values["doubted"] = Target(**values["doubted"]) if values.get("doubted") else None
+    values["heard"] = [(str(key), float(score)) for key, score in values.get("heard", [])]
     return Validation(**values)
 
 

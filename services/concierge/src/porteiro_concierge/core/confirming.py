@@ -23,8 +23,8 @@ from porteiro_concierge.extraction.base import Intent
 from porteiro_concierge.extraction.deterministic import leading_name
 from porteiro_concierge.hints import INTENT_HINTS, capped
 from porteiro_concierge.session import Asking, Target
-from porteiro_concierge.understanding.heard import heard_resident
-from porteiro_concierge.understanding.sets import TIE, Reading
+from porteiro_concierge.understanding.heard import heard_reading, ranked_residents
+from porteiro_concierge.understanding.sets import TIE
 
 YES = "yes"
 NO = "no"
@@ -42,10 +42,11 @@ def read_closed(step: Step, said: dict[str, Any], text: str) -> Target | None:
     elif asking == Asking.INTENT and "intent" not in said:
         _intent_answer(step, said, text)
     elif asking == Asking.RESIDENT_NAME and step.session.validation.ambiguous:
+        step.session.validation.heard = []
         return _option_answer(step, said, text)
     elif asking == Asking.RESIDENT_NAME and "resident_name" not in said:
         return _resident_answer(step, said, text)
-    elif asking == Asking.RESIDENT_NAME and step.phrase_scores:
+    elif asking == Asking.RESIDENT_NAME:
         return _heard_instead(step, said)
     elif asking == Asking.APARTMENT and "apartment" not in said and not step.session.keypad.offered:
         return _apartment_answer(step, said, text)
@@ -126,9 +127,12 @@ def _resident_answer(step: Step, said: dict[str, Any], text: str) -> Target | No
     apartment = said.get("apartment") or session.slots.apartment
     # "Meu nome é Pedro": the visitor's own name is not read again as a resident (João Pedro Silva).
     heard = _without_words(text, said.get("visitor_name"))
-    reading = step.understanding.resident(heard, apartment, exclude=session.validation.excluded)
-    if not (reading.strong or reading.weak):
-        reading = _heard(step, apartment)
+    excluded = session.validation.excluded
+    reading = step.understanding.resident(heard, apartment, exclude=excluded)
+    ranked = _rank_heard(step, apartment)
+    if not reading.strong:  # the recogniser's own ear over a weak reading of its transcript
+        by_ear = heard_reading(ranked, excluded)
+        reading = by_ear if by_ear.weak else reading
     resident = step.understanding.residents.get(reading.best.value) if reading.best else None
     if resident is None or not (reading.strong or reading.weak):
         return None
@@ -138,20 +142,25 @@ def _resident_answer(step: Step, said: dict[str, Any], text: str) -> Target | No
     return Target(apartment=resident.apartment, resident_name=resident.name, destination="")
 
 
-def _heard(step: Step, apartment: str | None) -> Reading:
-    """The resident the recogniser's own scores single out (understanding/heard.py): weak at most."""
-    residents = step.understanding.residents.values()
-    return heard_resident(step.phrase_scores, residents, apartment, step.session.validation.excluded)
+def _rank_heard(step: Step, apartment: str | None) -> list[tuple[str, float]]:
+    """The residents as the recogniser's scores of this answer rank them (understanding/heard.py),
+    kept for a "não" to come (`next_candidate`); none without scores."""
+    ranked = []
+    if step.phrase_scores:
+        ranked = ranked_residents(step.phrase_scores, step.understanding.residents.values(), apartment)
+    step.session.validation.heard = ranked
+    return ranked
 
 
 def _heard_instead(step: Step, said: dict[str, Any]) -> Target | None:
-    """A name the extractor took from the transcript that reads as no resident ("Homem", for
+    """A name the extractor took from the transcript that reads as no resident ("Meu Fomeiro", for
     "Roberto"): the resident the recogniser's scores single out, to confirm, replaces it."""
     apartment = said.get("apartment") or step.session.slots.apartment
+    ranked = _rank_heard(step, apartment)
     named = step.understanding.resident(str(said["resident_name"]), apartment)
     if named.strong or named.weak:
         return None
-    reading = _heard(step, apartment)
+    reading = heard_reading(ranked, step.session.validation.excluded)
     resident = step.understanding.residents.get(reading.best.value) if reading.best else None
     if resident is None or not reading.weak:
         return None
@@ -232,12 +241,21 @@ def next_candidate(step: Step, refused: Target) -> Target | None:
         return left[0] if left else None
     if not refused.resident_name:
         return None
+    heard, validation.heard = validation.heard, []  # the answer's ranking serves one "não"
+    by_ear = heard_reading(heard, excluded)
+    if by_ear.weak and by_ear.best is not None:
+        return _target_of(step, by_ear.best.value)
     reading = step.understanding.resident(refused.resident_name, exclude=excluded)
     if reading.best is None or reading.best.confidence < SOUND_ALIKE:
         return None
     if reading.others and reading.others[0].confidence >= SOUND_ALIKE:
         return None  # several sound the same: whom is asked again
-    resident = step.understanding.residents.get(reading.best.value)
+    return _target_of(step, reading.best.value)
+
+
+def _target_of(step: Step, key: str) -> Target | None:
+    """The Target to confirm for a resident key of the closed sets."""
+    resident = step.understanding.residents.get(key)
     if resident is None:
         return None
     return Target(

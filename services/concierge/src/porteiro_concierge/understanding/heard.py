@@ -66,6 +66,32 @@ def candidate_phrases(residents: Iterable[ResidentChoice], apartment: str | None
     return phrases if len(phrases) <= MAX_CANDIDATE_PHRASES else []
 
 
+def ranked_residents(
+    scores: Sequence[tuple[str, float]], residents: Iterable[ResidentChoice], apartment: str | None
+) -> list[tuple[str, float]]:
+    """(resident key, best score of its phrases), best first; phrases naming nobody are skipped."""
+    owners = phrase_owners(residents_to_score(residents, apartment))
+    best: dict[str, float] = {}
+    for phrase, score in scores:
+        key = owners.get(phrase)
+        if key is not None and math.isfinite(score) and score > best.get(key, -math.inf):
+            best[key] = score
+    return sorted(best.items(), key=lambda item: -item[1])
+
+
+def heard_reading(ranked: Sequence[tuple[str, float]], exclude: Iterable[str] = ()) -> Reading:
+    """The resident the ranking singles out, leaving out `exclude`: weak at most, or no reading."""
+    excluded = set(exclude)
+    left = [(key, score) for key, score in ranked if key not in excluded]
+    if not left:
+        return Reading(None, strong=False, weak=False)
+    key, top = left[0]
+    lead = top - (left[1][1] if len(left) > 1 else 0.0)  # alone: its lead over silence
+    # The confidence is not the matcher's: the score put in 0..1 only for logs and spans.
+    best = Interpretation(key, round(1.0 / (1.0 + math.exp(-top)), 3), "")
+    return Reading(best, strong=False, weak=top >= HEARD_MIN_SCORE and lead >= HEARD_LEAD)
+
+
 def heard_resident(
     scores: Sequence[tuple[str, float]],
     residents: Iterable[ResidentChoice],
@@ -73,20 +99,4 @@ def heard_resident(
     exclude: Iterable[str] = (),
 ) -> Reading:
     """The resident the scores single out, as a weak reading (never strong), or no reading."""
-    owners = phrase_owners(residents_to_score(residents, apartment))
-    excluded = set(exclude)
-    best: dict[str, tuple[float, str]] = {}
-    for phrase, score in scores:
-        key = owners.get(phrase)
-        if key is None or key in excluded or not math.isfinite(score):
-            continue
-        if key not in best or score > best[key][0]:
-            best[key] = (score, phrase)
-    ranked = sorted(best.items(), key=lambda item: -item[1][0])
-    if not ranked:
-        return Reading(None, strong=False, weak=False)
-    key, (top, phrase) = ranked[0]
-    lead = top - (ranked[1][1][0] if len(ranked) > 1 else 0.0)  # alone: its lead over silence
-    # The confidence is not the matcher's: a score turned into 0..1 only for logs and spans.
-    reading = Interpretation(key, round(1.0 / (1.0 + math.exp(-top)), 3), phrase)
-    return Reading(reading, strong=False, weak=top >= HEARD_MIN_SCORE and lead >= HEARD_LEAD)
+    return heard_reading(ranked_residents(scores, residents, apartment), exclude)

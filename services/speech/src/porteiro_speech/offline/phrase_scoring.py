@@ -59,9 +59,13 @@ def prefixes(transcript: str) -> list[str]:
 
 
 def written_in(transcript: str, phrases: list[str]) -> bool:
-    """True when the transcript already holds one of the phrases word for word (no need to score)."""
+    """True when the transcript holds one of the phrases of two words or more word for word: the
+    scores would add nothing. One word is not enough: biased by its hints, whisper writes a name
+    from them for speech it cannot make out ("João Oliveira." for "Dona Letícia.", make eval)."""
     said = f" {' '.join(words_of(plain(transcript)))} "
-    return any(f" {' '.join(words_of(plain(phrase)))} " in said for phrase in phrases if words_of(phrase))
+    return any(
+        f" {' '.join(words_of(plain(phrase)))} " in said for phrase in phrases if len(words_of(phrase)) > 1
+    )
 
 
 def window_frames(audio_frames: int) -> int:
