@@ -253,21 +253,7 @@ class FakeSpeechClient:
     async def synthesize_all(self, text: str) -> bytes:
         return b"".join([chunk async for chunk in self.synthesize(text)])
 
-    def transcription(
-        self,
-        sample_rate: int,
-        session_id: str,
-        hints: Iterable[str],
-        language: str = "",
-        candidate_phrases: Iterable[str] = (),
-    ) -> FakeTranscription:
-        config = speech_pb2.TranscriptionConfig(
-            sample_rate_hz=sample_rate,
-            language=language,
-            hints=list(hints),
-            session_id=session_id,
-            candidate_phrases=list(candidate_phrases),
-        )
+    def transcription(self, config: speech_pb2.TranscriptionConfig) -> FakeTranscription:
         transcription = FakeTranscription(self, config)
         self.transcriptions.append(transcription)
         return transcription

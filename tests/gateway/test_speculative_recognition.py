@@ -8,7 +8,6 @@ the stream it came from, so the test sees which recognition the concierge got.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
 
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
@@ -93,21 +92,7 @@ class TimedSpeechClient(FakeSpeechClient):
         self.time = VirtualTime()  # replaced by the harness's once it runs
         self.streams: list[TimedTranscription] = []
 
-    def transcription(  # type: ignore[override]
-        self,
-        sample_rate: int,
-        session_id: str,
-        hints: Iterable[str],
-        language: str = "",
-        candidate_phrases: Iterable[str] = (),
-    ) -> TimedTranscription:
-        config = speech_pb2.TranscriptionConfig(
-            sample_rate_hz=sample_rate,
-            language=language,
-            hints=list(hints),
-            session_id=session_id,
-            candidate_phrases=list(candidate_phrases),
-        )
+    def transcription(self, config: speech_pb2.TranscriptionConfig) -> TimedTranscription:  # type: ignore[override]
         stream = TimedTranscription(self, len(self.streams) + 1, config)
         self.streams.append(stream)
         return stream

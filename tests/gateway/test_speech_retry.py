@@ -17,7 +17,7 @@ from prometheus_client import REGISTRY
 from porteiro.speech.v1 import speech_pb2, speech_pb2_grpc
 from porteiro_common.channels import create_channel
 from porteiro_common.server import build_server
-from porteiro_gateway.speech import GrpcSpeechClient
+from porteiro_gateway.speech import GrpcSpeechClient, transcription_config
 from tests.gateway.fakes import FakeSpeech, _FakeApp, audio_for_text, serve_speech
 
 UTTERANCE = audio_for_text("Entrega.", seconds=1.3)  # 1.3 s: several 200 ms messages and a rest
@@ -58,7 +58,7 @@ def retries(rpc: str, code: str) -> float:
 
 
 async def transcribe(client: GrpcSpeechClient, audio: bytes = UTTERANCE) -> speech_pb2.TranscribeResponse:
-    transcription = client.transcription(8000, "session", ["entrega"], "pt-BR")
+    transcription = client.transcription(transcription_config(8000, "session", ["entrega"], "pt-BR"))
     transcription.start(max_utterance_seconds=15)
     for start in range(0, len(audio), 320):  # 20 ms frames, as the leg sends them
         transcription.send(audio[start : start + 320])
@@ -199,7 +199,7 @@ async def test_an_attempt_that_fails_mid_utterance_ends_its_request_stream(flaky
     bound = await flaky(RefusingSpeech())
     async with create_channel(f"127.0.0.1:{bound.port}") as channel:
         transcription = GrpcSpeechClient(channel, 5, recognition_timeout=5).transcription(
-            8000, "session", [], "pt-BR"
+            transcription_config(8000, "session", [], "pt-BR")
         )
         transcription.start(max_utterance_seconds=15)
         transcription.send(UTTERANCE[:3200])  # mid-utterance: no finish()

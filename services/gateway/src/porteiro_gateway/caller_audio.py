@@ -39,7 +39,7 @@ from porteiro_gateway.interruptions import Interruptions
 from porteiro_gateway.playback import Player, SayItem
 from porteiro_gateway.settings import GatewaySettings
 from porteiro_gateway.speculation import Speculation, SpeculativeRun
-from porteiro_gateway.speech import SpeechClient, Transcription
+from porteiro_gateway.speech import SpeechClient, Transcription, transcription_config
 from porteiro_gateway.turns import Outcome, Turns
 
 log = logging.getLogger(__name__)
@@ -203,9 +203,10 @@ class CallerAudio:
 
     def _open_transcription(self, rate: int) -> Transcription:
         """A Transcribe stream for the utterance in progress, with the current RecognitionContext."""
-        transcription = self._speech.transcription(
+        config = transcription_config(
             rate, self.session_id, self.hints, self.language, self.candidate_phrases
         )
+        transcription = self._speech.transcription(config)
         with trace.use_span(self._span, end_on_exit=False):  # the Transcribe client span joins the turn
             transcription.start(self._settings.max_utterance_seconds)
         return transcription

@@ -74,14 +74,26 @@ class SpeechClient(Protocol):
         """Audio chunks (slin 8 kHz) as they are produced; raises grpc.aio.AioRpcError or ValueError."""
         ...
 
-    def transcription(
-        self,
-        sample_rate: int,
-        session_id: str,
-        hints: Iterable[str],
-        language: str = "",
-        candidate_phrases: Iterable[str] = (),
-    ) -> Transcription: ...
+    def transcription(self, config: speech_pb2.TranscriptionConfig) -> Transcription:
+        """A Transcribe stream for one utterance (`transcription_config` builds the config)."""
+        ...
+
+
+def transcription_config(
+    sample_rate: int,
+    session_id: str,
+    hints: Iterable[str] = (),
+    language: str = "",
+    candidate_phrases: Iterable[str] = (),
+) -> speech_pb2.TranscriptionConfig:
+    """The config of a Transcribe stream: the caller's rate, the call, the concierge's context."""
+    return speech_pb2.TranscriptionConfig(
+        sample_rate_hz=sample_rate,
+        language=language,
+        hints=list(hints),
+        session_id=session_id,
+        candidate_phrases=list(candidate_phrases),
+    )
 
 
 class GrpcSpeechClient:
@@ -141,21 +153,7 @@ class GrpcSpeechClient:
     async def synthesize_all(self, text: str) -> bytes:
         return b"".join([chunk async for chunk in self.synthesize(text)])
 
-    def transcription(
-        self,
-        sample_rate: int,
-        session_id: str,
-        hints: Iterable[str],
-        language: str = "",
-        candidate_phrases: Iterable[str] = (),
-    ) -> Transcription:
-        config = speech_pb2.TranscriptionConfig(
-            sample_rate_hz=sample_rate,
-            language=language,
-            hints=list(hints),
-            session_id=session_id,
-            candidate_phrases=list(candidate_phrases),
-        )
+    def transcription(self, config: speech_pb2.TranscriptionConfig) -> Transcription:
         return GrpcTranscription(self._stub, config, self.recognition_timeout)
 
 
