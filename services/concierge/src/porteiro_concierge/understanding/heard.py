@@ -7,8 +7,10 @@ probability of the phrase given the audio, less given silence). The free transcr
 is often another word ("Roberto" written "Homem", "Fomeiro"); the scores may still single out
 the resident said.
 
-The scores are read only when the transcript itself gave no reading, and only ever as a
-weak reading: the visitor is asked "Roberto Nunes, do 102?" before anyone is called.
+The scores count only when the transcript gave no strong reading (they win over a weak one),
+and only ever as a weak reading: the visitor is asked "Roberto Nunes, do 102?" before anyone
+is called. After a "não", the next resident they single out is asked about at once, once
+(`core/confirming.next_candidate`).
 
 Measured on espeak-ng speech (8 residents of the blocks condominium, 4 voices, 4 phrasings):
 of the 57 answers whose transcript the matcher could not read, the best-scored resident led

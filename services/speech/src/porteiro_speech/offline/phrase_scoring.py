@@ -16,10 +16,11 @@ How a phrase is scored:
 
 Measured on espeak-ng pt-BR speech at 8 kHz, 8 residents of the blocks condominium, 4 voices, 4
 phrasings each (128 utterances, first names and full names as candidates): the best-scored
-resident was right in 88 (69%), against 46 for plain fuzzy matching of the transcript; on the
-57 whose transcript the concierge's matcher could not read at all, right in 35. About 0.3 s
-per utterance for 16 phrases on the 2-core development machine (a fitted encoder window and
-one batched `align`).
+resident was right in 88 (69%; Luiza and Luísa Mendes, said alike, counted as one), the best
+fuzzy match of the transcript's text in 46 (counted apart); on the 57 whose transcript the
+concierge's matcher could not read at all, right in 28. What it costs: bench/bench_phrase_scoring.py
+(0.35 s of wall time more per name answer for 19 phrases on the 2-core machine: a fitted
+encoder window and one batched `align`).
 """
 
 from __future__ import annotations
