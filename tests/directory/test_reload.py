@@ -76,6 +76,7 @@ async def test_good_bad_good_without_failed_requests(tmp_path, caplog):
     async with directory_server(path, reload_interval_seconds=0.05) as running:
         hammer, stop = Hammer(f"127.0.0.1:{running.bound.port}"), asyncio.Event()
         hammering = asyncio.create_task(hammer.run(stop))
+        await wait_for(lambda: hammer.answers > 0)  # requests flow before the bad file lands
         newcomer = directory_pb2.ResolveRequest(apartment="seiscentos e um", resident_name="Otávio")
 
         with caplog.at_level(logging.ERROR, logger="porteiro_directory"):
@@ -91,13 +92,14 @@ async def test_good_bad_good_without_failed_requests(tmp_path, caplog):
         fresh = await running.stub.Resolve(newcomer)
         assert fresh.status == directory_pb2.RESOLVE_STATUS_MATCH and fresh.match.destination == "1003040"
 
+        # Requests ran before, during and after the reloads; how many depends on the machine's speed
+        # (a fixed total, 20, failed at 17 on a clean CI run beside two evaluations).
         answers_so_far = hammer.answers
         await wait_for(lambda: hammer.answers > answers_so_far + 10)
         stop.set()
         await hammering
     assert hammer.failures == []
     assert hammer.statuses == {directory_pb2.RESOLVE_STATUS_MATCH}
-    assert hammer.answers > 20
 
 
 async def test_deleted_file_keeps_serving_the_last_data(tmp_path):
