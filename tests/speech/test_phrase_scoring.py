@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from porteiro_speech.offline.phrase_scoring import prefixes, window_frames, written_in
+from porteiro_speech.offline.phrase_scoring import MARGIN_SECONDS, prefixes, written_in
+from porteiro_speech.offline.window import fitted_window_frames
 from tests.speech.conftest import transcribe_messages
 from tests.speech.fakes import ScriptedRecognizer
 from tests.speech.test_transcribe import ONE_SECOND, start_with, transcribe
@@ -77,4 +78,4 @@ def test_a_transcript_holding_a_name_of_two_words_or_more_needs_no_scoring(trans
 
 @pytest.mark.parametrize(("audio_frames", "window"), [(150, 300), (200, 300), (201, 400), (2950, 3000)])
 def test_the_scoring_window_is_the_utterance_and_a_second_in_whole_seconds(audio_frames, window):
-    assert window_frames(audio_frames) == window
+    assert fitted_window_frames(audio_frames, MARGIN_SECONDS) == window

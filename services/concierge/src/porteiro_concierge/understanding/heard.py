@@ -12,7 +12,7 @@ and only ever as a weak reading: the visitor is asked "Roberto Nunes, do 102?" b
 is called. After a "não", the next resident they single out is asked about at once, once
 (`core/confirming.next_candidate`).
 
-Measured on espeak-ng speech (8 residents of the blocks condominium, 4 voices, 4 phrasings):
+Measured by a one-off prototype script, not kept: the blocks file, espeak-ng pt-br, pt-br+f2, pt-br+m3, pt-br+m1 at 140–160 wpm, whisper base, 2026-12-01 19:40–19:53 UTC, load average 0.4–0.7 (8 residents of the blocks condominium, 4 voices, 4 phrasings):
 of the 57 answers whose transcript the matcher could not read, the best-scored resident led
 the next by at least `HEARD_LEAD` in 31, and was right in 21 of them; without that lead, right
 in 7 of 26.

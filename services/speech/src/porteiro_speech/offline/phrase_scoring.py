@@ -14,7 +14,8 @@ How a phrase is scored:
   whisper's language model alone finds "José Antônio Ferreira" easy to continue once "José"
   is written, and would prefer long names without that correction.
 
-Measured on espeak-ng pt-BR speech at 8 kHz, 8 residents of the blocks condominium, 4 voices, 4
+Measured by a one-off prototype script, not kept: the blocks file, espeak-ng pt-br, pt-br+f2, pt-br+m3, pt-br+m1 at 140–160 wpm, whisper base, 2026-12-01 19:40–19:53 UTC, load average 0.4–0.7,
+on speech at 8 kHz, 8 residents of the blocks condominium, 4 voices, 4
 phrasings each (128 utterances, first names and full names as candidates): the best-scored
 resident was right in 88 (69%; Luiza and Luísa Mendes, said alike, counted as one), the best
 fuzzy match of the transcript's text in 46 (counted apart); on the 57 whose transcript the
@@ -34,15 +35,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from porteiro_common.ptbr import plain
+from porteiro_speech.offline.window import FRAMES_PER_SECOND, fitted_window_frames
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
     from faster_whisper.tokenizer import Tokenizer
 
-FRAMES_PER_SECOND = 100  # whisper's mel hop is 10 ms at 16 kHz
-FULL_WINDOW_FRAMES = 3000
 # Silence after the utterance in the encoder's window, as whisper saw in training.
-MARGIN_FRAMES = 100
+MARGIN_SECONDS = 1.0
 # Probabilities are floored here before the log (align reports 0 for impossible tokens).
 MIN_PROBABILITY = 1e-9
 # Phrases' scores given silence, kept for the next utterances (a directory's names recur).
@@ -67,12 +67,6 @@ def written_in(transcript: str, phrases: list[str]) -> bool:
     return any(
         f" {' '.join(words_of(plain(phrase)))} " in said for phrase in phrases if len(words_of(phrase)) > 1
     )
-
-
-def window_frames(audio_frames: int) -> int:
-    """The utterance plus a second's margin, rounded up to whole seconds, at most 30 s."""
-    wanted = audio_frames + MARGIN_FRAMES
-    return min(FULL_WINDOW_FRAMES, math.ceil(wanted / FRAMES_PER_SECOND) * FRAMES_PER_SECOND)
 
 
 class PhraseScorer:
@@ -111,7 +105,7 @@ class PhraseScorer:
     def _encode(self, samples: np.ndarray) -> tuple[np.ndarray, int]:
         features = self._model.feature_extractor(samples)
         audio_frames = features.shape[-1]
-        window = window_frames(audio_frames)
+        window = fitted_window_frames(audio_frames, MARGIN_SECONDS)
         features = np.pad(features[:, :window], ((0, 0), (0, max(0, window - audio_frames))))
         return np.array(self._model.encode(features)), min(audio_frames, window)
 

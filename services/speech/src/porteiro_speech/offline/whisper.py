@@ -39,6 +39,7 @@ from porteiro_speech.audio import to_float_16k
 from porteiro_speech.backends import BackendError, Recognition, RecognitionConfig
 from porteiro_speech.model_assets import assemble_model
 from porteiro_speech.offline.phrase_scoring import PhraseScorer, written_in
+from porteiro_speech.offline.window import FULL_WINDOW_FRAMES, fitted_window_frames
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
@@ -49,16 +50,6 @@ logging.getLogger("faster_whisper").setLevel(logging.WARNING)
 
 # Whisper's prompt holds ~224 tokens; keep the hints well inside it.
 MAX_PROMPT_CHARS = 600
-
-FRAMES_PER_SECOND = 100  # whisper's mel hop is 10 ms at 16 kHz
-FULL_WINDOW_FRAMES = 3000  # the 30 s window whisper was trained on
-
-
-def fitted_window_frames(audio_frames: int, margin_seconds: float) -> int:
-    """Mel frames the encoder sees: the audio plus `margin_seconds`, rounded up to a whole second,
-    at most the full 30 s window."""
-    wanted = audio_frames + margin_seconds * FRAMES_PER_SECOND
-    return min(FULL_WINDOW_FRAMES, math.ceil(wanted / FRAMES_PER_SECOND) * FRAMES_PER_SECOND)
 
 
 def whisper_language(bcp47: str) -> str:
