@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
@@ -32,6 +33,27 @@ def transcribe_messages(audio: bytes, chunk: int = 320, **config) -> list[speech
         speech_pb2.TranscribeRequest(audio=audio[i : i + chunk]) for i in range(0, len(audio), chunk)
     ]
     return messages
+
+
+async def transcribe(stub, messages: list[speech_pb2.TranscribeRequest], timeout: float = 30):
+    """One Transcribe call sending `messages`; its answer, or its error raised.
+
+    Writing stops once the service has answered. Still, a write already under way when the
+    service refuses can fail on the client as INTERNAL ("Failed execute_batch") before the
+    service's own status arrives (CI, under load): a test of a refusal ends its messages with
+    the one refused (a config refused is sent alone).
+    """
+    call = None
+
+    async def requests():
+        for message in messages:
+            if call is not None and call.done():
+                return
+            yield message
+            await asyncio.sleep(0)
+
+    call = stub.Transcribe(requests(), timeout=timeout)
+    return await call
 
 
 @dataclass

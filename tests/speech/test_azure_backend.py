@@ -12,7 +12,7 @@ from porteiro_speech.factory import build_backends
 from porteiro_speech.offline.espeak import EspeakSynthesizer
 from porteiro_speech.offline.whisper import WhisperRecognizer
 from porteiro_speech.settings import SpeechSettings
-from tests.speech.conftest import metric, transcribe_messages
+from tests.speech.conftest import metric, transcribe, transcribe_messages
 from tests.speech.fake_azure_sdk import (
     CancellationReason,
     Cloud,
@@ -37,14 +37,6 @@ async def azure_speech(start_speech, sdk):
         AzureSynthesizer(KEY, REGION, timeout_seconds=5, sdk=sdk),
     )
     return await start_speech(backends)
-
-
-async def transcribe(stub, messages):
-    async def requests():
-        for message in messages:
-            yield message
-
-    return await stub.Transcribe(requests(), timeout=10)
 
 
 async def test_recognition_request_is_built_from_config_and_hints(azure_speech, sdk):

@@ -14,7 +14,7 @@ from porteiro.speech.v1 import speech_pb2
 from porteiro_speech.azure_speech import AzureRecognizer, AzureSynthesizer
 from porteiro_speech.backends import Backends
 from porteiro_speech.offline.espeak import EspeakSynthesizer
-from tests.speech.conftest import metric, transcribe_messages
+from tests.speech.conftest import metric, transcribe, transcribe_messages
 from tests.speech.fake_azure_sdk import Cloud, FakeSpeechSdk
 from tests.speech.fakes import ScriptedRecognizer
 
@@ -25,14 +25,6 @@ ONE_SECOND_8K = b"\x01\x00" * 8000
 async def synthesize(stub, **fields) -> list[speech_pb2.SynthesizeResponse]:
     request = speech_pb2.SynthesizeRequest(**fields)
     return [response async for response in stub.Synthesize(request, timeout=30)]
-
-
-async def transcribe(stub, messages: list[speech_pb2.TranscribeRequest]) -> speech_pb2.TranscribeResponse:
-    async def requests():
-        for message in messages:
-            yield message
-
-    return await stub.Transcribe(requests(), timeout=10)
 
 
 async def refused(call) -> str:
@@ -126,7 +118,7 @@ async def test_unknown_language_is_invalid_argument_and_no_recognition_starts(st
     recognizer, speech = await start_scripted(start_speech)
     rejected_before = rejections("transcribe", "unknown_language")
 
-    details = await refused(transcribe(speech.stub, transcribe_messages(ONE_SECOND_8K, language="xx-YY")))
+    details = await refused(transcribe(speech.stub, transcribe_messages(b"", language="xx-YY")))
 
     assert details == (
         "config.language 'xx-YY' is not supported "
@@ -143,14 +135,12 @@ async def test_languages_match_whatever_their_case_and_follow_the_settings(start
     assert response.language == "fr-FR" and recognizer.sessions[-1].config.language == "fr-FR"
     default = await transcribe(speech.stub, transcribe_messages(ONE_SECOND_8K))
     assert default.language == "pt-BR"  # the default language is always accepted
-    details = await refused(transcribe(speech.stub, transcribe_messages(ONE_SECOND_8K, language="en-US")))
+    details = await refused(transcribe(speech.stub, transcribe_messages(b"", language="en-US")))
     assert "(supported: pt-BR, fr-FR; PORTEIRO_SPEECH_LANGUAGES)" in details
 
 
 async def test_megabyte_language_is_refused_without_echoing_it(start_speech):
     _, speech = await start_scripted(start_speech)
-    # The config alone: refused at the config, audio still being sent would race the server's
-    # answer (the client's send failing with INTERNAL "execute_batch" first, once under load in CI).
     details = await refused(transcribe(speech.stub, transcribe_messages(b"", language="x" * MEGABYTE)))
     assert details.startswith("config.language 'xxxx") and len(details) < 200
 
@@ -191,8 +181,7 @@ async def test_default_chunk_limit_is_two_seconds_at_the_stream_rate(start_speec
 
 async def test_a_message_with_neither_config_nor_audio_is_refused(start_speech):
     recognizer, speech = await start_scripted(start_speech)
-    messages = transcribe_messages(ONE_SECOND_8K)
-    messages.insert(3, speech_pb2.TranscribeRequest())
+    messages = transcribe_messages(ONE_SECOND_8K)[:4] + [speech_pb2.TranscribeRequest()]
     details = await refused(transcribe(speech.stub, messages))
     assert details == "a Transcribe message after the first must carry audio"
     assert recognizer.sessions[-1].cancelled

@@ -17,7 +17,7 @@ from prometheus_client import REGISTRY
 from porteiro.speech.v1 import speech_pb2
 from porteiro_speech.backends import Backends
 from porteiro_speech.offline.espeak import EspeakSynthesizer
-from tests.speech.conftest import metric, transcribe_messages
+from tests.speech.conftest import metric, transcribe, transcribe_messages
 from tests.speech.fakes import ScriptedRecognizer, TimedRecognizer, seconds_for
 
 CALLERS = 30
@@ -27,14 +27,6 @@ WORKERS = 2
 def utterance_of(caller: int) -> bytes:
     """Half a second of 8 kHz audio whose first sample names the caller."""
     return caller.to_bytes(2, "little") + b"\x00\x00" * 3999
-
-
-async def transcribe(stub, messages, deadline: float = 30) -> speech_pb2.TranscribeResponse:
-    async def requests():
-        for message in messages:
-            yield message
-
-    return await stub.Transcribe(requests(), timeout=deadline)
 
 
 async def until(condition, seconds: float = 5.0) -> None:
@@ -131,7 +123,7 @@ async def test_a_shorter_client_deadline_wins_over_the_queue_time(start_speech):
     queue = speech.app.servicer.recognition_queue
     began = time.perf_counter()
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await transcribe(speech.stub, transcribe_messages(utterance_of(5)), deadline=0.5)
+        await transcribe(speech.stub, transcribe_messages(utterance_of(5)), timeout=0.5)
     assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
     assert time.perf_counter() - began < 3.0  # not the 8 s queue time
     await until(lambda: queue.depth == 0)  # the expired request gave its place up

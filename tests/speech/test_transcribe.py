@@ -11,7 +11,7 @@ import pytest
 from porteiro.speech.v1 import speech_pb2
 from porteiro_speech.backends import Backends
 from porteiro_speech.offline.espeak import EspeakSynthesizer
-from tests.speech.conftest import metric, transcribe_messages
+from tests.speech.conftest import metric, transcribe, transcribe_messages
 from tests.speech.fakes import ScriptedRecognizer
 
 SESSION = "0f8fad5b-d9cb-469f-a165-70867728950e"
@@ -20,22 +20,6 @@ ONE_SECOND = b"\x01\x00" * 8000
 
 async def start_with(start_speech, recognizer: ScriptedRecognizer, **overrides):
     return await start_speech(Backends(recognizer, EspeakSynthesizer()), **overrides)
-
-
-async def transcribe(stub, messages):
-    call = None
-
-    async def requests():
-        for message in messages:
-            # Once the server has answered (e.g. refused the config), stop writing: a write racing
-            # the server's status can surface on the client as INTERNAL instead of that status.
-            if call is not None and call.done():
-                return
-            yield message
-            await asyncio.sleep(0)
-
-    call = stub.Transcribe(requests(), timeout=10)
-    return await call
 
 
 async def test_transcribes_with_config_defaults_and_reports_duration(start_speech):
@@ -83,23 +67,6 @@ async def test_audio_reaches_the_backend_while_the_caller_is_still_speaking(star
     assert len(recognizer.sessions[0].chunks) == 2
 
 
-async def transcribe_until_refused(stub, messages):
-    """`transcribe`, but writing stops once the service has answered: a refusal at the config
-    ("bad-rate") raced the client's next write, which then failed with INTERNAL ("Failed
-    execute_batch", CI once) instead of the service's status, read here from the call itself."""
-    call = stub.Transcribe(timeout=10)
-    try:
-        for message in messages:
-            if call.done():
-                break
-            await call.write(message)
-        if not call.done():
-            await call.done_writing()
-    except (grpc.aio.AioRpcError, asyncio.InvalidStateError):
-        pass  # the call is over: its status says why
-    return await call
-
-
 @pytest.mark.parametrize(
     ("messages", "fragment"),
     [
@@ -107,7 +74,7 @@ async def transcribe_until_refused(stub, messages):
         ([speech_pb2.TranscribeRequest(audio=b"\x00\x00")], "first Transcribe message must carry config"),
         (transcribe_messages(b""), "no audio"),
         (transcribe_messages(b"\x00" * 321, chunk=321), "even count"),
-        (transcribe_messages(ONE_SECOND, sample_rate_hz=44100), "44100"),
+        (transcribe_messages(b"", sample_rate_hz=44100), "44100"),
         (
             [
                 *transcribe_messages(ONE_SECOND),
@@ -115,7 +82,7 @@ async def transcribe_until_refused(stub, messages):
             ],
             "only allowed in the first",
         ),
-        (transcribe_messages(ONE_SECOND * 3, chunk=8000), "longer than 2 s"),
+        (transcribe_messages(ONE_SECOND * 2 + b"\x01\x00", chunk=8000), "longer than 2 s"),
     ],
     ids=["empty-stream", "audio-first", "no-audio", "odd-bytes", "bad-rate", "config-twice", "too-long"],
 )
@@ -123,7 +90,7 @@ async def test_bad_input_is_invalid_argument_and_abandons_the_session(start_spee
     recognizer = ScriptedRecognizer()
     speech = await start_with(start_speech, recognizer, stt_max_audio_seconds=2)
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await transcribe_until_refused(speech.stub, messages)
+        await transcribe(speech.stub, messages)
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert fragment in caught.value.details()
     assert all(session.cancelled for session in recognizer.sessions)
