@@ -35,7 +35,7 @@ def transcribe_messages(audio: bytes, chunk: int = 320, **config) -> list[speech
     return messages
 
 
-async def transcribe(stub, messages: list[speech_pb2.TranscribeRequest], timeout: float = 30):
+async def transcribe(stub, messages: list[speech_pb2.TranscribeRequest], deadline: float = 30):
     """One Transcribe call sending `messages`; its answer, or its error raised.
 
     Writing stops once the service has answered. Still, a write already under way when the
@@ -52,7 +52,7 @@ async def transcribe(stub, messages: list[speech_pb2.TranscribeRequest], timeout
             yield message
             await asyncio.sleep(0)
 
-    call = stub.Transcribe(requests(), timeout=timeout)
+    call = stub.Transcribe(requests(), timeout=deadline)
     return await call
 
 

@@ -123,7 +123,7 @@ async def test_a_shorter_client_deadline_wins_over_the_queue_time(start_speech):
     queue = speech.app.servicer.recognition_queue
     began = time.perf_counter()
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await transcribe(speech.stub, transcribe_messages(utterance_of(5)), timeout=0.5)
+        await transcribe(speech.stub, transcribe_messages(utterance_of(5)), deadline=0.5)
     assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
     assert time.perf_counter() - began < 3.0  # not the 8 s queue time
     await until(lambda: queue.depth == 0)  # the expired request gave its place up

@@ -7,8 +7,8 @@ import pytest
 
 from porteiro_speech.offline.phrase_scoring import MARGIN_SECONDS, prefixes, written_in
 from porteiro_speech.offline.window import fitted_window_frames
-from tests.speech.fakes import ScriptedRecognizer
 from tests.speech.conftest import transcribe, transcribe_messages
+from tests.speech.fakes import ScriptedRecognizer
 from tests.speech.test_transcribe import ONE_SECOND, start_with
 
 NAMES = ["Roberto Nunes", "Roberto", "Lúcia Santos", "Lúcia"]
