@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from porteiro_speech.offline.phrase_scoring import MARGIN_SECONDS, prefixes, written_in
+from porteiro_speech.offline.phrase_scoring import MARGIN_SECONDS, MAX_PREFIXES, prefixes, written_in
 from porteiro_speech.offline.window import fitted_window_frames
 from tests.speech.conftest import transcribe, transcribe_messages
 from tests.speech.fakes import ScriptedRecognizer
@@ -51,14 +51,22 @@ async def test_without_candidates_the_response_has_no_scores(start_speech):
 @pytest.mark.parametrize(
     ("transcript", "expected"),
     [
-        ("É para o Homem.", ["", "É para o"]),
+        ("É para o Homem.", ["", "É", "É para", "É para o"]),
         ("Fomeira.", [""]),
         ("", [""]),
-        ("Quero falar com o meu fomeiro.", ["", "Quero falar com o meu"]),
+        ("Oi, minita da Pau.", ["", "Oi", "Oi minita", "Oi minita da"]),
     ],
 )
-def test_a_phrase_is_scored_from_the_start_and_after_all_but_the_last_word(transcript, expected):
+def test_a_phrase_is_scored_at_every_word_boundary(transcript, expected):
     assert prefixes(transcript) == expected
+
+
+def test_a_long_transcript_keeps_its_first_boundaries_and_all_but_its_last_word():
+    words = [f"w{index}" for index in range(20)]
+    tried = prefixes(" ".join(words))
+    assert len(tried) == MAX_PREFIXES
+    assert tried[:3] == ["", "w0", "w0 w1"]
+    assert tried[-1] == " ".join(words[:-1])
 
 
 @pytest.mark.parametrize(

@@ -139,3 +139,26 @@ def test_a_name_written_in_the_transcript_is_not_scored(stub):
     response = transcribe(stub, audio, hints=RESIDENT_PHRASES[:6], candidate_phrases=RESIDENT_PHRASES)
     assert "beatriz" in plain(response.text), response.text
     assert list(response.phrase_scores) == []
+
+
+# The intent words the concierge sends with its greeting (the answers file's `intent_words`).
+INTENT_WORDS = ["entrega", "encomenda", "pacote", "pedido", "visita", "visitar"]
+INTENT_HINTS = ["É uma entrega.", "É uma visita.", "Entrega.", "Visita.", "Encomenda."]
+
+
+@pytest.mark.parametrize(
+    ("said", "voice", "speed", "best"),
+    [
+        ("Eu sou visita.", "pt-br+m3", 150, {"visita", "visitar"}),
+        ("Tenho uma encomenda.", "pt-br+m3", 150, {"entrega", "encomenda"}),
+    ],
+)
+def test_an_intent_word_the_transcript_garbles_is_scored_best_at_its_place(stub, said, voice, speed, best):
+    audio = padded(synthesize_slin(said, voice=voice, rate_hz=8000, speed=speed), 8000)
+    response = transcribe(stub, audio, hints=INTENT_HINTS, candidate_phrases=INTENT_WORDS)
+    assert not set(plain(response.text).split()) & set(INTENT_WORDS), response.text  # garbled
+    scores = [(item.phrase, item.score) for item in response.phrase_scores]
+    assert scores[0][0] in best, scores[:3]
+    # The other meaning's best word well behind (the concierge's INTENT_HEARD_LEAD is 0.5).
+    other = next(score for phrase, score in scores if phrase not in best)
+    assert scores[0][1] - other >= 0.5, scores[:3]

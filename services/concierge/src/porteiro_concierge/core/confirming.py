@@ -23,7 +23,7 @@ from porteiro_concierge.extraction.base import Intent
 from porteiro_concierge.extraction.deterministic import leading_name
 from porteiro_concierge.hints import INTENT_HINTS, capped
 from porteiro_concierge.session import Asking, Target
-from porteiro_concierge.understanding.heard import heard_reading, ranked_residents
+from porteiro_concierge.understanding.heard import heard_intent, heard_reading, ranked_residents
 from porteiro_concierge.understanding.sets import TIE
 
 YES = "yes"
@@ -76,6 +76,10 @@ def _intent_answer(step: Step, said: dict[str, Any], text: str) -> None:
         not reading.others or reading.best.confidence - reading.others[0].confidence >= TIE
     )
     progress.intent_lean = reading.best.value if leads and reading.best else ""
+    # The recogniser's own ear over the text's lean: "Eu tô limita" leaned to a delivery ("ifood").
+    by_ear = heard_intent(step.phrase_scores, step.rules.answers.intent_words)
+    if by_ear is not None:
+        progress.intent_lean = by_ear
 
 
 def _exclude_doubted(step: Step) -> None:

@@ -28,7 +28,7 @@ from porteiro_concierge.session import (
     Session,
 )
 from porteiro_concierge.settings import ConciergeSettings
-from porteiro_concierge.understanding import Answers, Understanding
+from porteiro_concierge.understanding import Answers, Understanding, heard
 
 # The kind of answer each question expects (RecognitionContext.expected_answer): the gateway
 # ends the caller's speech after a short silence for a word or a name, a long one while an
@@ -106,9 +106,15 @@ class Step:
         if hints is None:
             hints = self.rules.vocabulary.for_question(question, self.session.slots.apartment)
         expected = EXPECTED_ANSWERS.get(question, concierge_pb2.EXPECTED_ANSWER_UNSPECIFIED)
-        phrases = self.rules.vocabulary.candidate_phrases(question, self.session.slots.apartment)
-        self.hint(VISITOR, hints, expected, phrases)
+        self.hint(VISITOR, hints, expected, self.candidate_phrases(question))
         self.say_visitor(text)
+
+    def candidate_phrases(self, question: str) -> list[str]:
+        """What the speech service scores against the answer to `question` (understanding/heard.py):
+        the intent words with "Em que posso ajudar?", the residents' names with "who?"."""
+        if question == "intent":
+            return heard.intent_phrases(self.rules.answers.intent_words)
+        return self.rules.vocabulary.candidate_phrases(question, self.session.slots.apartment)
 
     def hint(
         self,

@@ -1,4 +1,5 @@
-"""Residents heard by the recogniser itself: the speech service's scores of candidate phrases.
+"""Residents and intents heard by the recogniser itself: the speech service's scores of candidate
+phrases.
 
 When the concierge asks whom to call, it sends the residents' names with the question
 (RecognitionContext.candidate_phrases: each one's full name, first name and aliases) and the
@@ -21,7 +22,7 @@ in 7 of 26.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from porteiro_concierge.understanding.matcher import Interpretation
 from porteiro_concierge.understanding.sets import Reading, ResidentChoice
@@ -30,6 +31,13 @@ from porteiro_concierge.understanding.sets import Reading, ResidentChoice
 HEARD_LEAD = 0.5
 # Below this the audio made the phrase no likelier than silence does: not heard at all.
 HEARD_MIN_SCORE = 0.0
+# How far the best-scored meaning of the greeting's intent words must lead the other's. Measured
+# by a one-off prototype script (the blocks file's names in greetings and 15 greetings without a
+# name, espeak-ng pt-br+f2@140 and pt-br+m3@150, whisper base, 2026-12-01 23:10–23:20 UTC, load
+# average 1–2, make eval beside it): of the 52 greetings whose text gave no strong intent, the guess (the text's lean,
+# else a delivery) was right in 27; with these scores over it at a lead of 0.5, in 45 (visits 13
+# → 29 of 34, deliveries 14 → 16 of 18); at 1.0, in 39.
+INTENT_HEARD_LEAD = 0.5
 # More phrases than this are not sent: scoring costs about 10 ms each on 2 cores (the speech
 # service's own limit, SPEECH_MAX_CANDIDATE_PHRASES, has the same default).
 MAX_CANDIDATE_PHRASES = 48
@@ -102,3 +110,38 @@ def heard_resident(
 ) -> Reading:
     """The resident the scores single out, as a weak reading (never strong), or no reading."""
     return heard_reading(ranked_residents(scores, residents, apartment), exclude)
+
+
+def intent_phrases(words: Mapping[str, Sequence[str]]) -> list[str]:
+    """The intent words to score with the greeting (the answers file's `intent_words`), each of
+    one meaning only.
+
+    A greeting's intent word is often garbled on the line ("É uma visita" heard "É a Minita",
+    "Eu tô limita", "Minha imita") and the text matcher then leans the wrong way or nowhere, so
+    the guess asked with whom to call ("É uma entrega para …?") was wrong and cost two or three
+    turns (make eval, seed 51: 5 to 7 calls of 40 per condominium). The speech service scores
+    each word at every word boundary of the greeting.
+    """
+    owners: dict[str, set[str]] = {}
+    for meaning, phrases in words.items():
+        for phrase in phrases:
+            owners.setdefault(phrase, set()).add(meaning)
+    return [phrase for phrase, meanings in owners.items() if len(meanings) == 1]
+
+
+def heard_intent(scores: Sequence[tuple[str, float]], words: Mapping[str, Sequence[str]]) -> str | None:
+    """The meaning whose best-scored word leads the other meanings' by `INTENT_HEARD_LEAD`, or None.
+
+    Only ever the guess asked with whom to call, never an intent taken as said (core/confirming).
+    """
+    owner = {phrase: meaning for meaning, phrases in words.items() for phrase in phrases}
+    best: dict[str, float] = {}
+    for phrase, score in scores:
+        meaning = owner.get(phrase)
+        if meaning is not None and math.isfinite(score) and score > best.get(meaning, -math.inf):
+            best[meaning] = score
+    ranked = sorted(best.items(), key=lambda item: -item[1])
+    if not ranked or ranked[0][1] < HEARD_MIN_SCORE:
+        return None
+    runner_up = ranked[1][1] if len(ranked) > 1 else HEARD_MIN_SCORE
+    return ranked[0][0] if ranked[0][1] - runner_up >= INTENT_HEARD_LEAD else None

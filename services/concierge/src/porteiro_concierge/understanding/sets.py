@@ -16,7 +16,7 @@ intent has its own, `INTENT_THRESHOLDS`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -59,6 +59,8 @@ class Answers:
     intent: dict[str, list[str]]
     confirmation: dict[str, list[str]]
     decision: dict[str, list[str]]
+    # Meaning -> words the speech service scores against the greeting's audio (optional).
+    intent_words: dict[str, list[str]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path | None = None) -> Answers:
@@ -68,7 +70,8 @@ class Answers:
         except (OSError, yaml.YAMLError) as error:
             raise AnswersError(f"cannot read answers file {source}: {error}") from error
         try:
-            return cls(**{name: _meanings(data[name]) for name in ("intent", "confirmation", "decision")})
+            sections = {name: _meanings(data[name]) for name in ("intent", "confirmation", "decision")}
+            return cls(**sections, intent_words=_meanings(data.get("intent_words") or {}))
         except (KeyError, TypeError, ValueError) as error:
             raise AnswersError(
                 f"answers file {source} needs intent, confirmation and decision, each a mapping of "

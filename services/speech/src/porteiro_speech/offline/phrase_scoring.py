@@ -7,8 +7,10 @@ gives the probability of every token of a given text) and compare.
 
 How a phrase is scored:
 - the candidate is decoded after a prefix, so that "É para o Roberto" can be scored on
-  "Roberto": the prefixes are nothing and the free transcript less its last word (the name is
-  usually last: "Quero falar com o Roberto", "É para o Roberto"); the better of the two counts;
+  "Roberto": the prefixes are every word boundary of the free transcript (nothing, its first
+  word, its first two words, …, all but its last word), and the best of them counts. A name
+  answer's name is usually last ("Quero falar com o Roberto"); an intent word may be anywhere in
+  a greeting ("Oi, é uma visita para a Luiza", heard "Oi, minita da Pau, …");
 - only the phrase's own tokens count, as the mean log-probability per token;
 - less the same phrase's mean log-probability given silence (pointwise mutual information):
   whisper's language model alone finds "José Antônio Ferreira" easy to continue once "José"
@@ -45,6 +47,9 @@ if TYPE_CHECKING:
 MARGIN_SECONDS = 1.0
 # Probabilities are floored here before the log (align reports 0 for impossible tokens).
 MIN_PROBABILITY = 1e-9
+# Word boundaries of a transcript a phrase is tried after, at most (nothing included): a phrase is
+# decoded once per boundary, so a long greeting costs that many times its phrases.
+MAX_PREFIXES = 12
 # Phrases' scores given silence, kept for the next utterances (a directory's names recur).
 PRIOR_CACHE_ENTRIES = 4096
 
@@ -54,9 +59,14 @@ def words_of(text: str) -> list[str]:
 
 
 def prefixes(transcript: str) -> list[str]:
-    """Nothing, and the transcript less its last word (when it has more than one)."""
+    """The transcript's word boundaries a phrase is tried after: nothing, its first word, its first
+    two words, … up to all but its last word; at most `MAX_PREFIXES` (the first ones, and all but
+    the last word)."""
     words = words_of(transcript)
-    return ["", " ".join(words[:-1])] if len(words) > 1 else [""]
+    cut = [" ".join(words[:end]) for end in range(1, len(words))]
+    if len(cut) >= MAX_PREFIXES:
+        cut = cut[: MAX_PREFIXES - 2] + cut[-1:]
+    return ["", *cut]
 
 
 def written_in(transcript: str, phrases: list[str]) -> bool:
