@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from porteiro_speech.backends import Backends
+from porteiro_speech.offline.espeak import EspeakSynthesizer
 from porteiro_speech.offline.phrase_scoring import MARGIN_SECONDS, MAX_PREFIXES, prefixes, written_in
 from porteiro_speech.offline.window import fitted_window_frames
 from tests.speech.conftest import transcribe, transcribe_messages
@@ -27,6 +29,20 @@ async def test_candidate_phrases_reach_the_backend_and_their_scores_come_back_in
     ]
     spans = [span for span in speech.spans.get_finished_spans() if span.name == "TRANSCRIPTION"]
     assert spans[-1].attributes["candidate_phrases"] == len(NAMES)
+    assert spans[-1].attributes["best_phrases"] == "[redacted]"  # residents' names: personal data
+
+
+async def test_the_span_names_the_best_phrases_when_personal_data_is_traced(start_speech):
+    recognizer = ScriptedRecognizer("O Homem da Tour.")
+    recognizer.phrase_scores = (("Roberto", 2.5), ("Lúcia", 0.25), ("Roberto Nunes", -0.5), ("Lúcia Santos", -1))
+    speech = await start_speech(Backends(recognizer, EspeakSynthesizer()), trace_personal_data=True)
+    await transcribe(speech.stub, transcribe_messages(ONE_SECOND, candidate_phrases=NAMES))
+    (span,) = [span for span in speech.spans.get_finished_spans() if span.name == "TRANSCRIPTION"]
+    assert span.attributes["best_phrases"] == "Roberto 2.5; Lúcia 0.2; Roberto Nunes -0.5"
+    recognizer.phrase_scores = ()  # nothing scored: no attribute
+    await transcribe(speech.stub, transcribe_messages(ONE_SECOND))
+    spans = [span for span in speech.spans.get_finished_spans() if span.name == "TRANSCRIPTION"]
+    assert "best_phrases" not in spans[-1].attributes
 
 
 async def test_phrases_are_cleaned_once_each_up_to_the_limit_and_zero_scores_none(start_speech):

@@ -148,6 +148,8 @@ class SpeechServicer(speech_pb2_grpc.SpeechServiceServicer):
             with stage_span(self.tracer, "TRANSCRIPTION", attributes) as span:
                 response = await self._transcribe(requests, config, span, context)
                 span.set_attribute("transcript", self.redact(response.text))
+                if response.phrase_scores:
+                    span.set_attribute("best_phrases", self.redact(best_phrases(response.phrase_scores)))
                 return response
         except InvalidRequest as error:
             metrics.REJECTIONS.labels("transcribe", error.reason).inc()
@@ -344,3 +346,12 @@ class SpeechServicer(speech_pb2_grpc.SpeechServiceServicer):
             return
         pieces = [piece async for piece in self.backends.synthesizer.synthesize(key.text, key.voice, 8000)]
         self.cache.put(key, b"".join(pieces))
+
+
+# Phrases named on a TRANSCRIPTION span (residents' names: redacted unless personal data is on).
+SPAN_PHRASES = 3
+
+
+def best_phrases(scores) -> str:
+    """ "Roberto 2.5; Lúcia 0.2": the best-scored candidate phrases, for a span."""
+    return "; ".join(f"{item.phrase} {item.score:.1f}" for item in list(scores)[:SPAN_PHRASES])
