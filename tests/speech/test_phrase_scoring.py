@@ -34,7 +34,12 @@ async def test_candidate_phrases_reach_the_backend_and_their_scores_come_back_in
 
 async def test_the_span_names_the_best_phrases_when_personal_data_is_traced(start_speech):
     recognizer = ScriptedRecognizer("O Homem da Tour.")
-    recognizer.phrase_scores = (("Roberto", 2.5), ("Lúcia", 0.25), ("Roberto Nunes", -0.5), ("Lúcia Santos", -1))
+    recognizer.phrase_scores = (
+        ("Roberto", 2.5),
+        ("Lúcia", 0.25),
+        ("Roberto Nunes", -0.5),
+        ("Lúcia Santos", -1),
+    )
     speech = await start_speech(Backends(recognizer, EspeakSynthesizer()), trace_personal_data=True)
     await transcribe(speech.stub, transcribe_messages(ONE_SECOND, candidate_phrases=NAMES))
     (span,) = [span for span in speech.spans.get_finished_spans() if span.name == "TRANSCRIPTION"]
