@@ -54,6 +54,11 @@ async def test_prompts_with_values_are_known_by_their_beginning(prompts):
     assert matcher.identify(audio.silence(0.3) + whole + audio.silence(0.5)) == known
     # Something else is not mistaken for a prompt.
     assert await heard("Bom dia, tudo bem com o senhor?") == []
+    # A whole sentence and, with no pause, a prompt known by its beginning: both (the holding
+    # sentence of a slow turn followed at once by the reply).
+    merged = whole + np.frombuffer(await voice.speak(misheard_name), dtype="<i2").tobytes()
+    found = matcher.identify(audio.silence(0.3) + merged + audio.silence(0.5))
+    assert [sentence.key for sentence in found] == ["ask_apartment", "no_resident_anywhere"]
 
 
 def test_shared_frames_tolerate_rounding_but_not_other_sounds():
