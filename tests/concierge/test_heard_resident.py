@@ -19,8 +19,10 @@ from porteiro_concierge.understanding.heard import (
     HEARD_LEAD,
     MAX_CANDIDATE_PHRASES,
     candidate_phrases,
+    heard_reading,
     heard_resident,
     phrase_owners,
+    summed_ranking,
 )
 from porteiro_concierge.understanding.sets import ResidentChoice
 from tests.concierge.core_harness import LUCAS, CallHarness
@@ -201,3 +203,45 @@ async def test_the_ranking_survives_the_session_store() -> None:
     assert session is not None
     assert session.validation.heard == [("302/Lucas Martins", 2.4), ("501/Renata Oliveira", 0.3)]
     assert type(session).from_json(session.to_json()).validation.heard == session.validation.heard
+
+
+# Lucas ahead of Renata by 0.4: less than HEARD_LEAD for one answer.
+LUCAS_FAINTLY = (("Lucas", 1.4), ("Renata", 1.0), ("Lucas Martins", 0.2), ("Renata Oliveira", 0.1))
+
+
+async def test_one_answer_leaning_faintly_is_no_reading_but_two_in_a_row_are() -> None:
+    harness = CallHarness(SCRIPT, whom_question="resident")
+    await asked_by_name(harness)
+    await harness.send(Utterance(VISITOR, GARBLED, phrase_scores=LUCAS_FAINTLY))
+    assert "do 302?" not in harness.last_said(VISITOR)  # asked again
+    session = await harness.session()
+    assert session is not None and session.validation.heard_answers == 1
+    await harness.send(Utterance(VISITOR, "Opa, meu Deus.", phrase_scores=LUCAS_FAINTLY))
+    # Summed: Lucas 2.8 against Renata 2.0, a lead of 0.8 ≥ HEARD_LEAD × √2.
+    assert harness.last_said(VISITOR) == "Lucas Martins, do 302?"
+    assert harness.dialer.attempts == []
+    await harness.say(VISITOR, "Sim.")
+    assert harness.dialer.attempts == [(LUCAS.destination, 1)]
+
+
+async def test_answers_leaning_different_ways_add_up_to_no_reading() -> None:
+    harness = CallHarness(SCRIPT, whom_question="resident")
+    await asked_by_name(harness)
+    await harness.send(Utterance(VISITOR, GARBLED, phrase_scores=LUCAS_FAINTLY))
+    renata_faintly = (("Renata", 1.4), ("Lucas", 1.0))
+    await harness.send(Utterance(VISITOR, "Opa, meu Deus.", phrase_scores=renata_faintly))
+    assert "do 302?" not in harness.last_said(VISITOR) and "do 501?" not in harness.last_said(VISITOR)
+
+
+def test_rankings_are_summed_over_the_residents_both_ranked() -> None:
+    earlier = [("302/Lucas Martins", 1.0), ("501/Renata Oliveira", 0.5), ("101/Ana", 0.2)]
+    latest = [("501/Renata Oliveira", 2.0), ("302/Lucas Martins", 0.4)]
+    assert summed_ranking(earlier, latest) == [("501/Renata Oliveira", 2.5), ("302/Lucas Martins", 1.4)]
+    assert summed_ranking([("101/Ana", 1.0)], latest) == latest  # none shared: the latest alone
+
+
+def test_a_summed_ranking_needs_the_lead_noise_reaches_as_rarely() -> None:
+    ranked = [("102/Roberto Nunes", 1.6), ("101/Paula Henriques Santos", 1.0)]  # lead 0.6
+    assert heard_reading(ranked).weak  # one answer: 0.6 ≥ HEARD_LEAD
+    assert not heard_reading(ranked, answers=2).weak  # two: HEARD_LEAD × √2 ≈ 0.71 needed
+    assert heard_reading([("102/Roberto Nunes", 1.8), ("101/Paula Henriques Santos", 1.0)], answers=2).weak

@@ -145,9 +145,11 @@ class Validation:
     # The resident of a confirmation with the intent that the visitor said no to: excluded once
     # the intent, asked alone, turns out right (then the resident was what was wrong).
     doubted: Target | None = None
-    # The residents the recogniser's scores ranked for the last answer about whom, best first
-    # (resident key, score): after a "não", the next of them may be asked about at once.
+    # The residents the recogniser's scores ranked for the last answers about whom, best first
+    # (resident key, score summed over `heard_answers` answers in a row that settled nothing):
+    # after a "não", the next of them may be asked about at once.
     heard: list[tuple[str, float]] = field(default_factory=list)
+    heard_answers: int = 0
 
 
 @dataclass

@@ -23,7 +23,12 @@ from porteiro_concierge.extraction.base import Intent
 from porteiro_concierge.extraction.deterministic import leading_name
 from porteiro_concierge.hints import INTENT_HINTS, capped
 from porteiro_concierge.session import Asking, Target
-from porteiro_concierge.understanding.heard import heard_intent, heard_reading, ranked_residents
+from porteiro_concierge.understanding.heard import (
+    heard_intent,
+    heard_reading,
+    ranked_residents,
+    summed_ranking,
+)
 from porteiro_concierge.understanding.sets import TIE
 
 YES = "yes"
@@ -42,7 +47,7 @@ def read_closed(step: Step, said: dict[str, Any], text: str) -> Target | None:
     elif asking == Asking.INTENT and "intent" not in said:
         _intent_answer(step, said, text)
     elif asking == Asking.RESIDENT_NAME and step.session.validation.ambiguous:
-        step.session.validation.heard = []
+        step.session.validation.heard, step.session.validation.heard_answers = [], 0
         return _option_answer(step, said, text)
     elif asking == Asking.RESIDENT_NAME and "resident_name" not in said:
         return _resident_answer(step, said, text)
@@ -135,7 +140,7 @@ def _resident_answer(step: Step, said: dict[str, Any], text: str) -> Target | No
     reading = step.understanding.resident(heard, apartment, exclude=excluded)
     ranked = _rank_heard(step, apartment)
     if not reading.strong:  # the recogniser's own ear over a weak reading of its transcript
-        by_ear = heard_reading(ranked, excluded)
+        by_ear = heard_reading(ranked, excluded, session.validation.heard_answers)
         reading = by_ear if by_ear.weak else reading
     resident = step.understanding.residents.get(reading.best.value) if reading.best else None
     if resident is None or not (reading.strong or reading.weak):
@@ -147,12 +152,22 @@ def _resident_answer(step: Step, said: dict[str, Any], text: str) -> Target | No
 
 
 def _rank_heard(step: Step, apartment: str | None) -> list[tuple[str, float]]:
-    """The residents as the recogniser's scores of this answer rank them (understanding/heard.py),
-    kept for a "não" to come (`next_candidate`); none without scores."""
-    ranked = []
+    """The residents as the recogniser's scores rank them (understanding/heard.py), kept for a
+    "não" to come (`next_candidate`); none without scores.
+
+    An earlier answer's ranking still kept (it settled nothing: not understood, or read another
+    way) is summed with this one's: the same name said twice is two pieces of evidence.
+    """
+    validation = step.session.validation
+    ranked: list[tuple[str, float]] = []
+    answers = 0
     if step.phrase_scores:
         ranked = ranked_residents(step.phrase_scores, step.understanding.residents.values(), apartment)
-    step.session.validation.heard = ranked
+        answers = 1
+        if validation.heard and ranked:
+            ranked = summed_ranking(validation.heard, ranked)
+            answers = validation.heard_answers + 1
+    validation.heard, validation.heard_answers = ranked, answers
     return ranked
 
 
@@ -164,7 +179,7 @@ def _heard_instead(step: Step, said: dict[str, Any]) -> Target | None:
     named = step.understanding.resident(str(said["resident_name"]), apartment)
     if named.strong or named.weak:
         return None
-    reading = heard_reading(ranked, step.session.validation.excluded)
+    reading = heard_reading(ranked, step.session.validation.excluded, step.session.validation.heard_answers)
     resident = step.understanding.residents.get(reading.best.value) if reading.best else None
     if resident is None or not reading.weak:
         return None
@@ -245,8 +260,10 @@ def next_candidate(step: Step, refused: Target) -> Target | None:
         return left[0] if left else None
     if not refused.resident_name:
         return None
-    heard, validation.heard = validation.heard, []  # the answer's ranking serves one "não"
-    by_ear = heard_reading(heard, excluded)
+    # The answer's ranking serves one "não".
+    heard, answers = validation.heard, validation.heard_answers
+    validation.heard, validation.heard_answers = [], 0
+    by_ear = heard_reading(heard, excluded, answers)
     if by_ear.weak and by_ear.best is not None:
         return _target_of(step, by_ear.best.value)
     reading = step.understanding.resident(refused.resident_name, exclude=excluded)

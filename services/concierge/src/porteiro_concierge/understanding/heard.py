@@ -33,8 +33,8 @@ HEARD_LEAD = 0.5
 HEARD_MIN_SCORE = 0.0
 # How far the best-scored meaning of the greeting's intent words must lead the other's. Measured
 # by a one-off prototype script (the blocks file's names in greetings and 15 greetings without a
-# name, espeak-ng pt-br+f2@140 and pt-br+m3@150, whisper base, 2026-12-01 23:10–23:20 UTC, load
-# average 1–2, make eval beside it): of the 52 greetings whose text gave no strong intent, the guess (the text's lean,
+# name, espeak-ng pt-br+f2@140 and pt-br+m3@150, whisper base, 2026-12-01 23:21–23:23 UTC, load
+# average about 1.5): of the 52 greetings whose text gave no strong intent, the guess (the text's lean,
 # else a delivery) was right in 27; with these scores over it at a lead of 0.5, in 45 (visits 13
 # → 29 of 34, deliveries 14 → 16 of 18); at 1.0, in 39.
 INTENT_HEARD_LEAD = 0.5
@@ -89,17 +89,42 @@ def ranked_residents(
     return sorted(best.items(), key=lambda item: -item[1])
 
 
-def heard_reading(ranked: Sequence[tuple[str, float]], exclude: Iterable[str] = ()) -> Reading:
-    """The resident the ranking singles out, leaving out `exclude`: weak at most, or no reading."""
+def heard_reading(
+    ranked: Sequence[tuple[str, float]], exclude: Iterable[str] = (), answers: int = 1
+) -> Reading:
+    """The resident the ranking singles out, leaving out `exclude`: weak at most, or no reading.
+
+    `ranked` may sum the scores of `answers` answers in a row (`summed_ranking`): the lead asked
+    of them is then `HEARD_LEAD` × √answers, the lead the scores' noise reaches as rarely as one
+    answer's reaches `HEARD_LEAD`, while a resident said every time leads by about `answers` times
+    as much.
+    """
     excluded = set(exclude)
     left = [(key, score) for key, score in ranked if key not in excluded]
     if not left:
         return Reading(None, strong=False, weak=False)
     key, top = left[0]
     lead = top - (left[1][1] if len(left) > 1 else 0.0)  # alone: its lead over silence
+    answers = max(answers, 1)
     # The confidence is not the matcher's: the score put in 0..1 only for logs and spans.
-    best = Interpretation(key, round(1.0 / (1.0 + math.exp(-top)), 3), "")
-    return Reading(best, strong=False, weak=top >= HEARD_MIN_SCORE and lead >= HEARD_LEAD)
+    best = Interpretation(key, round(1.0 / (1.0 + math.exp(-top / answers)), 3), "")
+    return Reading(
+        best, strong=False, weak=top >= HEARD_MIN_SCORE and lead >= HEARD_LEAD * math.sqrt(answers)
+    )
+
+
+def summed_ranking(
+    earlier: Sequence[tuple[str, float]], latest: Sequence[tuple[str, float]]
+) -> list[tuple[str, float]]:
+    """Two rankings of the same residents as one: each one's scores summed, best first.
+
+    Only residents both ranked count (an apartment heard in between narrows the second); none
+    shared, the latest alone. Why: "O Roberto." heard "Opa, meu Deus." twice, each answer's
+    scores leaning to Roberto by less than `HEARD_LEAD`, ended at the keypad (make eval, seed 51).
+    """
+    before = dict(earlier)
+    shared = [(key, before[key] + score) for key, score in latest if key in before]
+    return sorted(shared, key=lambda item: -item[1]) if shared else list(latest)
 
 
 def heard_resident(
