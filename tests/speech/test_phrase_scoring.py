@@ -7,7 +7,14 @@ import pytest
 
 from porteiro_speech.backends import Backends
 from porteiro_speech.offline.espeak import EspeakSynthesizer
-from porteiro_speech.offline.phrase_scoring import MARGIN_SECONDS, MAX_PREFIXES, prefixes, written_in
+from porteiro_speech.offline.phrase_scoring import (
+    MARGIN_SECONDS,
+    MAX_DECODES,
+    MAX_PREFIXES,
+    prefix_limit,
+    prefixes,
+    written_in,
+)
 from porteiro_speech.offline.window import fitted_window_frames
 from tests.speech.conftest import transcribe, transcribe_messages
 from tests.speech.fakes import ScriptedRecognizer
@@ -72,22 +79,28 @@ async def test_without_candidates_the_response_has_no_scores(start_speech):
 @pytest.mark.parametrize(
     ("transcript", "expected"),
     [
-        ("É para o Homem.", ["", "É", "É para", "É para o"]),
+        ("É para o Homem.", ["", "É para o", "É", "É para"]),
         ("Fomeira.", [""]),
         ("", [""]),
-        ("Oi, minita da Pau.", ["", "Oi", "Oi minita", "Oi minita da"]),
+        ("Oi, minita da Pau.", ["", "Oi minita da", "Oi", "Oi minita"]),
     ],
 )
-def test_a_phrase_is_scored_at_every_word_boundary(transcript, expected):
+def test_a_phrase_is_scored_after_nothing_all_but_the_last_word_then_from_the_start(transcript, expected):
     assert prefixes(transcript) == expected
 
 
-def test_a_long_transcript_keeps_its_first_boundaries_and_all_but_its_last_word():
+def test_a_long_transcript_keeps_all_but_its_last_word_and_its_first_boundaries():
     words = [f"w{index}" for index in range(20)]
     tried = prefixes(" ".join(words))
     assert len(tried) == MAX_PREFIXES
-    assert tried[:3] == ["", "w0", "w0 w1"]
-    assert tried[-1] == " ".join(words[:-1])
+    assert tried[:4] == ["", " ".join(words[:-1]), "w0", "w0 w1"]
+
+
+def test_many_phrases_share_the_decodes_and_keep_nothing_and_all_but_the_last_word():
+    assert prefix_limit(6) == MAX_PREFIXES  # the intent words: every boundary, twelve at most
+    assert prefix_limit(19) == MAX_DECODES // 19  # a small condominium's names
+    assert prefix_limit(48) == 2  # as many names as are sent: nothing and all but the last word
+    assert prefixes("Quero falar com a Bruna Almeida", prefix_limit(37)) == ["", "Quero falar com a Bruna"]
 
 
 @pytest.mark.parametrize(

@@ -7,10 +7,11 @@ gives the probability of every token of a given text) and compare.
 
 How a phrase is scored:
 - the candidate is decoded after a prefix, so that "É para o Roberto" can be scored on
-  "Roberto": the prefixes are every word boundary of the free transcript (nothing, its first
-  word, its first two words, …, all but its last word), and the best of them counts. A name
-  answer's name is usually last ("Quero falar com o Roberto"); an intent word may be anywhere in
-  a greeting ("Oi, é uma visita para a Luiza", heard "Oi, minita da Pau, …");
+  "Roberto": the prefixes are word boundaries of the free transcript, and the best of them
+  counts: nothing and all but its last word (a name answer's name is usually last: "Quero falar
+  com o Roberto"), then its first word, its first two words, … (an intent word may be anywhere
+  in a greeting: "Oi, é uma visita para a Luiza", heard "Oi, minita da Pau, …"), as many as
+  `MAX_DECODES` shared by the phrases allows (two at least, twelve at most);
 - only the phrase's own tokens count, as the mean log-probability per token;
 - less the same phrase's mean log-probability given silence (pointwise mutual information):
   whisper's language model alone finds "José Antônio Ferreira" easy to continue once "José"
@@ -50,6 +51,11 @@ MIN_PROBABILITY = 1e-9
 # Word boundaries of a transcript a phrase is tried after, at most (nothing included): a phrase is
 # decoded once per boundary, so a long greeting costs that many times its phrases.
 MAX_PREFIXES = 12
+# Forced decodes per utterance, shared by its phrases (each tried after fewer boundaries when there
+# are many). Without it 37 names after every boundary of "Quero falar com a Bruna Almeida" made
+# 222 decodes: the transcription missed the gateway's 10 s deadline on the loaded 2-core machine
+# (make eval, seed 51) and the call ended on the technical-problem sentence.
+MAX_DECODES = 96
 # Phrases' scores given silence, kept for the next utterances (a directory's names recur).
 PRIOR_CACHE_ENTRIES = 4096
 
@@ -58,15 +64,19 @@ def words_of(text: str) -> list[str]:
     return re.findall(r"\w+", text)
 
 
-def prefixes(transcript: str) -> list[str]:
-    """The transcript's word boundaries a phrase is tried after: nothing, its first word, its first
-    two words, … up to all but its last word; at most `MAX_PREFIXES` (the first ones, and all but
-    the last word)."""
+def prefixes(transcript: str, limit: int = MAX_PREFIXES) -> list[str]:
+    """The transcript's word boundaries a phrase is tried after, at most `limit` of them: nothing
+    and all but its last word first (a name answer's name is usually last: "É para o Roberto"),
+    then its first word, its first two words, … (an intent word anywhere in a greeting)."""
     words = words_of(transcript)
     cut = [" ".join(words[:end]) for end in range(1, len(words))]
-    if len(cut) >= MAX_PREFIXES:
-        cut = cut[: MAX_PREFIXES - 2] + cut[-1:]
-    return ["", *cut]
+    return ["", *cut[-1:], *cut[:-1]][: max(1, min(limit, MAX_PREFIXES))]
+
+
+def prefix_limit(phrases: int) -> int:
+    """How many word boundaries each of `phrases` phrases is tried after: `MAX_DECODES` shared,
+    never fewer than two (nothing, and all but the last word), never more than `MAX_PREFIXES`."""
+    return min(MAX_PREFIXES, max(2, MAX_DECODES // max(1, phrases)))
 
 
 def written_in(transcript: str, phrases: list[str]) -> bool:
@@ -98,7 +108,7 @@ class PhraseScorer:
         encoder_output, audio_frames = self._encode(samples)
         best: dict[str, float] = {}
         sequences, owners = [], []
-        for prefix in prefixes(transcript):
+        for prefix in prefixes(transcript, prefix_limit(len(phrases))):
             prefix_tokens = tokenizer.encode(" " + prefix) if prefix else []
             for phrase in phrases:
                 sequences.append(prefix_tokens + tokens[phrase])
