@@ -97,9 +97,10 @@ def test_a_long_transcript_keeps_all_but_its_last_word_and_its_first_boundaries(
 
 
 def test_many_phrases_share_the_decodes_and_keep_nothing_and_all_but_the_last_word():
-    assert prefix_limit(6) == MAX_PREFIXES  # the intent words: every boundary, twelve at most
-    assert prefix_limit(19) == MAX_DECODES // 19  # a small condominium's names
-    assert prefix_limit(48) == 2  # as many names as are sent: nothing and all but the last word
+    assert prefix_limit(6) == MAX_DECODES // 6 == 8  # the greeting's intent words
+    assert prefix_limit(2) == MAX_PREFIXES  # twelve at most
+    assert prefix_limit(19) == 2  # a small condominium's names: nothing and all but the last word
+    assert prefix_limit(48) == 2  # as many names as are sent: the same
     assert prefixes("Quero falar com a Bruna Almeida", prefix_limit(37)) == ["", "Quero falar com a Bruna"]
 
 
