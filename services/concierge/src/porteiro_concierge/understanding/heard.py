@@ -31,12 +31,12 @@ from porteiro_concierge.understanding.sets import Reading, ResidentChoice
 HEARD_LEAD = 0.5
 # Below this the audio made the phrase no likelier than silence does: not heard at all.
 HEARD_MIN_SCORE = 0.0
-# How far the best-scored meaning of the greeting's intent words must lead the other's. Measured
-# by a one-off prototype script (the blocks file's names in greetings and 15 greetings without a
-# name, espeak-ng pt-br+f2@140 and pt-br+m3@150, whisper base, 2026-12-01 23:21–23:23 UTC, load
-# average about 1.5): of the 52 greetings whose text gave no strong intent, the guess (the text's lean,
-# else a delivery) was right in 27; with these scores over it at a lead of 0.5, in 45 (visits 13
-# → 29 of 34, deliveries 14 → 16 of 18); at 1.0, in 39.
+# How far the best-scored meaning of the greeting's intent words must lead the other's. Chosen on
+# a one-off prototype script (52 garbled greetings, 2026-12-01 23:21–23:23 UTC: 45 guesses right
+# at 0.5, 39 at 1.0, 27 without scores). bench/bench_intent_words.py (the blocks file, 96
+# greetings, four espeak-ng voices, 2026-12-02 00:12–00:14 UTC, load average 1.9–2.3): of the 61
+# whose transcript gives no strong intent, the guess is right in 56 with the scores, 46 without;
+# scoring costs the greeting 0.4 s of wall time (p50) and 1.0 CPU-s.
 INTENT_HEARD_LEAD = 0.5
 # More phrases than this are not sent: scoring costs about 10 ms each on 2 cores (the speech
 # service's own limit, SPEECH_MAX_CANDIDATE_PHRASES, has the same default).
