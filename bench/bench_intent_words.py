@@ -17,19 +17,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import statistics
-import time
 from pathlib import Path
+
+from scored_recognition import BLOCKS_FILE, VOICES, Timings, on_the_line
 
 from porteiro_concierge.hints import INTENT_HINTS
 from porteiro_concierge.understanding.heard import heard_intent, intent_phrases
 from porteiro_concierge.understanding.sets import TIE, Answers, Understanding
 from porteiro_directory.data import load_apartments
-from porteiro_speech.backends import RecognitionConfig
-from porteiro_speech.offline.espeak import synthesize_slin
 from porteiro_speech.offline.whisper import WhisperRecognizer
 
-VOICES = (("pt-br", 160), ("pt-br+f2", 140), ("pt-br+m3", 150), ("pt-br+m1", 140))
 INTENT_LINES = {
     "delivery": ("É uma entrega.", "Tenho uma encomenda.", "Entrega.", "Vim fazer uma entrega."),
     "visit": ("É uma visita.", "Eu sou visita.", "Visita.", "Vim fazer uma visita."),
@@ -41,10 +38,6 @@ WITH_RESIDENT = {
     ),
     "visit": ("Vim visitar {article} {first}.", "Oi, é uma visita para {article} {first}."),
 }
-PRE_ROLL, END_SILENCE = b"\x00\x00" * 2400, b"\x00\x00" * 4800
-BLOCKS_FILE = (
-    Path(__file__).resolve().parent.parent / "tests" / "directory" / "data" / "condominio_blocos.yaml"
-)
 
 
 def greetings(path: Path, residents: int) -> list[tuple[str, str]]:
@@ -81,17 +74,11 @@ async def run(args: argparse.Namespace) -> None:
     print(
         f"load average before: {os.getloadavg()[0]:.2f}; {len(items)} greetings; intent words: {', '.join(words)}"
     )
-    plain_times, scored_times, plain_cpu, scored_cpu = [], [], [], []
+    timings = Timings()
     guessed = right_before = right_after = 0
     for intent, text, voice, speed in items:
-        audio = PRE_ROLL + synthesize_slin(text, voice=voice, rate_hz=8000, speed=speed) + END_SILENCE
-        for times, cpu, candidates in ((plain_times, plain_cpu, ()), (scored_times, scored_cpu, words)):
-            began, began_cpu = time.perf_counter(), time.process_time()
-            recognition = await recognizer.transcribe(
-                audio, RecognitionConfig(8000, "pt-BR", tuple(INTENT_HINTS), candidates)
-            )
-            times.append(time.perf_counter() - began)
-            cpu.append(time.process_time() - began_cpu)
+        audio = on_the_line(text, voice, speed)
+        recognition = await timings.both(recognizer, audio, tuple(INTENT_HINTS), words)
         guess = text_guess(understanding, recognition.text)
         if guess is None:
             continue
@@ -105,11 +92,7 @@ async def run(args: argparse.Namespace) -> None:
                 f"  {voice}@{speed} {text!r:48} -> {recognition.text!r:40} {intent}: {guess} -> {by_ear or guess} {best}"
             )
     await recognizer.close()
-    for label, times, cpu in (("without", plain_times, plain_cpu), ("with", scored_times, scored_cpu)):
-        print(
-            f"{label:7} intent words: wall p50 {statistics.median(times):.2f} s, "
-            f"p95 {statistics.quantiles(times, n=20)[-1]:.2f} s; CPU {statistics.fmean(cpu):.2f} s per greeting"
-        )
+    timings.report("intent words", "greeting")
     print(
         f"greetings whose transcript gives no strong intent: {guessed}/{len(items)}; guess right "
         f"without the scores {right_before}, with them {right_after}"

@@ -16,27 +16,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import statistics
-import time
 from pathlib import Path
+
+from scored_recognition import BLOCKS_FILE, VOICES, Timings, on_the_line
 
 from porteiro_concierge.understanding.heard import phrase_owners
 from porteiro_concierge.understanding.sets import ResidentChoice
 from porteiro_directory.data import load_apartments
-from porteiro_speech.backends import RecognitionConfig
-from porteiro_speech.offline.espeak import synthesize_slin
 from porteiro_speech.offline.whisper import WhisperRecognizer
 
-VOICES = (("pt-br", 150), ("pt-br+f2", 140), ("pt-br+m3", 150), ("pt-br+m1", 140))
 LINES = (
     "{name}.",
     "{article} {first}.",
     "Quero falar com {article_lower} {first}.",
     "É para {article_lower} {first}.",
-)
-PRE_ROLL, END_SILENCE = b"\x00\x00" * 2400, b"\x00\x00" * 4800
-BLOCKS_FILE = (
-    Path(__file__).resolve().parent.parent / "tests" / "directory" / "data" / "condominio_blocos.yaml"
 )
 
 
@@ -67,19 +60,12 @@ async def run(args: argparse.Namespace) -> None:
     hints = tuple(person.name for person in people)
     recognizer = WhisperRecognizer(workers=1)
     await recognizer.start()
-    plain_times, scored_times, plain_cpu, scored_cpu = [], [], [], []
+    timings = Timings()
     scored = right = 0
     items = answers(people)
     print(f"load average before: {os.getloadavg()[0]:.2f}; {len(items)} answers; {len(phrases)} phrases")
     for key, text, voice, speed in items:
-        audio = PRE_ROLL + synthesize_slin(text, voice=voice, rate_hz=8000, speed=speed) + END_SILENCE
-        for times, cpu, candidates in ((plain_times, plain_cpu, ()), (scored_times, scored_cpu, phrases)):
-            began, began_cpu = time.perf_counter(), time.process_time()
-            recognition = await recognizer.transcribe(
-                audio, RecognitionConfig(8000, "pt-BR", hints, candidates)
-            )
-            times.append(time.perf_counter() - began)
-            cpu.append(time.process_time() - began_cpu)
+        recognition = await timings.both(recognizer, on_the_line(text, voice, speed), hints, phrases)
         if recognition.phrase_scores:
             scored += 1
             right += owners.get(recognition.phrase_scores[0][0]) == key
@@ -87,11 +73,7 @@ async def run(args: argparse.Namespace) -> None:
             best = recognition.phrase_scores[:2]
             print(f"  {voice}@{speed} {text!r:40} -> {recognition.text!r:35} {best}")
     await recognizer.close()
-    for label, times, cpu in (("without", plain_times, plain_cpu), ("with", scored_times, scored_cpu)):
-        print(
-            f"{label:7} candidate phrases: wall p50 {statistics.median(times):.2f} s, "
-            f"mean {statistics.fmean(times):.2f} s; CPU {statistics.fmean(cpu):.2f} s per answer"
-        )
+    timings.report("candidate phrases", "answer")
     print(
         f"answers scored: {scored}/{len(items)}; best-scored phrase names the resident said: {right}/{scored}"
     )
