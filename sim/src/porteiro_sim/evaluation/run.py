@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -421,6 +422,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     personas = draw_personas(targets, args.calls, args.seed, args.voices)
+    # SIGTERM (a CI timeout, `kill`) as Ctrl-C: the stack's services are stopped on the way out
+    # instead of left running without their parent.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         if args.prompt_voice:
             return asyncio.run(evaluate_prompt_voice(args, targets[0]))
