@@ -59,6 +59,15 @@ async def test_prompts_with_values_are_known_by_their_beginning(prompts):
     merged = whole + np.frombuffer(await voice.speak(misheard_name), dtype="<i2").tobytes()
     found = matcher.identify(audio.silence(0.3) + merged + audio.silence(0.5))
     assert [sentence.key for sentence in found] == ["ask_apartment", "no_resident_anywhere"]
+    # A prompt known whole is not found again by its beginning: "Certo, João, visita para Lucas
+    # Martins, …" is that sentence only, not also an unknown "Certo, …".
+    confirmation = Sentence(
+        "confirm_visit",
+        prompts["confirm_visit"].format(visitor_name="João", resident_name="Lucas Martins", apartment="302"),
+    )
+    with_confirmation = await build_reply_matcher(voice, [*known, confirmation], beginnings)
+    spoken = await voice.speak(confirmation.text)
+    assert with_confirmation.identify(audio.silence(0.3) + spoken + audio.silence(0.5)) == [confirmation]
 
 
 def test_shared_frames_tolerate_rounding_but_not_other_sounds():
