@@ -34,9 +34,9 @@ HEARD_MIN_SCORE = 0.0
 # How far the best-scored meaning of the greeting's intent words must lead the other's. Chosen on
 # a one-off prototype script (52 garbled greetings, 2026-12-01 23:21–23:23 UTC: 45 guesses right
 # at 0.5, 39 at 1.0, 27 without scores). bench/bench_intent_words.py (the blocks file, 96
-# greetings, four espeak-ng voices, 2026-12-02 00:12–00:14 UTC, load average 1.9–2.3): of the 61
-# whose transcript gives no strong intent, the guess is right in 56 with the scores, 46 without;
-# scoring costs the greeting 0.4 s of wall time (p50) and 1.0 CPU-s.
+# greetings, four espeak-ng voices, 2026-12-02 00:44–00:47 UTC, load average 0.6–2.0): of the 62
+# whose transcript gives no strong intent, the guess is right in 57 with the scores, 47 without;
+# scoring costs the greeting 0.5 s of wall time (p50) and 1.1 CPU-s.
 INTENT_HEARD_LEAD = 0.5
 # More phrases than this are not sent: scoring costs about 10 ms each on 2 cores (the speech
 # service's own limit, SPEECH_MAX_CANDIDATE_PHRASES, has the same default).
