@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from scored_recognition import BLOCKS_FILE, VOICES, Timings, on_the_line
@@ -27,6 +28,8 @@ from porteiro_concierge.understanding.sets import TIE, Answers, Understanding
 from porteiro_directory.data import load_apartments
 from porteiro_speech.offline.whisper import WhisperRecognizer
 
+# The answers file's commented-out `intent_words`, used when the file in use has none.
+SUGGESTED_WORDS = {"delivery": ["entrega", "encomenda", "pacote", "pedido"], "visit": ["visita", "visitar"]}
 INTENT_LINES = {
     "delivery": ("É uma entrega.", "Tenho uma encomenda.", "Entrega.", "Vim fazer uma entrega."),
     "visit": ("É uma visita.", "Eu sou visita.", "Visita.", "Vim fazer uma visita."),
@@ -65,6 +68,8 @@ def text_guess(understanding: Understanding, text: str) -> str | None:
 
 async def run(args: argparse.Namespace) -> None:
     answers = Answers.load()
+    if not answers.intent_words:  # off in the shipped answers file: the words it suggests
+        answers = replace(answers, intent_words=SUGGESTED_WORDS)
     words = tuple(intent_phrases(answers.intent_words))
     understanding = Understanding(answers, [], [])
     recognizer = WhisperRecognizer(workers=1)

@@ -39,6 +39,7 @@ from porteiro_concierge.reading import SentenceReader
 from porteiro_concierge.session import RESIDENT, VISITOR, Session
 from porteiro_concierge.settings import ConciergeSettings
 from porteiro_concierge.store import Mailbox, MemorySessionStore
+from porteiro_concierge.understanding import Answers
 from tests.concierge.driver import fold
 
 SESSION_ID = "0b9f7f5e-4c4a-4d36-9d5e-0a0b3c1d2e3f"
@@ -139,7 +140,9 @@ class StaticVocabulary(Vocabulary):
 
 
 class CallHarness:
-    def __init__(self, script: dict[str, Extraction] | None = None, **settings: object) -> None:
+    def __init__(
+        self, script: dict[str, Extraction] | None = None, answers: Answers | None = None, **settings: object
+    ) -> None:
         self.clock = FakeClock()
         settings = {"whom_question": "apartment_and_resident", **settings}  # as conftest.WHOM_TOGETHER
         self.settings = ConciergeSettings(redis_url=None, llm_model=None, **settings)  # type: ignore[arg-type]
@@ -149,7 +152,8 @@ class CallHarness:
         self.vocabulary = StaticVocabulary()
         extractor = ScriptedExtractor(script or {})
         reader = SentenceReader(extractor, extractor, Redactor(False), budget_seconds=1.0)
-        conversation = Conversation(Rules(self.settings, Prompts(), self.vocabulary))
+        rules = Rules(self.settings, Prompts(), self.vocabulary, answers or Answers.load())
+        conversation = Conversation(rules)
         self.engine = CallEngine(
             self.store, conversation, self.directory, self.dialer, reader, self.vocabulary, clock=self.clock
         )
