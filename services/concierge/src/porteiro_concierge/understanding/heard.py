@@ -80,12 +80,16 @@ def ranked_residents(
     scores: Sequence[tuple[str, float]], residents: Iterable[ResidentChoice], apartment: str | None
 ) -> list[tuple[str, float]]:
     """(resident key, best score of its phrases), best first; phrases naming nobody are skipped."""
-    owners = phrase_owners(residents_to_score(residents, apartment))
+    return ranked_owners(scores, phrase_owners(residents_to_score(residents, apartment)))
+
+
+def ranked_owners(scores: Sequence[tuple[str, float]], owners: Mapping[str, str]) -> list[tuple[str, float]]:
+    """(owner, best score of its phrases), best first; phrases of no owner and non-finite scores skipped."""
     best: dict[str, float] = {}
     for phrase, score in scores:
-        key = owners.get(phrase)
-        if key is not None and math.isfinite(score) and score > best.get(key, -math.inf):
-            best[key] = score
+        owner = owners.get(phrase)
+        if owner is not None and math.isfinite(score) and score > best.get(owner, -math.inf):
+            best[owner] = score
     return sorted(best.items(), key=lambda item: -item[1])
 
 
@@ -160,12 +164,7 @@ def heard_intent(scores: Sequence[tuple[str, float]], words: Mapping[str, Sequen
     Only ever the guess asked with whom to call, never an intent taken as said (core/confirming).
     """
     owner = {phrase: meaning for meaning, phrases in words.items() for phrase in phrases}
-    best: dict[str, float] = {}
-    for phrase, score in scores:
-        meaning = owner.get(phrase)
-        if meaning is not None and math.isfinite(score) and score > best.get(meaning, -math.inf):
-            best[meaning] = score
-    ranked = sorted(best.items(), key=lambda item: -item[1])
+    ranked = ranked_owners(scores, owner)
     if not ranked or ranked[0][1] < HEARD_MIN_SCORE:
         return None
     runner_up = ranked[1][1] if len(ranked) > 1 else HEARD_MIN_SCORE
