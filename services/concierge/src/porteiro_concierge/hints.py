@@ -59,7 +59,10 @@ class Vocabulary:
     def __init__(self, directory, clock=time.monotonic) -> None:
         self.directory = directory
         self.clock = clock
+        # The vocabulary's numbers and block names (hints: whisper should write "bloco B").
         self.apartments: list[str] = []
+        # The apartments' own numbers, without block names: what an answer's number is read against.
+        self.apartment_numbers: list[str] = []
         self.residents: list[str] = []
         # Apartment number -> its residents' names and aliases (every block's, when numbers repeat).
         self.residents_of: dict[str, list[str]] = {}
@@ -84,13 +87,15 @@ class Vocabulary:
             return
         self._next_fetch = self.clock() + VOCABULARY_TTL_SECONDS
         apartments, choices = list(vocabulary.apartment_numbers), resident_choices(listing.apartments)
-        if apartments == self.apartments and choices == self.resident_choices:
+        numbers = apartment_numbers(listing.apartments)
+        if apartments == self.apartments and choices == self.resident_choices and numbers == self.apartment_numbers:
             return  # unchanged: keep the same lists, so the closed sets are not rebuilt
         built = None
         if self._answers is not None:  # rebuild the closed sets off the event loop (a second for 10,000)
-            built = await asyncio.to_thread(Understanding, self._answers, choices, apartments)
+            built = await asyncio.to_thread(Understanding, self._answers, choices, numbers)
         # No await from here on: answers see the old lists and sets or the new ones, never a mix.
         self.apartments = apartments
+        self.apartment_numbers = numbers
         self.residents = list(vocabulary.resident_names)
         self.residents_of = residents_by_apartment(listing.apartments)
         self.resident_choices = choices
@@ -134,7 +139,7 @@ class Vocabulary:
         self._answers = answers
         fingerprint = self._fingerprint(answers)
         if self._understanding is None or self._understanding[0] != fingerprint:
-            self._understanding = (fingerprint, Understanding(answers, self._choices(), self.apartments))
+            self._understanding = (fingerprint, Understanding(answers, self._choices(), self._numbers()))
         return self._understanding[1]
 
     def _choices(self) -> list[ResidentChoice]:
@@ -143,8 +148,26 @@ class Vocabulary:
             ResidentChoice(name, number) for number, names in self.residents_of.items() for name in names
         ]
 
+    def _numbers(self) -> list[str]:
+        """The apartments' numbers; from a vocabulary given as numbers only, those without block names.
+
+        The vocabulary's list also holds the blocks' and towers' names (for the hints): read as
+        apartments, the "2" of "torre dois" was a known apartment, asked for and not found (make
+        eval, blocks, seed 61: "Não encontrei o apartamento 2", two turns lost).
+        """
+        if self.apartment_numbers:
+            return self.apartment_numbers
+        blocks = {choice.block for choice in self.resident_choices if choice.block}
+        return [number for number in self.apartments if number not in blocks]
+
     def _fingerprint(self, answers: Answers) -> tuple[int, ...]:
-        return (id(answers), id(self.resident_choices), id(self.residents_of), id(self.apartments))
+        return (
+            id(answers),
+            id(self.resident_choices),
+            id(self.residents_of),
+            id(self.apartments),
+            id(self.apartment_numbers),
+        )
 
 
 def resident_choices(apartments: Iterable) -> list[ResidentChoice]:
@@ -154,6 +177,11 @@ def resident_choices(apartments: Iterable) -> list[ResidentChoice]:
         for apartment in apartments
         for resident in apartment.residents
     ]
+
+
+def apartment_numbers(apartments: Iterable) -> list[str]:
+    """The distinct apartment numbers of directory Apartment messages (a number in two blocks once)."""
+    return list(dict.fromkeys(apartment.number for apartment in apartments))
 
 
 def residents_by_apartment(apartments: Iterable) -> dict[str, list[str]]:
