@@ -183,6 +183,11 @@ def ask_which(step: Step, candidates: Iterable[directory_pb2.Candidate]) -> None
 
 
 def not_found(step: Step, response: directory_pb2.ResolveResponse) -> None:
+    target = resident_of_apartment_heard(step, response)
+    if target is not None:
+        step.fx.turn_outcome = TurnOutcome.AMBIGUOUS
+        confirming.ask(step, target)
+        return
     step.fx.turn_outcome = TurnOutcome.REJECTED
     session = step.session
     slots = session.slots
@@ -231,6 +236,33 @@ def not_found(step: Step, response: directory_pb2.ResolveResponse) -> None:
         collecting.ask_next(step)
         return
     step.ask(asking, step.prompts.text(prompt, **values), question)
+
+
+def resident_of_apartment_heard(step: Step, response: directory_pb2.ResolveResponse) -> Target | None:
+    """A spoken apartment that exists, with a name that matches nobody anywhere: its resident, to
+    confirm ("José Antônio Ferreira, do 1002?"), or None.
+
+    The name is the likelier part to be misheard (make eval, blocks, seed 61: "O Zé do 1002 do
+    torre 2." heard with "Camo Fálar" for the name kept from before, then "Apto mil e dois, goto e
+    dois." came through; "Não encontrei Camo Fálar no apartamento 1002", then "Não consegui
+    encontrar" and the keypad). The directory names the apartment's resident nearest the name
+    heard; one who matches the name elsewhere is left to the question as before ("Não encontrei
+    Renata no apartamento 502": maybe the number was misheard). Never a typed apartment (trusted,
+    `directory_answered`) nor a resident the visitor refused.
+    """
+    session = step.session
+    if response.status != directory_pb2.RESOLVE_STATUS_NO_RESIDENT or session.keypad.apartment_typed:
+        return None
+    apartment = response.normalized_apartment or session.slots.apartment or ""
+    if not apartment or not session.slots.resident_name:
+        return None
+    here = [c for c in response.candidates if c.apartment.lstrip("0") == apartment.lstrip("0")]
+    if len(here) != len(response.candidates):
+        return None  # the name matches somebody elsewhere
+    excluded = session.validation.excluded
+    left = [target_of(candidate) for candidate in here]
+    left = [target for target in left if confirming.target_key(target) not in excluded]
+    return left[0] if left else None
 
 
 def call_resident(step: Step, target: Target) -> None:
