@@ -7,6 +7,7 @@ for "É uma visita.", "Minha menua. Minha." for "Vim fazer uma visita.").
 
 from __future__ import annotations
 
+from porteiro.directory.v1 import directory_pb2
 from porteiro_concierge.core.confirming import target_key
 from porteiro_concierge.extraction.base import Extraction, Intent
 from porteiro_concierge.session import VISITOR, Session
@@ -196,3 +197,40 @@ async def test_a_bare_no_after_a_typed_apartment_asks_the_intent_alone() -> None
     assert harness.last_said(VISITOR) == "Lucas Martins, do 302?"
     await harness.say(VISITOR, "Sim.")
     assert harness.dialer.attempts == [(LUCAS.destination, 1)]
+
+
+async def test_a_second_bare_no_to_one_of_two_alike_asks_the_other() -> None:
+    """make eval (blocks, seed 61): a first "não" refused Lúcia Santos, the second Luísa Mendes of
+    202; "É uma entrega?" was asked alone before Luiza Mendes of 201, a turn lost. The intent is
+    asked alone only when nobody alike is left."""
+    harness = CallHarness({**SCRIPT, "Lucas Martins.": Extraction(resident_name="Lucas Martins")})
+    harness.directory.resolve = resolve_mendes  # type: ignore[method-assign]
+    await harness.start_visitor()
+    await harness.say(VISITOR, GARBLED)
+    await harness.say(VISITOR, "Meu nome é João.")
+    await harness.say(VISITOR, "Mendes.")
+    await harness.say(VISITOR, "Não.")  # the first bare "não": Luiza Mendes of 201 refused
+    assert harness.last_said(VISITOR) == "É uma entrega para Luísa Mendes, do 202?"
+    await harness.say(VISITOR, "Não.")  # the second: nobody alike is left, the intent asked alone
+    assert harness.last_said(VISITOR) == "É uma entrega?"
+
+
+async def test_a_second_bare_no_with_one_alike_left_is_about_whom() -> None:
+    """The same call as make eval's: one resident refused by a bare "não", then one of two alike."""
+
+    async def resolve(apartment: str, resident_name: str) -> directory_pb2.ResolveResponse:
+        if resident_name.startswith("Renata"):
+            return directory_pb2.ResolveResponse(status=directory_pb2.RESOLVE_STATUS_MATCH, match=RENATA)
+        return await resolve_mendes(apartment, resident_name)
+
+    harness = CallHarness({**SCRIPT, **WHICH_SCRIPT})
+    harness.directory.resolve = resolve  # type: ignore[method-assign]
+    await _guessed_then_whom(harness)
+    assert harness.last_said(VISITOR) == "É uma entrega para Renata Oliveira, do 501?"
+    await harness.say(VISITOR, "Não.")  # the first bare "não"
+    await harness.say(VISITOR, "Mendes.")
+    assert harness.last_said(VISITOR) == "É uma entrega para Luiza Mendes, do 201?"
+    await harness.say(VISITOR, "Não.")  # the second: Luísa Mendes is left, so it is about whom
+    assert harness.last_said(VISITOR) == "É uma entrega para Luísa Mendes, do 202?"
+    await harness.say(VISITOR, "Sim.")
+    assert harness.dialer.attempts == [(LUISA.destination, 1)]

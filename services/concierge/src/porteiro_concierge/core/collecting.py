@@ -199,7 +199,11 @@ def intent_or_whom_refused(step: Step, target: Target, stated: Intent | None, ba
         return False
     # A typed apartment is trusted: a "não" about its resident is taken as about the intent
     # (make eval, seed 31: "Não, é visita." heard "Não é." after "#502#" refused the right one).
-    if stated is None and bare and not progress.bare_refusals and not session.keypad.apartment_typed:
+    # A second bare "não" is about whom too while one found alike or sounding the same is left
+    # (make eval, blocks, seed 61: "Não, não é." to Luísa Mendes of 202, then "É uma entrega?"
+    # asked alone before Luiza Mendes of 201, a turn lost).
+    about_whom = not progress.bare_refusals or confirming.alike_left(step, target)
+    if stated is None and bare and about_whom and not session.keypad.apartment_typed:
         progress.bare_refusals += 1
         return False
     progress.intent_unconfirmed = False

@@ -274,6 +274,21 @@ def next_candidate(step: Step, refused: Target) -> Target | None:
     return _target_of(step, reading.best.value)
 
 
+def alike_left(step: Step, refused: Target) -> bool:
+    """Whether `next_candidate` has a resident to offer after a "não" to `refused` by the matcher
+    alone: one of those found alike not yet refused, or the one whose name sounds the same."""
+    validation = step.session.validation
+    excluded = [*validation.excluded, target_key(refused)]
+    if validation.ambiguous and any(target_key(item) not in excluded for item in validation.ambiguous):
+        return True
+    if not refused.resident_name:
+        return False
+    reading = step.understanding.resident(refused.resident_name, exclude=excluded)
+    if reading.best is None or reading.best.confidence < SOUND_ALIKE:
+        return False
+    return not (reading.others and reading.others[0].confidence >= SOUND_ALIKE)
+
+
 def _target_of(step: Step, key: str) -> Target | None:
     """The Target to confirm for a resident key of the closed sets."""
     resident = step.understanding.residents.get(key)
