@@ -66,8 +66,19 @@ async def test_a_no_with_the_intent_keeps_the_resident_but_asks_about_them_alone
     assert "visita para Renata Oliveira" in harness.last_said(VISITOR)
 
 
+async def resolve_unsure(apartment: str, resident_name: str) -> directory_pb2.ResolveResponse:
+    """The directory's match of a name not heard clearly (scored below `confirm_below_score`)."""
+    match = RENATA if resident_name.startswith("Renata") else LUCAS
+    unsure = directory_pb2.Candidate()
+    unsure.CopyFrom(match)
+    unsure.score = 80.0
+    return directory_pb2.ResolveResponse(status=directory_pb2.RESOLVE_STATUS_MATCH, match=unsure)
+
+
 async def test_a_first_bare_no_is_about_whom_and_the_guess_is_asked_again() -> None:
+    """A resident matched only loosely: the bare "não" is likelier about whom."""
     harness = CallHarness({**SCRIPT, "Lucas Martins.": Extraction(resident_name="Lucas Martins")})
+    harness.directory.resolve = resolve_unsure  # type: ignore[method-assign]
     await _guessed_then_whom(harness)
     await harness.say(VISITOR, "Não é esse, não.")
     session = await harness.session()
@@ -220,7 +231,7 @@ async def test_a_second_bare_no_with_one_alike_left_is_about_whom() -> None:
 
     async def resolve(apartment: str, resident_name: str) -> directory_pb2.ResolveResponse:
         if resident_name.startswith("Renata"):
-            return directory_pb2.ResolveResponse(status=directory_pb2.RESOLVE_STATUS_MATCH, match=RENATA)
+            return await resolve_unsure(apartment, resident_name)
         return await resolve_mendes(apartment, resident_name)
 
     harness = CallHarness({**SCRIPT, **WHICH_SCRIPT})
@@ -234,3 +245,29 @@ async def test_a_second_bare_no_with_one_alike_left_is_about_whom() -> None:
     assert harness.last_said(VISITOR) == "É uma entrega para Luísa Mendes, do 202?"
     await harness.say(VISITOR, "Sim.")
     assert harness.dialer.attempts == [(LUISA.destination, 1)]
+
+
+async def test_a_bare_no_to_a_name_heard_clearly_is_about_the_guess() -> None:
+    """make eval (sample, seed 61): "Rodrigo Lima." heard right, the delivery guessed a visit, and
+    "Não, é entrega." heard "Não é essa.": the right resident was excluded before."""
+    harness = CallHarness(SCRIPT)
+    await _guessed_then_whom(harness)
+    assert harness.last_said(VISITOR) == "É uma entrega para Renata Oliveira, do 501?"
+    session = await harness.session()
+    assert session is not None and Session.from_json(session.to_json()).validation.named_clearly
+    await harness.say(VISITOR, "Não é essa.")
+    assert harness.last_said(VISITOR) == "É uma visita para Renata Oliveira, do 501?"
+    session = await harness.session()
+    assert session is not None and session.validation.excluded == []
+    await harness.say(VISITOR, "Sim.")
+    assert harness.dialer.attempts == [(RENATA.destination, 1)]
+    assert "visita para Renata Oliveira" in harness.last_said(VISITOR)
+
+
+async def test_a_second_bare_no_after_the_other_intent_asks_the_intent_alone() -> None:
+    harness = CallHarness(SCRIPT)
+    await _guessed_then_whom(harness)
+    await harness.say(VISITOR, "Não.")
+    await harness.say(VISITOR, "Não.")  # neither intent with Renata: whom or the intent was wrong
+    assert harness.last_said(VISITOR) in ("É uma visita?", "É uma entrega?")
+    assert harness.dialer.attempts == []

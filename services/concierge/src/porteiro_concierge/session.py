@@ -150,6 +150,10 @@ class Validation:
     # after a "não", the next of them may be asked about at once.
     heard: list[tuple[str, float]] = field(default_factory=list)
     heard_answers: int = 0
+    # The resident being confirmed is the directory's match of a name heard clearly (scored at
+    # `confirm_below_score` or more): asked only because the intent is a guess or the name came
+    # alone. A bare "não" to it is then about the intent (core/collecting.intent_or_whom_refused).
+    named_clearly: bool = False
 
 
 @dataclass

@@ -197,6 +197,8 @@ def intent_or_whom_refused(step: Step, target: Target, stated: Intent | None, ba
     if stated == guess:
         progress.intent_unconfirmed = False
         return False
+    if stated is None and bare and not progress.bare_refusals and session.validation.named_clearly:
+        return guess_refused(step, target, guess)
     # A typed apartment is trusted: a "não" about its resident is taken as about the intent
     # (make eval, seed 31: "Não, é visita." heard "Não é." after "#502#" refused the right one).
     # A second bare "não" is about whom too while one found alike or sounding the same is left
@@ -216,6 +218,24 @@ def intent_or_whom_refused(step: Step, target: Target, stated: Intent | None, ba
     progress.intent_guess = guess.value
     session.slots.intent = None
     ask_next(step)
+    return True
+
+
+def guess_refused(step: Step, target: Target, guess: Intent) -> bool:
+    """A bare "não" to "É uma visita para Renata Oliveira, do 501?" when the name came through
+    clearly: the guess is the likelier mistake, so the same resident is asked with the other
+    intent ("É uma entrega para Renata Oliveira, do 501?"); a yes settles both.
+
+    Make eval (sample condominium, seed 61): "Rodrigo Lima." and "O Carlos Oliveira." heard
+    right, the delivery guessed a visit from a garbled greeting, and "Não, é entrega." heard
+    "Não é essa." or "Não é.": taken as about whom, the right resident was excluded and three
+    calls went on for 10 to 12 turns, two to the keypad. A second bare "não" is about whom again.
+    """
+    session = step.session
+    session.visitor.bare_refusals += 1
+    session.slots.intent = confirming.other_intent(guess)
+    step.fx.turn_outcome = TurnOutcome.NO_PROGRESS
+    confirming.ask(step, target)
     return True
 
 

@@ -73,7 +73,7 @@ def _intent_answer(step: Step, said: dict[str, Any], text: str) -> None:
         yes_or_no = answer(step, text)
         if yes_or_no is not None:
             guess = Intent(progress.intent_guess)
-            said["intent"] = guess if yes_or_no == YES else _other_intent(guess)
+            said["intent"] = guess if yes_or_no == YES else other_intent(guess)
             if yes_or_no == YES:
                 _exclude_doubted(step)
             return
@@ -107,7 +107,7 @@ def _exclude_doubted(step: Step) -> None:
     step.session.call.target = None
 
 
-def _other_intent(intent: Intent) -> Intent:
+def other_intent(intent: Intent) -> Intent:
     return Intent.VISIT if intent == Intent.DELIVERY else Intent.DELIVERY
 
 
@@ -227,10 +227,13 @@ def _apartment_answer(step: Step, said: dict[str, Any], text: str) -> Target | N
     return None
 
 
-def ask(step: Step, target: Target) -> None:
+def ask(step: Step, target: Target, clearly: bool = False) -> None:
     """Ask the visitor to confirm `target` ("Renata Oliveira, do 501?" / "Apartamento 501?"), with the
-    intent when it is a guess ("É uma entrega para Renata Oliveira, do 501?", `with_intent`)."""
+    intent when it is a guess ("É uma entrega para Renata Oliveira, do 501?", `with_intent`).
+
+    `clearly`: the directory matched the name heard well (`Validation.named_clearly`)."""
     step.session.validation.confirming = target
+    step.session.validation.named_clearly = clearly
     prompt = "confirm_resident" if target.resident_name else "confirm_apartment"
     hints = yes_no_hints(step)
     if with_intent(step, target):

@@ -111,11 +111,16 @@ def matched(step: Step, response: directory_pb2.ResolveResponse) -> None:
         # match here only then): the name heard chose the block.
         or step.session.keypad.apartment_typed
     )
+    clearly = (
+        response.match.score >= step.settings.confirm_below_score
+        and not validation.ambiguous
+        and not step.session.keypad.apartment_typed
+    )
     if unsure and target.resident_name not in validation.confirmed:
         step.fx.turn_outcome = TurnOutcome.AMBIGUOUS
-        confirming.ask(step, target)
+        confirming.ask(step, target, clearly)
         return
-    call_resident(step, target)
+    call_resident(step, target, clearly)
 
 
 def typed_apartment_residents(
@@ -265,7 +270,9 @@ def resident_of_apartment_heard(step: Step, response: directory_pb2.ResolveRespo
     return left[0] if left else None
 
 
-def call_resident(step: Step, target: Target) -> None:
+def call_resident(step: Step, target: Target, clearly: bool = False) -> None:
+    """Call `target`, unless the intent is a guess or the visitor refused it with a guess: then
+    confirmed first (`clearly`: the directory matched the name heard well)."""
     session = step.session
     if session.visitor.intent_unconfirmed or confirming.is_doubted(step, target):
         # The intent is a guess (`collecting.guess_intent`): asked with whom to call first, and
@@ -273,7 +280,7 @@ def call_resident(step: Step, target: Target) -> None:
         # confirmation with the intent was refused is asked again alone (the intent was wrong,
         # maybe whom too).
         step.fx.turn_outcome = TurnOutcome.AMBIGUOUS
-        confirming.ask(step, target)
+        confirming.ask(step, target, clearly)
         return
     step.fx.turn_outcome = TurnOutcome.VALIDATED
     session.call.target = target
