@@ -20,17 +20,20 @@ LEANS_VISIT = "É uma mimita."  # a visit by its sound, too weak to take
 SCRIPT = {
     "Meu nome é João.": Extraction(visitor_name="João"),
     "Renata, do 501.": Extraction(apartment="501", resident_name="Renata"),
+    "Renata Oliveira, do 501.": Extraction(apartment="501", resident_name="Renata Oliveira"),
     "Não, é uma visita.": Extraction(intent=Intent.VISIT),
 }
 
 
-async def _guessed_then_whom(harness: CallHarness, greeting_answer: str = GARBLED) -> None:
+async def _guessed_then_whom(
+    harness: CallHarness, greeting_answer: str = GARBLED, whom: str = "Renata, do 501."
+) -> None:
     """Greeted, an answer without a clear intent, the visitor's name, then whom to call."""
     await harness.start_visitor()
     await harness.say(VISITOR, greeting_answer)
     assert harness.last_said(VISITOR) == "Qual é o seu nome, por favor?"  # on at once, no "não entendi"
     await harness.say(VISITOR, "Meu nome é João.")
-    await harness.say(VISITOR, "Renata, do 501.")
+    await harness.say(VISITOR, whom)
 
 
 async def test_the_guess_is_asked_with_whom_and_a_yes_calls() -> None:
@@ -251,7 +254,7 @@ async def test_a_bare_no_to_a_name_heard_clearly_is_about_the_guess() -> None:
     """make eval (sample, seed 61): "Rodrigo Lima." heard right, the delivery guessed a visit, and
     "Não, é entrega." heard "Não é essa.": the right resident was excluded before."""
     harness = CallHarness(SCRIPT)
-    await _guessed_then_whom(harness)
+    await _guessed_then_whom(harness, whom="Renata Oliveira, do 501.")
     assert harness.last_said(VISITOR) == "É uma entrega para Renata Oliveira, do 501?"
     session = await harness.session()
     assert session is not None and Session.from_json(session.to_json()).validation.named_clearly
@@ -266,8 +269,17 @@ async def test_a_bare_no_to_a_name_heard_clearly_is_about_the_guess() -> None:
 
 async def test_a_second_bare_no_after_the_other_intent_asks_the_intent_alone() -> None:
     harness = CallHarness(SCRIPT)
-    await _guessed_then_whom(harness)
+    await _guessed_then_whom(harness, whom="Renata Oliveira, do 501.")
     await harness.say(VISITOR, "Não.")
     await harness.say(VISITOR, "Não.")  # neither intent with Renata: whom or the intent was wrong
     assert harness.last_said(VISITOR) in ("É uma visita?", "É uma entrega?")
     assert harness.dialer.attempts == []
+
+
+async def test_a_bare_no_to_a_first_name_alone_is_about_whom() -> None:
+    """A first name alone is not heard clearly (make eval: "Eduardo." written for "João.")."""
+    harness = CallHarness(SCRIPT)
+    await _guessed_then_whom(harness)  # "Renata, do 501.": matched at 100, one word
+    await harness.say(VISITOR, "Não.")
+    session = await harness.session()
+    assert session is not None and session.validation.excluded == ["501/Renata Oliveira"]

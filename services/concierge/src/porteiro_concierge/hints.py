@@ -88,7 +88,11 @@ class Vocabulary:
         self._next_fetch = self.clock() + VOCABULARY_TTL_SECONDS
         apartments, choices = list(vocabulary.apartment_numbers), resident_choices(listing.apartments)
         numbers = apartment_numbers(listing.apartments)
-        if apartments == self.apartments and choices == self.resident_choices and numbers == self.apartment_numbers:
+        if (
+            apartments == self.apartments
+            and choices == self.resident_choices
+            and numbers == self.apartment_numbers
+        ):
             return  # unchanged: keep the same lists, so the closed sets are not rebuilt
         built = None
         if self._answers is not None:  # rebuild the closed sets off the event loop (a second for 10,000)

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from porteiro.directory.v1 import directory_pb2
+from porteiro_common.ptbr.folding import fold
+from porteiro_common.ptbr.names import HONORIFICS, NAME_PARTICLES
 from porteiro_concierge.core import collecting, confirming
 from porteiro_concierge.core.effects import CancelCallRequest, PlaceCallRequest, ResolveRequest, TurnOutcome
 from porteiro_concierge.core.step import Step
@@ -113,6 +115,7 @@ def matched(step: Step, response: directory_pb2.ResolveResponse) -> None:
     )
     clearly = (
         response.match.score >= step.settings.confirm_below_score
+        and name_words(step.session.slots.resident_name or "") >= 2
         and not validation.ambiguous
         and not step.session.keypad.apartment_typed
     )
@@ -121,6 +124,15 @@ def matched(step: Step, response: directory_pb2.ResolveResponse) -> None:
         confirming.ask(step, target, clearly)
         return
     call_resident(step, target, clearly)
+
+
+def name_words(name: str) -> int:
+    """The words of a name heard that name someone: not "dona", "o", "dos".
+
+    A first name alone is not a name heard clearly: biased by its hints, whisper writes a
+    resident's first name for one it cannot make out (make eval: "Eduardo." for "João.").
+    """
+    return sum(1 for word in fold(name).split() if word not in HONORIFICS and word not in NAME_PARTICLES)
 
 
 def typed_apartment_residents(
