@@ -11,6 +11,7 @@ import pytest
 from porteiro.directory.v1 import directory_pb2
 from porteiro_concierge.extraction.base import Extraction
 from porteiro_concierge.session import RESIDENT, VISITOR, Asking, Outcome
+from porteiro_concierge.understanding import ResidentChoice
 from tests.concierge.core_harness import LUCAS, RENATA, TO_WHOM_QUESTION, CallHarness, reach_whom_question
 
 SCRIPT = {
@@ -162,7 +163,24 @@ async def test_confirmed_apartment_is_trusted_like_a_typed_one() -> None:
     await harness.say(VISITOR, "Apartamento 909, Xavier.")
     assert "Qual é o número do apartamento?" in harness.last_said(VISITOR)  # 909 does not exist
     await harness.say(VISITOR, "O Quinhento Minhoun.")  # heard for "É o quinhentos e um." (make eval)
-    assert harness.last_said(VISITOR) == "Apartamento 501?"
+    # 501 has one resident: confirmed by name, which says whom in the same turn.
+    assert harness.last_said(VISITOR) == "Renata Oliveira, do 501?"
     await harness.say(VISITOR, "Isso.")
-    # Nobody called Xavier lives in 501, but the visitor confirmed the apartment: its resident is called.
+    # Nobody called Xavier lives in 501, but the visitor confirmed its resident: called.
     assert harness.dialer.attempts == [(RENATA.destination, 1)]
+
+
+async def test_an_apartment_of_several_residents_is_confirmed_as_the_apartment() -> None:
+    script = {**SCRIPT, "Apartamento 909, Xavier.": Extraction(apartment="909", resident_name="Xavier")}
+    harness = CallHarness(script)
+    harness.vocabulary.resident_choices = [
+        ResidentChoice("Renata Oliveira", "501"),
+        ResidentChoice("Carlos Oliveira", "501"),
+        ResidentChoice("Lucas Martins", "302"),
+    ]
+    await harness.start_visitor()
+    await harness.say(VISITOR, "Entrega.")
+    await harness.say(VISITOR, "Meu nome é João.")
+    await harness.say(VISITOR, "Apartamento 909, Xavier.")
+    await harness.say(VISITOR, "O Quinhento Minhoun.")
+    assert harness.last_said(VISITOR) == "Apartamento 501?"

@@ -216,15 +216,33 @@ def _without_words(text: str, name: object) -> str:
 
 
 def _apartment_answer(step: Step, said: dict[str, Any], text: str) -> Target | None:
+    """An apartment read against the directory's: a strong reading is taken, a weak one confirmed
+    ("Apartamento 501?"); either is confirmed by its resident when it has only one ("Renata
+    Oliveira, do 501?"), which names whom to call in the same turn (make eval, seed 61:
+    "Apartamento 501?", then "É uma visita para Renata Oliveira, do 501?", a turn each)."""
     reading = step.understanding.apartment(text, exclude=step.session.validation.excluded)
-    if reading.best is None:
+    if reading.best is None or not (reading.strong or reading.weak):
         return None
+    sole = _sole_resident(step, reading.best.value)
+    if sole is not None:
+        return sole
     if reading.strong:
         said["apartment"] = reading.best.value
         return None
-    if reading.weak:
-        return Target(apartment=reading.best.value, resident_name="", destination="")
-    return None
+    return Target(apartment=reading.best.value, resident_name="", destination="")
+
+
+def _sole_resident(step: Step, apartment: str) -> Target | None:
+    """The one resident of `apartment` (in one block only), unless refused; else None."""
+    if not step.understanding.names_one_apartment(apartment):
+        return None
+    living = step.understanding.residents_of(apartment)
+    if len(living) != 1:
+        return None
+    target = Target(
+        apartment=living[0].apartment, resident_name=living[0].name, destination="", block=living[0].block
+    )
+    return None if target_key(target) in step.session.validation.excluded else target
 
 
 def ask(step: Step, target: Target, clearly: bool = False) -> None:

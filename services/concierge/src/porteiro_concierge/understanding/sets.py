@@ -158,8 +158,11 @@ class Understanding:
         self.residents = {resident.key: resident for resident in residents}
         # Apartment number -> the blocks/towers that have it (a number in two blocks names neither).
         self._blocks: dict[str, set[str]] = {}
+        # Apartment number -> its residents (of every block that has the number).
+        self._living: dict[str, list[ResidentChoice]] = {}
         for resident in self.residents.values():
             self._blocks.setdefault(resident.apartment.lstrip("0"), set()).add(resident.block)
+            self._living.setdefault(resident.apartment.lstrip("0"), []).append(resident)
         self._intent = _meaning_set(answers.intent, FILLERS)
         self._confirmation = _meaning_set(answers.confirmation, ())
         self._decision = _meaning_set(answers.decision, ())
@@ -228,6 +231,10 @@ class Understanding:
             choices.append(Choice(str(index), (*names, *numbers, *both)))
         matcher = ClosedSet(choices, ignore=OPTION_FILLERS, coverage_share=NAME_COVERAGE_SHARE)
         return self._read(matcher.interpret(text))
+
+    def residents_of(self, number: str) -> list[ResidentChoice]:
+        """The residents living at `number`, in every block that has it."""
+        return list(self._living.get(number.lstrip("0"), []))
 
     def names_one_apartment(self, number: str) -> bool:
         """False when residents live at `number` in more than one block or tower."""
