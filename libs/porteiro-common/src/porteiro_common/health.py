@@ -24,8 +24,10 @@ class HealthReporter:
         self._names = ["", *service_names]
         self.serving = False
 
-    async def set_alive(self) -> None:
-        await self.servicer.set(LIVENESS, SERVING)
+    async def set_alive(self, alive: bool = True) -> None:
+        """Liveness: NOT_SERVING only when the process cannot recover by itself (a worker stuck
+        for good): the orchestrator then restarts it."""
+        await self.servicer.set(LIVENESS, SERVING if alive else NOT_SERVING)
 
     async def set_serving(self, serving: bool) -> None:
         self.serving = serving

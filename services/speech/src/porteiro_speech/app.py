@@ -51,6 +51,7 @@ class SpeechApp(ServiceApp[SpeechSettings]):
             self.backends, settings, Redactor(observability.trace_personal_data), tracer
         )
         self.tenants = SpeechTenants(settings, self.servicer)
+        self._watchdog: asyncio.Task[None] | None = None
 
     def register(self, server: grpc.aio.Server) -> None:
         speech_pb2_grpc.add_SpeechServiceServicer_to_server(self.servicer, server)
@@ -70,6 +71,42 @@ class SpeechApp(ServiceApp[SpeechSettings]):
             },
         )
         await health_reporter.set_serving(True)
+        if self.settings.stt_stuck_seconds > 0:
+            self._watchdog = asyncio.create_task(self._watch_workers(health_reporter))
+
+    async def _watch_workers(self, health: HealthReporter) -> None:
+        """Report NOT_SERVING (readiness and liveness) while a recognition worker is stuck.
+
+        A native call that never returns keeps its worker for good, and the service answered every
+        later transcription with "no recognition worker freed up" while its health said SERVING
+        (make eval, 2026-12-02: both whisper workers stuck after a few hundred transcriptions, six
+        minutes of calls ended on the technical-problem sentence). A thread cannot be stopped from
+        Python: the orchestrator restarts the pod (its liveness probe), and its Service stops
+        sending it calls at once (readiness). A job that ends after all brings SERVING back.
+        """
+        limit = self.settings.stt_stuck_seconds
+        queue = self.servicer.recognition_queue
+        reported = False
+        while True:
+            await asyncio.sleep(min(5.0, limit / 4))
+            stuck = queue.running_longer_than(limit)
+            metrics.WORKERS_STUCK.labels("recognition").set(stuck)
+            if bool(stuck) == reported:
+                continue
+            reported = bool(stuck)
+            if stuck:
+                log.error(
+                    "recognition worker stuck: NOT_SERVING until it returns (restart the service)",
+                    extra={"stuck": stuck, "workers": queue.workers, "limit_seconds": limit},
+                )
+            else:
+                log.warning("recognition workers free again: SERVING")
+            await health.set_alive(not stuck)
+            await health.set_serving(not stuck)
+
+    def _stop_watching(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
 
     async def _start_synthesis(self, sentences: list[str]) -> None:
         await self.backends.synthesizer.start()
@@ -88,6 +125,10 @@ class SpeechApp(ServiceApp[SpeechSettings]):
                 metrics.ERRORS.labels(self.backends.synthesizer.name, "warmup").inc()
                 log.warning("prompt warm-up failed", extra={"reason": str(error)})
 
+    async def drain(self, grace_seconds: float) -> None:
+        self._stop_watching()  # NOT_SERVING from now on, whatever the workers do
+
     async def stop(self, grace_seconds: float) -> None:
+        self._stop_watching()
         await self.tenants.stop()
         await asyncio.gather(self.backends.recognizer.close(), self.backends.synthesizer.close())

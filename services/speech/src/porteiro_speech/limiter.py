@@ -13,6 +13,8 @@ arrival can never overtake an earlier one.
 from __future__ import annotations
 
 import asyncio
+import functools
+import itertools
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -45,6 +47,10 @@ class WorkQueue:
         self.setting_prefix = setting_prefix
         self.running = 0
         self._waiters: deque[asyncio.Future[None]] = deque()
+        # When each job of `run` began (monotonic), while it runs: a job that never ends keeps its
+        # worker for good (`running_longer_than`).
+        self._running_since: dict[int, float] = {}
+        self._jobs = itertools.count()
         self._wait = metrics.QUEUE_WAIT_SECONDS.labels(kind)
         self._depth = metrics.QUEUE_DEPTH.labels(kind)
         self._busy = metrics.WORKERS_BUSY.labels(kind)
@@ -128,11 +134,19 @@ class WorkQueue:
         """Run `work()` in a slot. If the caller goes away, the slot stays taken until the work ends
         (inference already in a thread cannot be interrupted, so the pool must not be oversubscribed)."""
         await self.acquire(deadline_seconds)
+        job = next(self._jobs)
+        self._running_since[job] = time.monotonic()
         task = asyncio.ensure_future(work())
-        task.add_done_callback(self._release_after)
+        task.add_done_callback(functools.partial(self._release_after, job))
         return await asyncio.shield(task)
 
-    def _release_after(self, task: asyncio.Future) -> None:
+    def running_longer_than(self, seconds: float) -> int:
+        """Jobs of `run` that began more than `seconds` ago and have not ended."""
+        began_before = time.monotonic() - seconds
+        return sum(1 for began in self._running_since.values() if began < began_before)
+
+    def _release_after(self, job: int, task: asyncio.Future) -> None:
+        self._running_since.pop(job, None)
         self.release()
         if not task.cancelled():
             task.exception()  # retrieved, so an abandoned failure is not reported as "never retrieved"

@@ -45,6 +45,11 @@ WORKERS_BUSY = Gauge(
     "Workers running a request now (at most STT_WORKERS / TTS_WORKERS)",
     ["kind"],
 )
+WORKERS_STUCK = Gauge(
+    "porteiro_speech_workers_stuck",
+    "Workers running one request for longer than STT_STUCK_SECONDS (the service is then NOT_SERVING)",
+    ["kind"],
+)
 WHISPER_WINDOW_RETRIES = Counter(
     "porteiro_speech_whisper_window_retries_total",
     "Fitted-window recognitions that echoed themselves and were run again over the full 30 s window",
@@ -89,6 +94,7 @@ for _kind in QUEUE_KINDS:
     QUEUE_WAIT_SECONDS.labels(_kind)
     QUEUE_DEPTH.labels(_kind)
     WORKERS_BUSY.labels(_kind)
+    WORKERS_STUCK.labels(_kind)
 set_build_info("speech", "porteiro-speech")
 
 

@@ -111,6 +111,14 @@ class SpeechSettings(ServiceSettings):
         le=10_000,
         description="Transcriptions that may wait at once; one more is RESOURCE_EXHAUSTED",
     )
+    stt_stuck_seconds: float = Field(
+        60.0,
+        ge=0,
+        le=3600,
+        description="A transcription running longer than this has a stuck worker (a native call that never "
+        "returned): the service reports NOT_SERVING for readiness and liveness, so the orchestrator "
+        "restarts it; 0 = never checked",
+    )
     stt_max_audio_seconds: float = Field(
         60.0, gt=0, le=600, description="Longest utterance accepted (longer = INVALID_ARGUMENT)"
     )
