@@ -10,7 +10,9 @@ leg's timer would fire it.
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import grpc
 
@@ -30,7 +32,7 @@ from porteiro_concierge.core.events import (
     Utterance,
     VisitorStarted,
 )
-from porteiro_concierge.dependencies import DependencyError
+from porteiro_concierge.dependencies import DependencyError, DirectoryClient
 from porteiro_concierge.engine import CallEngine, Dispatched
 from porteiro_concierge.extraction.base import Extraction, Intent, Slots, Turn
 from porteiro_concierge.hints import Vocabulary
@@ -41,6 +43,7 @@ from porteiro_concierge.settings import ConciergeSettings
 from porteiro_concierge.store import Mailbox, MemorySessionStore
 from porteiro_concierge.understanding import Answers
 from tests.concierge.driver import fold
+from tests.directory.conftest import directory_server
 
 SESSION_ID = "0b9f7f5e-4c4a-4d36-9d5e-0a0b3c1d2e3f"
 # Score 100: the directory's exact match (a low score is confirmed with the visitor first).
@@ -238,3 +241,20 @@ async def reach_whom_question(harness: CallHarness) -> None:
     await harness.say(VISITOR, "Entrega.")
     await harness.say(VISITOR, "Meu nome é João.")
     assert "apartamento e qual o nome do morador" in harness.last_said(VISITOR)
+
+
+@asynccontextmanager
+async def harness_on_directory(data_file: Path, script: dict[str, Extraction], **settings: object):
+    """The core harness with the real directory service (`data_file`, over gRPC) behind it: its
+    Resolve answers and its vocabulary."""
+    async with directory_server(data_file) as running:
+        client = DirectoryClient(f"127.0.0.1:{running.bound.port}", 5.0)
+        harness = CallHarness(script, **settings)
+        harness.directory.resolve = client.resolve  # type: ignore[method-assign]
+        listing = Vocabulary(client)
+        await listing.refresh()
+        vocabulary = harness.vocabulary
+        vocabulary.apartments, vocabulary.apartment_numbers = listing.apartments, listing.apartment_numbers
+        vocabulary.residents, vocabulary.residents_of = listing.residents, listing.residents_of
+        vocabulary.resident_choices = listing.resident_choices
+        yield harness

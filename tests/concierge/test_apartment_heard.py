@@ -8,14 +8,10 @@ the real directory (tests/directory/data/condominio_blocos.yaml, over gRPC) answ
 
 from __future__ import annotations
 
-from contextlib import asynccontextmanager
-
-from porteiro_concierge.dependencies import DirectoryClient
 from porteiro_concierge.extraction.base import Extraction
-from porteiro_concierge.hints import Vocabulary
 from porteiro_concierge.session import VISITOR
-from tests.concierge.core_harness import TO_WHOM_QUESTION, CallHarness, reach_whom_question
-from tests.directory.conftest import BLOCKS_FILE, directory_server
+from tests.concierge.core_harness import TO_WHOM_QUESTION, harness_on_directory, reach_whom_question
+from tests.directory.conftest import BLOCKS_FILE
 
 JOSE = "sip:t2-1002@condominio.test"
 SCRIPT = {
@@ -26,24 +22,8 @@ SCRIPT = {
 }
 
 
-@asynccontextmanager
-async def harness_on_blocks():
-    """The core harness with the real directory of the condominium with blocks behind it."""
-    async with directory_server(BLOCKS_FILE) as running:
-        client = DirectoryClient(f"127.0.0.1:{running.bound.port}", 5.0)
-        harness = CallHarness(SCRIPT)
-        harness.directory.resolve = client.resolve  # type: ignore[method-assign]
-        listing = Vocabulary(client)
-        await listing.refresh()
-        vocabulary = harness.vocabulary
-        vocabulary.apartments, vocabulary.apartment_numbers = listing.apartments, listing.apartment_numbers
-        vocabulary.residents, vocabulary.residents_of = listing.residents, listing.residents_of
-        vocabulary.resident_choices = listing.resident_choices
-        yield harness
-
-
 async def test_the_apartments_resident_is_confirmed_then_called() -> None:
-    async with harness_on_blocks() as harness:
+    async with harness_on_directory(BLOCKS_FILE, SCRIPT) as harness:
         await reach_whom_question(harness)
         await harness.say(VISITOR, "Camo Fálar, do mil e dois.")
         assert harness.last_said(VISITOR) == "José Antônio Ferreira, do 1002?"
@@ -53,7 +33,7 @@ async def test_the_apartments_resident_is_confirmed_then_called() -> None:
 
 
 async def test_a_no_is_not_asked_again() -> None:
-    async with harness_on_blocks() as harness:
+    async with harness_on_directory(BLOCKS_FILE, SCRIPT) as harness:
         await reach_whom_question(harness)
         await harness.say(VISITOR, "Camo Fálar, do mil e dois.")
         await harness.say(VISITOR, "Não.")
@@ -66,7 +46,7 @@ async def test_a_no_is_not_asked_again() -> None:
 
 async def test_a_name_found_elsewhere_keeps_the_question() -> None:
     """A resident who matches the name in another apartment: maybe the number was misheard."""
-    async with harness_on_blocks() as harness:
+    async with harness_on_directory(BLOCKS_FILE, SCRIPT) as harness:
         await reach_whom_question(harness)
         await harness.say(VISITOR, "Roberto, do mil e dois.")
         assert "José Antônio Ferreira" not in harness.last_said(VISITOR)
@@ -74,7 +54,7 @@ async def test_a_name_found_elsewhere_keeps_the_question() -> None:
 
 
 async def test_an_apartment_nobody_has_is_still_not_found() -> None:
-    async with harness_on_blocks() as harness:
+    async with harness_on_directory(BLOCKS_FILE, SCRIPT) as harness:
         await reach_whom_question(harness)
         await harness.say(VISITOR, "Camo Fálar, do novecentos e nove.")
         assert "Não encontrei o apartamento 909" in harness.last_said(VISITOR)

@@ -103,7 +103,10 @@ def _exclude_doubted(step: Step) -> None:
     following = next_candidate(step, refused)
     slots = step.session.slots
     slots.resident_name = following.resident_name if following else None
-    slots.apartment = following.apartment if following else None
+    if following is not None or not step.session.keypad.apartment_typed:
+        # A typed apartment stays: its other residents are looked up again (make eval, sample,
+        # seed 61: "101#", Ana Beatriz Silva refused, the visitor was for João Pedro Silva).
+        slots.apartment = following.apartment if following else None
     validation.ambiguous = [following] if following else []
     step.session.call.target = None
 

@@ -37,6 +37,11 @@ def resolve(step: Step) -> None:
     slots = session.slots
     if misheard_apartment(step):
         slots.apartment = None
+    if not slots.apartment and not slots.resident_name:
+        # Nothing to look up (the directory would refuse it, and the visitor would hear that it
+        # could not be reached): whom is asked again.
+        collecting.ask_next(step)
+        return
     step.fx.request_io(
         ResolveRequest(apartment=slots.apartment or "", resident_name=slots.resident_name or "")
     )
@@ -64,6 +69,12 @@ def directory_answered(step: Step, response: directory_pb2.ResolveResponse) -> N
     if session.state != FlowState.COLLECTING:
         return  # nothing was being validated
     typed = typed_apartment_residents(step, response)
+    refused = session.validation.excluded
+    left = [c for c in typed if confirming.target_key(target_of(c)) not in refused]
+    if typed and not left:
+        typed_apartment_refused(step)
+        return
+    typed = left
     in_blocks = len({candidate.destination for candidate in typed}) > 1 or (
         session.keypad.apartment_typed
         and not step.understanding.names_one_apartment(session.slots.apartment or "")
@@ -84,6 +95,18 @@ def directory_answered(step: Step, response: directory_pb2.ResolveResponse) -> N
         ask_which(step, response.candidates)
     else:
         not_found(step, response)
+
+
+def typed_apartment_refused(step: Step) -> None:
+    """Every resident of the apartment typed was refused: never called on the keys' trust; the
+    apartment is asked for again."""
+    session = step.session
+    session.slots.apartment = None
+    session.keypad.apartment_typed = False
+    session.keypad.offered = True
+    step.fx.turn_outcome = TurnOutcome.REJECTED
+    step.say_visitor(step.prompts["not_found"])
+    step.ask(Asking.APARTMENT, step.prompts["offer_keypad"])
 
 
 def matched(step: Step, response: directory_pb2.ResolveResponse) -> None:
