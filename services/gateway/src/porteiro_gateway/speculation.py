@@ -101,14 +101,18 @@ class Speculation:
         """The utterance so far."""
         return bytes(self._audio)
 
-    def start(self, live: Transcription) -> bool:
-        """The caller fell silent: close `live` now and await its transcript (once per utterance).
+    def start(self, live: Transcription, trailing_silence: bytes = b"") -> bool:
+        """The caller fell silent: send `live` the `trailing_silence` the end of speech would
+        bring, close it now and await its transcript (once per utterance). The silence is not kept
+        with the utterance's audio (a stream that replaces the run gets the caller's own).
 
         False when this utterance already had its early run: `live` is left alone.
         """
         if self._tried:
             return False
         self._tried = True
+        if trailing_silence:
+            live.send(trailing_silence)
         live.finish()
         run = SpeculativeRun(live, self._now)
         self._run = run
