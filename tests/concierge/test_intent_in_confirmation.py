@@ -283,3 +283,21 @@ async def test_a_bare_no_to_a_first_name_alone_is_about_whom() -> None:
     await harness.say(VISITOR, "Não.")
     session = await harness.session()
     assert session is not None and session.validation.excluded == ["501/Renata Oliveira"]
+
+
+async def test_a_resident_named_again_after_a_bare_no_is_asked_with_the_other_intent() -> None:
+    """make eval (blocks, seed 61): a delivery guessed a visit, "Não, é entrega." heard "Não é
+    essa.": the resident was excluded, and named again got "Não encontrei … entre os moradores"."""
+    harness = CallHarness({**SCRIPT, "Renata.": Extraction(resident_name="Renata")}, whom_question="resident")
+    await harness.start_visitor()
+    await harness.say(VISITOR, LEANS_VISIT)
+    await harness.say(VISITOR, "Meu nome é João.")
+    await harness.say(VISITOR, "Renata.")
+    assert harness.last_said(VISITOR) == "É uma visita para Renata Oliveira, do 501?"
+    await harness.say(VISITOR, "Não é essa.")  # a first bare "não", a first name: about whom
+    assert harness.last_said(VISITOR) == "Qual é o nome do morador?"
+    await harness.say(VISITOR, "Renata.")  # the same again: the "não" was about the intent
+    assert harness.last_said(VISITOR) == "É uma entrega para Renata Oliveira, do 501?"
+    await harness.say(VISITOR, "Sim.")
+    assert harness.dialer.attempts == [(RENATA.destination, 1)]
+    assert "entrega para Renata Oliveira" in harness.last_said(VISITOR)

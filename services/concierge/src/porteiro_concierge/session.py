@@ -154,6 +154,9 @@ class Validation:
     # `confirm_below_score` or more): asked only because the intent is a guess or the name came
     # alone. A bare "não" to it is then about the intent (core/collecting.intent_or_whom_refused).
     named_clearly: bool = False
+    # Residents refused by a bare "não" to a confirmation that carried a guessed intent: named
+    # again, the "não" was about the intent after all (core/validation.matched).
+    refused_with_guess: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -207,6 +207,7 @@ def intent_or_whom_refused(step: Step, target: Target, stated: Intent | None, ba
     about_whom = not progress.bare_refusals or confirming.alike_left(step, target)
     if stated is None and bare and about_whom and not session.keypad.apartment_typed:
         progress.bare_refusals += 1
+        session.validation.refused_with_guess.append(confirming.target_key(target))
         return False
     progress.intent_unconfirmed = False
     session.validation.doubted = target

@@ -115,6 +115,8 @@ def matched(step: Step, response: directory_pb2.ResolveResponse) -> None:
     never called again once the visitor said no to it."""
     validation = step.session.validation
     target = target_of(response.match)
+    if named_again_after_a_guess(step, target):
+        return
     if confirming.target_key(target) in validation.excluded:
         if step.session.keypad.apartment_typed and step.session.slots.resident_name:
             # The name heard is one the visitor refused (make eval: "Paulo Henrique Santos" for
@@ -156,6 +158,29 @@ def name_words(name: str) -> int:
     resident's first name for one it cannot make out (make eval: "Eduardo." for "João.").
     """
     return sum(1 for word in fold(name).split() if word not in HONORIFICS and word not in NAME_PARTICLES)
+
+
+def named_again_after_a_guess(step: Step, target: Target) -> bool:
+    """A resident refused by a bare "não" to "É uma visita para Roberto Nunes, do 102?" and named
+    again: the "não" was about the guessed intent. The same resident is asked with the other
+    intent ("É uma entrega para Roberto Nunes, do 102?"); True when asked.
+
+    Make eval (blocks, seed 61): a delivery guessed a visit, "Não, é entrega." heard "Não é essa.",
+    and "Roberto Nunes." said again got "Não encontrei Roberto Nunes entre os moradores", then
+    the keypad (3 calls of 40 on each condominium).
+    """
+    session = step.session
+    key = confirming.target_key(target)
+    refused = session.validation.refused_with_guess
+    if key not in refused or not session.visitor.intent_unconfirmed or session.slots.intent is None:
+        return False
+    refused.remove(key)
+    if key in session.validation.excluded:
+        session.validation.excluded.remove(key)
+    session.slots.intent = confirming.other_intent(session.slots.intent)
+    step.fx.turn_outcome = TurnOutcome.AMBIGUOUS
+    confirming.ask(step, target)
+    return True
 
 
 def typed_apartment_residents(
