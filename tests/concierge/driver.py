@@ -86,10 +86,10 @@ class LegDriver:
 
     # ---- what the caller does ----
 
-    async def utter(self, text: str) -> None:
+    async def utter(self, text: str, confidence: float = 0.9) -> None:
         self._events.put_nowait(concierge_pb2.LegEvent(speech_started=concierge_pb2.SpeechStarted()))
         utterance = concierge_pb2.Utterance(
-            text=text, confidence=0.9, audio_seconds=1.0, recognition_seconds=0.5
+            text=text, confidence=confidence, audio_seconds=1.0, recognition_seconds=0.5
         )
         self._events.put_nowait(concierge_pb2.LegEvent(utterance=utterance))
 

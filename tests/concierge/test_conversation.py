@@ -308,3 +308,23 @@ async def test_unknown_session_on_the_resident_port(concierge, session_id):
     assert await resident.start() == ""
     await resident.expect("já foi encerrada")
     await resident.expect_hangup()
+
+
+async def test_a_name_heard_with_little_confidence_is_not_told_to_the_resident(concierge, fakes, session_id):
+    """make eval (seed 61): "Fábio." came out "Apeu." (confidence 0.32): the visitor was greeted
+    "Certo, Apeu" and the resident told "Apeu está na portaria"."""
+    visitor = concierge.leg(session_id, "visitor")
+    await visitor.start()
+    await visitor.expect("em que posso ajudar")
+    await visitor.utter("É uma entrega.")
+    await visitor.expect("Qual é o seu nome")
+    await visitor.utter("Meu nome é Apeu.", confidence=0.32)
+    await visitor.expect("morador")
+    await visitor.utter("Renata, do 501.")
+    said = await visitor.expect("entrega para Renata Oliveira")
+    assert "Apeu" not in said
+    await fakes.dialer.next_call()
+    resident = concierge.leg(session_id, "resident")
+    await resident.start()
+    brief = await resident.expect("Um visitante", "entrega", "501")
+    assert "Apeu" not in brief

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from porteiro_concierge.core.events import Utterance
 from porteiro_concierge.extraction.base import Extraction, Intent, Slots
 from porteiro_concierge.extraction.deterministic import DeterministicExtractor, bare_name, leading_name
 from porteiro_concierge.session import VISITOR
@@ -121,3 +122,17 @@ async def test_the_visitors_own_name_is_not_read_again_as_a_resident() -> None:
     assert session is not None
     assert (session.slots.visitor_name, session.slots.resident_name) == ("Lucas", None)
     assert harness.directory.asked == []
+
+
+async def test_a_name_recognised_with_little_confidence_is_left_out() -> None:
+    """make eval (seed 61): "Fábio." came out "Apeu." (confidence 0.32) and the resident heard
+    "Apeu está na portaria"; "Aqui é a Claudia." (0.85) is kept."""
+    for text, confidence, kept in (("É a mavió.", 0.40, None), ("Aqui é a Claudia.", 0.85, "Claudia")):
+        harness = CallHarness({"Entrega.": Extraction(intent=Intent.DELIVERY)}, whom_question="resident")
+        await harness.start_visitor()
+        await harness.say(VISITOR, "Entrega.")
+        assert harness.last_said(VISITOR) == "Qual é o seu nome, por favor?"
+        await harness.send(Utterance(VISITOR, text, confidence=confidence))
+        session = await harness.session()
+        assert session is not None and session.slots.visitor_name == kept
+        assert harness.last_said(VISITOR) == "Qual é o nome do morador?"  # on at once either way

@@ -283,7 +283,10 @@ class LegHandler:
             if not text:
                 return None
             scores = tuple((item.phrase, item.score) for item in event.utterance.phrase_scores)
-            return core_events.Utterance(self.leg, text[:MAX_UTTERANCE_CHARS], phrase_scores=scores)
+            confidence = event.utterance.confidence if event.utterance.HasField("confidence") else None
+            return core_events.Utterance(
+                self.leg, text[:MAX_UTTERANCE_CHARS], phrase_scores=scores, confidence=confidence
+            )
         if kind == "dtmf":
             return self._key(event.dtmf.digit)
         if kind == "playback_finished":

@@ -109,6 +109,13 @@ class ConciergeSettings(ServiceSettings):
         description="Consecutive visitor turns that add nothing before the question changes: the keypad for "
         "the apartment (apartment/resident missing) or going on without the visitor's name",
     )
+    visitor_name_min_confidence: float = Field(
+        0.45,
+        ge=0,
+        le=1,
+        description='A name answer to "Qual é o seu nome?" recognised with less confidence than this is left '
+        'out (the resident hears "Um visitante", not a garbled name); 0 = every name is kept',
+    )
     visitor_name_tries: int = Field(
         1,
         ge=1,

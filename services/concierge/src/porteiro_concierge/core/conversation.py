@@ -98,8 +98,10 @@ def _dispatch(step: Step, event: Event) -> None:
             else:
                 step.fx.say(RESIDENT, step.prompts["resident_unknown_call"], allow_barge_in=False)
                 step.fx.hang_up(RESIDENT)
-        case Utterance(leg=leg, text=text, extraction=extraction, phrase_scores=phrase_scores):
-            step.phrase_scores = phrase_scores
+        case Utterance(
+            leg=leg, text=text, extraction=extraction, phrase_scores=phrase_scores, confidence=confidence
+        ):
+            step.phrase_scores, step.confidence = phrase_scores, confidence
             if leg == VISITOR:
                 collecting.utterance(step, text, extraction)
             else:

@@ -40,6 +40,8 @@ class Utterance:
     extraction: Extraction | None = None
     # The speech service's scores of the question's candidate phrases, best first.
     phrase_scores: tuple[tuple[str, float], ...] = ()
+    # The recogniser's confidence in `text` (0..1), when it gave one.
+    confidence: float | None = None
 
 
 @dataclass(frozen=True)

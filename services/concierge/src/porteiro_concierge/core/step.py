@@ -72,6 +72,8 @@ class Step:
     fx: Effects = field(default_factory=Effects)
     # The speech service's scores of the candidate phrases for the utterance being handled.
     phrase_scores: tuple[tuple[str, float], ...] = ()
+    # The recogniser's confidence in the utterance being handled, when it gave one.
+    confidence: float | None = None
 
     @property
     def settings(self) -> ConciergeSettings:
