@@ -273,3 +273,19 @@ async def test_a_full_name_written_stands_whatever_the_scores() -> None:
     await asked_by_name(harness)
     await harness.send(Utterance(VISITOR, "Renata Oliveira.", phrase_scores=WRITTEN_NOT_HEARD))
     assert "Renata Oliveira" in harness.last_said(VISITOR)
+
+
+async def test_a_guess_let_pass_in_silence_is_not_asked_again_on_the_same_answer() -> None:
+    """`make demo` (keypad scenario): "Washington Pereira." (nobody) heard "Joaquim Tompeida.", the
+    scores offered "João Pedro Silva, do 101?", the scripted caller kept silent, was asked the name
+    again, said the same, and got the same confirmation until the call ran out of turns."""
+    harness = CallHarness(SCRIPT, whom_question="resident")
+    await asked_by_name(harness)
+    await harness.send(Utterance(VISITOR, GARBLED, phrase_scores=LUCAS_HEARD))
+    assert harness.last_said(VISITOR) == "Lucas Martins, do 302?"
+    await harness.played(VISITOR)
+    await harness.advance(harness.settings.visitor_reply_timeout_seconds + 1)  # silence
+    assert harness.last_said(VISITOR) == "Qual é o nome do morador?"
+    await harness.send(Utterance(VISITOR, GARBLED, phrase_scores=LUCAS_HEARD))
+    assert harness.count(VISITOR, "Lucas Martins, do 302?") == 1
+    assert harness.dialer.attempts == []

@@ -157,6 +157,9 @@ class Validation:
     # Residents refused by a bare "não" to a confirmation that carried a guessed intent: named
     # again, the "não" was about the intent after all (core/validation.matched).
     refused_with_guess: list[str] = field(default_factory=list)
+    # The confirmation the visitor let pass in silence (its target key): not asked again on the
+    # same reading (core/collecting.utterance).
+    unanswered: str = ""
 
 
 @dataclass

@@ -43,13 +43,14 @@ def utterance(step: Step, text: str, extraction: Extraction | None) -> None:
             return
         progressed, weak = apply(step, extraction or Extraction(source="none"), text)
         step.fx.turn_outcome = TurnOutcome.PROGRESS if progressed else TurnOutcome.NO_PROGRESS
-        if (
-            weak is not None
-            and asked is not None
-            and confirming.target_key(weak) == confirming.target_key(asked)
+        if weak is not None and confirming.target_key(weak) in (
+            confirming.target_key(asked) if asked is not None else None,
+            session.validation.unanswered,
         ):
-            # Neither yes nor no, and the same guess again: asking it once more would loop
-            # (make eval: "Marina Barros, do 502?" seven times); an answer not understood instead.
+            # Neither yes nor no, and the same guess again (or the guess let pass in silence, then
+            # the same answer: `make demo`, keypad scenario, looped until the call's end): asking it
+            # once more would loop (make eval: "Marina Barros, do 502?" seven times); an answer not
+            # understood instead.
             weak = None
         if weak is not None and not progressed:
             # Not progress yet (the count of answers not understood stands): a "no" adds to it.

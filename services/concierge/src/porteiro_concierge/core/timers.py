@@ -7,11 +7,12 @@ late, twice or for a deadline already replaced does nothing.
 
 from __future__ import annotations
 
-from porteiro_concierge.core import collecting, validation
+from porteiro_concierge.core import collecting, confirming, validation
 from porteiro_concierge.core.step import Step
 from porteiro_concierge.session import (
     RESIDENT,
     VISITOR,
+    Asking,
     Deadline,
     DeadlineKind,
     FailureReason,
@@ -77,6 +78,9 @@ def visitor_silent(step: Step) -> None:
         collecting.typed_apartment(step)
     elif not session.visitor.reprompted:
         session.visitor.reprompted = True
+        confirming_target = session.validation.confirming
+        if session.asking == Asking.CONFIRM and confirming_target is not None:
+            session.validation.unanswered = confirming.target_key(confirming_target)
         collecting.ask_next(step)
     else:
         step.finish(Outcome.FAILED, "visitor_silent", None, FailureReason.VISITOR_SILENT)
