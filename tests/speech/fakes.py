@@ -110,12 +110,16 @@ class TimedRecognizer:
         self.running = 0
         self.most_running = 0
         self._lock = threading.Lock()
+        # Cleared, the workers wait before working (a test holds them until a burst has arrived).
+        self.gate = threading.Event()
+        self.gate.set()
 
     def infer(self, caller: int) -> Recognition:
         with self._lock:
             self.started.append(caller)
             self.running += 1
             self.most_running = max(self.most_running, self.running)
+        self.gate.wait(timeout=60)
         time.sleep(seconds_for(caller))
         with self._lock:
             self.running -= 1
