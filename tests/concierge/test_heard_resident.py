@@ -247,32 +247,17 @@ def test_a_summed_ranking_needs_the_lead_noise_reaches_as_rarely() -> None:
     assert heard_reading([("102/Roberto Nunes", 1.8), ("101/Paula Henriques Santos", 1.0)], answers=2).weak
 
 
-# make eval (sample, seed 61): "João." written "Eduardo." while the scores ranked João first and
-# Eduardo below silence. Here the transcript says "Renata." and the audio says Lucas.
-WRITTEN_NOT_HEARD = (("Lucas", 0.7), ("Lucas Martins", 0.1), ("Renata", -0.1), ("Renata Oliveira", -0.4))
+# make eval (blocks, seed 71, 2026-12-02): "O Roberto." written "Opa, Roberto." scored Roberto at
+# -0.4 and José Antônio Ferreira first; a first name the transcript gives stands, whatever the
+# scores (a rule that let such scores win asked about José, refused: two turns in 2 of 20 calls).
+SCORED_BELOW_SILENCE = (("Lucas", 0.7), ("Lucas Martins", 0.1), ("Renata", -0.1), ("Renata Oliveira", -0.4))
 
 
-async def test_a_first_name_written_but_not_heard_gives_way_to_the_scores() -> None:
-    for script in (SCRIPT, {**SCRIPT, "Renata.": Extraction(resident_name="Renata")}):  # extractor or not
-        harness = CallHarness(script, whom_question="resident")
-        await asked_by_name(harness)
-        await harness.send(Utterance(VISITOR, "Renata.", phrase_scores=WRITTEN_NOT_HEARD))
-        assert harness.last_said(VISITOR) == "Lucas Martins, do 302?"
-        assert harness.dialer.attempts == []
-
-
-async def test_a_first_name_the_scores_bear_out_stands() -> None:
+async def test_a_first_name_written_stands_even_when_its_scores_are_low() -> None:
     harness = CallHarness(SCRIPT, whom_question="resident")
     await asked_by_name(harness)
-    await harness.send(Utterance(VISITOR, "Renata.", phrase_scores=(("Renata", 1.2), ("Lucas", 0.3))))
+    await harness.send(Utterance(VISITOR, "Renata.", phrase_scores=SCORED_BELOW_SILENCE))
     assert harness.last_said(VISITOR) == "Renata Oliveira, do 501?"
-
-
-async def test_a_full_name_written_stands_whatever_the_scores() -> None:
-    harness = CallHarness(SCRIPT, whom_question="resident")
-    await asked_by_name(harness)
-    await harness.send(Utterance(VISITOR, "Renata Oliveira.", phrase_scores=WRITTEN_NOT_HEARD))
-    assert "Renata Oliveira" in harness.last_said(VISITOR)
 
 
 async def test_a_guess_let_pass_in_silence_is_not_asked_again_on_the_same_answer() -> None:

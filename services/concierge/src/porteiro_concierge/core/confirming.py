@@ -24,13 +24,12 @@ from porteiro_concierge.extraction.deterministic import leading_name
 from porteiro_concierge.hints import INTENT_HINTS, capped
 from porteiro_concierge.session import Asking, Target
 from porteiro_concierge.understanding.heard import (
-    HEARD_MIN_SCORE,
     heard_intent,
     heard_reading,
     ranked_residents,
     summed_ranking,
 )
-from porteiro_concierge.understanding.sets import TIE, Reading
+from porteiro_concierge.understanding.sets import TIE
 
 YES = "yes"
 NO = "no"
@@ -143,9 +142,7 @@ def _resident_answer(step: Step, said: dict[str, Any], text: str) -> Target | No
     excluded = session.validation.excluded
     reading = step.understanding.resident(heard, apartment, exclude=excluded)
     ranked = _rank_heard(step, apartment)
-    # The recogniser's own ear over a weak reading of its transcript, or over a name it wrote
-    # that the audio does not bear out (`_written_not_heard`).
-    if not reading.strong or _written_not_heard(reading, ranked):
+    if not reading.strong:  # the recogniser's own ear over a weak reading of its transcript
         by_ear = heard_reading(ranked, excluded, session.validation.heard_answers)
         reading = by_ear if by_ear.weak else reading
     resident = step.understanding.residents.get(reading.best.value) if reading.best else None
@@ -183,7 +180,7 @@ def _heard_instead(step: Step, said: dict[str, Any]) -> Target | None:
     apartment = said.get("apartment") or step.session.slots.apartment
     ranked = _rank_heard(step, apartment)
     named = step.understanding.resident(str(said["resident_name"]), apartment)
-    if (named.strong or named.weak) and not _written_not_heard(named, ranked):
+    if named.strong or named.weak:
         return None
     reading = heard_reading(ranked, step.session.validation.excluded, step.session.validation.heard_answers)
     resident = step.understanding.residents.get(reading.best.value) if reading.best else None
@@ -191,22 +188,6 @@ def _heard_instead(step: Step, said: dict[str, Any]) -> Target | None:
         return None
     said.pop("resident_name")
     return Target(apartment=resident.apartment, resident_name=resident.name, destination="")
-
-
-def _written_not_heard(reading: Reading, ranked: list[tuple[str, float]]) -> bool:
-    """A resident the transcript names by one word (a first name, an alias) whose phrases the audio
-    made no likelier than silence did: a name whisper wrote from its hints, not one it heard.
-
-    Make eval (sample condominium, seed 61): "João." written "Eduardo." twice, strongly a resident
-    by the text, while the scores ranked João first and Eduardo at or below 0; "Eduardo Almeida,
-    do 402?" was refused and cost a turn each time. A name of two words or more written whole is
-    not scored at all (speech's `written_in`).
-    """
-    best = reading.best
-    if best is None or len(best.form.split()) != 1:
-        return False
-    scores = dict(ranked)
-    return best.value in scores and scores[best.value] < HEARD_MIN_SCORE
 
 
 def _option_answer(step: Step, said: dict[str, Any], text: str) -> Target | None:
