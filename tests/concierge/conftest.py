@@ -25,6 +25,9 @@ from tests.support.tcp_proxy import TcpProxy
 # Most tests here walk through "Para qual apartamento e qual o nome do morador?" (a setting); the
 # default, the resident's name first, has its own (test_whom_question.py and the intent's tests).
 WHOM_TOGETHER = {"whom_question": "apartment_and_resident"}
+# Most tests here also walk a delivery through "Qual é o seu nome?" (a setting); the default, the
+# name asked of visitors only, has its own (test_visitor_name_policy.py).
+NAME_ALWAYS = {"ask_visitor_name": "always"}
 FAST_TIMEOUTS = {
     "resident_connect_timeout_seconds": 1.0,
     "resident_reply_timeout_seconds": 1.0,
@@ -156,6 +159,7 @@ async def concierge_factory(fakes, directory):
             "llm_model": None,
             **FAST_TIMEOUTS,
             **WHOM_TOGETHER,
+            **NAME_ALWAYS,
             **overrides,
         }
         app = ConciergeApp(ConciergeSettings(**values))

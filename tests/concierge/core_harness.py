@@ -42,6 +42,7 @@ from porteiro_concierge.session import RESIDENT, VISITOR, Session
 from porteiro_concierge.settings import ConciergeSettings
 from porteiro_concierge.store import Mailbox, MemorySessionStore
 from porteiro_concierge.understanding import Answers
+from tests.concierge.conftest import NAME_ALWAYS, WHOM_TOGETHER
 from tests.concierge.driver import fold
 from tests.directory.conftest import directory_server
 
@@ -147,7 +148,7 @@ class CallHarness:
         self, script: dict[str, Extraction] | None = None, answers: Answers | None = None, **settings: object
     ) -> None:
         self.clock = FakeClock()
-        settings = {"whom_question": "apartment_and_resident", **settings}  # as conftest.WHOM_TOGETHER
+        settings = {**WHOM_TOGETHER, **NAME_ALWAYS, **settings}
         self.settings = ConciergeSettings(redis_url=None, llm_model=None, **settings)  # type: ignore[arg-type]
         self.store = MemorySessionStore(ttl_seconds=900)
         self.directory = FakeDirectory()

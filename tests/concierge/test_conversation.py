@@ -326,5 +326,5 @@ async def test_a_name_heard_with_little_confidence_is_not_told_to_the_resident(c
     await fakes.dialer.next_call()
     resident = concierge.leg(session_id, "resident")
     await resident.start()
-    brief = await resident.expect("Um visitante", "entrega", "501")
+    brief = await resident.expect("Um entregador", "entrega", "501")
     assert "Apeu" not in brief

@@ -58,8 +58,8 @@ def test_the_greeting_expects_a_short_answer(core):
 
 def test_each_question_of_the_collection_carries_its_kind(core):
     session = core.handle(None, VisitorStarted(SESSION_ID, ""), NOW).session
-    # The intent alone: the visitor's name is asked next, a short answer.
-    handled = core.handle(session, Utterance(VISITOR, "entrega", Extraction(intent=Intent.DELIVERY)), NOW)
+    # The intent alone (a visit): the visitor's name is asked next, a short answer.
+    handled = core.handle(session, Utterance(VISITOR, "visita", Extraction(intent=Intent.VISIT)), NOW)
     assert [c.expected_answer for c in contexts(handled.effects.actions[VISITOR])] == [SHORT]
     # The name: apartment and resident together, a free sentence.
     handled = core.handle(session, Utterance(VISITOR, "João", Extraction(visitor_name="João")), NOW)

@@ -92,17 +92,17 @@ async def test_intent_not_understood_ends_the_call(concierge_factory, fakes, ses
 async def test_visitor_name_not_understood_goes_on_without_it(concierge, fakes, session_id):
     visitor = concierge.leg(session_id, "visitor")
     await visitor.start()
-    await visitor.utter("É uma entrega")
+    await visitor.utter("É uma visita")
     await visitor.expect("Qual é o seu nome")
     await visitor.utter(MISHEARD)  # one answer without a name: on without it, no "não entendi"
     await visitor.expect("apartamento e qual o nome do morador")
     assert count(visitor.said, "não entendi") == 0 and count(visitor.said, "seu nome") == 1
     await visitor.utter("Apartamento 501, Renata Oliveira.")
-    await visitor.expect("Certo, entrega para Renata Oliveira, apartamento 501")
+    await visitor.expect("Certo, visita para Renata Oliveira, apartamento 501")
     await fakes.dialer.next_call()
     resident = concierge.leg(session_id, "resident")
     await resident.start()
-    await resident.expect("Um visitante", "entrega", "501")
+    await resident.expect("Um visitante", "visita", "501")
     await resident.press("2")
     await visitor.expect("não autorizou")
 

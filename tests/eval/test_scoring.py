@@ -3,7 +3,7 @@
 import pytest
 
 from porteiro_sim.evaluation.personas import Persona, Target
-from porteiro_sim.evaluation.phrasing import APARTMENT, INTENT, RESIDENT, Utterance
+from porteiro_sim.evaluation.phrasing import APARTMENT, INTENT, RESIDENT, VISITOR_NAME, Utterance
 from porteiro_sim.evaluation.scoring import (
     CallScore,
     LineScore,
@@ -168,7 +168,6 @@ def test_summary_figures():
     assert str(summary.right_resident) == "2/4 (50%)"
     assert summary.right_resident_and_intent.count == 2
     assert summary.right_intent.count == 2  # call 1 heard "visit" for a delivery, call 2 nothing
-    assert summary.visitor_name_right.count == 2  # "pedro" is "Pedro"; "Pedra" and None are not
     assert summary.decision_right.count == 2
     assert summary.keypad.count == 1 and summary.wrong_resident.count == 1
     assert summary.median_visitor_turns == 4.5
@@ -177,6 +176,17 @@ def test_summary_figures():
     assert summary.word_error_rate == pytest.approx(3 / 4)
     assert summary.recognition_wer == {"intent": 0.5, "apartment": 1.0}
     assert (summary.latency_p50, summary.latency_p95) == (2.0, 3.0)
+
+
+def test_visitor_names_count_over_the_callers_who_said_theirs():
+    said_name = [line("visitor_name", {VISITOR_NAME: True}, 0, 1, None)]
+    scores = [
+        call(0, name=None),  # a courier not asked its name: not counted
+        call(1, name="Pedra", lines=said_name),
+        call(2, name=None, lines=said_name),
+        call(3, name="pedro", lines=said_name),  # "pedro" is "Pedro"
+    ]
+    assert str(summarize(scores).visitor_name_right) == "1/3 (33%)"
 
 
 def test_percentile_nearest_rank():

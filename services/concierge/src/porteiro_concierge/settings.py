@@ -109,6 +109,12 @@ class ConciergeSettings(ServiceSettings):
         description="Consecutive visitor turns that add nothing before the question changes: the keypad for "
         "the apartment (apartment/resident missing) or going on without the visitor's name",
     )
+    ask_visitor_name: Literal["always", "visits", "never"] = Field(
+        "visits",
+        description='Whom "Qual é o seu nome, por favor?" is asked: "always", "visits" (a courier is not asked: '
+        'the resident decides on the delivery and hears `unknown_courier`, "Um entregador") or "never". A name '
+        "said unasked is kept either way",
+    )
     visitor_name_min_confidence: float = Field(
         0.45,
         ge=0,

@@ -287,7 +287,11 @@ async def persona_matcher(env: CallEnvironment, persona: Persona) -> SentenceMat
     housemates = [other.resident for other in env.targets if other.destination == target.destination]
     sentences = []
     for resident in dict.fromkeys([target.resident, *housemates]):
-        for visitor in (persona.visitor_name, prompts.get("unknown_visitor", "Um visitante")):
+        unknown = (
+            prompts.get("unknown_visitor", "Um visitante"),
+            prompts.get("unknown_courier", "Um entregador"),
+        )
+        for visitor in (persona.visitor_name, *unknown):
             filled = {**values, "resident_name": resident, "visitor_name": visitor}
             sentences += prompt_sentences(filled, env.prompts_file)
     sentences += env.directory_sentences

@@ -103,6 +103,7 @@ class PromptGuesser:
                 "ambiguous_option",
                 "ambiguous_joiner",
                 "unknown_visitor",
+                "unknown_courier",
             ):
                 continue  # not said to the visitor
             fixed = _fixed_words(template, condominium)

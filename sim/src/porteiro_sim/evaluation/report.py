@@ -25,7 +25,7 @@ def format_summary(summary: Summary, settings: dict[str, Any]) -> str:
         RIGHT_RESIDENT_LINE.format(rate=summary.right_resident),
         f"calls reaching the right resident with the right intent: {summary.right_resident_and_intent}",
         f"intent understood: {summary.right_intent}",
-        f"visitor names right: {summary.visitor_name_right}",
+        f"visitor names right (of the callers who said it): {summary.visitor_name_right}",
         f"resident's decision reached the visitor: {summary.decision_right}",
         f"calls that needed the keypad (visitor): {summary.keypad}",
         f"calls where the resident used the keys: {summary.resident_keypad}",

@@ -25,7 +25,7 @@ from porteiro_common import stages
 from porteiro_common.ptbr import plain
 from porteiro_sim.evaluation.numbers import digits_as_words
 from porteiro_sim.evaluation.personas import DELIVERY, FRONT_DESK, NO, YES, Persona
-from porteiro_sim.evaluation.phrasing import SLOT_KINDS, Utterance
+from porteiro_sim.evaluation.phrasing import SLOT_KINDS, VISITOR_NAME, Utterance
 from porteiro_sim.report import SpanRecord
 from porteiro_sim.script import CallerTurn
 
@@ -146,6 +146,11 @@ class CallScore:
     @property
     def visitor_name_right(self) -> bool:
         return plain(self.visitor_name_heard or "") == plain(self.persona.visitor_name)
+
+    @property
+    def said_own_name(self) -> bool:
+        """The caller said its name (asked it: a courier is not, by default)."""
+        return any(VISITOR_NAME in line.slots for line in self.lines if line.leg == "visitor")
 
     @property
     def decision_right(self) -> bool:
@@ -336,12 +341,13 @@ def summarize(scores: list[CallScore]) -> Summary:
     waits = sorted(line.end_wait for line in voiced if line.end_wait is not None)
     latencies = sorted(line.latency for line in lines if line.leg == "visitor" and line.latency is not None)
     words = sum(line.words for line in spoken)
+    named = [score for score in scores if score.said_own_name]
     return Summary(
         calls=n,
         right_resident=Rate(sum(s.reached_right_resident for s in scores), n),
         right_resident_and_intent=Rate(sum(s.right_resident_and_intent for s in scores), n),
         right_intent=Rate(sum(s.right_intent for s in scores), n),
-        visitor_name_right=Rate(sum(s.visitor_name_right for s in scores), n),
+        visitor_name_right=Rate(sum(s.visitor_name_right for s in named), len(named)),
         decision_right=Rate(sum(s.decision_right for s in scores), n),
         keypad=Rate(sum(s.used_keypad for s in scores), n),
         resident_keypad=Rate(sum(s.resident_used_keypad for s in scores), n),

@@ -325,7 +325,7 @@ def ready(step: Step) -> bool:
     slots = session.slots
     return (
         slots.intent is not None
-        and (slots.visitor_name is not None or session.visitor.name_skipped)
+        and not step.visitor_name_wanted()
         and (slots.resident_name is not None or session.keypad.apartment_typed)
     )
 
@@ -451,7 +451,7 @@ def fall_back(step: Step) -> None:
     slots = session.slots
     if slots.intent is None:
         return
-    if slots.visitor_name is None and not session.visitor.name_skipped:
+    if step.visitor_name_wanted():
         session.visitor.name_skipped = True
         session.visitor.not_understood = 0  # a new question starts its own count
         return
@@ -508,7 +508,7 @@ def ask_next(step: Step) -> None:
         prompt, asking = "offer_keypad", Asking.APARTMENT
     elif slots.intent is None:
         prompt, asking = intent_question(step), Asking.INTENT
-    elif slots.visitor_name is None and not session.visitor.name_skipped:
+    elif step.visitor_name_wanted():
         prompt, asking = "ask_visitor_name", Asking.VISITOR_NAME
     elif slots.apartment is None and slots.resident_name is None and not session.visitor.by_name:
         if step.settings.whom_question == "resident":
