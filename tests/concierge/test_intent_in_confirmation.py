@@ -267,6 +267,27 @@ async def test_a_bare_no_to_a_name_heard_clearly_is_about_the_guess() -> None:
     assert "visita para Renata Oliveira" in harness.last_said(VISITOR)
 
 
+async def test_a_no_with_words_not_understood_to_a_name_heard_clearly_is_about_the_guess() -> None:
+    """make eval (seed 81, both condominiums, five calls): "Eduardo Almeida." and "Vinícius Barros."
+    heard right, the visit guessed a delivery, "Não, é visita." heard "Não é. Não é a minha.": the
+    intent was asked alone ("É uma entrega?"), then the resident again, two turns more than needed."""
+    harness = CallHarness(SCRIPT)
+    await _guessed_then_whom(harness, whom="Renata Oliveira, do 501.")
+    await harness.say(VISITOR, "Não é. Não é a minha.")
+    assert harness.last_said(VISITOR) == "É uma visita para Renata Oliveira, do 501?"
+    await harness.say(VISITOR, "Sim.")
+    assert harness.dialer.attempts == [(RENATA.destination, 1)]
+
+
+async def test_a_no_that_names_someone_else_is_about_whom_even_after_a_clear_name() -> None:
+    script = {**SCRIPT, "Não, é a Lucas do 302.": Extraction(apartment="302", resident_name="Lucas")}
+    harness = CallHarness(script)
+    await _guessed_then_whom(harness, whom="Renata Oliveira, do 501.")
+    await harness.say(VISITOR, "Não, é a Lucas do 302.")
+    assert harness.last_said(VISITOR) == "É uma entrega?"  # neither said clearly: the intent alone first
+    assert harness.dialer.attempts == []
+
+
 async def test_a_second_bare_no_after_the_other_intent_asks_the_intent_alone() -> None:
     harness = CallHarness(SCRIPT)
     await _guessed_then_whom(harness, whom="Renata Oliveira, do 501.")

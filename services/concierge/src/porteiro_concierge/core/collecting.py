@@ -116,7 +116,8 @@ def confirmation_answered(step: Step, text: str, extraction: Extraction | None =
     slots = session.slots
     if said == confirming.NO and confirming.with_intent(step, target):
         stated = stated_intent(step, text, extraction)
-        if intent_or_whom_refused(step, target, stated, confirming.bare_no(step, text)):
+        names_whom = extraction is not None and bool(extraction.resident_name or extraction.apartment)
+        if intent_or_whom_refused(step, target, stated, confirming.bare_no(step, text), names_whom):
             return True
     if said == confirming.YES:
         step.fx.turn_outcome = TurnOutcome.PROGRESS
@@ -179,7 +180,9 @@ def confirmation_answered(step: Step, text: str, extraction: Extraction | None =
     return True
 
 
-def intent_or_whom_refused(step: Step, target: Target, stated: Intent | None, bare: bool) -> bool:
+def intent_or_whom_refused(
+    step: Step, target: Target, stated: Intent | None, bare: bool, names_whom: bool = False
+) -> bool:
     """A "não" to "É uma entrega para Renata Oliveira, do 501?": the guessed intent or the resident.
 
     "Não, é uma entrega" (the guess): the resident was wrong, excluded as after any "não" (False).
@@ -187,7 +190,9 @@ def intent_or_whom_refused(step: Step, target: Target, stated: Intent | None, ba
     for the next confirmation: the guess is wrong less often than the resident (make eval,
     seed 11: the guess right in 18 of 22 calls, the first resident confirmed in 23 of 34), and
     a caller whose intent was misheard says so ("Não, é uma visita."). "Não, é uma visita"
-    (another intent): the intent was wrong. Anything else, or a second bare "não", says neither:
+    (another intent): the intent was wrong. A first "não" with more that states no intent and
+    names nobody ("Não, é visita." heard "Não é. Não é a minha.") to a resident named clearly is
+    taken as about the guess (`guess_refused`). Anything else, or a second bare "não", says neither:
     the intent is asked alone ("É uma entrega?") and the resident excluded only if the guess was
     right (`confirming._intent_answer`). Whenever the intent was wrong, the resident is asked about
     again alone before any call (`validation.call_resident`): maybe whom was wrong too.
@@ -198,7 +203,8 @@ def intent_or_whom_refused(step: Step, target: Target, stated: Intent | None, ba
     if stated == guess:
         progress.intent_unconfirmed = False
         return False
-    if stated is None and bare and not progress.bare_refusals and session.validation.named_clearly:
+    first = stated is None and not progress.bare_refusals and session.validation.named_clearly
+    if first and (bare or not names_whom):
         return guess_refused(step, target, guess)
     # A typed apartment is trusted: a "não" about its resident is taken as about the intent
     # (make eval, seed 31: "Não, é visita." heard "Não é." after "#502#" refused the right one).
@@ -224,8 +230,8 @@ def intent_or_whom_refused(step: Step, target: Target, stated: Intent | None, ba
 
 
 def guess_refused(step: Step, target: Target, guess: Intent) -> bool:
-    """A bare "não" to "É uma visita para Renata Oliveira, do 501?" when the name came through
-    clearly: the guess is the likelier mistake, so the same resident is asked with the other
+    """A first "não" to "É uma visita para Renata Oliveira, do 501?" that names nobody when the
+    name came through clearly: the guess is the likelier mistake, so the same resident is asked with the other
     intent ("É uma entrega para Renata Oliveira, do 501?"); a yes settles both.
 
     Make eval (sample condominium, seed 61): "Rodrigo Lima." and "O Carlos Oliveira." heard
