@@ -106,3 +106,22 @@ async def test_always_asks_a_courier_too() -> None:
     await harness.start_visitor()
     await harness.say(VISITOR, "Entrega.")
     assert harness.last_said(VISITOR) == NAME
+
+
+async def test_a_visit_settled_by_a_yes_to_the_other_intent_asks_the_name_then_calls() -> None:
+    harness = CallHarness(
+        {**SCRIPT, "Renata Oliveira, do 501.": Extraction(apartment="501", resident_name="Renata Oliveira")},
+        ask_visitor_name=DEFAULT,
+    )
+    await harness.start_visitor()
+    await harness.say(VISITOR, GARBLED)
+    await harness.say(VISITOR, "Renata Oliveira, do 501.")  # named clearly
+    assert harness.last_said(VISITOR) == "É uma entrega para Renata Oliveira, do 501?"
+    await harness.say(VISITOR, "Não é. Não é a minha.")  # "Não, é visita.", as whisper heard it
+    assert harness.last_said(VISITOR) == "É uma visita para Renata Oliveira, do 501?"
+    await harness.say(VISITOR, "Sim.")
+    assert harness.last_said(VISITOR) == NAME
+    assert harness.dialer.attempts == []
+    await harness.say(VISITOR, "Meu nome é João.")
+    assert harness.dialer.attempts == [(RENATA.destination, 1)]
+    assert harness.last_said(VISITOR).startswith("Certo, João, visita para Renata Oliveira")

@@ -128,6 +128,11 @@ def confirmation_answered(step: Step, text: str, extraction: Extraction | None =
             session.validation.doubted = None
         if target.resident_name:
             session.validation.confirmed.append(target.resident_name)
+        if target.destination and step.visitor_name_wanted():
+            # A visit settled by this yes (the guess was a delivery): its name first, then the call.
+            slots.resident_name, slots.apartment = target.resident_name, target.apartment
+            ask_next(step)
+            return True
         if target.destination:  # the directory's own match: call it
             validation.call_resident(step, target)
             return True
