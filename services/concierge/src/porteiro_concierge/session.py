@@ -84,6 +84,9 @@ class Target:
     resident_name: str
     destination: str
     block: str = ""
+    # Singled out by the recogniser's scores alone, not by the transcript (to confirm; see
+    # core/confirming.next_candidate).
+    by_ear: bool = False
 
 
 @dataclass
