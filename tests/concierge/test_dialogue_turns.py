@@ -155,6 +155,24 @@ async def test_a_name_nobody_has_goes_to_the_residents_name_alone() -> None:
     assert harness.last_said(VISITOR) == "Lucas Martins, do 302?"
 
 
+async def test_a_name_nobody_has_answering_the_name_alone_asks_the_name_again() -> None:
+    # make eval (seed 81): after "Qual é o nome do morador?", "O Daniel." heard "Ogonho.", then
+    # "Não encontrei Ogonho … Qual é o apartamento e o nome do morador?": ten such long answers
+    # brought nothing readable ("Apequinha intonina. Terato."), then the keypad.
+    script = {**SCRIPT, "Ogonho.": Extraction(resident_name="Ogonho")}
+    harness = CallHarness(script, whom_question="resident")
+    await harness.start_visitor()
+    await harness.say(VISITOR, "Entrega.")
+    await harness.say(VISITOR, "Meu nome é João.")
+    assert harness.last_said(VISITOR) == "Qual é o nome do morador?"
+    await harness.say(VISITOR, "Ogonho.")
+    said = harness.said(VISITOR)
+    assert said[-2:] == ["Não encontrei Ogonho entre os moradores.", "Qual é o nome do morador?"]
+    await harness.say(VISITOR, "Ogonho.")  # the second miss: the keypad, as before
+    assert "teclado" in harness.last_said(VISITOR)
+    assert harness.count(VISITOR, "apartamento e o nome do morador") == 0
+
+
 async def test_asking_for_the_resident_by_name_does_not_make_a_delivery_a_visit() -> None:
     # make eval (seed 31): a courier's "Quero falar com a Ana Beatriz Silva." was taken for a visit.
     harness = CallHarness(SCRIPT)

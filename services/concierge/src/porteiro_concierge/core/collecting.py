@@ -487,11 +487,17 @@ def ask_by_name(step: Step) -> bool:
         return False
     session.visitor.by_name = True
     session.visitor.not_understood = 0  # a new question starts its own count
+    forget_whom(step)
+    return True
+
+
+def forget_whom(step: Step) -> None:
+    """Drop what was heard of whom to call: it is asked again."""
+    session = step.session
     session.slots.apartment = None
     session.slots.resident_name = None
     session.keypad.apartment_typed = False
     session.call.target = None
-    return True
 
 
 def intent_question(step: Step) -> str:
