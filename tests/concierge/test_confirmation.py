@@ -57,7 +57,7 @@ async def test_refused_guesses_lead_to_the_keypad_like_answers_not_understood() 
     await harness.say(VISITOR, "Luk Matin")  # a weak Lucas Martins this time
     assert harness.last_said(VISITOR) == "Lucas Martins, do 302?"
     await harness.say(VISITOR, "Não.")
-    assert harness.last_said(VISITOR) == "Qual é o nome do morador?"  # by the name alone, once
+    assert harness.last_said(VISITOR) == "Qual é o nome completo do morador?"  # by the name alone, once
     await harness.say(VISITOR, "Hein? Como assim?")
     await harness.say(VISITOR, "Hein? Como assim?")
     assert "digite o número do apartamento" in harness.last_said(VISITOR)

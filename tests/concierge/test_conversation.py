@@ -123,7 +123,7 @@ async def test_unknown_apartment_twice_then_keypad(concierge, fakes, session_id)
     await visitor.utter("Xavier")  # nobody's name: the number is kept, and not found
     await visitor.expect("Não encontrei o apartamento 909")
     await visitor.utter("É o 808")
-    await visitor.expect("Qual é o nome do morador")  # by the name alone, once
+    await visitor.expect("Qual é o nome completo do morador")  # by the name alone, once
     await visitor.utter("Xavier")
     await visitor.expect("digite o número do apartamento", "jogo da velha")
     await visitor.press("5*501#")  # "*" clears what was typed so far

@@ -189,7 +189,7 @@ async def test_a_resident_the_scores_alone_singled_out_and_refused_brings_the_qu
     assert harness.last_said(VISITOR) == "Lucas Martins, do 302?"
     await harness.say(VISITOR, "Não.")
     # Not the next the scores rank: whom is asked again, the ranking spent.
-    assert harness.last_said(VISITOR) == "Qual é o nome do morador?"
+    assert harness.last_said(VISITOR) == "Qual é o nome completo do morador?"
     session = await harness.session()
     assert session is not None and session.validation.heard == []
     assert session.validation.excluded == ["302/Lucas Martins"]
@@ -276,7 +276,7 @@ async def test_a_guess_let_pass_in_silence_is_not_asked_again_on_the_same_answer
     assert harness.last_said(VISITOR) == "Lucas Martins, do 302?"
     await harness.played(VISITOR)
     await harness.advance(harness.settings.visitor_reply_timeout_seconds + 1)  # silence
-    assert harness.last_said(VISITOR) == "Qual é o nome do morador?"
+    assert harness.last_said(VISITOR) == "Qual é o nome completo do morador?"
     await harness.send(Utterance(VISITOR, GARBLED, phrase_scores=LUCAS_HEARD))
     assert harness.count(VISITOR, "Lucas Martins, do 302?") == 1
     assert harness.dialer.attempts == []

@@ -74,7 +74,7 @@ async def test_apartment_questions_hint_apartment_numbers_only(concierge, fakes,
     assert not any("Renata" in hint for hint in apartments)
 
     await visitor.utter("É o 808")
-    await visitor.expect("Qual é o nome do morador")
+    await visitor.expect("Qual é o nome completo do morador")
     await visitor.utter("Xavier")
     await visitor.expect("jogo da velha")
     assert visitor.hints_before("jogo da velha") == apartments  # the keypad offer hints the apartment numbers

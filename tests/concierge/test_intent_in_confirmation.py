@@ -316,7 +316,7 @@ async def test_a_resident_named_again_after_a_bare_no_is_asked_with_the_other_in
     await harness.say(VISITOR, "Renata.")
     assert harness.last_said(VISITOR) == "É uma visita para Renata Oliveira, do 501?"
     await harness.say(VISITOR, "Não é essa.")  # a first bare "não", a first name: about whom
-    assert harness.last_said(VISITOR) == "Qual é o nome do morador?"
+    assert harness.last_said(VISITOR) == "Qual é o nome completo do morador?"
     await harness.say(VISITOR, "Renata.")  # the same again: the "não" was about the intent
     assert harness.last_said(VISITOR) == "É uma entrega para Renata Oliveira, do 501?"
     await harness.say(VISITOR, "Sim.")

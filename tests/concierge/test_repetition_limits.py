@@ -33,7 +33,7 @@ async def test_not_understood_offers_the_keypad_then_ends_the_call(concierge, fa
     await visitor.expect("não entendi")
     await visitor.expect("Qual é o nome do morador")
     await visitor.utter(MISHEARD)
-    await visitor.expect("Qual é o nome do morador")
+    await visitor.expect("Qual é o nome completo do morador")
     await visitor.utter(MISHEARD)  # the second in a row again: the keypad instead
     await visitor.expect("digite o número do apartamento", "jogo da velha")
     await visitor.utter(MISHEARD)
@@ -127,7 +127,7 @@ async def test_spoken_apartments_after_the_keypad_offer_end_the_call(concierge, 
     await visitor.utter("Xavier")
     await visitor.expect("Não encontrei o apartamento 909")
     await visitor.utter("É o 808")
-    await visitor.expect("Qual é o nome do morador")
+    await visitor.expect("Qual é o nome completo do morador")
     await visitor.utter("Xavier")
     await visitor.expect("digite o número do apartamento")
     await visitor.utter("É o 707")  # spoken, not typed: still a miss

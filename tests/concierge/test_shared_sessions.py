@@ -79,7 +79,7 @@ async def test_restart_mid_call_loses_nothing(start_concierge, fakes, redis, ses
         visitor = LegDriver(channel, session_id, "visitor")  # the gateway's new stream
         await visitor.start()
         await visitor.expect("vamos continuar")
-        await visitor.expect("Qual é o nome do morador")  # intent and name were kept
+        await visitor.expect("Qual é o nome completo do morador")  # intent and name were kept
         await visitor.utter("Para a Renata do 501")
         await visitor.expect("João", "entrega para Renata Oliveira")
         assert (await fakes.dialer.next_call()).attempt == 1

@@ -16,6 +16,7 @@ QUESTIONS = [
     p.ASK_NAME,
     p.ASK_APARTMENT,
     p.ASK_RESIDENT,
+    p.ASK_FULL_NAME,
     p.ASK_BOTH,
     p.WHICH_RESIDENT,
 ]
@@ -99,6 +100,9 @@ def test_answers_to_each_question_kind():
     keys = book.answer(p.KEYPAD)
     assert keys.keyed and keys.text == f"#{persona.target.apartment}#"
     assert book.answer(p.CONFIRMATION).text == "Sim."
+    full = book.answer(p.ASK_FULL_NAME)  # "Qual é o nome completo do morador?"
+    assert persona.target.resident in full.text
+    assert full.slots == {p.RESIDENT: (p.plain(persona.target.resident),)}
     which = book.answer(p.WHICH_RESIDENT)
     assert persona.target.resident in which.text and persona.target.apartment in which.text
     assert book.answer("something new") is None

@@ -16,6 +16,7 @@ def test_each_visitor_question_has_its_answer_kind():
         ("ask_apartment",): p.ASK_APARTMENT,
         ("no_apartment",): p.ASK_APARTMENT,
         ("ask_resident",): p.ASK_RESIDENT,
+        ("not_understood", "ask_resident_full_name"): p.ASK_FULL_NAME,
         ("no_resident_anywhere",): p.ASK_BOTH,
         ("ambiguous_resident",): p.WHICH_RESIDENT,
         ("not_found", "offer_keypad"): p.KEYPAD,

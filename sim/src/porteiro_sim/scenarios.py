@@ -87,6 +87,7 @@ def visitor_answers(
         "ask_apartment": apartment_line,
         "no_apartment": apartment_line,
         "ask_resident": resident_line,
+        "ask_resident_full_name": resident_line,
         "no_resident": resident_line,
         "ambiguous_resident": resident_line,
         "ask_apartment_and_resident": both,

@@ -120,6 +120,9 @@ class VisitorProgress:
     intent_unconfirmed: bool = False
     # Bare "não"s to a confirmation that carried the guessed intent (the first is about whom).
     bare_refusals: int = 0
+    # Times the resident's name alone was asked ("Qual é o nome do morador?"); asked again, the
+    # full name is asked for.
+    resident_asked: int = 0
 
 
 @dataclass

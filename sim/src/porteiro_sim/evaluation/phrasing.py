@@ -49,6 +49,8 @@ GREETING, ASK_INTENT, ASK_NAME, ASK_APARTMENT, ASK_RESIDENT = (
     "apartment",
     "resident",
 )
+# "Qual é o nome completo do morador?": asked again, the resident's full name.
+ASK_FULL_NAME = "resident_full_name"
 # "É uma entrega?" / "É uma visita?": the intent asked as a yes or no.
 IS_DELIVERY, IS_VISIT = "is_delivery", "is_visit"
 # "É uma entrega para Renata Oliveira, do 501?": the intent and whom, one yes or no.
@@ -188,6 +190,7 @@ class Phrasebook:
             ASK_NAME: self.visitor_name,
             ASK_APARTMENT: self.apartment,
             ASK_RESIDENT: self.resident,
+            ASK_FULL_NAME: lambda _: self.resident_full_name(),
             ASK_BOTH: self.apartment_and_resident,
             WHICH_RESIDENT: self.which_resident,
             KEYPAD: lambda _: self.keypad(),
@@ -260,6 +263,14 @@ class Phrasebook:
         article = self._article(resident)
         text = line.format(resident=resident.text, article=article, article_cap=article.capitalize())
         return Utterance(_sentence(text), resident.slots, resident.phrasing)
+
+    def resident_full_name(self) -> Utterance:
+        """Asked for the full name, the caller says it (in one of the ways a name is given)."""
+        name = self.persona.target.resident
+        line = self._pick(RESIDENT_LINES, True)
+        article = "a" if is_female(name.split()[0]) else "o"
+        text = line.format(resident=name, article=article, article_cap=article.capitalize())
+        return Utterance(_sentence(text), {RESIDENT: _name_forms(name)}, "resident:full")
 
     def apartment_and_resident(self, rephrase: bool = False) -> Utterance:
         apartment = self._apartment_words(rephrase)

@@ -27,6 +27,7 @@ VISITOR_QUESTIONS = {
     "ask_apartment": p.ASK_APARTMENT,
     "no_apartment": p.ASK_APARTMENT,
     "ask_resident": p.ASK_RESIDENT,
+    "ask_resident_full_name": p.ASK_FULL_NAME,
     "ask_apartment_and_resident": p.ASK_BOTH,
     "no_resident": p.ASK_BOTH,
     "no_resident_anywhere": p.ASK_BOTH,

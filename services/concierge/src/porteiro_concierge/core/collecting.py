@@ -516,6 +516,19 @@ def intent_question(step: Step) -> str:
     return f"confirm_intent_{progress.intent_guess}"
 
 
+def resident_question(step: Step) -> str:
+    """ "Qual é o nome do morador?", and asked again "Qual é o nome completo do morador?".
+
+    A full name gives the recogniser and the matcher more to go on than a first name or "a dona
+    Renata" (make eval, seed 81: "Vinícius Barros.", "Eduardo Almeida.", "João Pedro Silva." came
+    through whole; "Seu Vinícius." came out "Elminito.", "A Paula." "Apauro.", "O Zé." "Onde?"),
+    and a caller not understood says what is asked for.
+    """
+    progress = step.session.visitor
+    progress.resident_asked += 1
+    return "ask_resident" if progress.resident_asked == 1 else "ask_resident_full_name"
+
+
 def ask_next(step: Step) -> None:
     """Ask for what is still missing, in the order intent -> name -> apartment/resident."""
     session = step.session
@@ -531,7 +544,7 @@ def ask_next(step: Step) -> None:
         if step.settings.whom_question == "resident":
             # The name alone from the start: the question `ask_by_name` falls back to, with its tries.
             session.visitor.by_name = True
-            prompt, asking = "ask_resident", Asking.RESIDENT_NAME
+            prompt, asking = resident_question(step), Asking.RESIDENT_NAME
         else:
             prompt, asking, question = (
                 "ask_apartment_and_resident",
@@ -539,7 +552,7 @@ def ask_next(step: Step) -> None:
                 "apartment_and_resident",
             )
     elif slots.resident_name is None:  # the apartment is known, or asked by the name alone
-        prompt, asking = "ask_resident", Asking.RESIDENT_NAME
+        prompt, asking = resident_question(step), Asking.RESIDENT_NAME
     else:
         prompt, asking = "ask_apartment", Asking.APARTMENT
     if session.visitor.intent_guess and asking == Asking.INTENT:  # "É uma visita?": a yes or no
