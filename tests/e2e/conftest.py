@@ -33,6 +33,9 @@ FAST_ENV = {
         "PORTEIRO_CONCIERGE_RESIDENT_CONNECT_TIMEOUT_SECONDS": "3",
         "PORTEIRO_CONCIERGE_RESIDENT_REPLY_TIMEOUT_SECONDS": "5",
         "PORTEIRO_CONCIERGE_VISITOR_REPLY_TIMEOUT_SECONDS": "8",
+        # The scripted calls here say their name after "Entrega." (a setting; the default, the
+        # name asked of visitors only, is what make demo and make eval run).
+        "PORTEIRO_CONCIERGE_ASK_VISITOR_NAME": "always",
     },
     "gateway": {"PORTEIRO_GATEWAY_END_OF_SPEECH_SILENCE_MS": "500"},
 }
