@@ -71,7 +71,15 @@ def test_bare_name_never_raises(text):
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("João", "João"), ("é a Renata Oliveira", "Renata Oliveira"), ("sim", None), ("501", None)],
+    [
+        ("João", "João"),
+        ("é a Renata Oliveira", "Renata Oliveira"),
+        ("sim", None),
+        ("501", None),
+        # make eval (seed 91): "Renata Oliveira, por favor." as whisper wrote it; the name ends with
+        # the sentence ("Gerata Oliveira Porta" matched nobody in the directory).
+        ("Gerata Oliveira. Porta amor.", "Gerata Oliveira"),
+    ],
 )
 def test_bare_name(text, expected):
     assert bare_name(text) == expected

@@ -82,7 +82,18 @@ class _Words:
     """The sentence's words, original and folded, with positions in the folded text."""
 
     def __init__(self, sentence: str) -> None:
-        self.original = re.findall(r"[\w']+", sentence)
+        found = list(re.finditer(r"[\w']+", sentence))
+        self.original = [match.group() for match in found]
+        # A word the recogniser ended a sentence after ("Gerata Oliveira. Porta amor.", whisper's
+        # "Renata Oliveira, por favor."): a name does not run on past it.
+        self.ends_sentence = [
+            bool(
+                re.search(
+                    r"[.!?]", sentence[match.end() : found[i + 1].start() if i + 1 < len(found) else None]
+                )
+            )
+            for i, match in enumerate(found)
+        ]
         self.folded_words = [fold(word) for word in self.original]
         self.text = " ".join(self.folded_words)
         self.starts = []
@@ -97,13 +108,14 @@ class _Words:
             return None
         index = self.starts.index(offset)
         words: list[str] = []
-        for original, folded in zip(self.original[index:], self.folded_words[index:], strict=False):
+        for position in range(index, len(self.original)):
+            original, folded = self.original[position], self.folded_words[position]
             if folded in NAME_STOPWORDS or folded.isdigit() or any(ch.isdigit() for ch in folded):
                 break
             if folded in NEVER_NAMES:  # "sou a Maria, amiga da Renata": the name ends before "amiga"
                 break
             words.append(original)
-            if len(words) == MAX_NAME_WORDS:
+            if len(words) == MAX_NAME_WORDS or self.ends_sentence[position]:
                 break
         return title_name(words) if words else None
 
