@@ -151,7 +151,9 @@ INTENT_HINTS = ["É uma entrega.", "É uma visita.", "Entrega.", "Visita.", "Enc
     [
         # "Eu sou visita." (pt-br+m3, 150) was one on the machine of 2026-12-01; on an AVX2-only
         # EPYC (2026-12-02) whisper wrote it "É um formímito." and scored "pacote" best: the
-        # cases kept lead the other meaning by 0.8 or more there.
+        # cases kept lead the other meaning by 0.8 or more there. Whether whisper garbles the
+        # transcript depends on the CPU too: on an AVX-512 EPYC (2026-12-02, later) it wrote "É uma
+        # visita." right (scores: visita 1.41, pacote 0.49); the scores' claim holds either way.
         ("É uma visita.", "pt-br+m1", 140, {"visita", "visitar"}),
         ("Vim visitar a dona Beatriz.", "pt-br", 160, {"visita", "visitar"}),
         ("Tenho uma encomenda.", "pt-br+m3", 150, {"entrega", "encomenda"}),
@@ -160,7 +162,6 @@ INTENT_HINTS = ["É uma entrega.", "É uma visita.", "Entrega.", "Visita.", "Enc
 def test_an_intent_word_the_transcript_garbles_is_scored_best_at_its_place(stub, said, voice, speed, best):
     audio = padded(synthesize_slin(said, voice=voice, rate_hz=8000, speed=speed), 8000)
     response = transcribe(stub, audio, hints=INTENT_HINTS, candidate_phrases=INTENT_WORDS)
-    assert not set(plain(response.text).split()) & set(INTENT_WORDS), response.text  # garbled
     scores = [(item.phrase, item.score) for item in response.phrase_scores]
     assert scores[0][0] in best, scores[:3]
     # The other meaning's best word well behind (the concierge's INTENT_HEARD_LEAD is 0.5).
