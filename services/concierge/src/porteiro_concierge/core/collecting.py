@@ -236,8 +236,8 @@ def intent_or_whom_refused(
 
 def guess_refused(step: Step, target: Target, guess: Intent) -> bool:
     """A first "não" to "É uma visita para Renata Oliveira, do 501?" that names nobody when the
-    name came through clearly: the guess is the likelier mistake, so the same resident is asked with the other
-    intent ("É uma entrega para Renata Oliveira, do 501?"); a yes settles both.
+    name came through clearly: the guess is the likelier mistake, so the same resident is asked
+    with the other intent ("É uma entrega para Renata Oliveira, do 501?"); a yes settles both.
 
     Make eval (sample condominium, seed 61): "Rodrigo Lima." and "O Carlos Oliveira." heard
     right, the delivery guessed a visit from a garbled greeting, and "Não, é entrega." heard
