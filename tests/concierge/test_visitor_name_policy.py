@@ -27,6 +27,13 @@ SCRIPT = {
 GARBLED = "Minha menua. Minha."  # make eval's "Vim fazer uma visita.": no intent, guessed a delivery
 
 
+async def _visitor_says(harness: CallHarness, *lines: str) -> None:
+    """Greeted, the visitor says `lines` one after the other."""
+    await harness.start_visitor()
+    for line in lines:
+        await harness.say(VISITOR, line)
+
+
 async def _brief(harness: CallHarness) -> str:
     """The resident's first sentence, once the call placed is answered."""
     await harness.start_resident()
@@ -39,8 +46,7 @@ def test_the_default_asks_visitors_only() -> None:
 
 async def test_a_courier_is_not_asked_the_name_and_the_resident_hears_um_entregador() -> None:
     harness = CallHarness(SCRIPT, ask_visitor_name=DEFAULT)
-    await harness.start_visitor()
-    await harness.say(VISITOR, "Entrega.")
+    await _visitor_says(harness, "Entrega.")
     assert harness.last_said(VISITOR) == WHOM
     await harness.say(VISITOR, "Renata, do 501.")
     assert harness.last_said(VISITOR).startswith("Certo, entrega para Renata Oliveira, apartamento 501.")
@@ -52,8 +58,7 @@ async def test_a_courier_is_not_asked_the_name_and_the_resident_hears_um_entrega
 
 async def test_a_visitor_is_asked_the_name() -> None:
     harness = CallHarness(SCRIPT, ask_visitor_name=DEFAULT)
-    await harness.start_visitor()
-    await harness.say(VISITOR, "É uma visita.")
+    await _visitor_says(harness, "É uma visita.")
     assert harness.last_said(VISITOR) == NAME
     await harness.say(VISITOR, "Meu nome é João.")
     assert harness.last_said(VISITOR) == WHOM
@@ -64,8 +69,7 @@ async def test_a_visitor_is_asked_the_name() -> None:
 
 async def test_a_couriers_name_said_unasked_is_kept() -> None:
     harness = CallHarness(SCRIPT, ask_visitor_name=DEFAULT)
-    await harness.start_visitor()
-    await harness.say(VISITOR, "Sou o Marcos, tenho uma entrega.")
+    await _visitor_says(harness, "Sou o Marcos, tenho uma entrega.")
     assert harness.last_said(VISITOR) == WHOM
     await harness.say(VISITOR, "Renata, do 501.")
     assert harness.last_said(VISITOR).startswith("Certo, Marcos, entrega para Renata Oliveira")
@@ -93,8 +97,7 @@ async def test_a_guessed_delivery_that_is_a_visit_asks_the_name_before_the_call(
 
 async def test_never_asks_nobody_and_the_resident_hears_um_visitante() -> None:
     harness = CallHarness(SCRIPT, ask_visitor_name="never")
-    await harness.start_visitor()
-    await harness.say(VISITOR, "É uma visita.")
+    await _visitor_says(harness, "É uma visita.")
     assert harness.last_said(VISITOR) == WHOM
     await harness.say(VISITOR, "Renata, do 501.")
     assert harness.last_said(VISITOR).startswith("Certo, visita para Renata Oliveira")
@@ -103,8 +106,7 @@ async def test_never_asks_nobody_and_the_resident_hears_um_visitante() -> None:
 
 async def test_always_asks_a_courier_too() -> None:
     harness = CallHarness(SCRIPT, ask_visitor_name="always")
-    await harness.start_visitor()
-    await harness.say(VISITOR, "Entrega.")
+    await _visitor_says(harness, "Entrega.")
     assert harness.last_said(VISITOR) == NAME
 
 
@@ -113,8 +115,7 @@ async def test_a_visit_settled_by_a_yes_to_the_other_intent_asks_the_name_then_c
         {**SCRIPT, "Renata Oliveira, do 501.": Extraction(apartment="501", resident_name="Renata Oliveira")},
         ask_visitor_name=DEFAULT,
     )
-    await harness.start_visitor()
-    await harness.say(VISITOR, GARBLED)
+    await _visitor_says(harness, GARBLED)
     await harness.say(VISITOR, "Renata Oliveira, do 501.")  # named clearly
     assert harness.last_said(VISITOR) == "É uma entrega para Renata Oliveira, do 501?"
     await harness.say(VISITOR, "Não é. Não é a minha.")  # "Não, é visita.", as whisper heard it

@@ -285,12 +285,12 @@ async def persona_matcher(env: CallEnvironment, persona: Persona) -> SentenceMat
     target = persona.target
     values = {"visitor_name": persona.visitor_name, "apartment": target.apartment}
     housemates = [other.resident for other in env.targets if other.destination == target.destination]
+    unknown = (
+        prompts.get("unknown_visitor", "Um visitante"),
+        prompts.get("unknown_courier", "Um entregador"),
+    )
     sentences = []
     for resident in dict.fromkeys([target.resident, *housemates]):
-        unknown = (
-            prompts.get("unknown_visitor", "Um visitante"),
-            prompts.get("unknown_courier", "Um entregador"),
-        )
         for visitor in (persona.visitor_name, *unknown):
             filled = {**values, "resident_name": resident, "visitor_name": visitor}
             sentences += prompt_sentences(filled, env.prompts_file)

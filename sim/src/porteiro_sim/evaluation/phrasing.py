@@ -267,9 +267,10 @@ class Phrasebook:
     def resident_full_name(self) -> Utterance:
         """Asked for the full name, the caller says it (in one of the ways a name is given)."""
         name = self.persona.target.resident
-        line = self._pick(RESIDENT_LINES, True)
-        article = "a" if is_female(name.split()[0]) else "o"
-        text = line.format(resident=name, article=article, article_cap=article.capitalize())
+        article = self._article()
+        text = self._pick(RESIDENT_LINES, True).format(
+            resident=name, article=article, article_cap=article.capitalize()
+        )
         return Utterance(_sentence(text), {RESIDENT: _name_forms(name)}, "resident:full")
 
     def apartment_and_resident(self, rephrase: bool = False) -> Utterance:
@@ -371,7 +372,7 @@ class Phrasebook:
         forms = _name_forms(said.removeprefix("dona ").removeprefix("seu "))
         return Utterance(said, {RESIDENT: forms}, f"resident:{form}")
 
-    def _article(self, resident: Utterance) -> str:
+    def _article(self, _resident: Utterance | None = None) -> str:
         return "a" if is_female(self.persona.target.resident.split()[0]) else "o"
 
     def _pick(self, options: tuple[str, ...] | list[str], avoid_last: bool) -> str:

@@ -142,10 +142,11 @@ def _resident_answer(step: Step, said: dict[str, Any], text: str) -> Target | No
     excluded = session.validation.excluded
     reading = step.understanding.resident(heard, apartment, exclude=excluded)
     ranked = _rank_heard(step, apartment)
-    by_ear = None
+    from_scores = False
     if not reading.strong:  # the recogniser's own ear over a weak reading of its transcript
         by_ear = heard_reading(ranked, excluded, session.validation.heard_answers)
-        reading = by_ear if by_ear.weak else reading
+        if by_ear.weak:
+            reading, from_scores = by_ear, True
     resident = step.understanding.residents.get(reading.best.value) if reading.best else None
     if resident is None or not (reading.strong or reading.weak):
         return None
@@ -153,7 +154,7 @@ def _resident_answer(step: Step, said: dict[str, Any], text: str) -> Target | No
         said["resident_name"] = resident.name  # the apartment is left to the directory: not heard
         return None
     return Target(
-        apartment=resident.apartment, resident_name=resident.name, destination="", by_ear=reading is by_ear
+        apartment=resident.apartment, resident_name=resident.name, destination="", by_ear=from_scores
     )
 
 

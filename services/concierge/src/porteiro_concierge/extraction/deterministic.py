@@ -82,18 +82,14 @@ class _Words:
     """The sentence's words, original and folded, with positions in the folded text."""
 
     def __init__(self, sentence: str) -> None:
-        found = list(re.finditer(r"[\w']+", sentence))
-        self.original = [match.group() for match in found]
-        # A word the recogniser ended a sentence after ("Gerata Oliveira. Porta amor.", whisper's
-        # "Renata Oliveira, por favor."): a name does not run on past it.
-        self.ends_sentence = [
-            bool(
-                re.search(
-                    r"[.!?]", sentence[match.end() : found[i + 1].start() if i + 1 < len(found) else None]
-                )
-            )
-            for i, match in enumerate(found)
-        ]
+        # Whether the recogniser ended a sentence after each word ("Gerata Oliveira. Porta amor.",
+        # whisper's "Renata Oliveira, por favor."): a name does not run on past it.
+        self.original: list[str] = []
+        self.ends_sentence: list[bool] = []
+        for piece in re.split(r"[.!?]", sentence):
+            words = re.findall(r"[\w']+", piece)
+            self.original += words
+            self.ends_sentence += [index == len(words) - 1 for index in range(len(words))]
         self.folded_words = [fold(word) for word in self.original]
         self.text = " ".join(self.folded_words)
         self.starts = []
