@@ -59,6 +59,10 @@ async def test_prompts_with_values_are_known_by_their_beginning(prompts):
     merged = whole + np.frombuffer(await voice.speak(misheard_name), dtype="<i2").tobytes()
     found = matcher.identify(audio.silence(0.3) + merged + audio.silence(0.5))
     assert [sentence.key for sentence in found] == ["ask_apartment", "no_resident_anywhere"]
+    # The other way round, they are still in the order said: the question said last is the one
+    # the caller answers ("Não encontrei Arreti entre os moradores." then a question known whole).
+    found = matcher.identify(audio.silence(0.3) + merged[len(whole) :] + whole + audio.silence(0.5))
+    assert [sentence.key for sentence in found] == ["no_resident_anywhere", "ask_apartment"]
     # A prompt known whole is not found again by its beginning: "Certo, João, visita para Lucas
     # Martins, …" is that sentence only, not also an unknown "Certo, …".
     confirmation = Sentence(

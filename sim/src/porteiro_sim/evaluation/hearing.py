@@ -93,14 +93,21 @@ def shared_frames(first: bytes, second: bytes) -> int:
 
 def correlation_peak(received: np.ndarray, probe: np.ndarray) -> float:
     """Highest normalised cross-correlation of `probe` anywhere in `received` (1.0: the same sound)."""
+    return best_alignment(received, probe)[0]
+
+
+def best_alignment(received: np.ndarray, probe: np.ndarray) -> tuple[float, int]:
+    """(highest normalised cross-correlation of `probe` in `received`, the sample where it starts)."""
     if len(received) < len(probe) or not len(probe):
-        return 0.0
+        return 0.0, -1
     size = 1 << (len(received) + len(probe) - 1).bit_length()
     products = np.fft.irfft(np.fft.rfft(received, size) * np.conj(np.fft.rfft(probe, size)), size)
     products = products[: len(received) - len(probe) + 1]
     energy = np.concatenate(([0.0], np.cumsum(received * received)))
     window_norms = np.sqrt(np.maximum(energy[len(probe) :] - energy[: -len(probe)], 0.0))
-    return float(np.max(products / (np.linalg.norm(probe) * window_norms + 1e-9)))
+    correlations = products / (np.linalg.norm(probe) * window_norms + 1e-9)
+    start = int(np.argmax(correlations))
+    return float(correlations[start]), start
 
 
 class ReplyMatcher(SentenceMatcher):
@@ -125,7 +132,7 @@ class ReplyMatcher(SentenceMatcher):
     def identify(self, pcm: bytes, beginnings_only: bool = False) -> list[Sentence]:
         found = self._most_alike(pcm, self.locate(pcm, beginnings_only))
         if beginnings_only:
-            return found
+            return [sentence for _, sentence in found]
         if not found:
             found = self._most_alike(pcm, self.locate(pcm, beginnings_only=True))
         # A prompt known by its beginning may follow a whole sentence with no pause between them:
@@ -136,29 +143,37 @@ class ReplyMatcher(SentenceMatcher):
         # a sentence found is that prompt itself ("É uma visita para João Pedro Silva, do 101?"
         # starts like every "É uma visita para …"): the caller would answer the prompt it cannot
         # check instead of the sentence it heard.
+        # In the order they were said: the caller answers the last question, and a question
+        # said after a prompt known by its beginning ("Não encontrei Amareola entre os moradores."
+        # then "Qual é o nome completo do morador?") is the one asked, not the beginning's
+        # prompt's own (make eval, seed 101: the caller answered apartment and resident again).
         beginning = [
-            prompt
-            for prompt in self._by_beginning(pcm)
-            if not any(sentence.key == prompt.key for sentence in found)
+            (start, prompt)
+            for start, prompt in self._by_beginning(pcm)
+            if not any(sentence.key == prompt.key for _, sentence in found)
         ]
-        return found + beginning
+        return [sentence for _, sentence in sorted(found + beginning, key=lambda item: item[0])]
 
-    def _by_beginning(self, pcm: bytes) -> list[Sentence]:
-        """The prompt whose fixed beginning is heard somewhere in `pcm`, if any."""
+    def _by_beginning(self, pcm: bytes) -> list[tuple[int, Sentence]]:
+        """The prompt whose fixed beginning is heard somewhere in `pcm`, if any, with the sample
+        where it starts."""
         if not self.beginnings:
             return []
         received = _samples(pcm)
-        matches = [
-            item for item in self.beginnings if correlation_peak(received, item.samples) >= MIN_CORRELATION
-        ]
+        matches = []
+        for item in self.beginnings:
+            correlation, start = best_alignment(received, item.samples)
+            if correlation >= MIN_CORRELATION:
+                matches.append((start, item))
         if not matches:
             return []
         # Prompts sharing a beginning ("Não encontrei "): the longest one that matches is the most specific.
-        best = max(matches, key=lambda item: len(item.samples))
-        return [Sentence(best.key, best.text.rstrip() + PARTIAL)]
+        start, best = max(matches, key=lambda match: len(match[1].samples))
+        return [(start, Sentence(best.key, best.text.rstrip() + PARTIAL))]
 
-    def _most_alike(self, pcm: bytes, located: list[tuple[int, Sentence]]) -> list[Sentence]:
-        """Of the sentences found starting at the same sample, those agreeing most with `pcm`."""
+    def _most_alike(self, pcm: bytes, located: list[tuple[int, Sentence]]) -> list[tuple[int, Sentence]]:
+        """Of the sentences found starting at the same sample, those agreeing most with `pcm`,
+        each with that sample."""
         received = np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2")
         by_start: dict[int, list[tuple[int, Sentence]]] = {}
         for position, sentence in located:
@@ -166,9 +181,9 @@ class ReplyMatcher(SentenceMatcher):
             start = (position - early) // 2
             by_start.setdefault(start, []).append((_same_samples(received, voiced, start), sentence))
         kept = []
-        for _, scored in sorted(by_start.items()):
+        for start, scored in sorted(by_start.items()):
             best = max(score for score, _ in scored)
-            kept += [sentence for score, sentence in scored if score == best]
+            kept += [(start, sentence) for score, sentence in scored if score == best]
         return kept
 
 
