@@ -324,6 +324,7 @@ async def bench(
     label: str = "this tree",
     silent: bool = False,
     synthesis_chunk_ms: int = 100,
+    media: str = "auto",
 ) -> dict[str, float]:
     """One run: start the fakes and a gateway, connect the calls, measure `seconds`; print and return figures."""
     cpus = sorted(os.sched_getaffinity(0))
@@ -345,6 +346,7 @@ async def bench(
         "PORTEIRO_GATEWAY_CONCIERGE_TARGET": f"127.0.0.1:{concierge_port}",
         "PORTEIRO_GATEWAY_MAX_LEGS": str(calls_wanted + 10),
         "PORTEIRO_LOG_LEVEL": "WARNING",
+        "PORTEIRO_GATEWAY_MEDIA_ENGINE": media,  # (a gateway from before issue 21's native edge ignores it)
     }
     if (
         gateway_src is not None
@@ -544,6 +546,7 @@ async def run_all(args: argparse.Namespace) -> None:
             args.profile,
             silent=args.silent,
             synthesis_chunk_ms=args.synthesis_chunk_ms,
+            media=args.media,
         )
         return
     runs: list[tuple[str, dict[str, float]]] = []
@@ -562,6 +565,7 @@ async def run_all(args: argparse.Namespace) -> None:
                         label,
                         args.silent,
                         args.synthesis_chunk_ms,
+                        args.media,
                     ),
                 )
             )
@@ -659,6 +663,12 @@ def main() -> None:
         type=int,
         default=100,
         help="audio per Synthesize message of the fake speech (the service's default: 100)",
+    )
+    parser.add_argument(
+        "--media",
+        choices=("auto", "native", "python"),
+        default="auto",
+        help="the gateway's media path (PORTEIRO_GATEWAY_MEDIA_ENGINE): its native edge or the event loop",
     )
     parser.add_argument(
         "--frame-costs",

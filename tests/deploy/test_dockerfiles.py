@@ -74,6 +74,9 @@ def test_each_target_holds_one_service_and_runs_it_as_non_root(service, package)
     assert installs == [f'pip install -c constraints.txt "./services/{service}${{EXTRAS:+[$EXTRAS]}}"']
     assert ("ARG", "EXTRAS") in build, "a stage sees a global ARG only when it declares it"
     assert not any(f"services/{other}" in a for k, a in found["build"][1] for other in SERVICES)
+    if service == "gateway":  # its native media edge is compiled in its build stage, and checked
+        assert any(k == "RUN" and "gcc" in a for k, a in build)
+        assert ("RUN", 'python -c "import porteiro_gateway._media"') in build
 
     base, target = found[service]
     assert base == "runtime"

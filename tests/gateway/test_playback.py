@@ -231,3 +231,60 @@ async def test_a_player_that_raises_is_dropped_and_its_leg_told():
         await stepped.tick(3)
     assert len(errors) == 1 and isinstance(errors[0], OSError)
     assert len(healthy_frames.frames) == 3, "the other players kept their schedule"
+
+
+# ---- Player.fill: frames queued ahead for the native media edge (media_engine.py) ---------------
+
+
+def filling_player() -> tuple[Player, Recorder]:
+    recorder = Recorder(VirtualTime())
+    return Player(recorder.send, recorder, 8000, True, recorder.time.now), recorder
+
+
+def test_fill_queues_up_to_the_lookahead_and_never_silence():
+    player, recorder = filling_player()
+    player.enqueue(say("a", bytes(range(256)) * 10))  # 2560 bytes: 8 frames
+    player.fill(lookahead=5, queued=0)
+    assert len(recorder.frames) == 5
+    player.fill(lookahead=5, queued=3)  # the edge sent 2 of them
+    assert len(recorder.frames) == 7
+    assert b"".join(recorder.payloads()) == (bytes(range(256)) * 10)[: 7 * FRAME]
+    player.fill(lookahead=5, queued=4)
+    assert len(recorder.frames) == 8 and SILENCE not in [frame for _, frame in recorder.frames]
+
+
+def test_fill_ends_a_say_only_once_its_last_frame_is_on_the_wire():
+    player, recorder = filling_player()
+    player.enqueue(say("a", bytes(2 * FRAME)))
+    player.fill(lookahead=5, queued=0)
+    player.fill(lookahead=5, queued=2)  # both frames still queued at the edge
+    assert recorder.calls == [("started", "a", None)] and player.busy
+    player.fill(lookahead=5, queued=0)  # sent
+    assert recorder.calls[-1] == ("finished", "a", False) and not player.busy
+    assert len(recorder.frames) == 2  # and no silence after it: the edge sends that
+
+
+def test_fill_stops_where_synthesis_is_and_while_paused():
+    player, recorder = filling_player()
+    item = say("a", bytes(FRAME + 100), done=False)
+    player.enqueue(item)
+    player.fill(lookahead=5, queued=0)
+    assert len(recorder.frames) == 1  # the rest is not a whole frame yet: nothing, not silence
+    player.pause()
+    item.add_audio(bytes(3 * FRAME))
+    player.fill(lookahead=5, queued=0)
+    assert len(recorder.frames) == 1
+    player.resume()
+    player.fill(lookahead=5, queued=0)
+    assert len(recorder.frames) == 4
+
+
+def test_stopping_takes_back_the_frames_queued_ahead_from_what_was_played():
+    player, recorder = filling_player()
+    item = say("a", bytes(10 * FRAME))
+    player.enqueue(item)
+    player.fill(lookahead=5, queued=0)
+    player.drop_queued = lambda: 3  # the edge sent 2 of the 5 and drops the rest
+    player.stop()
+    assert item.played_bytes == 2 * FRAME
+    assert recorder.calls[-1] == ("finished", "a", True)

@@ -26,10 +26,11 @@ from porteiro_common.redaction import Redactor
 from porteiro_common.server import ServiceApp
 from porteiro_common.settings import ObservabilitySettings
 from porteiro_gateway.concierge_link import ConciergeLink
-from porteiro_gateway.deps import LegDeps
+from porteiro_gateway.deps import LegClock, LegDeps
 from porteiro_gateway.fallback import HOLDING_KEY, FallbackAudio, fallback_text, holding_text
 from porteiro_gateway.leg_table import LegRegistry, resident_reserve
 from porteiro_gateway.listener import LegListener
+from porteiro_gateway.media_engine import media_engine_for
 from porteiro_gateway.playback import PlaybackClock
 from porteiro_gateway.settings import GatewaySettings
 from porteiro_gateway.speech import GrpcSpeechClient
@@ -58,7 +59,8 @@ class GatewayApp(ServiceApp[GatewaySettings]):
         self._channels: list[grpc.aio.Channel] = []
         self.holding: FallbackAudio | None = None
         self._fallback_tasks: list[asyncio.Task] = []
-        self.clock = PlaybackClock(settings.playback_resync_ms)
+        self.media = media_engine_for(settings)
+        self.clock: LegClock = self.media or PlaybackClock(settings.playback_resync_ms)
         self._clock_task: asyncio.Task | None = None
         self.tenants: GatewayTenants | None = None
         self.mapped: list[LegListener] = []  # visitor listeners of PORT_MAP
@@ -106,6 +108,7 @@ class GatewayApp(ServiceApp[GatewaySettings]):
             redactor=Redactor(self._observability.trace_personal_data),
             tracer=self._tracer,
             clock=self.clock,
+            media=self.media,
             tenancy=self.tenants.tenancy,
         )
         networks = settings.networks()

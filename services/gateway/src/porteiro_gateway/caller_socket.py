@@ -232,6 +232,18 @@ class CallerSocket:
             self._owner.end(Reason.LEG_END_REASON_CONNECTION_ERROR, f"{type(error).__name__}: {error}")
 
     @property
+    def transport(self) -> Transport:
+        return self._transport
+
+    def peer_stalled(self) -> None:
+        """The native media edge holds more than `MAX_UNSENT_BYTES` the peer has not taken."""
+        self._owner.end(Reason.LEG_END_REASON_CONNECTION_ERROR, "peer stopped reading")
+
+    def count_sent(self, frames: int) -> None:
+        """Frames sent for this leg without `send` (the native media edge's silence)."""
+        self._frames_out.add(frames)
+
+    @property
     def frames_received(self) -> int:
         """Audio frames received so far (the leg's timers watch it move)."""
         return self._frames_in.total

@@ -103,7 +103,9 @@ class Leg(PlaybackSink):
         try:
             async with asyncio.TaskGroup() as group:
                 self._tasks.open(group)
-                self.deps.clock.add(self.player)  # start sending at once (asterisk issue 2089)
+                self.deps.clock.add(
+                    self.player, self.socket.transport
+                )  # sending at once (asterisk issue 2089)
                 self.timers.start(self.spawn)  # the UUID's deadline, the call's length
                 self.socket.start()
                 await self._ended.wait()

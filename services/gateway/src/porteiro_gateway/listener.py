@@ -36,6 +36,7 @@ from porteiro_gateway.deps import LEG_NAMES, LegDeps
 from porteiro_gateway.leg import Leg
 from porteiro_gateway.leg_table import LegRegistry
 from porteiro_gateway.leg_warnings import PeriodicWarnings
+from porteiro_gateway.media_engine import EngineTransport
 
 log = logging.getLogger(__name__)
 # A flood of refused connections writes a line per reason every 10 s, not one per connection.
@@ -105,7 +106,13 @@ class LegListener:
             transport.write(HANGUP_FRAME)
             transport.close()
             return None
-        leg = Leg(self._deps, self.leg, transport)
+        media = self._deps.media
+        if media is not None:  # the native edge reads and writes it from now on
+            adopted = media.adopt(transport, self._deps.settings.idle_silence)
+            leg = Leg(self._deps, self.leg, adopted)
+            adopted.socket = leg.socket
+        else:
+            leg = Leg(self._deps, self.leg, transport)
         leg.admit = self._registry.admit
         self._registry.add(leg)
         task = asyncio.get_running_loop().create_task(self._run(leg))
@@ -118,6 +125,9 @@ class LegListener:
             await leg.run()
         finally:
             self._registry.remove(leg)
+            transport = leg.socket.transport
+            if isinstance(transport, EngineTransport) and self._deps.media is not None:
+                self._deps.media.release(transport)
 
 
 class AudioSocketProtocol(asyncio.Protocol):
@@ -129,7 +139,9 @@ class AudioSocketProtocol(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         leg = self._listener.accept(cast(asyncio.Transport, transport))  # uvloop's is no subclass
-        self._socket = leg.socket if leg is not None else None
+        # A connection the native media edge took is no longer the loop's: what the loop still
+        # reports (its descriptor closed) is not the leg's.
+        self._socket = leg.socket if leg is not None and leg.socket.transport is transport else None
 
     def data_received(self, data: bytes) -> None:
         if self._socket is not None:

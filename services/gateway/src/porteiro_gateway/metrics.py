@@ -72,6 +72,12 @@ class LoopHistogram(Collector):
             total += late
         self.sum += total
 
+    def add_counts(self, counts: list[int], total: float) -> None:
+        """Observations counted elsewhere (the native media edge): per bucket, and their sum."""
+        for index, count in enumerate(counts):
+            self.counts[index] += count
+        self.sum += total
+
     def collect(self) -> Iterator[HistogramMetricFamily]:
         family = HistogramMetricFamily(self.name, self.documentation)
         family.add_metric([], cumulative_buckets(self.bounds, self.counts), self.sum)

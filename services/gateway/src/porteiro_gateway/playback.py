@@ -98,6 +98,9 @@ class Player:
         self._idle = asyncio.Event()
         self._idle.set()
         self.frames_sent = 0
+        # Frames sent but not on the wire yet, dropped when the Say stops: the native media edge
+        # queues a few ahead (media_engine.py); the event loop's clock sends each on its tick.
+        self.drop_queued: Callable[[], int] = lambda: 0
 
     @property
     def busy(self) -> bool:
@@ -118,6 +121,9 @@ class Player:
 
     def stop(self) -> list[SayItem]:
         """Stop what plays and drop the queue; each dropped Say is reported interrupted."""
+        dropped = self.drop_queued() * self._frame_bytes
+        if self.current is not None and dropped:  # they were counted played when sent ahead
+            self.current.played_bytes = max(0, self.current.played_bytes - dropped)
         stopped = [item for item in (self.current, *self._queue) if item is not None]
         self.current = None
         self.paused = False
@@ -142,18 +148,33 @@ class Player:
                 self._send(self._silence)
                 self.frames_sent += 1
             return
-        frame = self._next_frame()
+        frame = self._next_frame(behind=self._silence, idle=self._silence if self.idle_silence else None)
         if frame is not None:
             self._send(frame)
             self.frames_sent += 1
 
-    def _next_frame(self) -> bytes | None:
+    def fill(self, lookahead: int, queued: int) -> None:
+        """Keep `lookahead` frames of the Says queued ahead of the wire, `queued` being there now
+        (the native media edge sends one per tick, and silence when none is queued): none while
+        paused, none past what synthesis has given yet. A Say is over once its last frame is on
+        the wire (nothing queued), as with `tick`: a caller who hangs up at its end heard it all."""
+        while not self.paused and (self.current is not None or self._queue) and queued < lookahead:
+            frame = self._next_frame(behind=None, idle=None, on_wire=queued == 0)
+            if frame is None:
+                return
+            self._send(frame)
+            self.frames_sent += 1
+            queued += 1
+
+    def _next_frame(self, behind: bytes | None, idle: bytes | None, on_wire: bool = True) -> bytes | None:
+        """The next frame of the Says queued; `behind` when synthesis is behind, `idle` once the
+        last Say is over. A Say whose audio is all sent ends only `on_wire` (None until then)."""
         while True:
             item = self.current
             if item is None:
                 if not self._queue:
                     self._idle.set()
-                    return self._silence if self.idle_silence else None
+                    return idle
                 item = self.current = self._queue.popleft()
             if item.error is not None:
                 self.current = None
@@ -163,7 +184,9 @@ class Player:
             if chunk is not None:
                 return chunk
             if not item.synthesis_done:
-                return self._silence  # synthesis is behind: keep the line alive
+                return behind  # synthesis is behind
+            if not on_wire:
+                return None
             self.current = None
             self._sink.on_say_finished(item, False)
 
@@ -222,7 +245,8 @@ class PlaybackClock:
         self._slots: list[dict[Player, None]] = [{} for _ in range(phases)]  # insertion-ordered sets
         self._slot_of: dict[Player, int] = {}
 
-    def add(self, player: Player) -> None:
+    def add(self, player: Player, transport: object = None) -> None:
+        """Tick `player` from now on (`transport`: for the native media edge's clock, not this one)."""
         if player in self._slot_of:
             return
         slot = min(range(len(self._slots)), key=lambda index: len(self._slots[index]))

@@ -116,6 +116,18 @@ class GatewaySettings(ServiceSettings):
     playback_resync_ms: int = Field(
         60, ge=20, description="Lateness after which the schedule is rebased instead of bursting"
     )
+    media_engine: Literal["auto", "native", "python"] = Field(
+        "auto",
+        description="Who reads and writes the legs' sockets on the 20 ms schedule: the native media "
+        "edge (a C thread, built by make setup), the event loop (python), or native when built (auto)",
+    )
+    playback_lookahead_ms: int = Field(
+        100,
+        ge=40,
+        le=1000,
+        description="Native media edge: how much of a Say is queued ahead of the wire (a loop busier "
+        "than this leaves a gap in the Say, never in the frames)",
+    )
 
     # Barge-in.
     barge_in_enabled: bool = True

@@ -1,0 +1,702 @@
+/*
+ * porteiro_gateway._media: the gateway's media edge in one native thread (issue 21).
+ *
+ * Every leg's AudioSocket connection is read and written here, on the 20 ms playback schedule,
+ * without the interpreter: at each 2 ms phase the thread wakes (clock_nanosleep to an absolute
+ * deadline), and for the legs of that phase reads what arrived (one recv) and writes one frame
+ * (one send): the next frame Python queued, or silence. Python is woken once per `notify_every`
+ * phases through an eventfd and takes, for all legs at once, what was read and what happened
+ * (`take`), then queues the next frames of the Says playing (`push`). So Python runs once per
+ * tick for all legs, not once per frame per leg, and the schedule does not wait for it.
+ *
+ * The thread never touches Python objects: it holds no GIL, only the engine's mutex, which
+ * Python's calls take briefly. porteiro_gateway.media_engine wraps it; playback.PlaybackClock is
+ * the pure-Python fallback with the same behaviour on the wire.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_BUCKETS 32
+#define READ_CHUNK 8192
+#define MAX_PENDING_INPUT (1 << 20) /* Python not taking input: stop reading (TCP pushes back) */
+
+enum { OPEN = 0, END_EOF = 1, END_ERROR = 2 };
+
+typedef struct {
+    unsigned char *data;
+    size_t start, len, cap; /* live bytes are data[start : start + len] */
+} Buf;
+
+static int buf_append(Buf *b, const unsigned char *src, size_t n) {
+    if (b->start && b->start + b->len + n > b->cap) { /* move to the front before growing */
+        memmove(b->data, b->data + b->start, b->len);
+        b->start = 0;
+    }
+    if (b->start + b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 1024;
+        while (cap < b->len + n) cap *= 2;
+        unsigned char *grown = realloc(b->data, cap);
+        if (!grown) return -1;
+        b->data = grown;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->start + b->len, src, n);
+    b->len += n;
+    return 0;
+}
+
+static void buf_consume(Buf *b, size_t n) {
+    b->start += n;
+    b->len -= n;
+    if (!b->len) b->start = 0;
+}
+
+static void buf_free(Buf *b) {
+    free(b->data);
+    memset(b, 0, sizeof *b);
+}
+
+typedef struct Leg {
+    long id;
+    int fd;
+    int slot;
+    size_t frame_size;      /* bytes of one outgoing frame, header included */
+    unsigned char *silence; /* one silence frame, sent when nothing is queued */
+    int idle_silence;
+    Buf out;                /* whole frames Python queued, oldest first */
+    Buf unsent;             /* bytes the kernel did not take yet (a slow peer) */
+    Buf in;                 /* bytes read, not yet taken by Python */
+    Buf final;              /* written once `out` is empty, after `close`, before the fd closes */
+    int in_state, in_errno, in_reported; /* OPEN / END_EOF / END_ERROR, and whether Python has it */
+    int write_errno;        /* a failed send: reported as END_ERROR too */
+    int closing, closed, removed;
+    uint64_t frames_sent;   /* every frame written, silence included */
+    uint64_t pushed_sent;   /* frames Python queued that are written */
+    struct Leg *next_in_slot;
+    struct Leg *next_ready; /* legs with something for Python */
+    int ready;
+} Leg;
+
+typedef struct {
+    PyObject_HEAD
+    pthread_mutex_t lock;
+    pthread_t thread;
+    int thread_started, running;
+    int notify_fd;
+    int phases, notify_every;
+    int64_t phase_ns, frame_ns, resync_ns;
+    size_t max_unsent;
+    Leg **slots;            /* per phase, a list of legs */
+    int *slot_sizes;
+    Leg *ready;             /* legs with input or an end for Python */
+    Leg *graveyard;         /* legs removed by Python, freed by the thread (which may hold them) */
+    Leg **by_id;            /* a leg's id is its index here; ids of removed legs are used again */
+    long ids;               /* size of by_id */
+    long live_legs;
+    /* lateness of written frames against their slot, and frames skipped by rebases */
+    double bounds[MAX_BUCKETS];
+    int nbounds;
+    uint64_t counts[MAX_BUCKETS + 1];
+    double lateness_sum;
+    uint64_t rebases, skipped, frames_sent;
+    int notified;
+} Engine;
+
+static int64_t now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+static void observe(Engine *e, double seconds, uint64_t count) {
+    int i = 0;
+    while (i < e->nbounds && seconds > e->bounds[i]) i++; /* bisect_left on upper bounds */
+    e->counts[i] += count;
+    e->lateness_sum += seconds * (double)count;
+}
+
+static void mark_ready(Engine *e, Leg *leg) {
+    if (!leg->ready && !leg->removed) { /* a removed leg's id may already be another's */
+        leg->ready = 1;
+        leg->next_ready = e->ready;
+        e->ready = leg;
+    }
+}
+
+static void close_fd(Leg *leg) {
+    if (!leg->closed) {
+        close(leg->fd);
+        leg->closed = 1;
+    }
+}
+
+/* What arrived on the leg's socket since its last phase: one recv, again only if it filled up. */
+static void read_leg(Engine *e, Leg *leg) {
+    unsigned char chunk[READ_CHUNK];
+    while (leg->in_state == OPEN && leg->in.len < MAX_PENDING_INPUT) {
+        ssize_t n = recv(leg->fd, chunk, sizeof chunk, MSG_DONTWAIT);
+        if (n > 0) {
+            if (buf_append(&leg->in, chunk, (size_t)n) < 0) {
+                leg->in_state = END_ERROR;
+                leg->in_errno = ENOMEM;
+            }
+            mark_ready(e, leg);
+            if ((size_t)n < sizeof chunk) return;
+        } else if (n == 0) {
+            leg->in_state = END_EOF;
+            mark_ready(e, leg);
+        } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            return;
+        } else if (errno != EINTR) {
+            leg->in_state = END_ERROR;
+            leg->in_errno = errno;
+            mark_ready(e, leg);
+        }
+    }
+}
+
+/* Send what the kernel takes of `data`; keep the rest in `unsent` (bounded: a peer that stopped
+ * reading is seen by Python through `unsent`). Returns -1 on a broken connection. */
+static int send_bytes(Engine *e, Leg *leg, const unsigned char *data, size_t n) {
+    if (leg->unsent.len) { /* older bytes first */
+        ssize_t sent = send(leg->fd, leg->unsent.data + leg->unsent.start, leg->unsent.len,
+                            MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (sent > 0) buf_consume(&leg->unsent, (size_t)sent);
+        else if (sent < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return -1;
+        if (leg->unsent.len) {
+            if (leg->unsent.len + n <= e->max_unsent) buf_append(&leg->unsent, data, n);
+            return 0;
+        }
+    }
+    ssize_t sent = send(leg->fd, data, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (sent < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return -1;
+        sent = 0;
+    }
+    if ((size_t)sent < n && leg->unsent.len + n - (size_t)sent <= e->max_unsent)
+        buf_append(&leg->unsent, data + sent, n - (size_t)sent);
+    return 0;
+}
+
+static void fail_write(Engine *e, Leg *leg) {
+    leg->write_errno = errno ? errno : EPIPE;
+    mark_ready(e, leg);
+}
+
+/* This phase's frame for one leg: the next one queued, else silence (or nothing when idle
+ * silence is off); after `close`, once the queue is empty, the final bytes and the end. */
+static void write_leg(Engine *e, Leg *leg) {
+    if (leg->write_errno) { /* a broken connection: nothing more to send; closed when asked */
+        if (leg->closing) close_fd(leg);
+        return;
+    }
+    if (leg->out.len >= leg->frame_size) {
+        if (send_bytes(e, leg, leg->out.data + leg->out.start, leg->frame_size) < 0) {
+            fail_write(e, leg);
+            return;
+        }
+        buf_consume(&leg->out, leg->frame_size);
+        leg->pushed_sent++;
+    } else if (leg->closing) {
+        if (leg->final.len && send_bytes(e, leg, leg->final.data + leg->final.start, leg->final.len) < 0)
+            fail_write(e, leg);
+        buf_free(&leg->final);
+        shutdown(leg->fd, SHUT_WR);
+        close_fd(leg);
+        return;
+    } else if (leg->idle_silence) {
+        if (send_bytes(e, leg, leg->silence, leg->frame_size) < 0) {
+            fail_write(e, leg);
+            return;
+        }
+    } else {
+        return;
+    }
+    leg->frames_sent++;
+    e->frames_sent++;
+}
+
+static void unlink_from_slot(Engine *e, Leg *leg) {
+    Leg **at = &e->slots[leg->slot];
+    while (*at && *at != leg) at = &(*at)->next_in_slot;
+    if (*at) {
+        *at = leg->next_in_slot;
+        e->slot_sizes[leg->slot]--;
+    }
+}
+
+static void free_leg(Leg *leg) {
+    buf_free(&leg->out);
+    buf_free(&leg->unsent);
+    buf_free(&leg->in);
+    buf_free(&leg->final);
+    free(leg->silence);
+    free(leg);
+}
+
+static void unready(Engine *e, Leg *leg) {
+    if (leg->ready) {
+        Leg **at = &e->ready;
+        while (*at && *at != leg) at = &(*at)->next_ready;
+        if (*at) *at = leg->next_ready;
+        leg->ready = 0;
+    }
+}
+
+/* Out of the schedule and the ready list, its connection closed, freed at the end of the phase. */
+static void retire(Engine *e, Leg *leg) {
+    unlink_from_slot(e, leg);
+    unready(e, leg);
+    close_fd(leg);
+    e->live_legs--;
+    leg->next_ready = e->graveyard;
+    e->graveyard = leg;
+}
+
+static void *run_engine(void *arg) {
+    Engine *e = arg;
+    int64_t start = now_ns();
+    uint64_t step = 0;
+    while (1) {
+        int64_t deadline = start + (int64_t)step * e->phase_ns;
+        struct timespec at = {deadline / 1000000000, deadline % 1000000000};
+        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, NULL) == EINTR) {}
+        pthread_mutex_lock(&e->lock);
+        if (!e->running) {
+            pthread_mutex_unlock(&e->lock);
+            break;
+        }
+        int64_t late = now_ns() - deadline;
+        if (late > e->resync_ns) { /* a stall: the schedule moves on; the frames jumped over count late */
+            start += late;
+            deadline += late;
+            uint64_t frames = (uint64_t)((late + e->frame_ns / 2) / e->frame_ns);
+            uint64_t skipped = (frames ? frames : 1) * (uint64_t)e->live_legs;
+            e->rebases++;
+            e->skipped += skipped;
+            observe(e, (double)late / 1e9, skipped);
+        }
+        for (Leg *leg = e->slots[step % (uint64_t)e->phases], *next; leg; leg = next) {
+            next = leg->next_in_slot;
+            if (leg->closed) continue;
+            read_leg(e, leg);
+            write_leg(e, leg);
+            int64_t lateness = now_ns() - deadline;
+            observe(e, lateness > 0 ? (double)lateness / 1e9 : 0.0, 1);
+            if (leg->closed && leg->removed) retire(e, leg); /* removed while its last frames went out */
+        }
+        while (e->graveyard) { /* legs Python let go of: the thread holds no pointer to them now */
+            Leg *leg = e->graveyard;
+            e->graveyard = leg->next_ready;
+            free_leg(leg);
+        }
+        if (step % (uint64_t)e->notify_every == 0 && !e->notified) {
+            uint64_t one = 1;
+            if (write(e->notify_fd, &one, sizeof one) == sizeof one) e->notified = 1;
+        }
+        pthread_mutex_unlock(&e->lock);
+        step++;
+    }
+    return NULL;
+}
+
+/* ---- Python ---------------------------------------------------------------------------------- */
+
+static Leg *find_leg(Engine *e, long id) {
+    if (id >= 0 && id < e->ids && e->by_id[id]) return e->by_id[id];
+    PyErr_Format(PyExc_KeyError, "no leg %ld", id);
+    return NULL;
+}
+
+/* A free id (the lowest), growing the table when all are taken; -1 without memory. */
+static long free_id(Engine *e) {
+    for (long id = 0; id < e->ids; id++)
+        if (!e->by_id[id]) return id;
+    long ids = e->ids ? e->ids * 2 : 64;
+    Leg **grown = realloc(e->by_id, (size_t)ids * sizeof(Leg *));
+    if (!grown) return -1;
+    memset(grown + e->ids, 0, (size_t)(ids - e->ids) * sizeof(Leg *));
+    long id = e->ids;
+    e->by_id = grown;
+    e->ids = ids;
+    return id;
+}
+
+static int Engine_init(Engine *e, PyObject *args, PyObject *kwargs) {
+    static char *names[] = {"phases", "frame_ms", "resync_ms", "notify_every", "bounds", "max_unsent", NULL};
+    int phases = 10, frame_ms = 20, resync_ms = 60, notify_every = 10;
+    Py_ssize_t max_unsent = 64 * 1024;
+    PyObject *bounds = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|iiiiOn", names, &phases, &frame_ms, &resync_ms,
+                                     &notify_every, &bounds, &max_unsent))
+        return -1;
+    if (phases < 1 || frame_ms < 1 || resync_ms < 1 || notify_every < 1 || max_unsent < 1) {
+        PyErr_SetString(PyExc_ValueError, "phases, frame_ms, resync_ms, notify_every, max_unsent: >= 1");
+        return -1;
+    }
+    if (e->slots) {
+        PyErr_SetString(PyExc_RuntimeError, "engine already initialised");
+        return -1;
+    }
+    e->nbounds = 0;
+    if (bounds) {
+        PyObject *seq = PySequence_Fast(bounds, "bounds: a sequence of seconds");
+        if (!seq) return -1;
+        Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+        if (n > MAX_BUCKETS) {
+            Py_DECREF(seq);
+            PyErr_SetString(PyExc_ValueError, "too many bounds");
+            return -1;
+        }
+        for (Py_ssize_t i = 0; i < n; i++) e->bounds[i] = PyFloat_AsDouble(PySequence_Fast_GET_ITEM(seq, i));
+        Py_DECREF(seq);
+        if (PyErr_Occurred()) return -1;
+        e->nbounds = (int)n;
+    }
+    e->phases = phases;
+    e->notify_every = notify_every;
+    e->frame_ns = (int64_t)frame_ms * 1000000;
+    e->phase_ns = e->frame_ns / phases;
+    e->resync_ns = (int64_t)resync_ms * 1000000;
+    e->max_unsent = (size_t)max_unsent;
+    e->slots = calloc((size_t)phases, sizeof(Leg *));
+    e->slot_sizes = calloc((size_t)phases, sizeof(int));
+    e->notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (!e->slots || !e->slot_sizes || e->notify_fd < 0) {
+        PyErr_SetFromErrno(PyExc_OSError);
+        return -1;
+    }
+    pthread_mutex_init(&e->lock, NULL);
+    return 0;
+}
+
+static PyObject *Engine_start(Engine *e, PyObject *unused) {
+    if (e->thread_started) Py_RETURN_NONE;
+    e->running = 1;
+    int error = pthread_create(&e->thread, NULL, run_engine, e);
+    if (error) {
+        e->running = 0;
+        errno = error;
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    e->thread_started = 1;
+    Py_RETURN_NONE;
+}
+
+/* The thread is stopped: the legs that were closing get what was queued and their final bytes
+ * at once (a gateway shutting down still sends its hangup frames), then their end. */
+static void finish_closing(Engine *e) {
+    for (int s = 0; s < e->phases; s++) {
+        for (Leg *leg = e->slots[s], *next; leg; leg = next) {
+            next = leg->next_in_slot;
+            while (leg->closing && !leg->closed) write_leg(e, leg);
+            if (leg->closed && leg->removed) retire(e, leg);
+        }
+    }
+}
+
+static PyObject *Engine_stop(Engine *e, PyObject *unused) {
+    if (!e->thread_started) Py_RETURN_NONE;
+    pthread_mutex_lock(&e->lock);
+    e->running = 0;
+    pthread_mutex_unlock(&e->lock);
+    Py_BEGIN_ALLOW_THREADS pthread_join(e->thread, NULL);
+    Py_END_ALLOW_THREADS e->thread_started = 0;
+    finish_closing(e);
+    Py_RETURN_NONE;
+}
+
+/* add(fd, silence_frame, idle_silence) -> leg id: the engine owns the fd from now on. */
+static PyObject *Engine_add(Engine *e, PyObject *args) {
+    int fd, idle_silence;
+    Py_buffer silence;
+    if (!PyArg_ParseTuple(args, "iy*p", &fd, &silence, &idle_silence)) return NULL;
+    Leg *leg = calloc(1, sizeof *leg);
+    if (!leg || !silence.len || !(leg->silence = malloc((size_t)silence.len))) {
+        PyBuffer_Release(&silence);
+        free(leg);
+        return silence.len ? PyErr_NoMemory() : (PyErr_SetString(PyExc_ValueError, "empty frame"), NULL);
+    }
+    memcpy(leg->silence, silence.buf, (size_t)silence.len);
+    leg->frame_size = (size_t)silence.len;
+    PyBuffer_Release(&silence);
+    leg->fd = fd;
+    leg->idle_silence = idle_silence;
+    pthread_mutex_lock(&e->lock);
+    int slot = 0; /* the least busy phase */
+    for (int s = 1; s < e->phases; s++)
+        if (e->slot_sizes[s] < e->slot_sizes[slot]) slot = s;
+    leg->slot = slot;
+    leg->id = free_id(e);
+    if (leg->id < 0) {
+        pthread_mutex_unlock(&e->lock);
+        free(leg->silence);
+        free(leg);
+        return PyErr_NoMemory();
+    }
+    e->by_id[leg->id] = leg;
+    leg->next_in_slot = e->slots[slot];
+    e->slots[slot] = leg;
+    e->slot_sizes[slot]++;
+    e->live_legs++;
+    pthread_mutex_unlock(&e->lock);
+    return PyLong_FromLong(leg->id);
+}
+
+/* push(leg, frames): whole frames to send, one per tick, after those already queued. */
+static PyObject *Engine_push(Engine *e, PyObject *args) {
+    long id;
+    Py_buffer data;
+    if (!PyArg_ParseTuple(args, "ly*", &id, &data)) return NULL;
+    PyObject *result = NULL;
+    pthread_mutex_lock(&e->lock);
+    Leg *leg = find_leg(e, id);
+    if (leg) {
+        if (leg->frame_size && (size_t)data.len % leg->frame_size)
+            PyErr_Format(PyExc_ValueError, "%zd bytes is not a whole number of %zu-byte frames", data.len,
+                         leg->frame_size);
+        else if (!leg->closing && !leg->closed && buf_append(&leg->out, data.buf, (size_t)data.len) < 0)
+            PyErr_NoMemory();
+        else
+            result = Py_NewRef(Py_None);
+    }
+    pthread_mutex_unlock(&e->lock);
+    PyBuffer_Release(&data);
+    return result;
+}
+
+/* queued(leg) -> frames queued, not written yet. */
+static PyObject *Engine_queued(Engine *e, PyObject *arg) {
+    long id = PyLong_AsLong(arg);
+    if (id == -1 && PyErr_Occurred()) return NULL;
+    pthread_mutex_lock(&e->lock);
+    Leg *leg = find_leg(e, id);
+    long frames = leg ? (long)(leg->out.len / leg->frame_size) : -1;
+    pthread_mutex_unlock(&e->lock);
+    return leg ? PyLong_FromLong(frames) : NULL;
+}
+
+/* drop(leg) -> how many queued frames were dropped (a Say stopped); none once closing. */
+static PyObject *Engine_drop(Engine *e, PyObject *arg) {
+    long id = PyLong_AsLong(arg);
+    if (id == -1 && PyErr_Occurred()) return NULL;
+    pthread_mutex_lock(&e->lock);
+    Leg *leg = find_leg(e, id);
+    long frames = 0;
+    if (leg && !leg->closing) {
+        frames = (long)(leg->out.len / leg->frame_size);
+        buf_consume(&leg->out, leg->out.len);
+    }
+    pthread_mutex_unlock(&e->lock);
+    return leg ? PyLong_FromLong(frames) : NULL;
+}
+
+/* close(leg, final): once the queued frames are written, write `final` (a hangup frame, or
+ * nothing) and close the connection. */
+static PyObject *Engine_close(Engine *e, PyObject *args) {
+    long id;
+    Py_buffer final;
+    if (!PyArg_ParseTuple(args, "ly*", &id, &final)) return NULL;
+    PyObject *result = NULL;
+    pthread_mutex_lock(&e->lock);
+    Leg *leg = find_leg(e, id);
+    if (leg) {
+        if (!leg->closing && !leg->closed) {
+            leg->closing = 1;
+            if (final.len) buf_append(&leg->final, final.buf, (size_t)final.len);
+        }
+        result = Py_NewRef(Py_None);
+    }
+    pthread_mutex_unlock(&e->lock);
+    PyBuffer_Release(&final);
+    return result;
+}
+
+/* remove(leg): Python is done with it (its id may be given to a new leg). A leg closing still
+ * sends what was queued, then its final bytes, and is freed after; any other is closed now. */
+static PyObject *Engine_remove(Engine *e, PyObject *arg) {
+    long id = PyLong_AsLong(arg);
+    if (id == -1 && PyErr_Occurred()) return NULL;
+    pthread_mutex_lock(&e->lock);
+    Leg *leg = find_leg(e, id);
+    if (leg) {
+        e->by_id[leg->id] = NULL;
+        if (leg->closing && !leg->closed) {
+            leg->removed = 1;
+            unready(e, leg); /* nothing more reaches Python for it */
+        } else {
+            retire(e, leg);
+        }
+    }
+    pthread_mutex_unlock(&e->lock);
+    if (!leg) return NULL;
+    Py_RETURN_NONE;
+}
+
+/* leg_state(leg) -> (frames written, queued frames written, bytes the peer has not taken, closed) */
+static PyObject *Engine_leg_state(Engine *e, PyObject *arg) {
+    long id = PyLong_AsLong(arg);
+    if (id == -1 && PyErr_Occurred()) return NULL;
+    pthread_mutex_lock(&e->lock);
+    Leg *leg = find_leg(e, id);
+    unsigned long long sent = 0, pushed = 0;
+    size_t unsent = 0;
+    int closed = 0;
+    if (leg) {
+        sent = leg->frames_sent;
+        pushed = leg->pushed_sent;
+        unsent = leg->unsent.len;
+        closed = leg->closed;
+    }
+    pthread_mutex_unlock(&e->lock);
+    if (!leg) return NULL;
+    return Py_BuildValue("(KKnO)", sent, pushed, (Py_ssize_t)unsent, closed ? Py_True : Py_False);
+}
+
+/* take() -> [(leg, bytes read, state, errno)]: for the legs that read something or ended since the
+ * last take; state OPEN (0), END_EOF (1) or END_ERROR (2), each end reported once. */
+static PyObject *Engine_take(Engine *e, PyObject *unused) {
+    uint64_t drained;
+    if (read(e->notify_fd, &drained, sizeof drained) < 0) { /* nothing signalled: fine */
+    }
+    PyObject *list = PyList_New(0);
+    if (!list) return NULL;
+    pthread_mutex_lock(&e->lock);
+    e->notified = 0;
+    Leg *leg = e->ready;
+    e->ready = NULL;
+    while (leg) {
+        Leg *next = leg->next_ready;
+        leg->ready = 0;
+        int state = OPEN, error = 0;
+        if (leg->write_errno && !leg->in_reported) {
+            state = END_ERROR;
+            error = leg->write_errno;
+        } else if (leg->in_state != OPEN && !leg->in_reported) {
+            state = leg->in_state;
+            error = leg->in_errno;
+        }
+        if (state != OPEN) leg->in_reported = 1;
+        PyObject *item = NULL;
+        if (leg->in.len || state != OPEN) {
+            item = Py_BuildValue("(ly#ii)", leg->id, (const char *)(leg->in.data + leg->in.start),
+                                 (Py_ssize_t)leg->in.len, state, error);
+            buf_consume(&leg->in, leg->in.len);
+        }
+        if (item) {
+            PyList_Append(list, item);
+            Py_DECREF(item);
+        }
+        leg = next;
+    }
+    pthread_mutex_unlock(&e->lock);
+    if (PyErr_Occurred()) {
+        Py_DECREF(list);
+        return NULL;
+    }
+    PyList_Reverse(list); /* in the order they became ready */
+    return list;
+}
+
+/* lateness() -> (counts per bucket since the last call, their sum, rebases, frames skipped, frames sent) */
+static PyObject *Engine_lateness(Engine *e, PyObject *unused) {
+    pthread_mutex_lock(&e->lock);
+    PyObject *counts = PyList_New(e->nbounds + 1);
+    for (int i = 0; counts && i <= e->nbounds; i++) {
+        PyList_SET_ITEM(counts, i, PyLong_FromUnsignedLongLong(e->counts[i]));
+        e->counts[i] = 0;
+    }
+    double total = e->lateness_sum;
+    e->lateness_sum = 0;
+    unsigned long long rebases = e->rebases, skipped = e->skipped, sent = e->frames_sent;
+    e->rebases = e->skipped = 0;
+    pthread_mutex_unlock(&e->lock);
+    if (!counts) return NULL;
+    return Py_BuildValue("(NdKKK)", counts, total, rebases, skipped, sent);
+}
+
+static PyObject *Engine_get_notify_fd(Engine *e, void *closure) { return PyLong_FromLong(e->notify_fd); }
+
+static void Engine_dealloc(Engine *e) {
+    if (e->thread_started) {
+        pthread_mutex_lock(&e->lock);
+        e->running = 0;
+        pthread_mutex_unlock(&e->lock);
+        pthread_join(e->thread, NULL);
+    }
+    for (int s = 0; e->slots && s < e->phases; s++) {
+        Leg *leg = e->slots[s];
+        while (leg) {
+            Leg *next = leg->next_in_slot;
+            close_fd(leg);
+            free_leg(leg);
+            leg = next;
+        }
+    }
+    while (e->graveyard) {
+        Leg *leg = e->graveyard;
+        e->graveyard = leg->next_ready;
+        free_leg(leg);
+    }
+    if (e->slots) pthread_mutex_destroy(&e->lock);
+    free(e->slots);
+    free(e->slot_sizes);
+    free(e->by_id);
+    if (e->notify_fd > 0) close(e->notify_fd);
+    Py_TYPE(e)->tp_free((PyObject *)e);
+}
+
+static PyMethodDef Engine_methods[] = {
+    {"start", (PyCFunction)Engine_start, METH_NOARGS, "Start the media thread."},
+    {"stop", (PyCFunction)Engine_stop, METH_NOARGS, "Stop the media thread (legs stay as they are)."},
+    {"add", (PyCFunction)Engine_add, METH_VARARGS, "add(fd, silence_frame, idle_silence) -> leg id"},
+    {"push", (PyCFunction)Engine_push, METH_VARARGS, "push(leg, frames): queue whole frames"},
+    {"queued", (PyCFunction)Engine_queued, METH_O, "queued(leg) -> frames not written yet"},
+    {"drop", (PyCFunction)Engine_drop, METH_O, "drop(leg) -> queued frames dropped"},
+    {"close", (PyCFunction)Engine_close, METH_VARARGS, "close(leg, final): after the queue, final bytes, close"},
+    {"remove", (PyCFunction)Engine_remove, METH_O, "remove(leg): forget it (closing its socket)"},
+    {"leg_state", (PyCFunction)Engine_leg_state, METH_O, "leg_state(leg) -> (sent, queued sent, unsent, closed)"},
+    {"take", (PyCFunction)Engine_take, METH_NOARGS, "take() -> [(leg, bytes, state, errno)]"},
+    {"lateness", (PyCFunction)Engine_lateness, METH_NOARGS, "lateness() -> (counts, sum, rebases, skipped, sent)"},
+    {NULL}};
+
+static PyGetSetDef Engine_getset[] = {
+    {"notify_fd", (getter)Engine_get_notify_fd, NULL, "eventfd readable when there is something to take", NULL},
+    {NULL}};
+
+static PyTypeObject EngineType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "porteiro_gateway._media.Engine",
+    .tp_basicsize = sizeof(Engine),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "The gateway's media edge: every leg's socket read and written on the 20 ms schedule.",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Engine_init,
+    .tp_dealloc = (destructor)Engine_dealloc,
+    .tp_methods = Engine_methods,
+    .tp_getset = Engine_getset,
+};
+
+static struct PyModuleDef media_module = {PyModuleDef_HEAD_INIT, "porteiro_gateway._media",
+                                          "The gateway's native media edge (issue 21).", -1, NULL};
+
+PyMODINIT_FUNC PyInit__media(void) {
+    if (PyType_Ready(&EngineType) < 0) return NULL;
+    PyObject *module = PyModule_Create(&media_module);
+    if (!module) return NULL;
+    if (PyModule_AddObjectRef(module, "Engine", (PyObject *)&EngineType) < 0 ||
+        PyModule_AddIntConstant(module, "OPEN", OPEN) < 0 || PyModule_AddIntConstant(module, "END_EOF", END_EOF) < 0 ||
+        PyModule_AddIntConstant(module, "END_ERROR", END_ERROR) < 0) {
+        Py_DECREF(module);
+        return NULL;
+    }
+    return module;
+}

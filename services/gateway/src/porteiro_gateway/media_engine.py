@@ -1,0 +1,243 @@
+"""The native media edge, driven from the event loop: the clock of the legs when it is built.
+
+`porteiro_gateway._media` (a C extension built by `make setup`) reads and writes every leg's
+AudioSocket connection in a thread of its own, on the same 20 ms schedule as `PlaybackClock`:
+per leg and per tick one frame out (the next one queued, or silence) and one read. The event
+loop is woken once per tick for all legs (an eventfd): it hands what was read to each leg's
+`CallerSocket` (the same parser and endpointer as the pure-Python path) and tops up the frames
+of the Says playing, `lookahead_frames` ahead. So the loop's work no longer sits on the frame
+schedule, and a frame costs one system call each way and no Python.
+
+What differs from `PlaybackClock`, on the wire nothing (bit-exact audio, 20 ms frames, silence
+when idle); in the leg, a Say's start and end are seen when its frames are queued, up to
+`lookahead_frames` x 20 ms before they go out, and caller audio arrives in batches of one tick.
+A stopped Say's queued frames are dropped at once (barge-in), a closed leg's are sent first (the
+end of a goodbye), then the hangup frame.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import os
+from typing import Any
+
+from porteiro_common.audiosocket import encode_audio, frame_bytes
+from porteiro_gateway import metrics
+from porteiro_gateway.caller_socket import MAX_UNSENT_BYTES, CallerSocket
+from porteiro_gateway.playback import FRAME_MS, Player
+from porteiro_gateway.settings import GatewaySettings
+from porteiro_gateway.time_source import MONOTONIC, TimeSource
+
+try:
+    from porteiro_gateway import _media  # type: ignore[attr-defined]
+except ImportError:  # not built (no C compiler): the pure-Python media path (playback.PlaybackClock)
+    _media = None
+
+log = logging.getLogger(__name__)
+
+CHECK_TICKS = 50  # each leg's connection is looked at once a second (a stalled peer, frame counts)
+
+
+def native_available() -> bool:
+    return _media is not None
+
+
+def media_engine_for(settings: GatewaySettings) -> MediaEngine | None:
+    """The native media edge the settings ask for; None: the event loop's (playback.PlaybackClock)."""
+    wanted = settings.media_engine
+    if wanted == "python" or (wanted == "auto" and _media is None):
+        log.info("media path: the event loop (python)")
+        return None
+    if _media is None:
+        raise RuntimeError("PORTEIRO_GATEWAY_MEDIA_ENGINE=native, but porteiro_gateway._media is not built")
+    log.info("media path: the native media edge")
+    lookahead = max(2, settings.playback_lookahead_ms // FRAME_MS)
+    return MediaEngine(settings.playback_resync_ms, lookahead_frames=lookahead)
+
+
+class EngineTransport:
+    """A leg's connection once the engine owns it: the part of asyncio.Transport a leg uses."""
+
+    def __init__(self, media: MediaEngine, leg_id: int, frame_size: int) -> None:
+        self._media = media
+        self.leg_id = leg_id
+        self._frame_size = frame_size
+        self._final = b""  # written by the engine after the queued frames, at close (the hangup frame)
+        self._closing = False
+        self.socket: CallerSocket | None = None  # what reads from it (set by the listener)
+        self.frames_counted = 0  # frames the engine sent that the socket's counter has
+
+    def write(self, data: bytes) -> None:
+        if self._closing:
+            return
+        if len(data) % self._frame_size:  # not frames: the hangup frame, sent last
+            self._final += data
+            return
+        self._media.engine.push(self.leg_id, data)
+
+    def close(self) -> None:
+        if not self._closing:
+            self._closing = True
+            self._media.engine.close(self.leg_id, self._final)
+
+    def abort(self) -> None:
+        self._final = b""
+        self.close()
+
+    def is_closing(self) -> bool:
+        return self._closing
+
+    def get_write_buffer_size(self) -> int:
+        return self._media.engine.leg_state(self.leg_id)[2]
+
+    def queued_frames(self) -> int:
+        return self._media.engine.queued(self.leg_id)
+
+    def drop_queued(self) -> int:
+        return self._media.engine.drop(self.leg_id)
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return default
+
+
+class MediaEngine:
+    """The clock of the legs when the native edge runs: same interface as `PlaybackClock`."""
+
+    def __init__(
+        self,
+        resync_ms: int = 60,
+        phases: int = 10,
+        lookahead_frames: int = 5,
+        time_source: TimeSource = MONOTONIC,
+    ) -> None:
+        if _media is None:
+            raise RuntimeError("the native media edge is not built (make setup)")
+        self.time_source = time_source
+        self.lookahead_frames = lookahead_frames
+        self.engine = _media.Engine(
+            phases=phases,
+            frame_ms=FRAME_MS,
+            resync_ms=resync_ms,
+            notify_every=phases,  # Python once per 20 ms tick
+            bounds=metrics.PLAYBACK_LATENESS_BUCKETS,
+            max_unsent=2 * MAX_UNSENT_BYTES,
+        )
+        self.resyncs = 0
+        self.skipped_frames = 0
+        self._transports: dict[int, EngineTransport] = {}
+        self._players: dict[Player, EngineTransport] = {}
+        self._ticks = 0
+
+    # ---- the legs' connections ----------------------------------------------------------------
+
+    def adopt(
+        self, transport: asyncio.Transport, idle_silence: bool, sample_rate: int = 8000
+    ) -> EngineTransport:
+        """Take a new connection from the event loop (before it has read anything)."""
+        sock = transport.get_extra_info("socket")
+        fd = os.dup(sock.fileno())
+        transport.pause_reading()
+        transport.abort()  # closes the loop's descriptor only: the engine's keeps the connection
+        silence = encode_audio(bytes(frame_bytes(sample_rate, FRAME_MS)), sample_rate)
+        adopted = EngineTransport(self, self.engine.add(fd, silence, idle_silence), len(silence))
+        self._transports[adopted.leg_id] = adopted
+        return adopted
+
+    def release(self, transport: EngineTransport) -> None:
+        """The leg is over: the engine sends what is queued (if closing), then frees it."""
+        if self._transports.pop(transport.leg_id, None) is not None:
+            self._sync_count(transport)
+            self.engine.remove(transport.leg_id)
+
+    # ---- the clock interface (Leg) --------------------------------------------------------------
+
+    def add(self, player: Player, transport: Any = None) -> None:
+        if isinstance(transport, EngineTransport):
+            self._players[player] = transport
+            player.drop_queued = transport.drop_queued
+
+    def discard(self, player: Player) -> None:
+        self._players.pop(player, None)
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.engine.start()
+        loop.add_reader(self.engine.notify_fd, self._on_tick)
+        try:
+            await asyncio.Future()  # until cancelled
+        finally:
+            loop.remove_reader(self.engine.notify_fd)
+            self.engine.stop()
+
+    # ---- once per tick ----------------------------------------------------------------------
+
+    def _on_tick(self) -> None:
+        self._deliver(self.engine.take())
+        self._top_up()
+        self._observe()
+
+    def _deliver(self, taken: list[tuple[int, bytes, int, int]]) -> None:
+        """What each leg's connection gave since the last tick, to its socket."""
+        for leg_id, data, state, error in taken:
+            transport = self._transports.get(leg_id)
+            caller = transport.socket if transport is not None else None
+            if caller is None:
+                continue
+            try:
+                if data:
+                    caller.data_received(data)
+                if state == _media.END_EOF:
+                    caller.eof_received()
+                elif state == _media.END_ERROR:
+                    caller.connection_lost(OSError(error, os.strerror(error or errno.EPIPE)))
+            except Exception:  # noqa: BLE001 - one broken leg must not stop the others
+                log.exception("media delivery failed", extra={"leg_id": leg_id})
+
+    def _top_up(self) -> None:
+        """Queue the next frames of every Say playing, `lookahead_frames` ahead of the wire."""
+        lookahead = self.lookahead_frames
+        queued = self.engine.queued
+        for player, transport in list(self._players.items()):
+            if player.paused or not player.busy:
+                continue
+            try:
+                player.fill(lookahead, queued(transport.leg_id))
+            except Exception as error:  # noqa: BLE001 - one broken leg must not stop the others
+                log.exception("player failed")
+                self.discard(player)
+                player.sink.on_player_error(error)
+
+    def _observe(self) -> None:
+        """The engine's lateness and rebases into the metrics; once a second, its frame counts."""
+        counts, total, rebases, skipped, _sent = self.engine.lateness()
+        metrics.PLAYBACK_LATENESS.add_counts(counts, total)
+        if rebases:
+            self.resyncs += rebases
+            self.skipped_frames += skipped
+            metrics.PLAYBACK_RESYNCS.inc(rebases)
+            metrics.SKIPPED_FRAMES.inc(skipped)
+        self._ticks += 1
+        if self._ticks % CHECK_TICKS == 0:
+            for transport in list(self._transports.values()):
+                self._check(transport)
+
+    def _check(self, transport: EngineTransport) -> None:
+        """Once a second: a peer that stopped reading ends its leg; the silence frames the engine
+        sent on its own go to the leg's out counter."""
+        caller = transport.socket
+        if caller is None:
+            return
+        if self.engine.leg_state(transport.leg_id)[2] > MAX_UNSENT_BYTES:
+            caller.peer_stalled()
+        self._sync_count(transport)
+
+    def _sync_count(self, transport: EngineTransport) -> None:
+        if transport.socket is None:
+            return
+        sent, queued_sent, _unsent, _closed = self.engine.leg_state(transport.leg_id)
+        silence = sent - queued_sent
+        if silence > transport.frames_counted:
+            transport.socket.count_sent(silence - transport.frames_counted)
+            transport.frames_counted = silence
