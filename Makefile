@@ -15,7 +15,8 @@ DEV_EXTRAS_speech := [azure]
 
 setup: $(STAMP)
 
-$(STAMP): constraints.txt requirements-dev.txt libs/porteiro-common/pyproject.toml $(wildcard services/*/pyproject.toml) sim/pyproject.toml
+$(STAMP): constraints.txt requirements-dev.txt libs/porteiro-common/pyproject.toml $(wildcard services/*/pyproject.toml) sim/pyproject.toml \
+		services/gateway/setup.py services/gateway/src/porteiro_gateway/_media.c
 	@missing=""; command -v espeak-ng >/dev/null || missing="espeak-ng sox"; \
 	command -v promtool >/dev/null || missing="$$missing prometheus"; \
 	if [ "$$(id -u)" = 0 ] && [ -n "$$missing" ]; then \
@@ -62,9 +63,11 @@ PARALLEL := --dist loadfile --no-loadscope-reorder
 test: $(STAMP) protos-check
 	$(PY) -m pytest -n $(TEST_WORKERS) $(PARALLEL) -m "$(FAST_TIER)" $(PYTEST_ARGS)
 
-# Everything, the fast tier plus e2e and acoustic tests: what .ci/run runs.
+# Everything, the fast tier plus e2e and acoustic tests: what .ci/run runs. The gateway's tests
+# run once more on its pure-Python media path (the fallback when the native edge is not built).
 test-all: $(STAMP) protos-check
 	$(PY) -m pytest -n $(TEST_ALL_WORKERS) $(PARALLEL) $(PYTEST_ARGS)
+	PORTEIRO_GATEWAY_MEDIA_ENGINE=python $(PY) -m pytest -n $(TEST_WORKERS) $(PARALLEL) tests/gateway
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check libs services sim tests bench

@@ -345,6 +345,9 @@ async def bench(
         "PORTEIRO_GATEWAY_SPEECH_TARGET": f"127.0.0.1:{speech_port}",
         "PORTEIRO_GATEWAY_CONCIERGE_TARGET": f"127.0.0.1:{concierge_port}",
         "PORTEIRO_GATEWAY_MAX_LEGS": str(calls_wanted + 10),
+        # Every bench call is a visitor's: none kept for residents (10% by default, which refused
+        # 21 of 300 calls since the reserve came in).
+        "PORTEIRO_GATEWAY_RESIDENT_RESERVE_SHARE": "0",
         "PORTEIRO_LOG_LEVEL": "WARNING",
         "PORTEIRO_GATEWAY_MEDIA_ENGINE": media,  # (a gateway from before issue 21's native edge ignores it)
     }

@@ -76,6 +76,7 @@ class GatewayApp(ServiceApp[GatewaySettings]):
             settings.rpc_timeout_seconds,
             settings.recognition_timeout_seconds,
             settings.speech_outage_seconds,
+            settings.transcribe_chunk_ms,
         )
         self.fallback = FallbackAudio(
             fallback_text(settings.prompts_file), speech.synthesize_all, settings.fallback_retry_seconds

@@ -111,6 +111,14 @@ class GatewaySettings(ServiceSettings):
     min_speech_ms: int = Field(250, ge=0, description="Shorter utterances are dropped")
     max_utterance_seconds: float = Field(15.0, gt=0)
 
+    transcribe_chunk_ms: int = Field(
+        1000,
+        ge=20,
+        le=2000,
+        description="Caller audio per Transcribe message while the caller speaks (the rest goes at "
+        "the end of speech): larger costs less CPU; 200 lets a streaming recogniser (Azure) start sooner",
+    )
+
     # Playback.
     idle_silence: bool = Field(True, description="Send silence frames when nothing plays")
     playback_resync_ms: int = Field(

@@ -96,6 +96,12 @@ def transcription_config(
     )
 
 
+# Audio goes to speech in messages of TRANSCRIBE_CHUNK_MS (settings): one gRPC write per 20 ms
+# frame costs many times the CPU for no gain in recognition latency (the rest is flushed at the
+# end of speech, or at a pause for speculative recognition).
+CHUNK_MS = 1000
+
+
 class GrpcSpeechClient:
     def __init__(
         self,
@@ -103,11 +109,13 @@ class GrpcSpeechClient:
         rpc_timeout: float,
         recognition_timeout: float,
         outage_seconds: float = 10.0,
+        transcribe_chunk_ms: int = CHUNK_MS,
     ) -> None:
         self._stub = speech_pb2_grpc.SpeechServiceStub(channel)
         self.rpc_timeout = rpc_timeout
         self.recognition_timeout = recognition_timeout
         self.outage_seconds = outage_seconds
+        self.transcribe_chunk_ms = transcribe_chunk_ms
 
     async def synthesize(self, text: str, voice: str = "") -> AsyncIterator[bytes]:
         """Audio chunks (slin 8 kHz) as the service produces them.
@@ -154,17 +162,11 @@ class GrpcSpeechClient:
         return b"".join([chunk async for chunk in self.synthesize(text)])
 
     def transcription(self, config: speech_pb2.TranscriptionConfig) -> Transcription:
-        return GrpcTranscription(self._stub, config, self.recognition_timeout)
-
-
-# Audio goes to speech in 200 ms messages: one gRPC write per 20 ms frame costs
-# ten times the CPU for no gain in recognition latency (the rest is flushed at
-# the end of speech).
-CHUNK_MS = 200
+        return GrpcTranscription(self._stub, config, self.recognition_timeout, self.transcribe_chunk_ms)
 
 
 class _Attempt:
-    """One Transcribe call: the config, then the audio in `CHUNK_MS` messages as it comes."""
+    """One Transcribe call: the config, then the audio in `chunk_ms` messages as it comes."""
 
     def __init__(
         self,
@@ -172,11 +174,12 @@ class _Attempt:
         config: speech_pb2.TranscriptionConfig,
         timeout: float,
         wait_for_ready: bool,
+        chunk_ms: int = CHUNK_MS,
     ) -> None:
         self._config = config
         self._chunks: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._pending = bytearray()
-        self._chunk_bytes = (config.sample_rate_hz or 8000) * 2 * CHUNK_MS // 1000
+        self._chunk_bytes = (config.sample_rate_hz or 8000) * 2 * chunk_ms // 1000
         self.call = stub.Transcribe(self._requests(), timeout=timeout, wait_for_ready=wait_for_ready)
         # However the call ends (deadline, failure, answer), end the request stream: gRPC's task
         # reading it would otherwise wait on the queue until garbage-collected ("Task was
@@ -230,10 +233,12 @@ class GrpcTranscription:
         stub: speech_pb2_grpc.SpeechServiceStub,
         config: speech_pb2.TranscriptionConfig,
         recognition_timeout: float,
+        chunk_ms: int = CHUNK_MS,
     ) -> None:
         self._stub = stub
         self._config = config
         self._recognition_timeout = recognition_timeout
+        self._chunk_ms = chunk_ms
         self._attempt: _Attempt | None = None
         self._audio = bytearray()  # the whole utterance, for a retry
         self._finished = False
@@ -242,7 +247,7 @@ class GrpcTranscription:
 
     def start(self, max_utterance_seconds: float) -> None:
         timeout = max_utterance_seconds + self._recognition_timeout
-        self._attempt = _Attempt(self._stub, self._config, timeout, wait_for_ready=False)
+        self._attempt = _Attempt(self._stub, self._config, timeout, False, self._chunk_ms)
 
     def send(self, pcm: bytes) -> None:
         self.audio_bytes += len(pcm)
@@ -295,7 +300,7 @@ class GrpcTranscription:
         speech to be ready (a restart, a reconnection) up to `timeout`."""
         assert self._attempt is not None
         self._attempt.cancel()
-        self._attempt = _Attempt(self._stub, self._config, timeout, wait_for_ready=True)
+        self._attempt = _Attempt(self._stub, self._config, timeout, True, self._chunk_ms)
         self._attempt.send(bytes(self._audio))
         if self._finished:
             self._attempt.finish()

@@ -322,7 +322,7 @@ class SpeechServicer(speech_pb2_grpc.SpeechServiceServicer):
         cached_audio = self.cache.get(key)
         if cached_audio is not None:
             metrics.TTS_FIRST_CHUNK_SECONDS.labels(backend, "true").observe(time.perf_counter() - began)
-            for piece in split(cached_audio, chunk_bytes(rate, self.settings.synthesis_chunk_ms)):
+            for piece in split(cached_audio, chunk_bytes(rate, self.settings.synthesis_cached_chunk_ms)):
                 yield speech_pb2.SynthesizeResponse(audio=piece, sample_rate_hz=rate, cached=True)
             return
         pieces: list[bytes] = []

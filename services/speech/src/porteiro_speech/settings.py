@@ -165,6 +165,13 @@ class SpeechSettings(ServiceSettings):
     # Synthesis limits, cache and warm-up.
     max_text_chars: int = Field(1000, ge=1, le=20000, description="Longest text Synthesize accepts")
     synthesis_chunk_ms: int = Field(100, ge=10, le=2000, description="Audio per streamed Synthesize chunk")
+    synthesis_cached_chunk_ms: int = Field(
+        1000,
+        ge=10,
+        le=10000,
+        description="Audio per Synthesize chunk of a cached sentence (all of it is ready: fewer, larger "
+        "messages cost the gateway less CPU and arrive as soon)",
+    )
     cache_entries: int = Field(
         256, ge=0, le=100000, description="Synthesized sentences kept (LRU); 0 = no cache"
     )
