@@ -14,15 +14,19 @@ from tests.gateway.fakes import tone
 from tests.gateway.support import AsteriskClient, start_stack
 
 Reason = concierge_pb2.LegEndReason
+NATIVE = pytest.mark.skipif(not native_available(), reason="not built")
+# (media path, how often the loop takes the native edge's audio)
 PATHS = [
-    pytest.param("native", marks=pytest.mark.skipif(not native_available(), reason="not built")),
-    "python",
+    pytest.param(("native", 20), marks=NATIVE, id="native"),
+    pytest.param(("native", 100), marks=NATIVE, id="native-100ms"),
+    pytest.param(("python", 20), id="python"),
 ]
 
 
 @pytest.fixture(params=PATHS)
 async def stack(request):
-    stack = await start_stack(media_engine=request.param)
+    path, batch_ms = request.param
+    stack = await start_stack(media_engine=path, media_batch_ms=batch_ms)
     yield stack
     await stack.close()
 
@@ -33,8 +37,10 @@ async def call(stack) -> tuple[AsteriskClient, object]:
 
 
 async def test_the_gateway_runs_the_path_it_is_asked_for(stack, request):
-    wanted = request.node.callspec.params["stack"]
+    wanted, batch_ms = request.node.callspec.params["stack"]
     assert isinstance(stack.app.media, MediaEngine) == (wanted == "native")
+    if stack.app.media is not None:  # the Says' frames last past the next top-up
+        assert stack.app.media.lookahead_frames >= batch_ms // 20 + 2
 
 
 async def test_a_say_arrives_whole_and_bit_exact_and_ends_once_all_of_it_is_sent(stack):

@@ -3,14 +3,15 @@
 `porteiro_gateway._media` (a C extension built by `make setup`) reads and writes every leg's
 AudioSocket connection in a thread of its own, on the same 20 ms schedule as `PlaybackClock`:
 per leg and per tick one frame out (the next one queued, or silence) and one read. The event
-loop is woken once per tick for all legs (an eventfd): it hands what was read to each leg's
-`CallerSocket` (the same parser and endpointer as the pure-Python path) and tops up the frames
-of the Says playing, `lookahead_frames` ahead. So the loop's work no longer sits on the frame
-schedule, and a frame costs one system call each way and no Python.
+loop is woken once per `batch_ticks` ticks for all legs (an eventfd): it hands what was read to
+each leg's `CallerSocket` (the same parser and endpointer as the pure-Python path) and tops up
+the frames of the Says playing, `lookahead_frames` ahead. So the loop's work no longer sits on
+the frame schedule, and on the wire a frame costs one system call each way and no Python.
 
 What differs from `PlaybackClock`, on the wire nothing (bit-exact audio, 20 ms frames, silence
-when idle); in the leg, a Say's start and end are seen when its frames are queued, up to
-`lookahead_frames` x 20 ms before they go out, and caller audio arrives in batches of one tick.
+when idle); in the leg, a Say's start is seen when its first frame is queued (at most a tick
+before it goes out when nothing else is queued), its end once its last frame is sent, and caller
+audio arrives in batches of `batch_ticks` ticks.
 A stopped Say's queued frames are dropped at once (barge-in), a closed leg's are sent first (the
 end of a goodbye), then the hangup frame.
 """
@@ -52,9 +53,11 @@ def media_engine_for(settings: GatewaySettings) -> MediaEngine | None:
         return None
     if _media is None:
         raise RuntimeError("PORTEIRO_GATEWAY_MEDIA_ENGINE=native, but porteiro_gateway._media is not built")
-    log.info("media path: the native media edge")
-    lookahead = max(2, settings.playback_lookahead_ms // FRAME_MS)
-    return MediaEngine(settings.playback_resync_ms, lookahead_frames=lookahead)
+    batch_ticks = max(1, settings.media_batch_ms // FRAME_MS)
+    # Frames queued must last past the next top-up, with a tick to spare.
+    lookahead = max(settings.playback_lookahead_ms // FRAME_MS, batch_ticks + 2)
+    log.info("media path: the native media edge", extra={"batch_ms": batch_ticks * FRAME_MS})
+    return MediaEngine(settings.playback_resync_ms, lookahead_frames=lookahead, batch_ticks=batch_ticks)
 
 
 class EngineTransport:
@@ -110,6 +113,7 @@ class MediaEngine:
         resync_ms: int = 60,
         phases: int = 10,
         lookahead_frames: int = 5,
+        batch_ticks: int = 1,
         time_source: TimeSource = MONOTONIC,
     ) -> None:
         if _media is None:
@@ -120,7 +124,7 @@ class MediaEngine:
             phases=phases,
             frame_ms=FRAME_MS,
             resync_ms=resync_ms,
-            notify_every=phases,  # Python once per 20 ms tick
+            notify_every=phases * batch_ticks,  # Python once per `batch_ticks` 20 ms ticks
             bounds=metrics.PLAYBACK_LATENESS_BUCKETS,
             max_unsent=2 * MAX_UNSENT_BYTES,
         )
@@ -129,6 +133,7 @@ class MediaEngine:
         self._transports: dict[int, EngineTransport] = {}
         self._players: dict[Player, EngineTransport] = {}
         self._ticks = 0
+        self._check_every = max(1, CHECK_TICKS // batch_ticks)
 
     # ---- the legs' connections ----------------------------------------------------------------
 
@@ -219,7 +224,7 @@ class MediaEngine:
             metrics.PLAYBACK_RESYNCS.inc(rebases)
             metrics.SKIPPED_FRAMES.inc(skipped)
         self._ticks += 1
-        if self._ticks % CHECK_TICKS == 0:
+        if self._ticks % self._check_every == 0:
             for transport in list(self._transports.values()):
                 self._check(transport)
 

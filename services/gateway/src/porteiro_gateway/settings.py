@@ -129,6 +129,14 @@ class GatewaySettings(ServiceSettings):
         description="Who reads and writes the legs' sockets on the 20 ms schedule: the native media "
         "edge (a C thread, built by make setup), the event loop (python), or native when built (auto)",
     )
+    media_batch_ms: int = Field(
+        20,
+        ge=20,
+        le=200,
+        description="Native media edge: how often the event loop takes the legs' audio from it and tops "
+        "up their Says (all legs at once; a multiple of 20 ms): longer costs less CPU and adds up to as "
+        "much to noticing speech",
+    )
     playback_lookahead_ms: int = Field(
         100,
         ge=40,
