@@ -325,6 +325,7 @@ async def bench(
     silent: bool = False,
     synthesis_chunk_ms: int = 100,
     media: str = "auto",
+    media_batch_ms: int = 20,
 ) -> dict[str, float]:
     """One run: start the fakes and a gateway, connect the calls, measure `seconds`; print and return figures."""
     cpus = sorted(os.sched_getaffinity(0))
@@ -349,7 +350,9 @@ async def bench(
         # 21 of 300 calls since the reserve came in).
         "PORTEIRO_GATEWAY_RESIDENT_RESERVE_SHARE": "0",
         "PORTEIRO_LOG_LEVEL": "WARNING",
-        "PORTEIRO_GATEWAY_MEDIA_ENGINE": media,  # (a gateway from before issue 21's native edge ignores it)
+        # (a gateway from before issue 21's native edge ignores these)
+        "PORTEIRO_GATEWAY_MEDIA_ENGINE": media,
+        "PORTEIRO_GATEWAY_MEDIA_BATCH_MS": str(media_batch_ms),
     }
     if (
         gateway_src is not None
@@ -435,7 +438,10 @@ async def bench(
         )
         per_frame = cpu_used / max(handled, 1) * 1e6
         alive = sum(not call.closed for call in calls)
-        print(f"[{label}] calls: {calls_wanted} ({alive} still connected)  window: {elapsed:.1f} s")
+        print(
+            f"[{label}] calls: {calls_wanted} ({alive} still connected)  window: {elapsed:.1f} s  "
+            f"media path asked: {media} (batch {media_batch_ms} ms)  Synthesize messages: {synthesis_chunk_ms} ms"
+        )
         print(
             f"gateway CPU: {cpu_used / elapsed:.1%} of one core (user {user_used / elapsed:.1%}, "
             f"system {system_used / elapsed:.1%}); "
@@ -550,6 +556,7 @@ async def run_all(args: argparse.Namespace) -> None:
             silent=args.silent,
             synthesis_chunk_ms=args.synthesis_chunk_ms,
             media=args.media,
+            media_batch_ms=args.media_batch_ms,
         )
         return
     runs: list[tuple[str, dict[str, float]]] = []
@@ -569,6 +576,7 @@ async def run_all(args: argparse.Namespace) -> None:
                         args.silent,
                         args.synthesis_chunk_ms,
                         args.media,
+                        args.media_batch_ms,
                     ),
                 )
             )
@@ -672,6 +680,12 @@ def main() -> None:
         choices=("auto", "native", "python"),
         default="auto",
         help="the gateway's media path (PORTEIRO_GATEWAY_MEDIA_ENGINE): its native edge or the event loop",
+    )
+    parser.add_argument(
+        "--media-batch-ms",
+        type=int,
+        default=20,
+        help="native edge: how often the gateway's loop takes the legs' audio (PORTEIRO_GATEWAY_MEDIA_BATCH_MS)",
     )
     parser.add_argument(
         "--frame-costs",

@@ -118,9 +118,17 @@ class ServiceProcess:
             self.process.wait()
 
 
+PASSED_THROUGH = frozenset({"PORTEIRO_GATEWAY_MEDIA_ENGINE"})
+
+
 def service_environment(prefix: str, ports_file: Path, port_settings: tuple[str, ...]) -> dict[str, str]:
-    """This process's environment without Porteiro/OTel settings, plus every port at 0 on loopback."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("PORTEIRO_", "OTEL_"))}
+    """This process's environment without Porteiro/OTel settings (but the choice of the gateway's
+    media path: `make test-all` runs the gateway's tests on both), plus every port at 0 on loopback."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("PORTEIRO_", "OTEL_")) or key in PASSED_THROUGH
+    }
     env.update(
         {
             f"{prefix}GRPC_HOST": "127.0.0.1",

@@ -264,6 +264,7 @@ static void retire(Engine *e, Leg *leg) {
 
 static void *run_engine(void *arg) {
     Engine *e = arg;
+    pthread_setname_np(pthread_self(), "porteiro-media"); /* as top -H and py-spy show it */
     int64_t start = now_ns();
     uint64_t step = 0;
     while (1) {
