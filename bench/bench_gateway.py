@@ -325,7 +325,7 @@ async def bench(
     silent: bool = False,
     synthesis_chunk_ms: int = 100,
     media: str = "auto",
-    media_batch_ms: int = 20,
+    media_batch_ms: int = 40,
 ) -> dict[str, float]:
     """One run: start the fakes and a gateway, connect the calls, measure `seconds`; print and return figures."""
     cpus = sorted(os.sched_getaffinity(0))
@@ -684,7 +684,7 @@ def main() -> None:
     parser.add_argument(
         "--media-batch-ms",
         type=int,
-        default=20,
+        default=40,
         help="native edge: how often the gateway's loop takes the legs' audio (PORTEIRO_GATEWAY_MEDIA_BATCH_MS)",
     )
     parser.add_argument(

@@ -18,6 +18,7 @@ setup(
                 "-Wno-unused-parameter",
                 "-Wno-missing-field-initializers",
             ],
+            libraries=["m"],
             optional=True,
         )
     ]

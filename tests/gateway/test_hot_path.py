@@ -224,6 +224,18 @@ async def test_frames_skipped_by_a_rebase_count_for_every_player():
     assert len(stepped.lateness) == 2 * 3 + 8  # 3 sent per player (+20, +120, +140) and 8 skipped
 
 
+def test_the_native_rms_gives_the_same_float_as_numpys():
+    media = pytest.importorskip("porteiro_gateway._media", reason="native media edge not built")
+    from porteiro_gateway.endpointing import rms_numpy
+
+    frames = np.random.default_rng(7).integers(-32768, 32768, size=(2000, 160), dtype=np.int16)
+    extremes = [np.full(160, -32768, np.int16), np.full(160, 32767, np.int16), np.zeros(160, np.int16)]
+    for samples in [*frames, *extremes]:
+        frame = samples.astype("<i2").tobytes()
+        assert media.rms(frame) == rms_numpy(frame)
+    assert media.rms(b"") == rms_numpy(b"") == 0.0
+
+
 def test_rms_is_exact_and_decides_as_the_float_version_on_speech():
     pcm = spoken("eu vim entregar uma encomenda") + silence(0.2)
     for start in range(0, len(pcm) - 320, 320):

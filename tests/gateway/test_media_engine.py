@@ -218,3 +218,23 @@ def test_the_engine_notifies_python_through_its_eventfd(engine, connection):
     else:
         pytest.fail("no notification")
     assert take_until(engine, lambda items: bool(items))
+
+
+def test_many_legs_are_asked_and_given_frames_in_one_call(engine):
+    pairs = []
+    for _ in range(3):
+        with socket.create_server(("127.0.0.1", 0)) as server:
+            asterisk = socket.create_connection(server.getsockname())
+            gateway, _ = server.accept()
+        pairs.append((adopt(engine, gateway), asterisk))
+    (first, a1), (second, a2), (third, a3) = pairs
+    engine.remove(third)  # ended meanwhile: skipped, not an error
+    engine.push_many([(first, audio_frame(1) * 30), (second, audio_frame(2) * 20), (third, audio_frame(3))])
+    queued = engine.queued_many([first, second, third])
+    assert 25 <= queued[0] <= 30 and 15 <= queued[1] <= 20 and queued[2] == -1
+    with pytest.raises(ValueError):
+        engine.push_many([(first, b"\x10")])
+    data = receive(a2, 60 * FRAME_SIZE)
+    assert audio_frame(2) * 20 in data and audio_frame(1) not in data
+    for _, asterisk in pairs:
+        asterisk.close()

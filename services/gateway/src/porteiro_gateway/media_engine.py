@@ -69,6 +69,8 @@ class EngineTransport:
         self._frame_size = frame_size
         self._final = b""  # written by the engine after the queued frames, at close (the hangup frame)
         self._closing = False
+        # Frames written during a top-up, handed to the engine at its end with every leg's (one lock).
+        self.pending = bytearray()
         self.socket: CallerSocket | None = None  # what reads from it (set by the listener)
         self.frames_counted = 0  # frames the engine sent that the socket's counter has
 
@@ -78,10 +80,17 @@ class EngineTransport:
         if len(data) % self._frame_size:  # not frames: the hangup frame, sent last
             self._final += data
             return
-        self._media.engine.push(self.leg_id, data)
+        self.pending += data
+
+    def flush(self) -> None:
+        """The frames written since the last flush, to the engine now (outside a top-up)."""
+        if self.pending:
+            self._media.engine.push(self.leg_id, bytes(self.pending))
+            self.pending.clear()
 
     def close(self) -> None:
         if not self._closing:
+            self.flush()
             self._closing = True
             self._media.engine.close(self.leg_id, self._final)
 
@@ -96,10 +105,13 @@ class EngineTransport:
         return self._media.engine.leg_state(self.leg_id)[2]
 
     def queued_frames(self) -> int:
-        return self._media.engine.queued(self.leg_id)
+        return self._media.engine.queued(self.leg_id) + len(self.pending) // self._frame_size
 
     def drop_queued(self) -> int:
-        return self._media.engine.drop(self.leg_id)
+        """Drop the frames not sent yet (a Say stopped); how many."""
+        pending = len(self.pending) // self._frame_size
+        self.pending.clear()
+        return pending + self._media.engine.drop(self.leg_id)
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         return default
@@ -201,18 +213,27 @@ class MediaEngine:
                 log.exception("media delivery failed", extra={"leg_id": leg_id})
 
     def _top_up(self) -> None:
-        """Queue the next frames of every Say playing, `lookahead_frames` ahead of the wire."""
+        """Queue the next frames of every Say playing, `lookahead_frames` ahead of the wire: the
+        engine is asked how much each has queued, and given their new frames, in one call each."""
+        playing = [(player, transport) for player, transport in self._players.items() if player.busy]
+        if not playing:
+            return
         lookahead = self.lookahead_frames
-        queued = self.engine.queued
-        for player, transport in list(self._players.items()):
-            if player.paused or not player.busy:
+        queued = self.engine.queued_many([transport.leg_id for _, transport in playing])
+        for (player, transport), frames in zip(playing, queued, strict=True):
+            if player.paused:
                 continue
             try:
-                player.fill(lookahead, queued(transport.leg_id))
+                player.fill(lookahead, frames)
             except Exception as error:  # noqa: BLE001 - one broken leg must not stop the others
                 log.exception("player failed")
                 self.discard(player)
                 player.sink.on_player_error(error)
+        written = [(transport.leg_id, bytes(transport.pending)) for _, transport in playing if transport.pending]
+        for _, transport in playing:
+            transport.pending.clear()
+        if written:
+            self.engine.push_many(written)
 
     def _observe(self) -> None:
         """The engine's lateness and rebases into the metrics; once a second, its frame counts."""

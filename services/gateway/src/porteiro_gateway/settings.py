@@ -130,7 +130,7 @@ class GatewaySettings(ServiceSettings):
         "edge (a C thread, built by make setup), the event loop (python), or native when built (auto)",
     )
     media_batch_ms: int = Field(
-        20,
+        40,
         ge=20,
         le=200,
         description="Native media edge: how often the event loop takes the legs' audio from it and tops "
