@@ -220,7 +220,7 @@ class MediaEngine:
             return
         lookahead = self.lookahead_frames
         queued = self.engine.queued_many([transport.leg_id for _, transport in playing])
-        for (player, transport), frames in zip(playing, queued, strict=True):
+        for (player, _transport), frames in zip(playing, queued, strict=True):
             if player.paused:
                 continue
             try:
