@@ -229,7 +229,9 @@ class MediaEngine:
                 log.exception("player failed")
                 self.discard(player)
                 player.sink.on_player_error(error)
-        written = [(transport.leg_id, bytes(transport.pending)) for _, transport in playing if transport.pending]
+        written = [
+            (transport.leg_id, bytes(transport.pending)) for _, transport in playing if transport.pending
+        ]
         for _, transport in playing:
             transport.pending.clear()
         if written:
