@@ -562,6 +562,10 @@ async def run_all(args: argparse.Namespace) -> None:
     runs: list[tuple[str, dict[str, float]]] = []
     for round_ in range(1, args.rounds + 1):
         for label, source in ((f"before.{round_}", args.compare), (f"after.{round_}", args.after)):
+            # The speech service of the 'before' system may have streamed its Synthesize messages smaller.
+            synthesis_ms = args.synthesis_chunk_ms
+            if label.startswith("before") and args.before_synthesis_chunk_ms:
+                synthesis_ms = args.before_synthesis_chunk_ms
             runs.append(
                 (
                     label,
@@ -574,7 +578,7 @@ async def run_all(args: argparse.Namespace) -> None:
                         None,
                         label,
                         args.silent,
-                        args.synthesis_chunk_ms,
+                        synthesis_ms,
                         args.media,
                         args.media_batch_ms,
                     ),
@@ -674,6 +678,13 @@ def main() -> None:
         type=int,
         default=100,
         help="audio per Synthesize message of the fake speech (the service's default: 100)",
+    )
+    parser.add_argument(
+        "--before-synthesis-chunk-ms",
+        type=int,
+        default=0,
+        help="with --compare: the 'before' runs' Synthesize message size, if not --synthesis-chunk-ms "
+        "(the speech service before issue 21 sent cached sentences in 100 ms messages)",
     )
     parser.add_argument(
         "--media",

@@ -144,6 +144,7 @@ class MediaEngine:
         self.skipped_frames = 0
         self._transports: dict[int, EngineTransport] = {}
         self._players: dict[Player, EngineTransport] = {}
+        self._playing: dict[Player, None] = {}  # those with a Say queued or playing (insertion-ordered)
         self._ticks = 0
         self._check_every = max(1, CHECK_TICKS // batch_ticks)
 
@@ -174,9 +175,17 @@ class MediaEngine:
         if isinstance(transport, EngineTransport):
             self._players[player] = transport
             player.drop_queued = transport.drop_queued
+            player.on_enqueue = self._now_playing
+            if player.busy:
+                self._playing[player] = None
 
     def discard(self, player: Player) -> None:
         self._players.pop(player, None)
+        self._playing.pop(player, None)
+
+    def _now_playing(self, player: Player) -> None:
+        if player in self._players:
+            self._playing[player] = None
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -215,7 +224,10 @@ class MediaEngine:
     def _top_up(self) -> None:
         """Queue the next frames of every Say playing, `lookahead_frames` ahead of the wire: the
         engine is asked how much each has queued, and given their new frames, in one call each."""
-        playing = [(player, transport) for player, transport in self._players.items() if player.busy]
+        players = self._players
+        for player in [player for player in self._playing if not player.busy]:  # done since the last tick
+            del self._playing[player]
+        playing = [(player, players[player]) for player in self._playing]
         if not playing:
             return
         lookahead = self.lookahead_frames

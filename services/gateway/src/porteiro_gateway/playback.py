@@ -59,6 +59,10 @@ class SayItem:
         self.error = error
 
 
+def _nothing(player: Player) -> None:
+    pass
+
+
 class PlaybackSink:
     """What the player reports to (the leg)."""
 
@@ -101,6 +105,8 @@ class Player:
         # Frames sent but not on the wire yet, dropped when the Say stops: the native media edge
         # queues a few ahead (media_engine.py); the event loop's clock sends each on its tick.
         self.drop_queued: Callable[[], int] = lambda: 0
+        # Told when a Say is queued (the native edge tops up only the players that play something).
+        self.on_enqueue: Callable[[Player], None] = _nothing
 
     @property
     def busy(self) -> bool:
@@ -109,6 +115,7 @@ class Player:
     def enqueue(self, item: SayItem) -> None:
         self._queue.append(item)
         self._idle.clear()
+        self.on_enqueue(self)
 
     def pause(self) -> None:
         """Hold the current Say where it is: silence goes out until `resume` (or `stop`)."""
