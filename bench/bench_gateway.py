@@ -452,11 +452,19 @@ async def bench(
         skipped_text = (
             "not counted by this gateway" if skipped is None else f"{skipped:.0f} (counted in the figures)"
         )
+        underruns = counter_total(after, "porteiro_gateway_playback_underruns")
+        if underruns is not None:
+            underruns -= counter_total(before, "porteiro_gateway_playback_underruns") or 0
         print(
             f"playback lateness (gateway histogram): p50 <= {late['p50'] * 1000:g} ms, "
             f"p99 <= {late['p99'] * 1000:g} ms (bucket bounds); within 5 ms of their slot: "
             f"{late['within_5ms']:.2%}, within 20 ms: {late['within_20ms']:.2%} of {late['frames']:.0f} frames; "
             f"schedule rebases: {resyncs:.0f}, frames they skipped: {skipped_text}"
+            + (
+                ""
+                if underruns is None
+                else f"; Say audio not queued in time (silence inside a Say): {underruns:.0f} ticks"
+            )
         )
         verdict = "met" if late["p99"] <= 0.005 and connected >= TARGET_CALLS * 0.99 else "not met"
         print(f"target ({TARGET_CALLS} calls, p99 lateness <= 5 ms): {verdict} at {connected:.0f} calls")

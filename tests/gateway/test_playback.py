@@ -288,3 +288,14 @@ def test_stopping_takes_back_the_frames_queued_ahead_from_what_was_played():
     player.stop()
     assert item.played_bytes == 2 * FRAME
     assert recorder.calls[-1] == ("finished", "a", True)
+
+
+def test_audio_waiting_is_a_begun_say_with_a_whole_frame_not_sent():
+    player, _recorder = filling_player()
+    item = say("a", bytes(3 * FRAME), done=False)
+    player.enqueue(item)
+    assert not player.audio_waiting()  # not begun: nothing the edge could have been late with
+    player.fill(lookahead=1, queued=0)
+    assert player.audio_waiting()  # begun, two frames ready
+    player.fill(lookahead=3, queued=1)
+    assert not player.audio_waiting()  # all of it queued; synthesis is what is behind

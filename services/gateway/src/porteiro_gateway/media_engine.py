@@ -232,15 +232,20 @@ class MediaEngine:
             return
         lookahead = self.lookahead_frames
         queued = self.engine.queued_many([transport.leg_id for _, transport in playing])
+        underruns = 0
         for (player, _transport), frames in zip(playing, queued, strict=True):
             if player.paused:
                 continue
+            if not frames and player.audio_waiting():  # the edge ran dry mid-Say: it sent silence
+                underruns += 1
             try:
                 player.fill(lookahead, frames)
             except Exception as error:  # noqa: BLE001 - one broken leg must not stop the others
                 log.exception("player failed")
                 self.discard(player)
                 player.sink.on_player_error(error)
+        if underruns:
+            metrics.PLAYBACK_UNDERRUNS.inc(underruns)
         written = [
             (transport.leg_id, bytes(transport.pending)) for _, transport in playing if transport.pending
         ]

@@ -150,6 +150,11 @@ SKIPPED_FRAMES = Counter(
     "porteiro_gateway_playback_skipped_frames_total",
     "Outgoing frames never sent because the schedule was rebased after a stall (all legs)",
 )
+PLAYBACK_UNDERRUNS = Counter(
+    "porteiro_gateway_playback_underruns_total",
+    "Native media edge: ticks where a Say's audio was ready but not queued in time, so the edge "
+    "sent silence inside it (the event loop late past PLAYBACK_LOOKAHEAD_MS)",
+)
 SPEECH_RETRIES = Counter(
     "porteiro_gateway_speech_retries_total",
     "Speech attempts that failed and were tried again (rpc: transcribe, synthesize; code: the failure)",

@@ -117,6 +117,11 @@ class Player:
         self._idle.clear()
         self.on_enqueue(self)
 
+    def audio_waiting(self) -> bool:
+        """The Say playing has begun and has a whole frame of audio not sent yet."""
+        item = self.current
+        return item is not None and item.started_at is not None and len(item.buffer) >= self._frame_bytes
+
     def pause(self) -> None:
         """Hold the current Say where it is: silence goes out until `resume` (or `stop`)."""
         if self.current is not None:
