@@ -83,7 +83,7 @@ class EngineTransport:
         self.pending += data
 
     def flush(self) -> None:
-        """The frames written since the last flush, to the engine now (outside a top-up)."""
+        """The frames written since the last top-up, to the engine now (a close)."""
         if self.pending:
             self._media.engine.push(self.leg_id, bytes(self.pending))
             self.pending.clear()
@@ -103,9 +103,6 @@ class EngineTransport:
 
     def get_write_buffer_size(self) -> int:
         return self._media.engine.leg_state(self.leg_id)[2]
-
-    def queued_frames(self) -> int:
-        return self._media.engine.queued(self.leg_id) + len(self.pending) // self._frame_size
 
     def drop_queued(self) -> int:
         """Drop the frames not sent yet (a Say stopped); how many."""
