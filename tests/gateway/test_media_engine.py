@@ -238,3 +238,51 @@ def test_many_legs_are_asked_and_given_frames_in_one_call(engine):
     assert audio_frame(2) * 20 in data and audio_frame(1) not in data
     for _, asterisk in pairs:
         asterisk.close()
+
+
+def test_an_id_given_again_never_mixes_two_connections(engine):
+    """A leg removed while it still sends its last frames frees its id at once: the new leg that
+    gets the id has its own frames and input, the old connection gets its own end."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        old_asterisk = socket.create_connection(server.getsockname())
+        old_gateway, _ = server.accept()
+        new_asterisk = socket.create_connection(server.getsockname())
+        new_gateway, _ = server.accept()
+    old = adopt(engine, old_gateway)
+    goodbye = b"".join(audio_frame(5) for _ in range(10))
+    engine.push(old, goodbye)
+    engine.close(old, HANGUP_FRAME)
+    engine.remove(old)
+    new = adopt(engine, new_gateway)
+    assert new == old  # the id is free again at once
+    hello = b"".join(audio_frame(7) for _ in range(3))
+    engine.push(new, hello)
+    new_asterisk.sendall(audio_frame(8))
+    old_asterisk.sendall(audio_frame(9))  # read by no one: the old leg is closing
+    old_data = receive(old_asterisk, 100 * FRAME_SIZE)
+    assert old_data.endswith(goodbye + HANGUP_FRAME) and audio_frame(7) not in old_data
+    new_data = receive(new_asterisk, 20 * FRAME_SIZE)
+    assert hello in new_data and audio_frame(5) not in new_data
+    taken = take_until(engine, lambda items: any(audio_frame(8) in data for _, data, _, _ in items))
+    assert b"".join(data for _, data, _, _ in taken) == audio_frame(8)
+    assert {leg for leg, _, _, _ in taken} == {new}
+    old_asterisk.close()
+    new_asterisk.close()
+
+
+def test_fifty_legs_each_get_their_own_frames_at_50_a_second(engine):
+    pairs = []
+    with socket.create_server(("127.0.0.1", 0), backlog=64) as server:
+        for _ in range(50):
+            asterisk = socket.create_connection(server.getsockname())
+            gateway, _ = server.accept()
+            pairs.append((adopt(engine, gateway), asterisk))
+    engine.push_many([(leg, audio_frame(index % 256) * 25) for index, (leg, _) in enumerate(pairs)])
+    for index, (_, asterisk) in enumerate(pairs):
+        data = receive(asterisk, 30 * FRAME_SIZE)
+        assert audio_frame(index % 256) * 25 in data
+        assert data.replace(audio_frame(index % 256), b"").replace(SILENCE, b"") == b""
+    counts, *_ = engine.lateness()
+    assert sum(counts) >= 50 * 25
+    for _, asterisk in pairs:
+        asterisk.close()
