@@ -49,3 +49,25 @@ async def test_every_resident_refused_asks_for_the_apartment_again() -> None:
             "Não consegui encontrar.",
             "Por favor, digite o número do apartamento no teclado e termine com a tecla jogo da velha.",
         ]
+
+
+async def test_a_garbled_name_that_picks_the_refused_resident_does_not_hide_the_other() -> None:
+    """Make eval, seed 121, call 20: apartment 501 has Renata Oliveira and Daner dos Reis; Daner
+    was refused, the name heard ("Doratei a casa" for "Dona Renata") ranks him first in 501, and the
+    directory lists only him for a name it does not find. Every "501#" was then answered "Não
+    consegui encontrar" until the call failed. The number alone finds Renata."""
+    async with harness_on_directory(SAMPLE_DATA_FILE, SCRIPT, whom_question="resident") as harness:
+        await harness.start_visitor()
+        await harness.say(VISITOR, "Meu nome é João.")
+        session = await harness.session()
+        assert session is not None
+        session.slots.resident_name = "Doratei a casa"
+        session.validation.excluded.append("501/Daner dos Reis")
+        await harness.store.save(session)
+        await harness.press(VISITOR, "501#")
+        assert harness.count(VISITOR, "Não consegui encontrar") == 0
+        assert "Renata Oliveira" in harness.last_said(VISITOR) or harness.dialer.attempts
+        assert "Daner" not in harness.last_said(VISITOR)
+        if harness.last_said(VISITOR).endswith("?"):  # asked about her: a yes calls her
+            await harness.say(VISITOR, "Sim.")
+        assert harness.dialer.attempts == [("1003030", 1)]  # 501's line

@@ -71,6 +71,14 @@ def directory_answered(step: Step, response: directory_pb2.ResolveResponse) -> N
     typed = typed_apartment_residents(step, response)
     refused = session.validation.excluded
     left = [c for c in typed if confirming.target_key(target_of(c)) not in refused]
+    if typed and not left and session.slots.resident_name:
+        # The name heard picked only refused residents of the apartment typed (the directory
+        # lists the best one of it for a name it does not find): its others are looked up by the
+        # number alone. Make eval, seed 121, call 20: Daner dos Reis refused, "Dona Renata" heard
+        # "Doratei a casa", and every "501#" answered "Não consegui encontrar" until the call failed.
+        session.slots.resident_name = None
+        resolve(step)
+        return
     if typed and not left:
         typed_apartment_refused(step)
         return
