@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from prometheus_client import REGISTRY
 
 from porteiro.concierge.v1 import concierge_pb2
 from porteiro_common.audiosocket import HANGUP_FRAME, Kind, encode
@@ -61,12 +62,23 @@ async def test_a_say_arrives_whole_and_bit_exact_and_ends_once_all_of_it_is_sent
     await client.hang_up()
 
 
-async def test_silence_keeps_the_line_at_50_frames_a_second(stack):
+def frames_out() -> float:
+    return (
+        REGISTRY.get_sample_value("porteiro_gateway_frames_total", {"direction": "out", "leg": "visitor"})
+        or 0.0
+    )
+
+
+async def test_silence_keeps_the_line_at_50_frames_a_second_and_every_frame_is_counted(stack):
+    before = frames_out()
     client, _leg = await call(stack)
     await asyncio.sleep(1.0)
     frames = [item for item in client.received if item.kind == Kind.AUDIO_8K]
     assert 40 <= len(frames) <= 55 and all(item.silent for item in frames)
     await client.hang_up()
+    await stack.wait_no_legs()
+    sent = [item for item in client.received if item.kind == Kind.AUDIO_8K]
+    assert frames_out() - before == len(sent)  # the edge's own silence too, its last ones included
 
 
 async def test_a_barge_in_stops_the_say_at_once_and_reports_what_was_heard(stack):

@@ -542,30 +542,37 @@ static PyObject *Engine_queued_many(Engine *e, PyObject *arg) {
     return result;
 }
 
-/* queued(leg) -> frames queued, not written yet. */
-static PyObject *Engine_queued(Engine *e, PyObject *arg) {
+/* The leg whose id is `arg`, with the engine locked (the caller unlocks); NULL with an exception
+ * set, and the engine unlocked, when there is none. */
+static Leg *lock_leg(Engine *e, PyObject *arg) {
     long id = PyLong_AsLong(arg);
     if (id == -1 && PyErr_Occurred()) return NULL;
     pthread_mutex_lock(&e->lock);
     Leg *leg = find_leg(e, id);
-    long frames = leg ? (long)(leg->out.len / leg->frame_size) : -1;
+    if (!leg) pthread_mutex_unlock(&e->lock);
+    return leg;
+}
+
+/* queued(leg) -> frames queued, not written yet. */
+static PyObject *Engine_queued(Engine *e, PyObject *arg) {
+    Leg *leg = lock_leg(e, arg);
+    if (!leg) return NULL;
+    long frames = (long)(leg->out.len / leg->frame_size);
     pthread_mutex_unlock(&e->lock);
-    return leg ? PyLong_FromLong(frames) : NULL;
+    return PyLong_FromLong(frames);
 }
 
 /* drop(leg) -> how many queued frames were dropped (a Say stopped); none once closing. */
 static PyObject *Engine_drop(Engine *e, PyObject *arg) {
-    long id = PyLong_AsLong(arg);
-    if (id == -1 && PyErr_Occurred()) return NULL;
-    pthread_mutex_lock(&e->lock);
-    Leg *leg = find_leg(e, id);
+    Leg *leg = lock_leg(e, arg);
+    if (!leg) return NULL;
     long frames = 0;
-    if (leg && !leg->closing) {
+    if (!leg->closing) {
         frames = (long)(leg->out.len / leg->frame_size);
         buf_consume(&leg->out, leg->out.len);
     }
     pthread_mutex_unlock(&e->lock);
-    return leg ? PyLong_FromLong(frames) : NULL;
+    return PyLong_FromLong(frames);
 }
 
 /* close(leg, final): once the queued frames are written, write `final` (a hangup frame, or
@@ -592,86 +599,93 @@ static PyObject *Engine_close(Engine *e, PyObject *args) {
 /* remove(leg): Python is done with it (its id may be given to a new leg). A leg closing still
  * sends what was queued, then its final bytes, and is freed after; any other is closed now. */
 static PyObject *Engine_remove(Engine *e, PyObject *arg) {
-    long id = PyLong_AsLong(arg);
-    if (id == -1 && PyErr_Occurred()) return NULL;
-    pthread_mutex_lock(&e->lock);
-    Leg *leg = find_leg(e, id);
-    if (leg) {
-        e->by_id[leg->id] = NULL;
-        if (leg->closing && !leg->closed) {
-            leg->removed = 1;
-            unready(e, leg); /* nothing more reaches Python for it */
-        } else {
-            retire(e, leg);
-        }
+    Leg *leg = lock_leg(e, arg);
+    if (!leg) return NULL;
+    e->by_id[leg->id] = NULL;
+    if (leg->closing && !leg->closed) {
+        leg->removed = 1;
+        unready(e, leg); /* nothing more reaches Python for it */
+    } else {
+        retire(e, leg);
     }
     pthread_mutex_unlock(&e->lock);
-    if (!leg) return NULL;
     Py_RETURN_NONE;
 }
 
 /* leg_state(leg) -> (frames written, queued frames written, bytes the peer has not taken, closed) */
 static PyObject *Engine_leg_state(Engine *e, PyObject *arg) {
-    long id = PyLong_AsLong(arg);
-    if (id == -1 && PyErr_Occurred()) return NULL;
-    pthread_mutex_lock(&e->lock);
-    Leg *leg = find_leg(e, id);
-    unsigned long long sent = 0, pushed = 0;
-    size_t unsent = 0;
-    int closed = 0;
-    if (leg) {
-        sent = leg->frames_sent;
-        pushed = leg->pushed_sent;
-        unsent = leg->unsent.len;
-        closed = leg->closed;
-    }
-    pthread_mutex_unlock(&e->lock);
+    Leg *leg = lock_leg(e, arg);
     if (!leg) return NULL;
+    unsigned long long sent = leg->frames_sent, pushed = leg->pushed_sent;
+    size_t unsent = leg->unsent.len;
+    int closed = leg->closed;
+    pthread_mutex_unlock(&e->lock);
     return Py_BuildValue("(KKnO)", sent, pushed, (Py_ssize_t)unsent, closed ? Py_True : Py_False);
 }
 
+typedef struct {
+    long id;
+    Buf in; /* the leg's bytes read, moved out of it */
+    int state, error;
+} Taken;
+
+/* Under the lock, only moves: the ready legs' read bytes and ends into `taken` (O(1) per leg), so
+ * the media thread never waits while Python builds its objects. Returns how many, or -1. */
+static Py_ssize_t move_ready(Engine *e, Taken **taken) {
+    pthread_mutex_lock(&e->lock);
+    e->notified = 0;
+    Py_ssize_t count = 0;
+    for (Leg *leg = e->ready; leg; leg = leg->next_ready) count++;
+    *taken = count ? PyMem_RawCalloc((size_t)count, sizeof(Taken)) : NULL;
+    if (count && !*taken) {
+        pthread_mutex_unlock(&e->lock);
+        return -1;
+    }
+    Py_ssize_t index = count; /* the list is newest first: filled from the end, oldest first */
+    for (Leg *leg = e->ready, *next; leg; leg = next) {
+        next = leg->next_ready;
+        leg->ready = 0;
+        Taken *item = &(*taken)[--index];
+        item->id = leg->id;
+        if (leg->write_errno && !leg->in_reported) {
+            item->state = END_ERROR;
+            item->error = leg->write_errno;
+        } else if (leg->in_state != OPEN && !leg->in_reported) {
+            item->state = leg->in_state;
+            item->error = leg->in_errno;
+        }
+        if (item->state != OPEN) leg->in_reported = 1;
+        item->in = leg->in;
+        memset(&leg->in, 0, sizeof leg->in);
+    }
+    e->ready = NULL;
+    pthread_mutex_unlock(&e->lock);
+    return count;
+}
+
 /* take() -> [(leg, bytes read, state, errno)]: for the legs that read something or ended since the
- * last take; state OPEN (0), END_EOF (1) or END_ERROR (2), each end reported once. */
+ * last take, in the order they did; state OPEN (0), END_EOF (1) or END_ERROR (2), each end once. */
 static PyObject *Engine_take(Engine *e, PyObject *unused) {
     uint64_t drained;
     if (read(e->notify_fd, &drained, sizeof drained) < 0) { /* nothing signalled: fine */
     }
+    Taken *taken;
+    Py_ssize_t count = move_ready(e, &taken);
+    if (count < 0) return PyErr_NoMemory();
     PyObject *list = PyList_New(0);
-    if (!list) return NULL;
-    pthread_mutex_lock(&e->lock);
-    e->notified = 0;
-    Leg *leg = e->ready;
-    e->ready = NULL;
-    while (leg) {
-        Leg *next = leg->next_ready;
-        leg->ready = 0;
-        int state = OPEN, error = 0;
-        if (leg->write_errno && !leg->in_reported) {
-            state = END_ERROR;
-            error = leg->write_errno;
-        } else if (leg->in_state != OPEN && !leg->in_reported) {
-            state = leg->in_state;
-            error = leg->in_errno;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        Taken *item = &taken[i];
+        if (list && (item->in.len || item->state != OPEN)) {
+            /* (y# makes None of a NULL pointer: an end with nothing read is b"") */
+            const char *data = item->in.data ? (const char *)(item->in.data + item->in.start) : "";
+            PyObject *entry = Py_BuildValue("(ly#ii)", item->id, data, (Py_ssize_t)item->in.len, item->state,
+                                            item->error);
+            if (!entry || PyList_Append(list, entry) < 0) Py_CLEAR(list);
+            Py_XDECREF(entry);
         }
-        if (state != OPEN) leg->in_reported = 1;
-        PyObject *item = NULL;
-        if (leg->in.len || state != OPEN) {
-            item = Py_BuildValue("(ly#ii)", leg->id, (const char *)(leg->in.data + leg->in.start),
-                                 (Py_ssize_t)leg->in.len, state, error);
-            buf_consume(&leg->in, leg->in.len);
-        }
-        if (item) {
-            PyList_Append(list, item);
-            Py_DECREF(item);
-        }
-        leg = next;
+        buf_free(&item->in);
     }
-    pthread_mutex_unlock(&e->lock);
-    if (PyErr_Occurred()) {
-        Py_DECREF(list);
-        return NULL;
-    }
-    PyList_Reverse(list); /* in the order they became ready */
+    PyMem_RawFree(taken);
     return list;
 }
 

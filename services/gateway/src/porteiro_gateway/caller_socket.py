@@ -240,8 +240,11 @@ class CallerSocket:
         self._owner.end(Reason.LEG_END_REASON_CONNECTION_ERROR, "peer stopped reading")
 
     def count_sent(self, frames: int) -> None:
-        """Frames sent for this leg without `send` (the native media edge's silence)."""
+        """Frames sent for this leg without `send` (the native media edge's silence); once the leg
+        has ended (its counters flushed already), straight to Prometheus."""
         self._frames_out.add(frames)
+        if self.ended:
+            self._frames_out.flush()
 
     @property
     def frames_received(self) -> int:

@@ -163,7 +163,7 @@ class MediaEngine:
     def release(self, transport: EngineTransport) -> None:
         """The leg is over: the engine sends what is queued (if closing), then frees it."""
         if self._transports.pop(transport.leg_id, None) is not None:
-            self._sync_count(transport)
+            self._sync_count(transport, self.engine.leg_state(transport.leg_id)[:2])
             self.engine.remove(transport.leg_id)
 
     # ---- the clock interface (Leg) --------------------------------------------------------------
@@ -271,14 +271,16 @@ class MediaEngine:
         caller = transport.socket
         if caller is None:
             return
-        if self.engine.leg_state(transport.leg_id)[2] > MAX_UNSENT_BYTES:
+        sent, queued_sent, unsent, _closed = self.engine.leg_state(transport.leg_id)
+        if unsent > MAX_UNSENT_BYTES:
             caller.peer_stalled()
-        self._sync_count(transport)
+        self._sync_count(transport, (sent, queued_sent))
 
-    def _sync_count(self, transport: EngineTransport) -> None:
+    def _sync_count(self, transport: EngineTransport, written: tuple[int, int]) -> None:
+        """`written`: (frames the engine wrote for the leg, those of them Python queued)."""
         if transport.socket is None:
             return
-        sent, queued_sent, _unsent, _closed = self.engine.leg_state(transport.leg_id)
+        sent, queued_sent = written
         silence = sent - queued_sent
         if silence > transport.frames_counted:
             transport.socket.count_sent(silence - transport.frames_counted)
