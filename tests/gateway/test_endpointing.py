@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
-from porteiro_gateway.endpointing import Endpointer, EndpointingConfig, SpeechEnded, SpeechStarted
+from porteiro_gateway.endpointing import (
+    Endpointer,
+    EndpointingConfig,
+    SpeechAudio,
+    SpeechDropped,
+    SpeechEnded,
+    SpeechPaused,
+    SpeechResumed,
+    SpeechStarted,
+)
+from tests.gateway.endpointer_model import EndpointerModel
 from tests.gateway.support import silence, spoken
 
 
@@ -35,3 +47,94 @@ def test_endpointer_at_16k_with_30ms_frames():
     events = endpointer.feed(silence(0.5, 16000) + speech + silence(1.0, 16000))
     assert any(isinstance(e, SpeechStarted) for e in events)
     assert any(isinstance(e, SpeechEnded) for e in events)
+
+
+def coalesced(events: list) -> list:
+    """Events with consecutive SpeechAudio merged (a run of frames reports its audio at once)."""
+    merged: list = []
+    for event in events:
+        if isinstance(event, SpeechAudio) and merged and isinstance(merged[-1], SpeechAudio):
+            merged[-1] = SpeechAudio(merged[-1].audio + event.audio)
+        else:
+            merged.append(event)
+    return merged
+
+
+def a_conversation() -> bytes:
+    """Two utterances, the first with a pause inside it, and a cough too short to count."""
+    return (
+        silence(0.7)
+        + spoken("eu vim entregar uma encomenda")
+        + silence(0.45)
+        + spoken("para o apartamento cento e dois")
+        + silence(1.2)
+        + spoken("sim")[:1600]
+        + silence(1.0)
+        + spoken("pode subir")
+        + silence(1.0)
+    )
+
+
+CONFIGS = {
+    "pauses, floor": EndpointingConfig(
+        end_silence_ms=600, pause_ms=240, pause_floor_rms=300, max_utterance_ms=3000
+    ),
+    "pauses, no floor": EndpointingConfig(end_silence_ms=500, pause_ms=200, max_utterance_ms=3000),
+    "no pauses, 30 ms": EndpointingConfig(frame_ms=30, end_silence_ms=600, max_utterance_ms=3000),
+    "10 ms, short onset": EndpointingConfig(frame_ms=10, onset_ms=30, pause_ms=150, pause_floor_rms=300),
+}
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("name", CONFIGS)
+def test_runs_of_frames_give_the_events_of_the_frame_by_frame_model(name, seed):
+    """The native edge hands a leg 40 ms or more at once: the events (and whether voice was heard
+    in each read) must be those of the model fed one VAD frame at a time."""
+    config = CONFIGS[name]
+    audio = a_conversation()
+    model, endpointer = EndpointerModel(8000, config), Endpointer(8000, config)
+    rng, expected, got, offset = random.Random(seed), [], [], 0
+    while offset < len(audio):
+        size = rng.choice([320, 640, 960, 3200, rng.randint(1, 2000)])
+        piece = audio[offset : offset + size]
+        frames_before = len(model.heard_frames)
+        expected += model.feed(piece)
+        got += endpointer.feed(piece)
+        if len(model.heard_frames) > frames_before:
+            assert endpointer.heard == any(model.heard_frames[frames_before:])
+        offset += size
+    kinds = [type(e) for e in expected]
+    assert kinds.count(SpeechStarted) >= 3 and SpeechEnded in kinds and SpeechDropped in kinds
+    if config.pause_ms:
+        assert SpeechPaused in kinds and SpeechResumed in kinds
+    assert coalesced(got) == coalesced(expected)
+    assert_each_utterance_is_a_stretch_of(audio, expected)
+
+
+def assert_each_utterance_is_a_stretch_of(audio: bytes, events: list) -> None:
+    """An utterance's audio (pre-roll, onset, then every SpeechAudio) is one unbroken stretch of the
+    input, as long as its SpeechEnded says."""
+    stretch = b""
+    for event in events:
+        if isinstance(event, SpeechStarted):
+            stretch = event.audio
+        elif isinstance(event, SpeechAudio):
+            stretch += event.audio
+        elif isinstance(event, SpeechEnded | SpeechDropped):
+            assert audio.find(stretch) > 0
+            if isinstance(event, SpeechEnded):
+                assert len(stretch) == event.utterance_ms * 16
+    assert stretch
+
+
+def test_the_pre_roll_is_the_audio_right_before_the_onset():
+    config = EndpointingConfig(pre_roll_ms=300, onset_ms=60)
+    audio = silence(1.0) + spoken("bom dia") + silence(1.0)
+    endpointer = Endpointer(8000, config)
+    events = endpointer.feed(audio)
+    started = next(e for e in events if isinstance(e, SpeechStarted))
+    following = b"".join(e.audio for e in events if isinstance(e, SpeechAudio))
+    # pre-roll + onset + the rest of the utterance: one stretch of the input, ending at the end of speech
+    whole = started.audio + following
+    assert len(started.audio) == (300 + 60 + 20) * 16
+    assert audio.find(whole) > 0 and audio.find(whole) % 320 == 0

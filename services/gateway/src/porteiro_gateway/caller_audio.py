@@ -27,6 +27,7 @@ from porteiro_gateway.concierge_link import LegEvent, describe
 from porteiro_gateway.endpointing import (
     Endpointer,
     EndpointingConfig,
+    Event,
     SpeechAudio,
     SpeechDropped,
     SpeechEnded,
@@ -43,6 +44,8 @@ from porteiro_gateway.speech import SpeechClient, Transcription, transcription_c
 from porteiro_gateway.turns import Outcome, Turns
 
 log = logging.getLogger(__name__)
+
+BARGE_IN_STEP_MS = 20  # over an interruptible Say, the caller's audio is weighed 20 ms at a time
 
 
 class CallerAudioOwner(Protocol):
@@ -135,10 +138,11 @@ class CallerAudio:
         return self._endpointer is not None and self._endpointer.speaking
 
     def feed(self, pcm: bytes, rate: int) -> None:
-        """One frame of caller audio (slin at `rate`).
+        """Caller audio (slin at `rate`): a frame, or a run of frames from one read.
 
-        Runs in the loop's read callback for every frame of every leg: the common case
-        (8 kHz, no Say playing, no event) is a VAD call and a few attribute reads.
+        Runs in the loop for every read of every leg. The common case (8 kHz, no Say the caller
+        may interrupt) takes the run at once: a VAD call per frame, the rest once per run. Over
+        an interruptible Say, the run goes 20 ms at a time, the barge-in decided after each.
         """
         if rate != 8000 and rate != 16000:
             pcm, rate = self._to_vad_rate(pcm, rate)
@@ -148,13 +152,21 @@ class CallerAudio:
         if endpointer is None or endpointer.sample_rate != rate:
             endpointer = self._endpointer = Endpointer(rate, endpointing_config(self._settings))
             endpointer.expect(self.expected_answer)
-        events = endpointer.feed(pcm)
+        if not self._interruptions.may_interrupt_now():
+            self._interruptions.nothing_playing()
+            self._handle(endpointer.feed(pcm), endpointer, rate)
+            return
+        step = rate * 2 * BARGE_IN_STEP_MS // 1000
+        for offset in range(0, len(pcm), step):
+            piece = pcm[offset : offset + step] if len(pcm) > step else pcm
+            events = endpointer.feed(piece)
+            self._interruptions.feed(piece, rate, endpointer.voiced_run_ms > 0)
+            self._handle(events, endpointer, rate)
+
+    def _handle(self, events: list[Event], endpointer: Endpointer, rate: int) -> None:
+        """What the endpointer found in the audio just fed, in order."""
         if endpointer.heard:  # voiced (within an utterance: above the pause floor, past the VAD's hangover)
             self._last_voiced_at = self._now()
-        if self._player.current is None:  # nothing playing: nothing to barge in on
-            self._interruptions.nothing_playing()
-        else:
-            self._interruptions.feed(pcm, rate, endpointer.voiced_run_ms > 0)
         for event in events:
             if isinstance(event, SpeechAudio):
                 if self._transcription is not None:
@@ -211,7 +223,7 @@ class CallerAudio:
         transcription.send(event.audio)
         self._transcription = transcription
         if self._speculation is not None:
-            self._speculation.begin(event.audio)
+            self._speculation.begin()
 
     def _open_transcription(self, rate: int) -> Transcription:
         """A Transcribe stream for the utterance in progress, with the current RecognitionContext."""

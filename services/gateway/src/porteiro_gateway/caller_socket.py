@@ -189,9 +189,15 @@ class CallerSocket:
             self._owner.failed(error)
 
     def _audio_frames(self, data: bytes) -> int:
-        """Hand every whole audio frame at the start of `data` to `on_audio`; return where they stop."""
+        """Hand the whole audio frames at the start of `data` to `on_audio`; return where they stop.
+
+        Consecutive frames of one rate go as one run of samples (the native media edge delivers a
+        leg's `MEDIA_BATCH_MS` of frames in one read): the caller's audio path then runs once per
+        read, not once per frame.
+        """
         size, start, limit = len(data), 0, self._max_frame_bytes
-        on_audio, frames_in = self.on_audio, self._frames_in
+        payloads: list[bytes] = []
+        run_rate = 0
         try:
             while size - start > 3:
                 rate = AUDIO_RATES.get(data[start])
@@ -199,15 +205,25 @@ class CallerSocket:
                 end = start + 3 + length
                 if rate is None or length & 1 or length > limit or end > size:
                     break  # not audio, odd, oversized or cut: the general path decides
-                frames_in.add()
-                on_audio(data[start + 3 : end], rate)
+                if rate != run_rate and payloads:  # another rate: the run so far goes first
+                    self._hand_over(payloads, run_rate)
+                    payloads = []
+                    if self.ended:
+                        return start
+                payloads.append(data[start + 3 : end])
+                run_rate = rate
                 start = end
-                if self.ended:
-                    break
+            if payloads:
+                self._hand_over(payloads, run_rate)
         except Exception as error:  # noqa: BLE001 - a bug in one leg must end it, not the process
             self._owner.failed(error)
             return size
         return start
+
+    def _hand_over(self, payloads: list[bytes], rate: int) -> None:
+        """A run of audio frames of one rate to `on_audio`, as one piece (one frame: not copied)."""
+        self._frames_in.add(len(payloads))
+        self.on_audio(b"".join(payloads), rate)
 
     def eof_received(self) -> None:
         self._connection_ended(None)

@@ -21,7 +21,6 @@ The end of speech stays the VAD's.
 from __future__ import annotations
 
 import math
-from collections import deque
 from dataclasses import dataclass
 
 import _webrtcvad  # webrtcvad's C module: `Vad.is_speech` is a Python wrapper around its `process`
@@ -113,10 +112,11 @@ class Endpointer:
         self._vad_handle = self._vad._vad
         self._frame_samples = sample_rate * config.frame_ms // 1000
         self._frame_bytes = sample_rate * config.frame_ms // 1000 * 2
-        self._pending = bytearray()
-        # Holds the pre-roll plus the onset frames while waiting for speech.
+        self._pending = bytearray()  # a piece of a VAD frame
+        # Holds the pre-roll plus the onset frames while waiting for speech (whole VAD frames).
         window = (config.pre_roll_ms + config.onset_ms) // config.frame_ms + 1
-        self._pre_roll: deque[bytes] = deque(maxlen=window)
+        self._pre_roll_bytes = window * self._frame_bytes
+        self._pre_roll = bytearray()
         self.speaking = False
         self.voiced_run_ms = 0  # consecutive voiced audio up to the last frame
         self._speech_ms = 0
@@ -124,7 +124,7 @@ class Endpointer:
         self._utterance_ms = 0
         self._paused = False  # a SpeechPaused was reported and no voiced audio came since
         self._quiet_ms = 0  # for pauses: audio since the last voiced frame above the floor
-        self.heard = False  # the last frame was voice (voiced, and above the floor within an utterance)
+        self.heard = False  # the last feed held voice (voiced, and above the floor within an utterance)
         self._next_end_silence_ms = config.end_silence_ms  # for the next utterance (`expect`)
         self.end_silence_ms = config.end_silence_ms  # of the utterance in progress
 
@@ -140,33 +140,83 @@ class Endpointer:
         return self.config.frame_ms
 
     def feed(self, pcm: bytes) -> list[Event]:
-        """Consume caller audio; return what happened, in order."""
+        """Consume caller audio of any length (a frame, a run of frames, a piece); return what
+        happened, in order. The utterance's audio between two other events comes as one SpeechAudio.
+        """
         events: list[Event] = []
         size = self._frame_bytes
-        if not self._pending and len(pcm) == size:  # the common case: one whole VAD frame
-            self._classify(pcm, events)
-            return events
-        self._pending += pcm
-        while len(self._pending) >= size:
-            frame = bytes(self._pending[:size])
-            del self._pending[:size]
-            self._classify(frame, events)
+        if self._pending:  # a piece of a VAD frame is waiting: complete it
+            self._pending += pcm
+            whole = len(self._pending) - len(self._pending) % size
+            pcm = bytes(self._pending[:whole])
+            del self._pending[:whole]
+        elif len(pcm) % size:
+            whole = len(pcm) - len(pcm) % size
+            self._pending += pcm[whole:]
+            pcm = pcm[:whole]
+        if pcm:
+            self._run(pcm, self._voiced(pcm), events)
         return events
 
-    def _classify(self, frame: bytes, events: list[Event]) -> None:
-        voiced = _webrtcvad.process(self._vad_handle, self.sample_rate, frame, self._frame_samples)
-        self.voiced_run_ms = self.voiced_run_ms + self.frame_ms if voiced else 0
-        self.heard = voiced
-        if self.speaking:
-            self._continue(frame, voiced, events)
-        else:
-            self._wait_for_onset(frame, events)
+    def _voiced(self, pcm: bytes) -> list[bool]:
+        """webrtcvad's decision for each VAD frame of `pcm` (whole frames)."""
+        process, handle, rate = _webrtcvad.process, self._vad_handle, self.sample_rate
+        size, samples = self._frame_bytes, self._frame_samples
+        if len(pcm) == size:  # the common case: one frame
+            return [process(handle, rate, pcm, samples)]
+        return [process(handle, rate, pcm[i : i + size], samples) for i in range(0, len(pcm), size)]
 
-    def _wait_for_onset(self, frame: bytes, events: list[Event]) -> None:
-        self._pre_roll.append(frame)
-        if self.voiced_run_ms < self.config.onset_ms:
+    def _run(self, pcm: bytes, voiced: list[bool], events: list[Event]) -> None:
+        """The VAD frames of `pcm`, with their decisions: onsets, the utterance's audio, pauses, ends.
+
+        Audio outside an utterance goes to the pre-roll; inside one, it is reported as SpeechAudio
+        up to each frame that brings another event, and at the end of the run.
+        """
+        if not self.speaking and not any(voiced):  # the common case: silence, waiting for speech
+            self.voiced_run_ms = 0
+            self.heard = False
+            self._keep_pre_roll(pcm)
             return
-        kept = list(self._pre_roll)
+        index, heard = 0, False
+        while index < len(voiced):
+            if self.speaking:
+                index, heard_here = self._utterance(pcm, voiced, index, events)
+            else:
+                index, heard_here = self._await_onset(pcm, voiced, index, events)
+            heard = heard or heard_here
+        self.heard = heard
+
+    def _await_onset(
+        self, pcm: bytes, voiced: list[bool], index: int, events: list[Event]
+    ) -> tuple[int, bool]:
+        """Frames from `index` on, outside an utterance, up to an onset (which starts one) or the end
+        of the run; returns where it stopped and whether any frame was voiced."""
+        size, frame_ms, onset_ms = self._frame_bytes, self.config.frame_ms, self.config.onset_ms
+        run_ms, heard, start = self.voiced_run_ms, False, index * size
+        while index < len(voiced):
+            is_voiced = voiced[index]
+            index += 1
+            run_ms = run_ms + frame_ms if is_voiced else 0
+            heard = heard or is_voiced
+            if run_ms >= onset_ms:
+                self.voiced_run_ms = run_ms
+                self._keep_pre_roll(pcm[start : index * size])
+                self._start(events)
+                return index, heard
+        self.voiced_run_ms = run_ms
+        self._keep_pre_roll(pcm[start:])
+        return index, heard
+
+    def _keep_pre_roll(self, pcm: bytes) -> None:
+        """Audio outside an utterance: the last `pre_roll_ms` + `onset_ms` of it are kept."""
+        pre_roll = self._pre_roll
+        pre_roll += pcm
+        if len(pre_roll) > self._pre_roll_bytes:
+            del pre_roll[: len(pre_roll) - self._pre_roll_bytes]
+
+    def _start(self, events: list[Event]) -> None:
+        """The onset: an utterance starts with the pre-roll (the onset's frames at its end)."""
+        kept = bytes(self._pre_roll)
         self._pre_roll.clear()
         self.speaking = True
         self.end_silence_ms = self._next_end_silence_ms
@@ -174,47 +224,77 @@ class Endpointer:
         self._quiet_ms = 0
         self._speech_ms = self.voiced_run_ms
         self._silence_ms = 0
-        self._utterance_ms = len(kept) * self.frame_ms
-        events.append(SpeechStarted(b"".join(kept)))
+        self._utterance_ms = len(kept) // self._frame_bytes * self.frame_ms
+        events.append(SpeechStarted(kept))
 
-    def _continue(self, frame: bytes, voiced: bool, events: list[Event]) -> None:
-        self._utterance_ms += self.frame_ms
-        events.append(SpeechAudio(frame))
-        if voiced:
-            self._speech_ms += self.frame_ms
-            self._silence_ms = 0
-        else:
-            self._silence_ms += self.frame_ms
-        if self.config.pause_ms:
-            self._follow_pause(frame, voiced, events)
-        if self._silence_ms >= self.end_silence_ms:
-            self._finish("silence", events)
-        elif self._utterance_ms >= self.config.max_utterance_ms:
-            self._finish("max_length", events)
+    def _utterance(self, pcm: bytes, voiced: list[bool], index: int, events: list[Event]) -> tuple[int, bool]:
+        """Frames from `index` on, inside the utterance, up to its end or the end of the run; returns
+        where it stopped and whether any frame was heard (voiced and, for pauses, above the floor).
 
-    def _follow_pause(self, frame: bytes, voiced: bool, events: list[Event]) -> None:
-        """SpeechPaused once the caller is quiet for `pause_ms`, SpeechResumed when they speak again."""
-        floor = self.config.pause_floor_rms
-        if voiced and floor:
-            voiced = self.heard = rms(frame) >= floor
-        if voiced:
-            self._quiet_ms = 0
-            if self._paused:
-                self._paused = False
-                events.append(SpeechResumed())
-            return
-        self._quiet_ms += self.frame_ms
-        if not self._paused and self._pausing():
-            self._paused = True
-            events.append(SpeechPaused(self._quiet_ms))
-
-    def _pausing(self) -> bool:
-        """A pause worth recognising early: long enough, short of the end, after enough speech."""
-        return (
-            self.config.pause_ms <= self._quiet_ms
-            and self._silence_ms < self.end_silence_ms
-            and self._speech_ms >= self.config.min_speech_ms
+        Per frame: the utterance's counters, the pause (`pause_ms` of quiet: SpeechPaused once,
+        SpeechResumed when voice comes back), the end (`end_silence_ms` of silence, or
+        `max_utterance_ms`). The counters live in locals here: this runs for every frame the caller
+        speaks.
+        """
+        config, size, frame_ms = self.config, self._frame_bytes, self.config.frame_ms
+        pause_ms, floor, end_silence_ms = config.pause_ms, config.pause_floor_rms, self.end_silence_ms
+        run_ms, utterance_ms = self.voiced_run_ms, self._utterance_ms
+        speech_ms, silence_ms, quiet_ms, paused = (
+            self._speech_ms,
+            self._silence_ms,
+            self._quiet_ms,
+            self._paused,
         )
+        reported, heard, ended = index * size, False, ""
+        while index < len(voiced):
+            is_voiced = voiced[index]
+            index += 1
+            utterance_ms += frame_ms
+            if is_voiced:
+                run_ms += frame_ms
+                speech_ms += frame_ms
+                silence_ms = 0
+            else:
+                run_ms = 0
+                silence_ms += frame_ms
+            loud = is_voiced
+            news: SpeechPaused | SpeechResumed | None = None
+            if pause_ms:
+                if is_voiced and floor:  # webrtcvad's hangover: quiet voiced frames are a pause too
+                    loud = rms(pcm[(index - 1) * size : index * size]) >= floor
+                if loud:
+                    quiet_ms = 0
+                    if paused:
+                        paused, news = False, SpeechResumed()
+                else:
+                    quiet_ms += frame_ms
+                    if not paused and pause_ms <= quiet_ms and silence_ms < end_silence_ms:
+                        if speech_ms >= config.min_speech_ms:  # enough speech to recognise early
+                            paused, news = True, SpeechPaused(quiet_ms)
+            heard = heard or loud
+            if silence_ms >= end_silence_ms:
+                ended = "silence"
+            elif utterance_ms >= config.max_utterance_ms:
+                ended = "max_length"
+            if news is not None or ended:
+                events.append(SpeechAudio(pcm[reported : index * size]))
+                reported = index * size
+                if news is not None:
+                    events.append(news)
+                if ended:
+                    break
+        if reported < index * size:
+            events.append(SpeechAudio(pcm[reported : index * size]))
+        self.voiced_run_ms, self._utterance_ms = run_ms, utterance_ms
+        self._speech_ms, self._silence_ms, self._quiet_ms, self._paused = (
+            speech_ms,
+            silence_ms,
+            quiet_ms,
+            paused,
+        )
+        if ended:
+            self._finish(ended, events)
+        return index, heard
 
     def _finish(self, reason: str, events: list[Event]) -> None:
         self.speaking = False

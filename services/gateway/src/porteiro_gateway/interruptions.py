@@ -57,8 +57,13 @@ class Interruptions:
         self._paused_item: SayItem | None = None  # the Say the current utterance paused (maybe resumed)
         self._stopped = False  # the utterance in progress stopped playback
 
+    def may_interrupt_now(self) -> bool:
+        """A Say the caller may interrupt is playing (or paused): `feed` must weigh their audio."""
+        item = self._player.current
+        return item is not None and self._may_interrupt(item)
+
     def nothing_playing(self) -> None:
-        """A frame with no Say playing: no onset can build up (the hot path: one store)."""
+        """Audio with no Say the caller may interrupt: no onset can build up (the hot path: one store)."""
         self._onset_ms = 0.0
 
     def feed(self, pcm: bytes, rate: int, voiced: bool) -> None:
