@@ -36,6 +36,7 @@ def audio_for_text(text: str, seconds: float = 1.0) -> bytes:
 class TranscribeRecord:
     config: speech_pb2.TranscriptionConfig
     audio: bytearray = field(default_factory=bytearray)
+    message_bytes: list[int] = field(default_factory=list)  # the audio of each request, in order
     first_audio_at: float | None = None
     closed_at: float | None = None
 
@@ -75,6 +76,7 @@ class FakeSpeech(speech_pb2_grpc.SpeechServiceServicer):
             if record.first_audio_at is None:
                 record.first_audio_at = time.monotonic()
             record.audio += request.audio
+            record.message_bytes.append(len(request.audio))
         if record is None or not record.audio:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "empty audio")
         record.closed_at = time.monotonic()

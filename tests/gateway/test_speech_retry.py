@@ -97,6 +97,20 @@ async def test_a_failed_recognition_is_retried_with_the_whole_utterance(flaky):
     assert retries("transcribe", "RESOURCE_EXHAUSTED") - before == 2
 
 
+@pytest.mark.parametrize("chunk_ms", [100, 1000])
+async def test_the_utterance_goes_in_whole_messages_of_chunk_ms_and_the_rest_at_the_end(flaky, chunk_ms):
+    fake = FlakySpeech(failures=0, code=grpc.StatusCode.UNAVAILABLE)
+    bound = await flaky(fake)
+    async with create_channel(f"127.0.0.1:{bound.port}", wait_for_ready=True) as channel:
+        client = GrpcSpeechClient(channel, 5, recognition_timeout=5, transcribe_chunk_ms=chunk_ms)
+        await transcribe(client, UTTERANCE + bytes(960))  # 320-byte frames, then 960 bytes more
+    (record,) = fake.transcribe_records
+    assert bytes(record.audio) == UTTERANCE + bytes(960)
+    chunk = 8000 * 2 * chunk_ms // 1000
+    *whole, last = record.message_bytes
+    assert whole and all(size == chunk for size in whole) and 0 < last <= chunk
+
+
 async def test_a_rejected_utterance_is_not_retried(flaky):
     fake = FlakySpeech(failures=5, code=grpc.StatusCode.INVALID_ARGUMENT)
     bound = await flaky(fake)

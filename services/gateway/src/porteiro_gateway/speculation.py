@@ -83,22 +83,26 @@ class Speculation:
     def __init__(self, spawn: Callable[[Coroutine[Any, Any, Any]], None], now: Callable[[], float]) -> None:
         self._spawn = spawn
         self._now = now
-        self._audio = bytearray()  # the utterance so far (pre-roll included), for a reopening
+        # While an early run is out: the utterance so far (pre-roll included), for a reopening.
+        # Before the pause the live stream keeps it: it is copied from there at the pause.
+        self._audio = bytearray()
         self._run: SpeculativeRun | None = None
         self._tried = False  # an early run was started for this utterance
 
-    def begin(self, onset_audio: bytes) -> None:
-        """A new utterance starts with its pre-roll and onset."""
+    def begin(self) -> None:
+        """A new utterance starts."""
         self.cancel()
-        self._audio[:] = onset_audio
+        self._audio.clear()
         self._tried = False
 
     def add(self, pcm: bytes) -> None:
-        """Audio of the utterance in progress (every frame after the onset)."""
-        self._audio += pcm
+        """Audio of the utterance in progress (every frame after the onset): kept while an early
+        run is out, for a reopening."""
+        if self._run is not None:
+            self._audio += pcm
 
     def audio(self) -> bytes:
-        """The utterance so far."""
+        """The utterance so far (while an early run is out, and when it was just cancelled)."""
         return bytes(self._audio)
 
     def start(self, live: Transcription, trailing_silence: bytes = b"") -> bool:
@@ -111,6 +115,7 @@ class Speculation:
         if self._tried:
             return False
         self._tried = True
+        self._audio[:] = live.audio  # the utterance so far, without the silence sent next
         if trailing_silence:
             live.send(trailing_silence)
         live.finish()

@@ -52,7 +52,12 @@ def rpc_error(code: grpc.StatusCode, details: str) -> grpc.aio.AioRpcError:
 class Transcription(Protocol):
     """One utterance streamed to recognition while the caller is still speaking."""
 
-    audio_bytes: int  # audio sent so far
+    audio: bytearray  # the audio sent so far (read only)
+
+    @property
+    def audio_bytes(self) -> int:
+        """How much audio was sent so far."""
+        ...
 
     def start(self, max_utterance_seconds: float) -> None: ...
 
@@ -166,7 +171,7 @@ class GrpcSpeechClient:
 
 
 class _Attempt:
-    """One Transcribe call: the config, then the audio in `chunk_ms` messages as it comes."""
+    """One Transcribe call: the config, then the utterance's audio in `chunk_ms` messages as it comes."""
 
     def __init__(
         self,
@@ -178,8 +183,8 @@ class _Attempt:
     ) -> None:
         self._config = config
         self._chunks: asyncio.Queue[bytes | None] = asyncio.Queue()
-        self._pending = bytearray()
-        self._chunk_bytes = (config.sample_rate_hz or 8000) * 2 * chunk_ms // 1000
+        self.sent = 0  # bytes of the utterance's audio queued as messages
+        self.chunk_bytes = (config.sample_rate_hz or 8000) * 2 * chunk_ms // 1000
         self.call = stub.Transcribe(self._requests(), timeout=timeout, wait_for_ready=wait_for_ready)
         # However the call ends (deadline, failure, answer), end the request stream: gRPC's task
         # reading it would otherwise wait on the queue until garbage-collected ("Task was
@@ -187,16 +192,18 @@ class _Attempt:
         # running"), seen under load when a failed attempt was dropped mid-utterance.
         self.call.add_done_callback(self._end_requests)
 
-    def send(self, pcm: bytes) -> None:
-        self._pending += pcm
-        while len(self._pending) >= self._chunk_bytes:
-            self._chunks.put_nowait(bytes(self._pending[: self._chunk_bytes]))
-            del self._pending[: self._chunk_bytes]
+    def send_from(self, audio: bytearray) -> None:
+        """Queue the whole messages of the utterance's `audio` not sent yet."""
+        while len(audio) - self.sent >= self.chunk_bytes:
+            self._chunks.put_nowait(bytes(audio[self.sent : self.sent + self.chunk_bytes]))
+            self.sent += self.chunk_bytes
 
-    def finish(self) -> None:
-        if self._pending:
-            self._chunks.put_nowait(bytes(self._pending))
-            self._pending.clear()
+    def finish_from(self, audio: bytearray) -> None:
+        """The utterance is over: the rest of its `audio`, then the end of the request stream."""
+        self.send_from(audio)
+        if len(audio) > self.sent:
+            self._chunks.put_nowait(bytes(audio[self.sent :]))
+            self.sent = len(audio)
         self._chunks.put_nowait(None)
 
     def cancel(self) -> None:
@@ -217,9 +224,10 @@ class _Attempt:
 class GrpcTranscription:
     """One utterance streamed to Transcribe while the caller is still speaking.
 
-    The utterance's audio is kept until its transcript arrives: a failed attempt is
-    retried with a new stream carrying all of it, until `recognition_timeout` after
-    its result was first awaited (the audio is closed then).
+    The utterance's audio is kept until its transcript arrives (one buffer: each attempt
+    sends its messages from it): a failed attempt is retried with a new stream carrying
+    all of it, until `recognition_timeout` after its result was first awaited (the audio
+    is closed then).
 
     The first attempt, opened at speech onset, fails fast when speech is unreachable;
     the retries wait for it to be ready, with a deadline at the end of that time. (A
@@ -240,25 +248,29 @@ class GrpcTranscription:
         self._recognition_timeout = recognition_timeout
         self._chunk_ms = chunk_ms
         self._attempt: _Attempt | None = None
-        self._audio = bytearray()  # the whole utterance, for a retry
+        self.audio = bytearray()  # the whole utterance, for a retry
         self._finished = False
         self._cancelled = False
-        self.audio_bytes = 0
+
+    @property
+    def audio_bytes(self) -> int:
+        return len(self.audio)
 
     def start(self, max_utterance_seconds: float) -> None:
         timeout = max_utterance_seconds + self._recognition_timeout
         self._attempt = _Attempt(self._stub, self._config, timeout, False, self._chunk_ms)
 
     def send(self, pcm: bytes) -> None:
-        self.audio_bytes += len(pcm)
-        self._audio += pcm
-        if self._attempt is not None:
-            self._attempt.send(pcm)
+        """More of the utterance (the hot path while the caller speaks: an append and a test)."""
+        self.audio += pcm
+        attempt = self._attempt
+        if attempt is not None and len(self.audio) - attempt.sent >= attempt.chunk_bytes:
+            attempt.send_from(self.audio)
 
     def finish(self) -> None:
         self._finished = True
         if self._attempt is not None:
-            self._attempt.finish()
+            self._attempt.finish_from(self.audio)
 
     async def result(self) -> speech_pb2.TranscribeResponse:
         """The transcript, retrying failed attempts for up to `recognition_timeout`."""
@@ -301,9 +313,10 @@ class GrpcTranscription:
         assert self._attempt is not None
         self._attempt.cancel()
         self._attempt = _Attempt(self._stub, self._config, timeout, True, self._chunk_ms)
-        self._attempt.send(bytes(self._audio))
         if self._finished:
-            self._attempt.finish()
+            self._attempt.finish_from(self.audio)
+        else:
+            self._attempt.send_from(self.audio)
 
     def cancel(self) -> None:
         self._cancelled = True
