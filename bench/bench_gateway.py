@@ -172,6 +172,28 @@ def cpu_seconds(pid: int) -> tuple[float, float]:
     return int(fields[11]) / tick, int(fields[12]) / tick
 
 
+def thread_cpu_seconds(pid: int) -> dict[str, float]:
+    """CPU seconds of the gateway's threads, by role: its event loop (the main thread), the native
+    media edge ("porteiro-media"), and the rest (gRPC's, OpenTelemetry's); from each thread's
+    scheduler run time, in nanoseconds (finer than the 10 ms ticks of /proc/PID/stat)."""
+    roles = {"event loop": 0.0, "media edge": 0.0, "other threads": 0.0}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            ran = int((task / "schedstat").read_text().split()[0]) / 1e9
+            name = (task / "comm").read_text().strip()
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # a thread that ended meanwhile
+        role = (
+            "event loop"
+            if int(task.name) == pid
+            else "media edge"
+            if name == "porteiro-media"
+            else "other threads"
+        )
+        roles[role] += ran
+    return roles
+
+
 def runqueue_wait_seconds(pid: int) -> float:
     """Time the gateway's event-loop thread was ready to run but waited for a CPU (scheduler stats)."""
     fields = Path(f"/proc/{pid}/task/{pid}/schedstat").read_text().split()
@@ -408,7 +430,12 @@ async def bench(
         cpu_before, began = cpu_seconds(gateway.process.pid), time.monotonic()
         own_before = time.process_time()
         wait_before = runqueue_wait_seconds(gateway.process.pid)
+        threads_before = thread_cpu_seconds(gateway.process.pid)
         connected = await count_connected(calls, seconds)
+        threads_used = {
+            role: used - threads_before.get(role, 0.0)
+            for role, used in thread_cpu_seconds(gateway.process.pid).items()
+        }
         (user_after, system_after), elapsed = cpu_seconds(gateway.process.pid), time.monotonic() - began
         user_used, system_used = user_after - cpu_before[0], system_after - cpu_before[1]
         cpu_used = user_used + system_used
@@ -448,6 +475,13 @@ async def bench(
             f"{per_call:.2f} ms CPU per call-second "
             f"({connected:.0f} calls connected on average); {per_frame:.1f} us per frame handled "
             f"({handled / elapsed:.0f} frames/s in + out)"
+        )
+        print(
+            "gateway threads (scheduler run time, per call-second): "
+            + ", ".join(
+                f"{role} {used / elapsed / max(connected, 1) * 1000:.2f} ms ({used / elapsed:.1%} of a core)"
+                for role, used in threads_used.items()
+            )
         )
         skipped_text = (
             "not counted by this gateway" if skipped is None else f"{skipped:.0f} (counted in the figures)"
@@ -492,6 +526,8 @@ async def bench(
             "cpu_per_call_ms": per_call,
             "cpu_per_frame_us": per_frame,
             "cpu_share": cpu_used / elapsed,
+            "threads_ms": sum(threads_used.values()) / elapsed / max(connected, 1) * 1000,
+            "loop_ms": threads_used["event loop"] / elapsed / max(connected, 1) * 1000,
             "system_share": system_used / max(cpu_used, 1e-9),
             "connected": connected,
             "load_start": load_at_start,
@@ -542,6 +578,8 @@ def summary(runs: list[tuple[str, dict[str, float]]]) -> None:
         )
     for key, what in (
         ("cpu_per_call_ms", "CPU per call-second"),
+        ("threads_ms", "CPU per call-second from the threads' scheduler run time"),
+        ("loop_ms", "the event loop thread's CPU per call-second"),
         ("cpu_per_frame_us", "CPU per frame handled"),
     ):
         before = [f[key] for label, f in runs if label.startswith("before") and f]
@@ -628,11 +666,10 @@ async def frame_costs(frames_per_case: int = 20_000) -> None:
         }
         for name, frames in cases.items():
             print(f"{name}: {per_frame(lambda frames=frames: [receive(f) for f in frames], n):.2f} us/frame")
-        quiet_n = (quiet * (n // len(quiet) + 1))[:n]
-        merged = [b"".join(quiet_n[i : i + 3]) for i in range(0, n, 3)]
-        print(
-            f"in, silence, three frames per read: {per_frame(lambda: [receive(f) for f in merged], n):.2f} us/frame"
-        )
+        for name, frames in cases.items():  # the native edge hands a leg 40 ms (two frames) per tick
+            pairs = [b"".join(frames[i : i + 2]) for i in range(0, n, 2)]
+            name = name.replace("one frame per read", "two frames per read")
+            print(f"{name}: {per_frame(lambda pairs=pairs: [receive(f) for f in pairs], n):.2f} us/frame")
         player = h.leg.player
         print(f"out, idle (silence): {per_frame(lambda: [player.tick() for _ in range(n)], n):.2f} us/frame")
         player._now = lambda: 0.0
