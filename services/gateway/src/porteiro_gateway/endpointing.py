@@ -21,6 +21,7 @@ The end of speech stays the VAD's.
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 
 import _webrtcvad  # webrtcvad's C module: `Vad.is_speech` is a Python wrapper around its `process`
@@ -116,7 +117,8 @@ class Endpointer:
         # Holds the pre-roll plus the onset frames while waiting for speech (whole VAD frames).
         window = (config.pre_roll_ms + config.onset_ms) // config.frame_ms + 1
         self._pre_roll_bytes = window * self._frame_bytes
-        self._pre_roll = bytearray()
+        self._pre_roll: deque[bytes] = deque()  # pieces of whole frames, the oldest first
+        self._pre_roll_kept = 0  # their bytes (at most one piece more than the window)
         self.speaking = False
         self.voiced_run_ms = 0  # consecutive voiced audio up to the last frame
         self._speech_ms = 0
@@ -162,9 +164,12 @@ class Endpointer:
         """webrtcvad's decision for each VAD frame of `pcm` (whole frames)."""
         process, handle, rate = _webrtcvad.process, self._vad_handle, self.sample_rate
         size, samples = self._frame_bytes, self._frame_samples
-        if len(pcm) == size:  # the common case: one frame
+        if len(pcm) == size:  # one frame
             return [process(handle, rate, pcm, samples)]
-        return [process(handle, rate, pcm[i : i + size], samples) for i in range(0, len(pcm), size)]
+        voiced = []
+        for start in range(0, len(pcm), size):  # a plain loop: a comprehension is a call in 3.11
+            voiced.append(process(handle, rate, pcm[start : start + size], samples))
+        return voiced
 
     def _run(self, pcm: bytes, voiced: list[bool], events: list[Event]) -> None:
         """The VAD frames of `pcm`, with their decisions: onsets, the utterance's audio, pauses, ends.
@@ -208,16 +213,19 @@ class Endpointer:
         return index, heard
 
     def _keep_pre_roll(self, pcm: bytes) -> None:
-        """Audio outside an utterance: the last `pre_roll_ms` + `onset_ms` of it are kept."""
+        """Audio outside an utterance: the last `pre_roll_ms` + `onset_ms` of it are kept (as the
+        pieces it came in, whole frames each: an append per read, no copy)."""
         pre_roll = self._pre_roll
-        pre_roll += pcm
-        if len(pre_roll) > self._pre_roll_bytes:
-            del pre_roll[: len(pre_roll) - self._pre_roll_bytes]
+        pre_roll.append(pcm)
+        self._pre_roll_kept += len(pcm)
+        while self._pre_roll_kept - len(pre_roll[0]) >= self._pre_roll_bytes:
+            self._pre_roll_kept -= len(pre_roll.popleft())
 
     def _start(self, events: list[Event]) -> None:
         """The onset: an utterance starts with the pre-roll (the onset's frames at its end)."""
-        kept = bytes(self._pre_roll)
+        kept = b"".join(self._pre_roll)[-self._pre_roll_bytes :]
         self._pre_roll.clear()
+        self._pre_roll_kept = 0
         self.speaking = True
         self.end_silence_ms = self._next_end_silence_ms
         self._paused = False
