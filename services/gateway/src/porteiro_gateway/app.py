@@ -33,7 +33,8 @@ from porteiro_gateway.listener import LegListener
 from porteiro_gateway.media_engine import media_engine_for
 from porteiro_gateway.playback import PlaybackClock
 from porteiro_gateway.settings import GatewaySettings
-from porteiro_gateway.speech import GrpcSpeechClient
+from porteiro_gateway.speech import GrpcSpeechClient, SpeechClient
+from porteiro_gateway.synthesis_cache import CachingSpeechClient, SynthesisCache
 from porteiro_gateway.tenancy import GatewayTenants
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,14 @@ class GatewayApp(ServiceApp[GatewaySettings]):
         self._clock_task: asyncio.Task | None = None
         self.tenants: GatewayTenants | None = None
         self.mapped: list[LegListener] = []  # visitor listeners of PORT_MAP
+
+    def _says_speech(self, speech: GrpcSpeechClient) -> SpeechClient:
+        """What the legs synthesize and recognise with: speech, its sentences kept (synthesis_cache.py)."""
+        megabytes = self.settings.synthesis_cache_mb
+        if megabytes <= 0:
+            return speech
+        cache = SynthesisCache(int(megabytes * 1024 * 1024), self.settings.synthesis_cache_ttl_seconds)
+        return CachingSpeechClient(speech, cache)
 
     async def start(self, health_reporter: HealthReporter) -> None:
         settings = self.settings
@@ -96,7 +105,7 @@ class GatewayApp(ServiceApp[GatewaySettings]):
         await self.tenants.start()
         deps = LegDeps(
             settings=settings,
-            speech=speech,
+            speech=self._says_speech(speech),
             # A leg's stream lives as long as the leg; its deadline only backs up MAX_CALL_SECONDS.
             concierge=functools.partial(
                 ConciergeLink,

@@ -120,6 +120,11 @@ SPECULATIVE_RECOGNITIONS = Counter(
     "utterance) or discarded (the caller went on, or the utterance was dropped or cut off)",
     ["result"],
 )
+SYNTHESIS_CACHE = Counter(
+    "porteiro_gateway_synthesis_cache",
+    "Says whose audio came from the gateway's cache of sentences (hit) or from a Synthesize call (miss)",
+    ["result"],
+)
 BARGE_INS = Counter("porteiro_gateway_barge_ins_total", "Playback interrupted by the caller speaking")
 BARGE_IN_PAUSES = Counter(
     "porteiro_gateway_barge_in_pauses_total",

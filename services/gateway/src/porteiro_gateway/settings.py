@@ -137,6 +137,18 @@ class GatewaySettings(ServiceSettings):
         "up their Says (all legs at once; a multiple of 20 ms): longer costs less CPU and adds up to as "
         "much to noticing speech",
     )
+    synthesis_cache_mb: float = Field(
+        32,
+        ge=0,
+        description="Sentences synthesized whole are kept in the gateway up to this size (least recently "
+        "used out first): a repeated prompt plays without a Synthesize call; 0 turns the cache off",
+    )
+    synthesis_cache_ttl_seconds: float = Field(
+        600,
+        gt=0,
+        description="How long a kept sentence is played from memory (a voice changed in the speech "
+        "service is heard within this time)",
+    )
     playback_lookahead_ms: int = Field(
         100,
         ge=40,
