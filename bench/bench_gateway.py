@@ -236,6 +236,12 @@ def counter_total(families: dict[str, list], name: str) -> float | None:
     return sum(s.value for s in families[name] if s.name.endswith("_total"))
 
 
+def label_total(families: dict[str, list], name: str, result: str) -> float:
+    """A counter's value for one `result` label (0 when absent)."""
+    samples = families.get(name, [])
+    return sum(s.value for s in samples if s.name.endswith("_total") and s.labels.get("result") == result)
+
+
 def start_profiler(pid: int, seconds: float, output: Path) -> subprocess.Popen:
     """py-spy on the gateway for the window: collapsed Python stacks, read without stopping the process
     (`--native` would stop it for every sample and wreck the schedule it measures)."""
@@ -348,6 +354,7 @@ async def bench(
     synthesis_chunk_ms: int = 100,
     media: str = "auto",
     media_batch_ms: int = 40,
+    extra_env: dict[str, str] | None = None,
 ) -> dict[str, float]:
     """One run: start the fakes and a gateway, connect the calls, measure `seconds`; print and return figures."""
     cpus = sorted(os.sched_getaffinity(0))
@@ -375,6 +382,7 @@ async def bench(
         # (a gateway from before issue 21's native edge ignores these)
         "PORTEIRO_GATEWAY_MEDIA_ENGINE": media,
         "PORTEIRO_GATEWAY_MEDIA_BATCH_MS": str(media_batch_ms),
+        **(extra_env or {}),
     }
     if (
         gateway_src is not None
@@ -522,6 +530,15 @@ async def bench(
         )
         fallbacks = counter_total(after, "porteiro_gateway_fallbacks") or 0
         print(f"fallbacks played (a fake dependency too slow): {fallbacks:.0f}")
+        if "porteiro_gateway_synthesis_cache" in after:
+            says = {
+                result: label_total(after, "porteiro_gateway_synthesis_cache", result)
+                - label_total(before, "porteiro_gateway_synthesis_cache", result)
+                for result in ("hit", "miss")
+            }
+            print(
+                f"Says from the gateway's cache of sentences: {says['hit']:.0f}, synthesized: {says['miss']:.0f}"
+            )
         figures = {
             "cpu_per_call_ms": per_call,
             "cpu_per_frame_us": per_frame,
@@ -589,6 +606,13 @@ def summary(runs: list[tuple[str, dict[str, float]]]) -> None:
             print(f"  {what}, after / before (means): {ratio:.2f}")
 
 
+def gateway_env(args: argparse.Namespace) -> dict[str, str]:
+    """Settings of the gateway under test that the options change (a gateway without them ignores them)."""
+    if args.synthesis_cache_mb is None:
+        return {}
+    return {"PORTEIRO_GATEWAY_SYNTHESIS_CACHE_MB": str(args.synthesis_cache_mb)}
+
+
 async def run_all(args: argparse.Namespace) -> None:
     pinned = args.pin or args.hog
     if args.compare is None:
@@ -603,6 +627,7 @@ async def run_all(args: argparse.Namespace) -> None:
             synthesis_chunk_ms=args.synthesis_chunk_ms,
             media=args.media,
             media_batch_ms=args.media_batch_ms,
+            extra_env=gateway_env(args),
         )
         return
     runs: list[tuple[str, dict[str, float]]] = []
@@ -627,6 +652,7 @@ async def run_all(args: argparse.Namespace) -> None:
                         synthesis_ms,
                         args.media,
                         args.media_batch_ms,
+                        gateway_env(args),
                     ),
                 )
             )
@@ -742,6 +768,13 @@ def main() -> None:
         type=int,
         default=40,
         help="native edge: how often the gateway's loop takes the legs' audio (PORTEIRO_GATEWAY_MEDIA_BATCH_MS)",
+    )
+    parser.add_argument(
+        "--synthesis-cache-mb",
+        type=float,
+        help="the gateway's cache of sentences (PORTEIRO_GATEWAY_SYNTHESIS_CACHE_MB; 0: off). The bench's "
+        "concierge says one sentence over and over, so with the cache nearly every Say is played from "
+        "memory; 0 shows every Say synthesized over gRPC",
     )
     parser.add_argument(
         "--frame-costs",
