@@ -536,9 +536,12 @@ async def bench(
                 - label_total(before, "porteiro_gateway_synthesis_cache", result)
                 for result in ("hit", "miss")
             }
-            print(
-                f"Says from the gateway's cache of sentences: {says['hit']:.0f}, synthesized: {says['miss']:.0f}"
-            )
+            if says["hit"] or says["miss"]:
+                print(
+                    f"Says from the gateway's cache of sentences: {says['hit']:.0f}, synthesized: {says['miss']:.0f}"
+                )
+            else:
+                print("Says: the gateway's cache of sentences is off (every Say synthesized over gRPC)")
         figures = {
             "cpu_per_call_ms": per_call,
             "cpu_per_frame_us": per_frame,
