@@ -53,6 +53,8 @@ def production_like_docs() -> list[dict[str, Any]]:
         "maxCallSeconds": 300,
         "residentReserveShare": 0.25,
         "holdingAfterSeconds": 1.5,
+        "mediaBatchMs": 100,
+        "synthesisCacheMb": 16,
     }
     return manifests(render(values))
 
