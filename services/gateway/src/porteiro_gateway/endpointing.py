@@ -147,6 +147,15 @@ class Endpointer:
         """
         events: list[Event] = []
         size = self._frame_bytes
+        if not self._pending and len(pcm) == size:  # one whole VAD frame: the event loop's media path
+            voiced = _webrtcvad.process(self._vad_handle, self.sample_rate, pcm, self._frame_samples)
+            if voiced or self.speaking:
+                self._run(pcm, [voiced], events)
+            else:  # silence while waiting for speech: the pre-roll only
+                self.voiced_run_ms = 0
+                self.heard = False
+                self._keep_pre_roll(pcm)
+            return events
         if self._pending:  # a piece of a VAD frame is waiting: complete it
             self._pending += pcm
             whole = len(self._pending) - len(self._pending) % size
@@ -164,8 +173,6 @@ class Endpointer:
         """webrtcvad's decision for each VAD frame of `pcm` (whole frames)."""
         process, handle, rate = _webrtcvad.process, self._vad_handle, self.sample_rate
         size, samples = self._frame_bytes, self._frame_samples
-        if len(pcm) == size:  # one frame
-            return [process(handle, rate, pcm, samples)]
         voiced = []
         for start in range(0, len(pcm), size):  # a plain loop: a comprehension is a call in 3.11
             voiced.append(process(handle, rate, pcm[start : start + size], samples))
@@ -215,11 +222,12 @@ class Endpointer:
     def _keep_pre_roll(self, pcm: bytes) -> None:
         """Audio outside an utterance: the last `pre_roll_ms` + `onset_ms` of it are kept (as the
         pieces it came in, whole frames each: an append per read, no copy)."""
-        pre_roll = self._pre_roll
+        pre_roll, limit = self._pre_roll, self._pre_roll_bytes
         pre_roll.append(pcm)
-        self._pre_roll_kept += len(pcm)
-        while self._pre_roll_kept - len(pre_roll[0]) >= self._pre_roll_bytes:
-            self._pre_roll_kept -= len(pre_roll.popleft())
+        kept = self._pre_roll_kept + len(pcm)
+        while kept - len(pre_roll[0]) >= limit:  # the oldest piece is not needed any more
+            kept -= len(pre_roll.popleft())
+        self._pre_roll_kept = kept
 
     def _start(self, events: list[Event]) -> None:
         """The onset: an utterance starts with the pre-roll (the onset's frames at its end)."""
