@@ -149,12 +149,7 @@ class Endpointer:
         size = self._frame_bytes
         if not self._pending and len(pcm) == size:  # one whole VAD frame: the event loop's media path
             voiced = _webrtcvad.process(self._vad_handle, self.sample_rate, pcm, self._frame_samples)
-            if voiced or self.speaking:
-                self._run(pcm, [voiced], events)
-            else:  # silence while waiting for speech: the pre-roll only
-                self.voiced_run_ms = 0
-                self.heard = False
-                self._keep_pre_roll(pcm)
+            self._run(pcm, [voiced], events)
             return events
         if self._pending:  # a piece of a VAD frame is waiting: complete it
             self._pending += pcm
