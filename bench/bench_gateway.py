@@ -229,17 +229,16 @@ def lateness_figures(before: list, after: list) -> dict[str, float]:
     }
 
 
-def counter_total(families: dict[str, list], name: str) -> float | None:
-    """A counter's value, or None when this gateway does not export it."""
+def counter_total(families: dict[str, list], name: str, **labels: str) -> float | None:
+    """A counter's value (summed over the children matching `labels`), or None when this gateway
+    does not export it."""
     if name not in families:
         return None
-    return sum(s.value for s in families[name] if s.name.endswith("_total"))
-
-
-def label_total(families: dict[str, list], name: str, result: str) -> float:
-    """A counter's value for one `result` label (0 when absent)."""
-    samples = families.get(name, [])
-    return sum(s.value for s in samples if s.name.endswith("_total") and s.labels.get("result") == result)
+    return sum(
+        s.value
+        for s in families[name]
+        if s.name.endswith("_total") and all(s.labels.get(k) == v for k, v in labels.items())
+    )
 
 
 def start_profiler(pid: int, seconds: float, output: Path) -> subprocess.Popen:
@@ -531,9 +530,10 @@ async def bench(
         fallbacks = counter_total(after, "porteiro_gateway_fallbacks") or 0
         print(f"fallbacks played (a fake dependency too slow): {fallbacks:.0f}")
         if "porteiro_gateway_synthesis_cache" in after:
+            cache = "porteiro_gateway_synthesis_cache"
             says = {
-                result: label_total(after, "porteiro_gateway_synthesis_cache", result)
-                - label_total(before, "porteiro_gateway_synthesis_cache", result)
+                result: (counter_total(after, cache, result=result) or 0)
+                - (counter_total(before, cache, result=result) or 0)
                 for result in ("hit", "miss")
             }
             if says["hit"] or says["miss"]:
