@@ -4,10 +4,11 @@
  * Every leg's AudioSocket connection is read and written here, on the 20 ms playback schedule,
  * without the interpreter: at each 2 ms phase the thread wakes (clock_nanosleep to an absolute
  * deadline), and for the legs of that phase writes one frame (one send): the next frame Python
- * queued, or silence; in the cycle before Python's turn it also reads what arrived (one recv). Python is woken once per `notify_every`
- * phases through an eventfd and takes, for all legs at once, what was read and what happened
- * (`take`), then queues the next frames of the Says playing (`push`). So Python runs once per
- * tick for all legs, not once per frame per leg, and the schedule does not wait for it.
+ * queued, or silence; in the cycle before Python's turn it also reads what arrived (one recv).
+ * Python is woken once per `notify_every` phases through an eventfd and takes, for all legs at
+ * once, what was read and what happened (`take`), then queues the next frames of the Says playing
+ * (`push`). So Python runs once per tick for all legs, not once per frame per leg, and the
+ * schedule does not wait for it.
  *
  * The thread never touches Python objects: it holds no GIL, only the engine's mutex, which
  * Python's calls take briefly. porteiro_gateway.media_engine wraps it; playback.PlaybackClock is
