@@ -16,7 +16,7 @@ DEV_EXTRAS_speech := [azure]
 setup: $(STAMP)
 
 $(STAMP): constraints.txt requirements-dev.txt libs/porteiro-common/pyproject.toml $(wildcard services/*/pyproject.toml) sim/pyproject.toml \
-		services/gateway/setup.py services/gateway/src/porteiro_gateway/_media.c
+		services/gateway/setup.py $(wildcard services/gateway/src/porteiro_gateway/_*.[ch])
 	@missing=""; command -v espeak-ng >/dev/null || missing="espeak-ng sox"; \
 	command -v promtool >/dev/null || missing="$$missing prometheus"; \
 	if [ "$$(id -u)" = 0 ] && [ -n "$$missing" ]; then \

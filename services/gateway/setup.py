@@ -10,7 +10,8 @@ setup(
     ext_modules=[
         Extension(
             "porteiro_gateway._media",
-            ["src/porteiro_gateway/_media.c"],
+            ["src/porteiro_gateway/_media.c", "src/porteiro_gateway/_endpointer.c"],
+            depends=["src/porteiro_gateway/_endpointer.h", "src/porteiro_gateway/_media_buf.h"],
             extra_compile_args=[
                 "-O2",
                 "-Wall",

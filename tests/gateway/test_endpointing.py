@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import socket
 
 import pytest
 
@@ -16,16 +17,45 @@ from porteiro_gateway.endpointing import (
     SpeechResumed,
     SpeechStarted,
 )
+from porteiro_gateway.edge_endpointer import EdgeEndpointer, available
+from porteiro_gateway.media_engine import MediaEngine
 from tests.gateway.endpointer_model import EndpointerModel
 from tests.gateway.support import silence, spoken
 
 
+@pytest.fixture(
+    params=[
+        "loop",
+        pytest.param("edge", marks=pytest.mark.skipif(not available(), reason="the native edge is not built")),
+    ]
+)
+def make_endpointer(request):
+    """The loop's endpointer (endpointing.Endpointer), or the native edge's (edge_endpointer.py) on a
+    leg of a real engine whose thread is not started (its feed is the one the loop calls)."""
+    if request.param == "loop":
+        yield Endpointer
+        return
+    media = MediaEngine()
+    pairs = []
+
+    def edge_endpointer(rate, config):
+        gateway, asterisk = socket.socketpair()
+        pairs.append((gateway, asterisk))
+        leg = media.engine.add(gateway.fileno(), b"\x10\x01\x40" + bytes(320), True)
+        return EdgeEndpointer(media.engine, leg, rate, config, gather_ms=1000, max_frame_bytes=8192)
+
+    yield edge_endpointer
+    for gateway, asterisk in pairs:
+        asterisk.close()
+        gateway.detach()  # the engine closes the descriptor it was given
+
+
 @pytest.mark.parametrize("chunk_bytes", [320, 480, 100, 1000])
-def test_endpointer_rechunks_any_frame_size_and_keeps_pre_roll(chunk_bytes):
+def test_endpointer_rechunks_any_frame_size_and_keeps_pre_roll(chunk_bytes, make_endpointer):
     config = EndpointingConfig(end_silence_ms=500, pre_roll_ms=300)
     speech = spoken("bom dia, eu vim fazer uma entrega")
     audio = silence(1.0) + speech + silence(1.0)
-    endpointer = Endpointer(8000, config)
+    endpointer = make_endpointer(8000, config)
     events = []
     for offset in range(0, len(audio), chunk_bytes):
         events += [
@@ -41,9 +71,9 @@ def test_endpointer_rechunks_any_frame_size_and_keeps_pre_roll(chunk_bytes):
     assert ended[0].silence_ms == 500
 
 
-def test_endpointer_at_16k_with_30ms_frames():
+def test_endpointer_at_16k_with_30ms_frames(make_endpointer):
     speech = spoken("sim, pode subir", rate=16000)
-    endpointer = Endpointer(16000, EndpointingConfig(frame_ms=30, end_silence_ms=600))
+    endpointer = make_endpointer(16000, EndpointingConfig(frame_ms=30, end_silence_ms=600))
     events = endpointer.feed(silence(0.5, 16000) + speech + silence(1.0, 16000))
     assert any(isinstance(e, SpeechStarted) for e in events)
     assert any(isinstance(e, SpeechEnded) for e in events)
@@ -87,12 +117,12 @@ CONFIGS = {
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 @pytest.mark.parametrize("name", CONFIGS)
-def test_runs_of_frames_give_the_events_of_the_frame_by_frame_model(name, seed):
+def test_runs_of_frames_give_the_events_of_the_frame_by_frame_model(name, seed, make_endpointer):
     """The native edge hands a leg 40 ms or more at once: the events (and whether voice was heard
     in each read) must be those of the model fed one VAD frame at a time."""
     config = CONFIGS[name]
     audio = a_conversation()
-    model, endpointer = EndpointerModel(8000, config), Endpointer(8000, config)
+    model, endpointer = EndpointerModel(8000, config), make_endpointer(8000, config)
     rng, expected, got, offset = random.Random(seed), [], [], 0
     while offset < len(audio):
         size = rng.choice([320, 640, 960, 3200, rng.randint(1, 2000)])
@@ -127,10 +157,10 @@ def assert_each_utterance_is_a_stretch_of(audio: bytes, events: list) -> None:
     assert stretch
 
 
-def test_the_pre_roll_is_the_audio_right_before_the_onset():
+def test_the_pre_roll_is_the_audio_right_before_the_onset(make_endpointer):
     config = EndpointingConfig(pre_roll_ms=300, onset_ms=60)
     audio = silence(1.0) + spoken("bom dia") + silence(1.0)
-    endpointer = Endpointer(8000, config)
+    endpointer = make_endpointer(8000, config)
     events = endpointer.feed(audio)
     started = next(e for e in events if isinstance(e, SpeechStarted))
     following = b"".join(e.audio for e in events if isinstance(e, SpeechAudio))

@@ -113,8 +113,8 @@ def test_bytes_from_asterisk_are_taken_in_order(engine, connection):
     sent = b"".join(audio_frame(value) for value in range(20))
     for start in range(0, len(sent), 100):  # cut anywhere, as TCP may
         asterisk.sendall(sent[start : start + 100])
-    taken = take_until(engine, lambda items: sum(len(data) for _, data, _, _ in items) >= len(sent))
-    assert b"".join(data for _, data, _, _ in taken) == sent
+    taken = take_until(engine, lambda items: sum(len(data) for _, data, _, _, _ in items) >= len(sent))
+    assert b"".join(data for _, data, _, _, _ in taken) == sent
     assert {item[0] for item in taken} == {leg}
     assert {item[2] for item in taken} == {media.OPEN}
 
@@ -124,8 +124,8 @@ def test_the_end_of_the_connection_is_reported_once(engine, connection):
     leg = adopt(engine, gateway)
     asterisk.sendall(HANGUP_FRAME)
     asterisk.shutdown(socket.SHUT_WR)
-    taken = take_until(engine, lambda items: any(state == media.END_EOF for _, _, state, _ in items))
-    assert b"".join(data for _, data, _, _ in taken) == HANGUP_FRAME
+    taken = take_until(engine, lambda items: any(state == media.END_EOF for _, _, state, _, _ in items))
+    assert b"".join(data for _, data, _, _, _ in taken) == HANGUP_FRAME
     assert [(leg, media.END_EOF)] == [(item[0], item[2]) for item in taken if item[2] != media.OPEN]
     time.sleep(0.1)
     assert engine.take() == []
@@ -136,7 +136,7 @@ def test_a_reset_is_reported_as_an_error(engine, connection):
     leg = adopt(engine, gateway)
     asterisk.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
     asterisk.close()  # RST
-    taken = take_until(engine, lambda items: any(state != media.OPEN for _, _, state, _ in items))
+    taken = take_until(engine, lambda items: any(state != media.OPEN for _, _, state, _, _ in items))
     ends = [item for item in taken if item[2] != media.OPEN]
     assert len(ends) == 1 and ends[0][0] == leg
     assert ends[0][2] == media.END_ERROR and ends[0][3] in (errno.ECONNRESET, errno.EPIPE)
@@ -263,9 +263,9 @@ def test_an_id_given_again_never_mixes_two_connections(engine):
     assert old_data.endswith(goodbye + HANGUP_FRAME) and audio_frame(7) not in old_data
     new_data = receive(new_asterisk, 20 * FRAME_SIZE)
     assert hello in new_data and audio_frame(5) not in new_data
-    taken = take_until(engine, lambda items: any(audio_frame(8) in data for _, data, _, _ in items))
-    assert b"".join(data for _, data, _, _ in taken) == audio_frame(8)
-    assert {leg for leg, _, _, _ in taken} == {new}
+    taken = take_until(engine, lambda items: any(audio_frame(8) in data for _, data, _, _, _ in items))
+    assert b"".join(data for _, data, _, _, _ in taken) == audio_frame(8)
+    assert {leg for leg, _, _, _, _ in taken} == {new}
     old_asterisk.close()
     new_asterisk.close()
 

@@ -17,6 +17,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -27,45 +28,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "_endpointer.h"
+#include "_media_buf.h"
+
 #define MAX_BUCKETS 32
 #define READ_CHUNK 8192
 #define MAX_PENDING_INPUT (1 << 20) /* Python not taking input: stop reading (TCP pushes back) */
 
 enum { OPEN = 0, END_EOF = 1, END_ERROR = 2 };
-
-typedef struct {
-    unsigned char *data;
-    size_t start, len, cap; /* live bytes are data[start : start + len] */
-} Buf;
-
-static int buf_append(Buf *b, const unsigned char *src, size_t n) {
-    if (b->start && b->start + b->len + n > b->cap) { /* move to the front before growing */
-        memmove(b->data, b->data + b->start, b->len);
-        b->start = 0;
-    }
-    if (b->start + b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        while (cap < b->len + n) cap *= 2;
-        unsigned char *grown = realloc(b->data, cap);
-        if (!grown) return -1;
-        b->data = grown;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->start + b->len, src, n);
-    b->len += n;
-    return 0;
-}
-
-static void buf_consume(Buf *b, size_t n) {
-    b->start += n;
-    b->len -= n;
-    if (!b->len) b->start = 0;
-}
-
-static void buf_free(Buf *b) {
-    free(b->data);
-    memset(b, 0, sizeof *b);
-}
 
 typedef struct Leg {
     long id;
@@ -83,6 +53,16 @@ typedef struct Leg {
     int closing, closed, removed;
     uint64_t frames_sent;   /* every frame written, silence included */
     uint64_t pushed_sent;   /* frames Python queued that are written */
+    /* Listening in the edge (issue 21): the caller's audio frames parsed and endpointed here, only
+     * the endpointer's events (the utterance's audio gathered) handed to Python. */
+    Endpointer *ep;          /* the caller's endpointer, once Python asked for it (`listen`) */
+    PyObject *vad;           /* the webrtcvad.Vad it uses (a reference Python's thread lets go of) */
+    int listening;           /* the edge endpoints the audio now (else Python gets the bytes) */
+    int audio_kind;          /* AudioSocket kind of the endpointer's rate */
+    size_t max_frame_bytes;  /* larger frames are Python's to refuse */
+    size_t gather_bytes;     /* the utterance's audio goes to Python in pieces this large */
+    EventQueue events;       /* for Python, in order */
+    uint64_t frames_listened;
     struct Leg *next_in_slot;
     struct Leg *next_ready; /* legs with something for Python */
     int ready;
@@ -152,7 +132,7 @@ static void read_leg(Engine *e, Leg *leg) {
                 leg->in_state = END_ERROR;
                 leg->in_errno = ENOMEM;
             }
-            mark_ready(e, leg);
+            if (!leg->listening) mark_ready(e, leg); /* listening: the endpointer decides */
             if ((size_t)n < sizeof chunk) return;
         } else if (n == 0) {
             leg->in_state = END_EOF;
@@ -165,6 +145,33 @@ static void read_leg(Engine *e, Leg *leg) {
             mark_ready(e, leg);
         }
     }
+}
+
+/* The leg's whole audio frames, endpointed here; Python is woken for news (an onset, a pause, an
+ * end) or `gather_bytes` of the utterance. Anything else (another frame kind, a bad length) and
+ * all after it go to Python as bytes: the edge stops listening until Python asks again. */
+static void listen_leg(Engine *e, Leg *leg, double now) {
+    Buf *in = &leg->in;
+    while (in->len >= 3) {
+        const unsigned char *frame = in->data + in->start;
+        size_t length = (size_t)frame[1] << 8 | frame[2];
+        if (frame[0] != leg->audio_kind || length & 1 || length > leg->max_frame_bytes) {
+            leg->listening = 0;
+            mark_ready(e, leg);
+            return;
+        }
+        if (in->len < 3 + length) break; /* the rest of the frame comes with a later read */
+        if (endpointer_feed(leg->ep, frame + 3, length, now, &leg->events) < 0) {
+            leg->in_state = END_ERROR;
+            leg->in_errno = ENOMEM;
+            mark_ready(e, leg);
+            return;
+        }
+        leg->frames_listened++;
+        buf_consume(in, 3 + length);
+    }
+    if (events_have_news(&leg->events) || events_trailing_audio(&leg->events) >= leg->gather_bytes)
+        mark_ready(e, leg);
 }
 
 /* Send what the kernel takes of `data`; keep the rest in `unsent` (bounded: a peer that stopped
@@ -238,6 +245,9 @@ static void unlink_from_slot(Engine *e, Leg *leg) {
 }
 
 static void free_leg(Leg *leg) {
+    if (leg->ep) endpointer_free(leg->ep);
+    free(leg->ep);
+    events_free(&leg->events);
     buf_free(&leg->out);
     buf_free(&leg->unsent);
     buf_free(&leg->in);
@@ -292,10 +302,14 @@ static void *run_engine(void *arg) {
         /* Read in the last cycle before Python is notified: what arrived waits no longer on average
          * than with a read every cycle (it is taken at the notify either way), in half the recvs. */
         int reading = (step / (uint64_t)e->phases) % (uint64_t)e->read_cycles == (uint64_t)e->read_cycles - 1;
+        double now = (double)now_ns() / 1e9;
         for (Leg *leg = e->slots[step % (uint64_t)e->phases], *next; leg; leg = next) {
             next = leg->next_in_slot;
             if (leg->closed) continue;
-            if (reading) read_leg(e, leg);
+            if (reading) {
+                read_leg(e, leg);
+                if (leg->listening) listen_leg(e, leg, now);
+            }
             write_leg(e, leg);
             int64_t lateness = now_ns() - deadline;
             observe(e, lateness > 0 ? (double)lateness / 1e9 : 0.0, 1);
@@ -608,6 +622,9 @@ static PyObject *Engine_remove(Engine *e, PyObject *arg) {
     Leg *leg = lock_leg(e, arg);
     if (!leg) return NULL;
     e->by_id[leg->id] = NULL;
+    PyObject *vad = leg->vad; /* the endpointer is not used again: the edge stops listening */
+    leg->vad = NULL;
+    leg->listening = 0;
     if (leg->closing && !leg->closed) {
         leg->removed = 1;
         unready(e, leg); /* nothing more reaches Python for it */
@@ -615,23 +632,201 @@ static PyObject *Engine_remove(Engine *e, PyObject *arg) {
         retire(e, leg);
     }
     pthread_mutex_unlock(&e->lock);
+    Py_XDECREF(vad);
     Py_RETURN_NONE;
 }
 
-/* leg_state(leg) -> (frames written, queued frames written, bytes the peer has not taken, closed) */
+/* The endpointer's events as Python tuples: (EV_STARTED | EV_AUDIO, audio), (EV_ENDED, reason,
+ * speech_ms, silence_ms, utterance_ms, heard_at), (EV_DROPPED, speech_ms), (EV_PAUSED, silence_ms),
+ * (EV_RESUMED,). None when there are none. */
+static PyObject *events_to_python(const EventQueue *queue) {
+    if (!queue->count) Py_RETURN_NONE;
+    PyObject *list = PyList_New((Py_ssize_t)queue->count);
+    const char *audio = queue->audio.data ? (const char *)(queue->audio.data + queue->audio.start) : "";
+    for (size_t i = 0; list && i < queue->count; i++) {
+        const Event *event = &queue->items[i];
+        PyObject *item = NULL;
+        switch (event->kind) {
+        case EV_STARTED:
+        case EV_AUDIO:
+            item = Py_BuildValue("(iy#)", event->kind, audio, (Py_ssize_t)event->audio_len);
+            audio += event->audio_len;
+            break;
+        case EV_ENDED:
+            item = Py_BuildValue("(iiiiid)", event->kind, event->reason, event->speech_ms, event->silence_ms,
+                                 event->utterance_ms, event->heard_at);
+            break;
+        case EV_DROPPED:
+            item = Py_BuildValue("(ii)", event->kind, event->speech_ms);
+            break;
+        case EV_PAUSED:
+            item = Py_BuildValue("(ii)", event->kind, event->silence_ms);
+            break;
+        default:
+            item = Py_BuildValue("(i)", event->kind);
+        }
+        if (!item) Py_CLEAR(list);
+        else PyList_SET_ITEM(list, (Py_ssize_t)i, item);
+    }
+    return list;
+}
+
+/* ---- listening in the edge: the caller's endpointer (endpointing.py's, in C) -------------------- */
+
+static VadProcess vad_process; /* webrtcvad's, found by `use_vad` */
+
+/* use_vad(path): find WebRtcVad_Process in webrtcvad's C module (already loaded by its import). */
+static PyObject *media_use_vad(PyObject *module, PyObject *arg) {
+    const char *path = PyUnicode_AsUTF8(arg);
+    if (!path) return NULL;
+    void *library = dlopen(path, RTLD_NOW | RTLD_NOLOAD);
+    if (!library) library = dlopen(path, RTLD_NOW);
+    void *symbol = library ? dlsym(library, "WebRtcVad_Process") : NULL;
+    if (!symbol) {
+        PyErr_Format(PyExc_ImportError, "webrtcvad's WebRtcVad_Process: %s", dlerror());
+        return NULL;
+    }
+    memcpy(&vad_process, &symbol, sizeof vad_process); /* a data pointer to a function pointer */
+    Py_RETURN_NONE;
+}
+
+/* listen(leg, vad, rate, frame_ms, onset_ms, pre_roll_ms, min_speech_ms, max_utterance_ms,
+ *        end_silence_ms, pause_ms, pause_floor_rms, gather_bytes, max_frame_bytes):
+ * a new endpointer for the leg's caller audio (the edge listens once `set_listening` says so). */
+static PyObject *Engine_listen(Engine *e, PyObject *args) {
+    long id;
+    PyObject *vad;
+    EndpointerConfig config;
+    Py_ssize_t gather_bytes, max_frame_bytes;
+    if (!PyArg_ParseTuple(args, "lOiiiiiiiidnn", &id, &vad, &config.rate, &config.frame_ms, &config.onset_ms,
+                          &config.pre_roll_ms, &config.min_speech_ms, &config.max_utterance_ms,
+                          &config.end_silence_ms, &config.pause_ms, &config.pause_floor_rms, &gather_bytes,
+                          &max_frame_bytes))
+        return NULL;
+    if (!vad_process) {
+        PyErr_SetString(PyExc_RuntimeError, "use_vad() first");
+        return NULL;
+    }
+    int kind = config.rate == 8000 ? 0x10 : config.rate == 16000 ? 0x12 : 0;
+    if (!kind || (config.frame_ms != 10 && config.frame_ms != 20 && config.frame_ms != 30) || gather_bytes < 0) {
+        PyErr_SetString(PyExc_ValueError, "the edge endpoints 8 or 16 kHz in 10, 20 or 30 ms VAD frames");
+        return NULL;
+    }
+    PyObject *capsule = PyObject_GetAttrString(vad, "_vad"); /* webrtcvad.Vad's handle */
+    void *handle = capsule ? PyCapsule_GetPointer(capsule, "WebRtcVadPtr") : NULL;
+    Py_XDECREF(capsule);
+    if (!handle) return NULL;
+    Endpointer *ep = malloc(sizeof *ep);
+    if (!ep) return PyErr_NoMemory();
+    endpointer_init(ep, &config, vad_process, handle);
+    pthread_mutex_lock(&e->lock);
+    Leg *leg = find_leg(e, id);
+    PyObject *old_vad = NULL;
+    Endpointer *old = NULL;
+    if (leg) {
+        old = leg->ep;
+        old_vad = leg->vad;
+        leg->ep = ep;
+        leg->vad = Py_NewRef(vad);
+        leg->listening = 0;
+        leg->audio_kind = kind;
+        leg->gather_bytes = (size_t)gather_bytes;
+        leg->max_frame_bytes = (size_t)max_frame_bytes;
+    }
+    pthread_mutex_unlock(&e->lock);
+    if (!leg) {
+        free(ep);
+        return NULL;
+    }
+    if (old) {
+        endpointer_free(old);
+        free(old);
+    }
+    Py_XDECREF(old_vad);
+    Py_RETURN_NONE;
+}
+
+/* set_listening(leg, on): the edge endpoints the caller's audio (on), or hands Python its bytes;
+ * events not taken yet are taken first. */
+static PyObject *Engine_set_listening(Engine *e, PyObject *args) {
+    long id;
+    int on;
+    if (!PyArg_ParseTuple(args, "lp", &id, &on)) return NULL;
+    pthread_mutex_lock(&e->lock);
+    Leg *leg = find_leg(e, id);
+    if (leg && on && !leg->ep) {
+        PyErr_SetString(PyExc_RuntimeError, "listen() first");
+        leg = NULL;
+    }
+    if (leg) {
+        leg->listening = on;
+        if (!on && (leg->events.count || leg->in.len)) mark_ready(e, leg);
+    }
+    pthread_mutex_unlock(&e->lock);
+    if (!leg) return NULL;
+    Py_RETURN_NONE;
+}
+
+/* feed(leg, pcm) -> (events, heard, voiced_run_ms): the leg's endpointer on audio Python has (the
+ * edge is not listening): the same state, so an utterance may start in the edge and end here. */
+static PyObject *Engine_feed(Engine *e, PyObject *args) {
+    long id;
+    Py_buffer pcm;
+    if (!PyArg_ParseTuple(args, "ly*", &id, &pcm)) return NULL;
+    EventQueue events = {0};
+    int failed = 0, heard = 0, voiced_run_ms = 0;
+    pthread_mutex_lock(&e->lock);
+    Leg *leg = find_leg(e, id);
+    if (leg && (!leg->ep || leg->listening)) {
+        PyErr_SetString(PyExc_RuntimeError, leg->ep ? "the edge is listening" : "listen() first");
+        leg = NULL;
+    }
+    if (leg) {
+        failed = endpointer_feed(leg->ep, pcm.buf, (size_t)pcm.len, (double)now_ns() / 1e9, &events) < 0;
+        heard = leg->ep->heard;
+        voiced_run_ms = leg->ep->voiced_run_ms;
+    }
+    pthread_mutex_unlock(&e->lock);
+    PyBuffer_Release(&pcm);
+    PyObject *result = NULL;
+    if (failed)
+        PyErr_NoMemory();
+    else if (leg)
+        result = Py_BuildValue("(NOi)", events_to_python(&events), heard ? Py_True : Py_False, voiced_run_ms);
+    events_free(&events);
+    return result;
+}
+
+/* expect(leg, end_silence_ms): the end-of-speech silence of the next utterances. */
+static PyObject *Engine_expect(Engine *e, PyObject *args) {
+    long id;
+    int end_silence_ms;
+    if (!PyArg_ParseTuple(args, "li", &id, &end_silence_ms)) return NULL;
+    pthread_mutex_lock(&e->lock);
+    Leg *leg = find_leg(e, id);
+    if (leg && leg->ep) leg->ep->next_end_silence_ms = end_silence_ms;
+    pthread_mutex_unlock(&e->lock);
+    if (!leg) return NULL;
+    Py_RETURN_NONE;
+}
+
+/* leg_state(leg) -> (frames written, queued frames written, bytes the peer has not taken, closed,
+ * caller frames the edge endpointed) */
 static PyObject *Engine_leg_state(Engine *e, PyObject *arg) {
     Leg *leg = lock_leg(e, arg);
     if (!leg) return NULL;
     unsigned long long sent = leg->frames_sent, pushed = leg->pushed_sent;
     size_t unsent = leg->unsent.len;
     int closed = leg->closed;
+    unsigned long long listened = leg->frames_listened;
     pthread_mutex_unlock(&e->lock);
-    return Py_BuildValue("(KKnO)", sent, pushed, (Py_ssize_t)unsent, closed ? Py_True : Py_False);
+    return Py_BuildValue("(KKnOK)", sent, pushed, (Py_ssize_t)unsent, closed ? Py_True : Py_False, listened);
 }
 
 typedef struct {
     long id;
-    Buf in; /* the leg's bytes read, moved out of it */
+    Buf in;             /* the leg's bytes read, moved out of it */
+    EventQueue events;  /* and its endpointer's events */
     int state, error;
 } Taken;
 
@@ -661,16 +856,21 @@ static Py_ssize_t move_ready(Engine *e, Taken **taken) {
             item->error = leg->in_errno;
         }
         if (item->state != OPEN) leg->in_reported = 1;
-        item->in = leg->in;
-        memset(&leg->in, 0, sizeof leg->in);
+        if (!leg->listening) { /* listening, the bytes left are a frame's start: the edge's */
+            item->in = leg->in;
+            memset(&leg->in, 0, sizeof leg->in);
+        }
+        item->events = leg->events;
+        memset(&leg->events, 0, sizeof leg->events);
     }
     e->ready = NULL;
     pthread_mutex_unlock(&e->lock);
     return count;
 }
 
-/* take() -> [(leg, bytes read, state, errno)]: for the legs that read something or ended since the
- * last take, in the order they did; state OPEN (0), END_EOF (1) or END_ERROR (2), each end once. */
+/* take() -> [(leg, bytes read, state, errno, events)]: for the legs that read something, ended or
+ * have endpointer events since the last take, in the order they did; state OPEN (0), END_EOF (1) or
+ * END_ERROR (2), each end once; events (a list, or None) came before the bytes. */
 static PyObject *Engine_take(Engine *e, PyObject *unused) {
     uint64_t drained;
     if (read(e->notify_fd, &drained, sizeof drained) < 0) { /* nothing signalled: fine */
@@ -681,15 +881,18 @@ static PyObject *Engine_take(Engine *e, PyObject *unused) {
     PyObject *list = PyList_New(0);
     for (Py_ssize_t i = 0; i < count; i++) {
         Taken *item = &taken[i];
-        if (list && (item->in.len || item->state != OPEN)) {
+        if (list && (item->in.len || item->state != OPEN || item->events.count)) {
             /* (y# makes None of a NULL pointer: an end with nothing read is b"") */
             const char *data = item->in.data ? (const char *)(item->in.data + item->in.start) : "";
-            PyObject *entry = Py_BuildValue("(ly#ii)", item->id, data, (Py_ssize_t)item->in.len, item->state,
-                                            item->error);
+            PyObject *events = events_to_python(&item->events);
+            PyObject *entry = events ? Py_BuildValue("(ly#iiN)", item->id, data, (Py_ssize_t)item->in.len,
+                                                     item->state, item->error, events)
+                                     : NULL;
             if (!entry || PyList_Append(list, entry) < 0) Py_CLEAR(list);
             Py_XDECREF(entry);
         }
         buf_free(&item->in);
+        events_free(&item->events);
     }
     PyMem_RawFree(taken);
     return list;
@@ -726,6 +929,7 @@ static void Engine_dealloc(Engine *e) {
         while (leg) {
             Leg *next = leg->next_in_slot;
             close_fd(leg);
+            Py_XDECREF(leg->vad);
             free_leg(leg);
             leg = next;
         }
@@ -755,7 +959,11 @@ static PyMethodDef Engine_methods[] = {
     {"close", (PyCFunction)Engine_close, METH_VARARGS, "close(leg, final): after the queue, final bytes, close"},
     {"remove", (PyCFunction)Engine_remove, METH_O, "remove(leg): forget it (closing its socket)"},
     {"leg_state", (PyCFunction)Engine_leg_state, METH_O, "leg_state(leg) -> (sent, queued sent, unsent, closed)"},
-    {"take", (PyCFunction)Engine_take, METH_NOARGS, "take() -> [(leg, bytes, state, errno)]"},
+    {"take", (PyCFunction)Engine_take, METH_NOARGS, "take() -> [(leg, bytes, state, errno, events)]"},
+    {"listen", (PyCFunction)Engine_listen, METH_VARARGS, "listen(leg, vad, rate, ...): the leg's endpointer"},
+    {"set_listening", (PyCFunction)Engine_set_listening, METH_VARARGS, "set_listening(leg, on)"},
+    {"feed", (PyCFunction)Engine_feed, METH_VARARGS, "feed(leg, pcm) -> (events, heard, voiced_run_ms)"},
+    {"expect", (PyCFunction)Engine_expect, METH_VARARGS, "expect(leg, end_silence_ms)"},
     {"lateness", (PyCFunction)Engine_lateness, METH_NOARGS, "lateness() -> (counts, sum, rebases, skipped, sent)"},
     {NULL}};
 
@@ -780,19 +988,14 @@ static PyTypeObject EngineType = {
 static PyObject *media_rms(PyObject *module, PyObject *arg) {
     Py_buffer view;
     if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0) return NULL;
-    Py_ssize_t n = view.len / 2;
-    const unsigned char *bytes = view.buf;
-    int64_t sum = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        int16_t sample = (int16_t)(bytes[2 * i] | (bytes[2 * i + 1] << 8)); /* little-endian */
-        sum += (int64_t)sample * sample;
-    }
+    double value = rms_of(view.buf, (size_t)view.len);
     PyBuffer_Release(&view);
-    return PyFloat_FromDouble(n ? sqrt((double)sum / (double)n) : 0.0);
+    return PyFloat_FromDouble(value);
 }
 
 static PyMethodDef media_functions[] = {
     {"rms", media_rms, METH_O, "rms(frame) -> root mean square of its int16 little-endian samples"},
+    {"use_vad", media_use_vad, METH_O, "use_vad(path of webrtcvad's C module): the edge's VAD"},
     {NULL}};
 
 static struct PyModuleDef media_module = {PyModuleDef_HEAD_INIT, "porteiro_gateway._media",
@@ -804,7 +1007,13 @@ PyMODINIT_FUNC PyInit__media(void) {
     if (!module) return NULL;
     if (PyModule_AddObjectRef(module, "Engine", (PyObject *)&EngineType) < 0 ||
         PyModule_AddIntConstant(module, "OPEN", OPEN) < 0 || PyModule_AddIntConstant(module, "END_EOF", END_EOF) < 0 ||
-        PyModule_AddIntConstant(module, "END_ERROR", END_ERROR) < 0) {
+        PyModule_AddIntConstant(module, "END_ERROR", END_ERROR) < 0 ||
+        PyModule_AddIntConstant(module, "EV_STARTED", EV_STARTED) < 0 ||
+        PyModule_AddIntConstant(module, "EV_AUDIO", EV_AUDIO) < 0 ||
+        PyModule_AddIntConstant(module, "EV_ENDED", EV_ENDED) < 0 ||
+        PyModule_AddIntConstant(module, "EV_DROPPED", EV_DROPPED) < 0 ||
+        PyModule_AddIntConstant(module, "EV_PAUSED", EV_PAUSED) < 0 ||
+        PyModule_AddIntConstant(module, "EV_RESUMED", EV_RESUMED) < 0) {
         Py_DECREF(module);
         return NULL;
     }

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import _webrtcvad  # webrtcvad's C module: `Vad.is_speech` is a Python wrapper around its `process`
 import numpy as np
@@ -77,6 +77,9 @@ class SpeechEnded:
     speech_ms: int  # voiced audio in the utterance
     silence_ms: int  # trailing silence that ended it
     utterance_ms: int  # everything sent for recognition, pre-roll included
+    # When the last voiced frame was read (time.monotonic), if the endpointer knows (the edge's does:
+    # it reports in batches); None: when the feed that held it was handled.
+    heard_at: float | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +103,8 @@ Event = SpeechStarted | SpeechAudio | SpeechEnded | SpeechDropped | SpeechPaused
 
 
 class Endpointer:
+    in_edge = False  # its state is the loop's (edge_endpointer.EdgeEndpointer: the native edge's)
+
     def __init__(self, sample_rate: int, config: EndpointingConfig) -> None:
         if sample_rate not in VAD_RATES:
             raise ValueError(f"webrtcvad cannot handle {sample_rate} Hz")
