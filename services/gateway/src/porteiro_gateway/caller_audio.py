@@ -24,6 +24,7 @@ from opentelemetry.trace import Span
 from porteiro.concierge.v1 import concierge_pb2
 from porteiro_common import stages
 from porteiro_gateway.concierge_link import LegEvent, describe
+from porteiro_gateway.edge_endpointer import EdgeEndpointer
 from porteiro_gateway.endpointing import (
     Endpointer,
     EndpointingConfig,
@@ -44,6 +45,9 @@ from porteiro_gateway.speech import SpeechClient, Transcription, transcription_c
 from porteiro_gateway.turns import Outcome, Turns
 
 log = logging.getLogger(__name__)
+
+# A leg's endpointer for a sample rate: the loop's (Endpointer), or the native edge's.
+EndpointerFactory = Callable[[int, EndpointingConfig], Endpointer | EdgeEndpointer]
 
 BARGE_IN_STEP_MS = 20  # over an interruptible Say, the caller's audio is weighed 20 ms at a time
 
@@ -111,8 +115,10 @@ class CallerAudio:
         player: Player,
         turns: Turns,
         now: Callable[[], float],
+        make_endpointer: EndpointerFactory = Endpointer,
     ) -> None:
         self._owner = owner
+        self._make_endpointer = make_endpointer
         self._settings = settings
         self._speech = speech
         self._player = player
@@ -126,7 +132,7 @@ class CallerAudio:
         self._span: Span = trace.INVALID_SPAN  # the TURN span of the utterance in progress
         speculate = settings.speculative_recognition_ms > 0
         self._speculation = Speculation(owner.spawn, now) if speculate else None
-        self._endpointer: Endpointer | None = None
+        self._endpointer: Endpointer | EdgeEndpointer | None = None
         self._input_rate = 0
         self._resampler: soxr.ResampleStream | None = None
         self._last_voiced_at = 0.0
@@ -150,7 +156,7 @@ class CallerAudio:
                 return
         endpointer = self._endpointer
         if endpointer is None or endpointer.sample_rate != rate:
-            endpointer = self._endpointer = Endpointer(rate, endpointing_config(self._settings))
+            endpointer = self._endpointer = self._make_endpointer(rate, endpointing_config(self._settings))
             endpointer.expect(self.expected_answer)
         if not self._interruptions.may_interrupt_now():
             self._interruptions.nothing_playing()
@@ -163,10 +169,29 @@ class CallerAudio:
             self._interruptions.feed(piece, rate, endpointer.voiced_run_ms > 0)
             self._handle(events, endpointer, rate)
 
-    def _handle(self, events: list[Event], endpointer: Endpointer, rate: int) -> None:
+    def edge_events(self, found: list[tuple]) -> None:
+        """What the native edge's endpointer found while it listened for this leg (edge_endpointer.py)."""
+        endpointer = self._endpointer
+        if isinstance(endpointer, EdgeEndpointer):
+            self._dispatch(endpointer.events(found), endpointer.sample_rate)
+
+    def may_listen_in_edge(self) -> bool:
+        """Whether the native edge may endpoint this leg's audio without the loop: the endpointer is
+        the edge's, the audio needs no resampling, and no Say the caller may interrupt is playing or
+        queued (a barge-in is weighed here, every 20 ms)."""
+        return (
+            isinstance(self._endpointer, EdgeEndpointer)
+            and self._resampler is None
+            and not self._interruptions.may_come()
+        )
+
+    def _handle(self, events: list[Event], endpointer: Endpointer | EdgeEndpointer, rate: int) -> None:
         """What the endpointer found in the audio just fed, in order."""
         if endpointer.heard:  # voiced (within an utterance: above the pause floor, past the VAD's hangover)
             self._last_voiced_at = self._now()
+        self._dispatch(events, rate)
+
+    def _dispatch(self, events: list[Event], rate: int) -> None:
         for event in events:
             if isinstance(event, SpeechAudio):
                 if self._transcription is not None:
@@ -251,7 +276,8 @@ class CallerAudio:
             self._transcription.send(self._speculation.audio())
 
     def _speech_ended(self, event: SpeechEnded) -> None:
-        span = self._turns.speech_ended(event, self._last_voiced_at)
+        last_voiced_at = self._last_voiced_at if event.heard_at is None else event.heard_at
+        span = self._turns.speech_ended(event, last_voiced_at)
         transcription, self._transcription = self._transcription, None
         interrupted = self._interruptions.utterance_ended(dropped=False)
         self._owner.caller_state_changed()

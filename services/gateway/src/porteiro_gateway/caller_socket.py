@@ -125,6 +125,14 @@ def ignore_audio(pcm: bytes, rate: int) -> None:
     """Caller audio before the leg has connected `on_audio`."""
 
 
+def ignore_events(found: list[tuple]) -> None:
+    """The edge's endpointer events before the leg has connected `on_edge_events`."""
+
+
+def never() -> bool:
+    return False
+
+
 class CallerSocket:
     def __init__(
         self,
@@ -136,6 +144,10 @@ class CallerSocket:
         self._transport = transport
         self._owner = owner
         self.on_audio: Callable[[bytes, int], None] = ignore_audio  # pcm, sample rate
+        # Listening in the native edge (edge_endpointer.py): its endpointer's events, and whether
+        # the leg lets it listen now.
+        self.on_edge_events: Callable[[list[tuple]], None] = ignore_events
+        self.may_listen_in_edge: Callable[[], bool] = never
         self._parser = FrameParser(max_frame_bytes)
         self._frames_in = FrameCount(metrics.FRAMES.labels("in", leg_name))
         self._frames_out = FrameCount(metrics.FRAMES.labels("out", leg_name))
@@ -224,6 +236,32 @@ class CallerSocket:
         """A run of audio frames of one rate to `on_audio`, as one piece (one frame: not copied)."""
         self._frames_in.add(len(payloads))
         self.on_audio(b"".join(payloads), rate)
+
+    def edge_events(self, found: list[tuple]) -> None:
+        """What the native edge's endpointer found in this leg's audio frames (counted by `count_received`)."""
+        if self.ended:
+            return
+        try:
+            self.on_edge_events(found)
+        except Exception as error:  # noqa: BLE001 - a bug in one leg must end it, not the process
+            self._owner.failed(error)
+
+    def ready_for_edge(self) -> bool:
+        """The native edge may take this leg's audio frames now: identified, going on, no piece of a
+        frame waiting here, and the leg lets it."""
+        return (
+            bool(self.session_id)
+            and not self.ended
+            and self._early is None
+            and not self._parser.pending_bytes
+            and self.may_listen_in_edge()
+        )
+
+    def count_received(self, frames: int) -> None:
+        """Audio frames the native edge endpointed for this leg (they never reached `data_received`)."""
+        self._frames_in.add(frames)
+        if self.ended:
+            self._frames_in.flush()
 
     def eof_received(self) -> None:
         self._connection_ended(None)
@@ -353,6 +391,8 @@ class CallerSocket:
         self.ended = True
         self._owner = DETACHED
         self.on_audio = ignore_audio
+        self.on_edge_events = ignore_events
+        self.may_listen_in_edge = never
 
     def flush_counts(self) -> None:
         """At the leg's end: frame counters to Prometheus, repeated warnings' counts to the log."""

@@ -62,6 +62,10 @@ class Interruptions:
         item = self._player.current
         return item is not None and self._may_interrupt(item)
 
+    def may_come(self) -> bool:
+        """A Say the caller may interrupt is playing or queued (their audio must reach `feed`)."""
+        return self._settings.barge_in_enabled and any(item.allow_barge_in for item in self._player.says())
+
     def nothing_playing(self) -> None:
         """Audio with no Say the caller may interrupt: no onset can build up (the hot path: one store)."""
         self._onset_ms = 0.0

@@ -30,6 +30,7 @@ from porteiro_gateway.leg_concierge import LegConcierge
 from porteiro_gateway.leg_table import Refusal
 from porteiro_gateway.leg_timers import LegTimers
 from porteiro_gateway.leg_trace import LegTrace
+from porteiro_gateway.media_engine import endpointer_factory
 from porteiro_gateway.playback import PlaybackSink, Player, SayItem
 from porteiro_gateway.says import Says
 from porteiro_gateway.speech import PLAYBACK_RATE
@@ -75,8 +76,18 @@ class Leg(PlaybackSink):
         )
         self.socket = CallerSocket(transport, self, self.leg_name, settings.max_frame_bytes)
         self.player = Player(self.socket.send, self, PLAYBACK_RATE, settings.idle_silence, self._time.now)
-        self.caller_audio = CallerAudio(self, settings, deps.speech, self.player, self.turns, self._time.now)
+        self.caller_audio = CallerAudio(
+            self,
+            settings,
+            deps.speech,
+            self.player,
+            self.turns,
+            self._time.now,
+            endpointer_factory(transport),
+        )
         self.socket.on_audio = self.caller_audio.feed
+        self.socket.on_edge_events = self.caller_audio.edge_events
+        self.socket.may_listen_in_edge = self.caller_audio.may_listen_in_edge
         self.says = Says(self.player, deps.speech, self._tasks.spawn, self._time.now, lambda: self.trace.span)
         self.turns.holding = self.says.holding = holding_for(
             deps, self.player, self._tasks.spawn, self._time, self.trace.event

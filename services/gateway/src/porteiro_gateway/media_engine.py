@@ -22,11 +22,14 @@ import asyncio
 import errno
 import logging
 import os
+from collections.abc import Callable
 from typing import Any
 
 from porteiro_common.audiosocket import encode_audio, frame_bytes
-from porteiro_gateway import metrics
+from porteiro_gateway import edge_endpointer, metrics
 from porteiro_gateway.caller_socket import MAX_UNSENT_BYTES, CallerSocket
+from porteiro_gateway.edge_endpointer import EdgeEndpointer
+from porteiro_gateway.endpointing import Endpointer, EndpointingConfig
 from porteiro_gateway.playback import FRAME_MS, Player
 from porteiro_gateway.settings import GatewaySettings
 from porteiro_gateway.time_source import MONOTONIC, TimeSource
@@ -38,7 +41,9 @@ except ImportError:  # not built (no C compiler): the pure-Python media path (pl
 
 log = logging.getLogger(__name__)
 
-CHECK_TICKS = 50  # each leg's connection is looked at once a second (a stalled peer, frame counts)
+# Each leg's connection is looked at 5 times a second: a stalled peer, the frame counts (the caller's
+# frames the edge endpointed reach the leg's count within 200 ms: its audio timeout watches it).
+CHECK_TICKS = 10
 
 
 def native_available() -> bool:
@@ -56,8 +61,20 @@ def media_engine_for(settings: GatewaySettings) -> MediaEngine | None:
     batch_ticks = max(1, settings.media_batch_ms // FRAME_MS)
     # Frames queued must last past the next top-up, with a tick to spare.
     lookahead = max(settings.playback_lookahead_ms // FRAME_MS, batch_ticks + 2)
-    log.info("media path: the native media edge", extra={"batch_ms": batch_ticks * FRAME_MS})
-    return MediaEngine(settings.playback_resync_ms, lookahead_frames=lookahead, batch_ticks=batch_ticks)
+    listening = settings.edge_listening and edge_endpointer.available()
+    log.info(
+        "media path: the native media edge",
+        extra={"batch_ms": batch_ticks * FRAME_MS, "edge_listening": listening},
+    )
+    engine = MediaEngine(settings.playback_resync_ms, lookahead_frames=lookahead, batch_ticks=batch_ticks)
+    if listening:
+        engine.listen_in_edge(settings.transcribe_chunk_ms, settings.max_frame_bytes)
+    return engine
+
+
+def endpointer_factory(transport: Any) -> Callable[[int, EndpointingConfig], Endpointer | EdgeEndpointer]:
+    """How a leg on `transport` makes its endpointer: the native edge's when it runs the leg."""
+    return transport.make_endpointer if isinstance(transport, EngineTransport) else Endpointer
 
 
 class EngineTransport:
@@ -73,6 +90,16 @@ class EngineTransport:
         self.pending = bytearray()
         self.socket: CallerSocket | None = None  # what reads from it (set by the listener)
         self.frames_counted = 0  # frames the engine sent that the socket's counter has
+        self.listening = False  # the edge endpoints the caller's audio (the loop gets events)
+        self.frames_listened = 0  # caller frames the edge endpointed that the socket's counter has
+
+    def make_endpointer(self, rate: int, config: EndpointingConfig) -> Endpointer | EdgeEndpointer:
+        """The leg's endpointer: kept in the edge when it listens for legs (edge_endpointer.py)."""
+        listening = self._media.listening
+        if listening is None:
+            return Endpointer(rate, config)
+        gather_ms, max_frame_bytes = listening
+        return EdgeEndpointer(self._media.engine, self.leg_id, rate, config, gather_ms, max_frame_bytes)
 
     def write(self, data: bytes) -> None:
         if self._closing:
@@ -144,6 +171,16 @@ class MediaEngine:
         self._playing: dict[Player, None] = {}  # those with a Say queued or playing (insertion-ordered)
         self._ticks = 0
         self._check_every = max(1, CHECK_TICKS // batch_ticks)
+        self.listening: tuple[int, int] | None = None  # (gather_ms, max_frame_bytes) when the edge listens
+
+    def listening_legs(self) -> int:
+        """How many legs the edge endpoints now."""
+        return sum(transport.listening for transport in self._transports.values())
+
+    def listen_in_edge(self, gather_ms: int, max_frame_bytes: int) -> None:
+        """Endpoint the legs' audio in the edge (edge_endpointer.py), handing the loop the utterance's
+        audio in `gather_ms` pieces; frames over `max_frame_bytes` go to the loop (to be refused)."""
+        self.listening = (gather_ms, max_frame_bytes)
 
     # ---- the legs' connections ----------------------------------------------------------------
 
@@ -163,7 +200,7 @@ class MediaEngine:
     def release(self, transport: EngineTransport) -> None:
         """The leg is over: the engine sends what is queued (if closing), then frees it."""
         if self._transports.pop(transport.leg_id, None) is not None:
-            self._sync_count(transport, self.engine.leg_state(transport.leg_id)[:2])
+            self._sync_count(transport, self.engine.leg_state(transport.leg_id))
             self.engine.remove(transport.leg_id)
 
     # ---- the clock interface (Leg) --------------------------------------------------------------
@@ -181,8 +218,19 @@ class MediaEngine:
         self._playing.pop(player, None)
 
     def _now_playing(self, player: Player) -> None:
-        if player in self._players:
+        transport = self._players.get(player)
+        if transport is not None:
             self._playing[player] = None
+            if transport.listening:  # a Say the caller may interrupt: the loop weighs their audio
+                self._listen(transport)
+
+    def _listen(self, transport: EngineTransport) -> None:
+        """Let the edge endpoint the leg's audio when its socket is ready for it, or take it back."""
+        caller = transport.socket
+        wanted = caller is not None and caller.ready_for_edge()
+        if wanted != transport.listening and transport.leg_id in self._transports and not transport.is_closing():
+            self.engine.set_listening(transport.leg_id, wanted)
+            transport.listening = wanted
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -201,20 +249,26 @@ class MediaEngine:
         self._top_up()
         self._observe()
 
-    def _deliver(self, taken: list[tuple[int, bytes, int, int]]) -> None:
-        """What each leg's connection gave since the last tick, to its socket."""
-        for leg_id, data, state, error in taken:
+    def _deliver(self, taken: list[tuple[int, bytes, int, int, list[tuple] | None]]) -> None:
+        """What each leg's connection gave since the last tick, to its socket: the events of the
+        edge's endpointer (while it listened), then the bytes (while it did not), then the end."""
+        for leg_id, data, state, error, found in taken:
             transport = self._transports.get(leg_id)
             caller = transport.socket if transport is not None else None
-            if caller is None:
+            if transport is None or caller is None:
                 continue
             try:
+                if found is not None:
+                    caller.edge_events(found)
                 if data:
+                    transport.listening = False  # bytes come only once the edge has stopped listening
                     caller.data_received(data)
                 if state == _media.END_EOF:
                     caller.eof_received()
                 elif state == _media.END_ERROR:
                     caller.connection_lost(OSError(error, os.strerror(error or errno.EPIPE)))
+                elif not transport.listening and self.listening is not None:
+                    self._listen(transport)
             except Exception:  # noqa: BLE001 - one broken leg must not stop the others
                 log.exception("media delivery failed", extra={"leg_id": leg_id})
 
@@ -224,6 +278,8 @@ class MediaEngine:
         players = self._players
         for player in [player for player in self._playing if not player.busy]:  # done since the last tick
             del self._playing[player]
+            if self.listening is not None:
+                self._listen(players[player])
         playing = [(player, players[player]) for player in self._playing]
         if not playing:
             return
@@ -271,16 +327,20 @@ class MediaEngine:
         caller = transport.socket
         if caller is None:
             return
-        sent, queued_sent, unsent, _closed = self.engine.leg_state(transport.leg_id)
-        if unsent > MAX_UNSENT_BYTES:
+        state = self.engine.leg_state(transport.leg_id)
+        if state[2] > MAX_UNSENT_BYTES:  # bytes the peer has not taken
             caller.peer_stalled()
-        self._sync_count(transport, (sent, queued_sent))
+        self._sync_count(transport, state)
 
-    def _sync_count(self, transport: EngineTransport, written: tuple[int, int]) -> None:
-        """`written`: (frames the engine wrote for the leg, those of them Python queued)."""
+    def _sync_count(self, transport: EngineTransport, state: tuple[int, int, int, bool, int]) -> None:
+        """The leg's counters from the engine's `leg_state`: the silence frames it sent on its own, the
+        caller's frames it endpointed."""
         if transport.socket is None:
             return
-        sent, queued_sent = written
+        sent, queued_sent, _unsent, _closed, listened = state
+        if listened > transport.frames_listened:
+            transport.socket.count_received(listened - transport.frames_listened)
+            transport.frames_listened = listened
         silence = sent - queued_sent
         if silence > transport.frames_counted:
             transport.socket.count_sent(silence - transport.frames_counted)

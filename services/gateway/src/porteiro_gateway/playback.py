@@ -112,6 +112,10 @@ class Player:
     def busy(self) -> bool:
         return self.current is not None or bool(self._queue)
 
+    def says(self) -> list[SayItem]:
+        """The Say playing, then those queued."""
+        return [item for item in (self.current, *self._queue) if item is not None]
+
     def enqueue(self, item: SayItem) -> None:
         self._queue.append(item)
         self._idle.clear()
@@ -136,7 +140,7 @@ class Player:
         dropped = self.drop_queued() * self._frame_bytes
         if self.current is not None and dropped:  # they were counted played when sent ahead
             self.current.played_bytes = max(0, self.current.played_bytes - dropped)
-        stopped = [item for item in (self.current, *self._queue) if item is not None]
+        stopped = self.says()
         self.current = None
         self.paused = False
         self._queue.clear()

@@ -137,6 +137,12 @@ class GatewaySettings(ServiceSettings):
         "up their Says (all legs at once; a multiple of 20 ms): longer costs less CPU and adds up to as "
         "much to noticing speech",
     )
+    edge_listening: bool = Field(
+        True,
+        description="Native media edge: endpoint the callers' audio in the edge's thread (webrtcvad and "
+        "the endpointer in C; the loop gets only onsets, pauses, ends and the utterance's audio) while "
+        "no Say the caller may interrupt plays; off: every read goes through the event loop",
+    )
     synthesis_cache_mb: float = Field(
         32,
         ge=0,
