@@ -7,6 +7,7 @@ import socket
 
 import pytest
 
+from porteiro_gateway.edge_endpointer import EdgeEndpointer, available
 from porteiro_gateway.endpointing import (
     Endpointer,
     EndpointingConfig,
@@ -17,7 +18,6 @@ from porteiro_gateway.endpointing import (
     SpeechResumed,
     SpeechStarted,
 )
-from porteiro_gateway.edge_endpointer import EdgeEndpointer, available
 from porteiro_gateway.media_engine import MediaEngine
 from tests.gateway.endpointer_model import EndpointerModel
 from tests.gateway.support import silence, spoken
@@ -26,7 +26,9 @@ from tests.gateway.support import silence, spoken
 @pytest.fixture(
     params=[
         "loop",
-        pytest.param("edge", marks=pytest.mark.skipif(not available(), reason="the native edge is not built")),
+        pytest.param(
+            "edge", marks=pytest.mark.skipif(not available(), reason="the native edge is not built")
+        ),
     ]
 )
 def make_endpointer(request):

@@ -46,8 +46,9 @@ from porteiro_gateway.turns import Outcome, Turns
 
 log = logging.getLogger(__name__)
 
-# A leg's endpointer for a sample rate: the loop's (Endpointer), or the native edge's.
-EndpointerFactory = Callable[[int, EndpointingConfig], Endpointer | EdgeEndpointer]
+# A leg's endpointer: the loop's, or the native edge's (edge_endpointer.py); made for a sample rate.
+AnyEndpointer = Endpointer | EdgeEndpointer
+EndpointerFactory = Callable[[int, EndpointingConfig], AnyEndpointer]
 
 BARGE_IN_STEP_MS = 20  # over an interruptible Say, the caller's audio is weighed 20 ms at a time
 
@@ -94,7 +95,7 @@ def endpointing_config(settings: GatewaySettings) -> EndpointingConfig:
     )
 
 
-def trailing_silence(endpointer: Endpointer) -> bytes:
+def trailing_silence(endpointer: AnyEndpointer) -> bytes:
     """The end-of-speech silence of the utterance in progress, as slin zeros.
 
     An early run that stopped at the pause would end right at the voice, and whisper hears speech
@@ -132,7 +133,7 @@ class CallerAudio:
         self._span: Span = trace.INVALID_SPAN  # the TURN span of the utterance in progress
         speculate = settings.speculative_recognition_ms > 0
         self._speculation = Speculation(owner.spawn, now) if speculate else None
-        self._endpointer: Endpointer | EdgeEndpointer | None = None
+        self._endpointer: AnyEndpointer | None = None
         self._input_rate = 0
         self._resampler: soxr.ResampleStream | None = None
         self._last_voiced_at = 0.0
@@ -185,7 +186,7 @@ class CallerAudio:
             and not self._interruptions.may_come()
         )
 
-    def _handle(self, events: list[Event], endpointer: Endpointer | EdgeEndpointer, rate: int) -> None:
+    def _handle(self, events: list[Event], endpointer: AnyEndpointer, rate: int) -> None:
         """What the endpointer found in the audio just fed, in order."""
         if endpointer.heard:  # voiced (within an utterance: above the pause floor, past the VAD's hangover)
             self._last_voiced_at = self._now()

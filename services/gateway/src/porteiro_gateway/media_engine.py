@@ -228,7 +228,11 @@ class MediaEngine:
         """Let the edge endpoint the leg's audio when its socket is ready for it, or take it back."""
         caller = transport.socket
         wanted = caller is not None and caller.ready_for_edge()
-        if wanted != transport.listening and transport.leg_id in self._transports and not transport.is_closing():
+        if (
+            wanted != transport.listening
+            and transport.leg_id in self._transports
+            and not transport.is_closing()
+        ):
             self.engine.set_listening(transport.leg_id, wanted)
             transport.listening = wanted
 
