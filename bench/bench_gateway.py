@@ -103,13 +103,14 @@ class CallProtocol(asyncio.Protocol):
         self.closed = True
 
 
-async def talk(legs: asyncio.Queue[FakeLeg], prompt: str) -> None:
-    """The fake concierge's script: a sentence every 5 s on every leg."""
+async def talk(legs: asyncio.Queue[FakeLeg], prompt: str, interruptible: bool = False) -> None:
+    """The fake concierge's script: a sentence every 5 s on every leg (`interruptible`: the caller may
+    barge in, so the gateway weighs their audio in its loop while it plays)."""
 
     async def per_leg(leg: FakeLeg) -> None:
         n = 0
         while not leg.closed.is_set():
-            leg.say(f"s{n}", prompt, allow_barge_in=False)
+            leg.say(f"s{n}", prompt, allow_barge_in=interruptible)
             n += 1
             await asyncio.sleep(5.0)
 
@@ -319,12 +320,12 @@ def jitter(calls: list[CallProtocol], since: float) -> str:
     return f"gap p1 {pick(0.01):.1f} ms  p50 {pick(0.5):.1f} ms  p99 {pick(0.99):.1f} ms"
 
 
-async def serve_fakes(ports, stop, synthesis_chunk_ms: int = 100) -> None:
+async def serve_fakes(ports, stop, synthesis_chunk_ms: int = 100, interruptible: bool = False) -> None:
     speech, concierge = FakeSpeech(), FakeConcierge()
     speech.chunk_bytes = 8000 * 2 * synthesis_chunk_ms // 1000  # the speech service streams 100 ms by default
     speech.texts["prompt"] = tone(520, 2.0)
     speech_server, concierge_server = await serve_speech(speech), await serve_concierge(concierge)
-    script = asyncio.create_task(talk(concierge.legs, "prompt"))
+    script = asyncio.create_task(talk(concierge.legs, "prompt", interruptible))
     ports.send((speech_server.port, concierge_server.port))
     await asyncio.to_thread(stop.wait)
     ports.send(len(speech.transcribe_records))
@@ -333,12 +334,14 @@ async def serve_fakes(ports, stop, synthesis_chunk_ms: int = 100) -> None:
     await concierge_server.server.stop(None)
 
 
-def fakes_process(ports, stop, cpus: set[int] | None, synthesis_chunk_ms: int = 100) -> None:
+def fakes_process(
+    ports, stop, cpus: set[int] | None, synthesis_chunk_ms: int = 100, interruptible: bool = False
+) -> None:
     """Fake speech and concierge in their own process, so the clients do not starve them."""
     if cpus:
         os.sched_setaffinity(0, cpus)
     logging.getLogger("opentelemetry.context").setLevel(logging.CRITICAL)
-    asyncio.run(serve_fakes(ports, stop, synthesis_chunk_ms))
+    asyncio.run(serve_fakes(ports, stop, synthesis_chunk_ms, interruptible))
 
 
 async def bench(
@@ -354,6 +357,7 @@ async def bench(
     media: str = "auto",
     media_batch_ms: int = 40,
     extra_env: dict[str, str] | None = None,
+    interruptible: bool = False,
 ) -> dict[str, float]:
     """One run: start the fakes and a gateway, connect the calls, measure `seconds`; print and return figures."""
     cpus = sorted(os.sched_getaffinity(0))
@@ -364,7 +368,9 @@ async def bench(
     ports, child_end = context.Pipe()
     fakes_stop = context.Event()
     fakes = context.Process(
-        target=fakes_process, args=(child_end, fakes_stop, client_cpus, synthesis_chunk_ms), daemon=True
+        target=fakes_process,
+        args=(child_end, fakes_stop, client_cpus, synthesis_chunk_ms, interruptible),
+        daemon=True,
     )
     fakes.start()
     speech_port, concierge_port = await asyncio.to_thread(ports.recv)
@@ -475,6 +481,11 @@ async def bench(
         print(
             f"[{label}] calls: {calls_wanted} ({alive} still connected)  window: {elapsed:.1f} s  "
             f"media path asked: {media} (batch {media_batch_ms} ms)  Synthesize messages: {synthesis_chunk_ms} ms"
+            f"  Says {'interruptible' if interruptible else 'not interruptible'}"
+            + "".join(
+                f"  {name.removeprefix('PORTEIRO_GATEWAY_')}={value}"
+                for name, value in (extra_env or {}).items()
+            )
         )
         print(
             f"gateway CPU: {cpu_used / elapsed:.1%} of one core (user {user_used / elapsed:.1%}, "
@@ -611,9 +622,12 @@ def summary(runs: list[tuple[str, dict[str, float]]]) -> None:
 
 def gateway_env(args: argparse.Namespace) -> dict[str, str]:
     """Settings of the gateway under test that the options change (a gateway without them ignores them)."""
-    if args.synthesis_cache_mb is None:
-        return {}
-    return {"PORTEIRO_GATEWAY_SYNTHESIS_CACHE_MB": str(args.synthesis_cache_mb)}
+    env = {}
+    if args.synthesis_cache_mb is not None:
+        env["PORTEIRO_GATEWAY_SYNTHESIS_CACHE_MB"] = str(args.synthesis_cache_mb)
+    if args.edge_listening is not None:
+        env["PORTEIRO_GATEWAY_EDGE_LISTENING"] = str(args.edge_listening == "on").lower()
+    return env
 
 
 async def run_all(args: argparse.Namespace) -> None:
@@ -631,6 +645,7 @@ async def run_all(args: argparse.Namespace) -> None:
             media=args.media,
             media_batch_ms=args.media_batch_ms,
             extra_env=gateway_env(args),
+            interruptible=args.interruptible_says,
         )
         return
     runs: list[tuple[str, dict[str, float]]] = []
@@ -656,6 +671,7 @@ async def run_all(args: argparse.Namespace) -> None:
                         args.media,
                         args.media_batch_ms,
                         gateway_env(args),
+                        args.interruptible_says,
                     ),
                 )
             )
@@ -778,6 +794,18 @@ def main() -> None:
         help="the gateway's cache of sentences (PORTEIRO_GATEWAY_SYNTHESIS_CACHE_MB; 0: off). The bench's "
         "concierge says one sentence over and over, so with the cache nearly every Say is played from "
         "memory; 0 shows every Say synthesized over gRPC",
+    )
+    parser.add_argument(
+        "--edge-listening",
+        choices=("on", "off"),
+        help="native edge: endpoint the callers' audio in the edge's thread (PORTEIRO_GATEWAY_EDGE_LISTENING; "
+        "default: the gateway's, on)",
+    )
+    parser.add_argument(
+        "--interruptible-says",
+        action="store_true",
+        help="the concierge's sentences may be interrupted (barge-in): the gateway's loop weighs the callers' "
+        "audio while they play (the edge does not listen then); callers who speak over them stop them",
     )
     parser.add_argument(
         "--frame-costs",

@@ -152,7 +152,8 @@ static void read_leg(Engine *e, Leg *leg) {
  * all after it go to Python as bytes: the edge stops listening until Python asks again. */
 static void listen_leg(Engine *e, Leg *leg, double now) {
     Buf *in = &leg->in;
-    while (in->len >= 3) {
+    /* (Python not taking events: the frames wait in `in`, then in the kernel: TCP pushes back.) */
+    while (in->len >= 3 && leg->events.audio.len < MAX_PENDING_INPUT) {
         const unsigned char *frame = in->data + in->start;
         size_t length = (size_t)frame[1] << 8 | frame[2];
         if (frame[0] != leg->audio_kind || length & 1 || length > leg->max_frame_bytes) {

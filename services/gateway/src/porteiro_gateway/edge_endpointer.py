@@ -104,7 +104,10 @@ class EdgeEndpointer:
     def expect(self, expected: int) -> None:
         """The kind of answer the next utterances answer (from their onset on, as `Endpointer`)."""
         self._next_end_silence_ms = self.config.end_silence_for(expected)
-        self._engine.expect(self._leg_id, self._next_end_silence_ms)
+        try:
+            self._engine.expect(self._leg_id, self._next_end_silence_ms)
+        except KeyError:  # the leg has ended (its connection released): nothing is endpointed any more
+            pass
 
     def feed(self, pcm: bytes) -> list[Event]:
         """Caller audio the loop has: the edge's endpointer on it, now."""
