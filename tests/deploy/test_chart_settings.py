@@ -55,6 +55,7 @@ def production_like_docs() -> list[dict[str, Any]]:
         "holdingAfterSeconds": 1.5,
         "mediaBatchMs": 100,
         "synthesisCacheMb": 16,
+        "edgeListening": False,
     }
     return manifests(render(values))
 
@@ -107,3 +108,4 @@ def test_gateway_limits_reach_its_settings(production_like_docs, monkeypatch):
     settings = settings_class("gateway")()
     assert (settings.max_legs, settings.max_call_seconds) == (120, 300)
     assert (settings.resident_reserve_share, settings.holding_after_seconds) == (0.25, 1.5)
+    assert (settings.media_batch_ms, settings.synthesis_cache_mb, settings.edge_listening) == (100, 16, False)
