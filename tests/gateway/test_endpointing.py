@@ -7,6 +7,7 @@ import socket
 
 import pytest
 
+from porteiro.concierge.v1 import concierge_pb2
 from porteiro_gateway.edge_endpointer import EdgeEndpointer, available
 from porteiro_gateway.endpointing import (
     Endpointer,
@@ -170,3 +171,17 @@ def test_the_pre_roll_is_the_audio_right_before_the_onset(make_endpointer):
     whole = started.audio + following
     assert len(started.audio) == (300 + 60 + 20) * 16
     assert audio.find(whole) > 0 and audio.find(whole) % 320 == 0
+
+
+def test_the_expected_answer_sets_the_end_silence_from_the_next_onset(make_endpointer):
+    config = EndpointingConfig(end_silence_ms=600, yes_no_silence_ms=300, digits_silence_ms=900)
+    endpointer = make_endpointer(8000, config)
+    endpointer.expect(concierge_pb2.EXPECTED_ANSWER_YES_NO)
+    events = endpointer.feed(silence(0.5) + spoken("sim") + silence(0.1))
+    assert any(isinstance(e, SpeechStarted) for e in events) and endpointer.end_silence_ms == 300
+    endpointer.expect(concierge_pb2.EXPECTED_ANSWER_DIGITS)  # the utterance in progress keeps its silence
+    ended = [e for e in endpointer.feed(silence(1.0)) if isinstance(e, SpeechEnded)]
+    assert [e.silence_ms for e in ended] == [300] and endpointer.end_silence_ms == 300
+    events = endpointer.feed(spoken("cento e dois") + silence(1.2))
+    assert endpointer.end_silence_ms == 900
+    assert [e.silence_ms for e in events if isinstance(e, SpeechEnded)] == [900]

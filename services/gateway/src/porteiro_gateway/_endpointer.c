@@ -89,6 +89,7 @@ static int await_onset(Endpointer *ep, const unsigned char *frame, int voiced, d
     Event *started = add_event(out, EV_STARTED);
     if (!started || buf_append(&out->audio, pre_roll->data + pre_roll->start, pre_roll->len) < 0) return -1;
     started->audio_len = pre_roll->len;
+    started->end_silence_ms = ep->next_end_silence_ms;
     ep->speaking = 1;
     ep->paused = 0;
     ep->quiet_ms = ep->silence_ms = 0;

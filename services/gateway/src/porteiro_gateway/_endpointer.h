@@ -29,6 +29,7 @@ typedef struct {
     int silence_ms;    /* ENDED: the trailing silence; PAUSED: the quiet so far */
     int utterance_ms;  /* ENDED */
     int reason;        /* ENDED: END_SILENCE or END_MAX_LENGTH */
+    int end_silence_ms; /* STARTED: the silence that will end this utterance (`expect` at its onset) */
     double heard_at;   /* ENDED: CLOCK_MONOTONIC seconds of the feed with the last heard frame */
 } Event;
 

@@ -637,7 +637,7 @@ static PyObject *Engine_remove(Engine *e, PyObject *arg) {
     Py_RETURN_NONE;
 }
 
-/* The endpointer's events as Python tuples: (EV_STARTED | EV_AUDIO, audio), (EV_ENDED, reason,
+/* The endpointer's events as Python tuples: (EV_STARTED, audio, end_silence_ms), (EV_AUDIO, audio), (EV_ENDED, reason,
  * speech_ms, silence_ms, utterance_ms, heard_at), (EV_DROPPED, speech_ms), (EV_PAUSED, silence_ms),
  * (EV_RESUMED,). None when there are none. */
 static PyObject *events_to_python(const EventQueue *queue) {
@@ -649,6 +649,9 @@ static PyObject *events_to_python(const EventQueue *queue) {
         PyObject *item = NULL;
         switch (event->kind) {
         case EV_STARTED:
+            item = Py_BuildValue("(iy#i)", event->kind, audio, (Py_ssize_t)event->audio_len, event->end_silence_ms);
+            audio += event->audio_len;
+            break;
         case EV_AUDIO:
             item = Py_BuildValue("(iy#)", event->kind, audio, (Py_ssize_t)event->audio_len);
             audio += event->audio_len;

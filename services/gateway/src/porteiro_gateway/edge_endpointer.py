@@ -60,8 +60,6 @@ class EdgeEndpointer:
     the loop has handled, not the edge's state, which may be a batch ahead.
     """
 
-    in_edge = True  # the edge may listen for it (media_engine.MediaEngine.listen)
-
     def __init__(
         self,
         engine: Any,
@@ -95,17 +93,12 @@ class EdgeEndpointer:
         self.speaking = False
         self.heard = False  # the last `feed` held voice
         self.voiced_run_ms = 0  # after the last `feed`
-        self._next_end_silence_ms = self.end_silence_ms = config.end_silence_ms
-
-    @property
-    def frame_ms(self) -> int:
-        return self.config.frame_ms
+        self.end_silence_ms = config.end_silence_ms  # of the utterance in progress (its onset says)
 
     def expect(self, expected: int) -> None:
         """The kind of answer the next utterances answer (from their onset on, as `Endpointer`)."""
-        self._next_end_silence_ms = self.config.end_silence_for(expected)
         try:
-            self._engine.expect(self._leg_id, self._next_end_silence_ms)
+            self._engine.expect(self._leg_id, self.config.end_silence_for(expected))
         except KeyError:  # the leg has ended (its connection released): nothing is endpointed any more
             pass
 
@@ -122,7 +115,7 @@ class EdgeEndpointer:
             if kind == _media.EV_AUDIO:
                 events.append(SpeechAudio(item[1]))
             elif kind == _media.EV_STARTED:
-                self.speaking, self.end_silence_ms = True, self._next_end_silence_ms
+                self.speaking, self.end_silence_ms = True, item[2]
                 events.append(SpeechStarted(item[1]))
             elif kind == _media.EV_ENDED:
                 self.speaking = False

@@ -103,8 +103,6 @@ Event = SpeechStarted | SpeechAudio | SpeechEnded | SpeechDropped | SpeechPaused
 
 
 class Endpointer:
-    in_edge = False  # its state is the loop's (edge_endpointer.EdgeEndpointer: the native edge's)
-
     def __init__(self, sample_rate: int, config: EndpointingConfig) -> None:
         if sample_rate not in VAD_RATES:
             raise ValueError(f"webrtcvad cannot handle {sample_rate} Hz")
